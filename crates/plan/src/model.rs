@@ -1,0 +1,478 @@
+//! The validated plan: what a run executes.
+//!
+//! Everything here has been checked: node names resolve, ids are unique,
+//! units are converted to canonical numbers, expectations are parsed and
+//! their metrics exist. Nothing is left to resolve later. Each item keeps the
+//! [`Span`] of its definition so later stages (the runner, the lab) can still
+//! point a user at the line that caused a failure.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use netproof_sample::Unit;
+
+/// A byte range in the plan's source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    /// Byte offset of the first character.
+    pub start: usize,
+    /// Byte offset one past the last character.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span from a byte range.
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+}
+
+/// Where a plan came from, kept verbatim so a run can store it and a report
+/// can quote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The file the plan was read from (as given on the command line).
+    pub path: PathBuf,
+    /// The full text.
+    pub text: String,
+}
+
+/// The lab backend a plan runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Every node is this host with its own loopback address in 127.0.0.0/8.
+    /// No impairments.
+    Local,
+}
+
+impl Backend {
+    /// The name used in plans, on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Local => "local",
+        }
+    }
+}
+
+/// A validated test plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Metadata from the `[plan]` table.
+    pub meta: Meta,
+    /// The backend the plan asks for, if it names one.
+    pub backend: Option<Backend>,
+    /// The seed the plan fixes, if any.
+    pub seed: Option<u64>,
+    /// Nodes in plan order.
+    pub nodes: Vec<Node>,
+    /// Links in plan order.
+    pub links: Vec<Link>,
+    /// Services in plan order.
+    pub services: Vec<Service>,
+    /// Cases in plan order.
+    pub cases: Vec<Case>,
+    /// The source the plan was parsed from.
+    pub source: Source,
+}
+
+impl Plan {
+    /// Looks a node up by name.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+/// Plan metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    /// A short identifier, e.g. `steering-failover`.
+    pub name: String,
+    /// One sentence saying what the plan proves.
+    pub summary: String,
+    /// Who owns the plan (a person or team), if given.
+    pub owner: Option<String>,
+    /// Free-form tags for selection and grouping.
+    pub tags: Vec<String>,
+    /// Longer prose (Markdown) shown at the top of the report, if given.
+    pub description: Option<String>,
+}
+
+/// A node: a host or router of the topology.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// The node's name, unique in the plan.
+    pub name: String,
+    /// What the node is for.
+    pub role: Role,
+    /// An address the plan fixes for the node (on the local backend, a
+    /// loopback address), if any.
+    pub address: Option<IpAddr>,
+    /// Where the node is defined.
+    pub span: Span,
+}
+
+/// A node's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// An end host (the default).
+    Host,
+    /// A router: forwards between its links.
+    Router,
+}
+
+/// A link between two nodes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// The two ends, as node names (validated to exist and to differ).
+    pub ends: [String; 2],
+    /// Impairments the plan asks for (all `None` for a plain link).
+    pub impairment: Impairment,
+    /// Maximum transmission unit in bytes, if the plan sets one.
+    pub mtu: Option<u32>,
+    /// Where the link is defined.
+    pub span: Span,
+}
+
+impl Link {
+    /// The link's display name, `a--b`.
+    pub fn name(&self) -> String {
+        format!("{}--{}", self.ends[0], self.ends[1])
+    }
+}
+
+/// Link impairments, in canonical units.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Impairment {
+    /// One-way delay.
+    pub delay: Option<Duration>,
+    /// Delay variation.
+    pub jitter: Option<Duration>,
+    /// Loss probability, 0..=1.
+    pub loss: Option<f64>,
+    /// Rate limit in bits per second.
+    pub rate: Option<u64>,
+}
+
+impl Impairment {
+    /// Whether any impairment is set.
+    pub fn is_empty(&self) -> bool {
+        self.delay.is_none() && self.jitter.is_none() && self.loss.is_none() && self.rate.is_none()
+    }
+
+    /// The names of the impairments that are set, in plan order.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.delay.is_some() {
+            v.push("delay");
+        }
+        if self.jitter.is_some() {
+            v.push("jitter");
+        }
+        if self.loss.is_some() {
+            v.push("loss");
+        }
+        if self.rate.is_some() {
+            v.push("rate");
+        }
+        v
+    }
+}
+
+/// A long-running process started on a node when the lab comes up and
+/// stopped when it goes down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// The service's name, unique in the plan.
+    pub name: String,
+    /// The node it runs on.
+    pub node: String,
+    /// The command and its arguments, placeholders still unexpanded
+    /// (see [`Arg`]).
+    pub command: Vec<Arg>,
+    /// Environment variables to set.
+    pub env: Vec<(String, String)>,
+    /// How to tell the service is ready.
+    pub ready: Option<Readiness>,
+    /// How long to wait for readiness.
+    pub ready_timeout: Duration,
+    /// Where the service is defined.
+    pub span: Span,
+}
+
+/// How to tell that a service is ready.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Readiness {
+    /// A TCP port on the service's node accepts connections.
+    Tcp {
+        /// The port.
+        port: u16,
+    },
+    /// A command run on the service's node exits 0.
+    Command {
+        /// The command and its arguments.
+        command: Vec<Arg>,
+    },
+}
+
+/// One argument of a command, split into literal text and placeholders.
+///
+/// `--bind={addr:server}` is `[Text("--bind="), Addr("server")]`. The
+/// placeholders are validated (the node exists) and expanded by the runner
+/// once the lab knows every node's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arg(pub Vec<ArgPart>);
+
+/// A piece of a command argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgPart {
+    /// Literal text.
+    Text(String),
+    /// `{addr:NODE}`: the node's address.
+    Addr(String),
+}
+
+impl Arg {
+    /// A literal argument with no placeholders.
+    pub fn literal(s: impl Into<String>) -> Self {
+        Arg(vec![ArgPart::Text(s.into())])
+    }
+
+    /// Expands placeholders with `addr_of(node)`.
+    pub fn expand(&self, mut addr_of: impl FnMut(&str) -> String) -> String {
+        let mut s = String::new();
+        for part in &self.0 {
+            match part {
+                ArgPart::Text(t) => s.push_str(t),
+                ArgPart::Addr(n) => s.push_str(&addr_of(n)),
+            }
+        }
+        s
+    }
+}
+
+/// A test case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// The case id, unique in the plan (e.g. `SF-01`).
+    pub id: String,
+    /// A one-line title.
+    pub title: String,
+    /// Why the case exists and what it proves (prose, may be multi-line).
+    pub purpose: Option<String>,
+    /// How many times to run the case (at least 1).
+    pub repeat: u32,
+    /// The whole case (setup, steps, teardown) must finish within this.
+    pub timeout: Duration,
+    /// Steps run one after another before the timeline; a failure skips
+    /// the timeline (teardown still runs).
+    pub setup: Vec<Step>,
+    /// The case's timeline.
+    pub steps: Vec<Step>,
+    /// Steps that always run after the timeline, even after a failure.
+    pub teardown: Vec<Step>,
+    /// Expectations judged over the samples of each repetition.
+    pub expect: Vec<Expectation>,
+    /// Where the case is defined.
+    pub span: Span,
+}
+
+/// One step of a case.
+///
+/// Timing: a step without `at` starts when the step before it in the list
+/// (that also has no `at`) has finished, so such steps form a sequence. A
+/// step with `at` starts at that offset from the start of the timeline and
+/// runs in parallel with everything else. With `every`, the step's action
+/// repeats at that interval until `for` has elapsed or `count` actions have
+/// run, whichever comes first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// A name for the step, unique in its case; labels its samples (`step`).
+    /// Defaults to `<kind>-<n>` where n counts from 1 in the list.
+    pub name: String,
+    /// Offset from the start of the timeline, if the step is timed.
+    pub at: Option<Duration>,
+    /// Interval between repeated actions, if the step repeats.
+    pub every: Option<Duration>,
+    /// How long to keep repeating (with `every`).
+    pub duration: Option<Duration>,
+    /// How many actions to run at most (with `every`; 1 without it).
+    pub count: Option<u32>,
+    /// Limit on each single action.
+    pub timeout: Duration,
+    /// What the step does.
+    pub action: Action,
+    /// Where the step is defined.
+    pub span: Span,
+}
+
+/// What a step does; told apart by the step's `kind` key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// `kind = "exec"`: run a command on a node.
+    Exec(Exec),
+    /// `kind = "tcp_connect"`: time TCP handshakes to a node's port.
+    TcpConnect(TcpConnect),
+}
+
+impl Action {
+    /// The step kind's name, as written in plans and used as metric prefix.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Exec(_) => "exec",
+            Action::TcpConnect(_) => "tcp_connect",
+        }
+    }
+
+    /// The node the step acts on or from.
+    pub fn node(&self) -> &str {
+        match self {
+            Action::Exec(e) => &e.node,
+            Action::TcpConnect(t) => &t.from,
+        }
+    }
+}
+
+/// Runs a command on a node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exec {
+    /// The node to run on.
+    pub node: String,
+    /// The command and its arguments.
+    pub command: Vec<Arg>,
+    /// Environment variables to set.
+    pub env: Vec<(String, String)>,
+}
+
+/// Times TCP handshakes from one node to another node's port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TcpConnect {
+    /// The node that connects (its address is the source address).
+    pub from: String,
+    /// What is connected to.
+    pub to: Target,
+    /// The port connected to.
+    pub port: u16,
+}
+
+/// The far end of a probe: a node of the plan or a literal address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A node, by name; its address is resolved when the lab is up.
+    Node(String),
+    /// A literal address (checked against the lab ranges and loopback
+    /// unless `--allow-external`).
+    Addr(IpAddr),
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Node(n) => f.write_str(n),
+            Target::Addr(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// An expectation: `aggregate(metric{labels}) op threshold`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// The text as written, for reports.
+    pub text: String,
+    /// The aggregation.
+    pub aggregate: Aggregate,
+    /// The metric's name (validated against the catalogue).
+    pub metric: String,
+    /// Label filters: only samples whose labels match all of these count.
+    pub labels: Vec<(String, String)>,
+    /// The comparison.
+    pub op: Comparison,
+    /// The threshold in the unit of the aggregate's result.
+    pub threshold: f64,
+    /// The unit of the aggregate's result (the metric's unit for min, max,
+    /// mean, sum and percentiles; count for `count`; ratio for
+    /// `success_ratio`; per second, as `Count`, for `rate`).
+    pub unit: Unit,
+    /// Where the expectation is written.
+    pub span: Span,
+}
+
+/// How an expectation summarises a metric's samples.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Aggregate {
+    /// Smallest numeric value.
+    Min,
+    /// Largest numeric value.
+    Max,
+    /// Arithmetic mean of numeric values.
+    Mean,
+    /// Sum of numeric values.
+    Sum,
+    /// The given percentile (0..=100) of numeric values; `p50` is the median.
+    Percentile(f64),
+    /// Number of samples (attempts), successful or not.
+    Count,
+    /// Successful samples divided by all samples.
+    SuccessRatio,
+    /// Successful samples per second of the timeline.
+    Rate,
+}
+
+impl Aggregate {
+    /// The name as written in expectations (`p99`, `success_ratio`).
+    pub fn name(&self) -> String {
+        match self {
+            Aggregate::Min => "min".into(),
+            Aggregate::Max => "max".into(),
+            Aggregate::Mean => "mean".into(),
+            Aggregate::Sum => "sum".into(),
+            Aggregate::Percentile(p) => format!("p{p}"),
+            Aggregate::Count => "count".into(),
+            Aggregate::SuccessRatio => "success_ratio".into(),
+            Aggregate::Rate => "rate".into(),
+        }
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl Comparison {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Comparison::Lt => "<",
+            Comparison::Le => "<=",
+            Comparison::Gt => ">",
+            Comparison::Ge => ">=",
+            Comparison::Eq => "==",
+            Comparison::Ne => "!=",
+        }
+    }
+
+    /// Whether `measured op threshold` holds.
+    pub fn holds(self, measured: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Lt => measured < threshold,
+            Comparison::Le => measured <= threshold,
+            Comparison::Gt => measured > threshold,
+            Comparison::Ge => measured >= threshold,
+            Comparison::Eq => measured == threshold,
+            Comparison::Ne => measured != threshold,
+        }
+    }
+}
