@@ -5,7 +5,8 @@
 //! happen, and every report is rebuilt from it alone. [`ResultStore`] is the
 //! interface; [`sqlite::SqliteStore`] (the default, a file `netproof.db`) is
 //! its first implementation, and a PostgreSQL backend for teams implements
-//! the same trait later.
+//! the same trait later. [`owner`] identifies the process that owns a run
+//! ([`Owner::current`]) and tells whether it is still alive.
 //!
 //! Guarantees:
 //! - Samples, events and artifacts sent to a [`Sink`] from [`ResultStore::sink`]
@@ -16,6 +17,7 @@
 //! - A database whose schema is newer than this binary knows is refused, never
 //!   rewritten.
 
+pub mod owner;
 pub mod records;
 pub mod sqlite;
 
@@ -148,6 +150,5 @@ pub fn open(url: &str) -> Result<Box<dyn ResultStore>> {
         });
     }
     let path = url.strip_prefix("sqlite://").unwrap_or(url);
-    let _ = path;
-    unimplemented!()
+    Ok(Box::new(sqlite::SqliteStore::open(path)?))
 }

@@ -1,0 +1,351 @@
+//! The lab a run executes on: its nodes, their addresses and its services.
+//!
+//! A [`Lab`] is built once per run ([`Lab::up`]), shared by every case and
+//! repetition, and always taken down ([`Lab::down`]). Steps reach a node
+//! through a [`NodeHandle`], which knows how to start a process *on* that
+//! node and how to open a socket *from* it; that is the seam the namespace
+//! backend plugs into (a handle that enters the node's namespace before exec
+//! and creates sockets from a thread inside it), without steps changing.
+//!
+//! Today there is one backend, `local`: every node is this host with its own
+//! loopback address in 127.0.0.0/8, and nothing is impaired.
+
+pub mod process;
+mod service;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use netproof_plan::{Backend, Plan, Role};
+use netproof_sample::Sink;
+use netproof_store::{Topology, TopologyLink, TopologyNode};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::process::Command;
+
+use crate::cancel::Cancel;
+use service::RunningService;
+pub use service::ServiceFailure;
+
+/// Why the lab could not be built or kept up.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// A service's command could not be started.
+    #[error("service `{service}` on node `{node}`: cannot start `{program}`: {source}")]
+    Spawn {
+        /// The service.
+        service: String,
+        /// Its node.
+        node: String,
+        /// The program.
+        program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A service did not become ready in time, or exited while starting.
+    #[error("service `{service}` on node `{node}` {what}{output}")]
+    NotReady {
+        /// The service.
+        service: String,
+        /// Its node.
+        node: String,
+        /// What happened (`was not ready within 10s (tcp port 8080)`).
+        what: String,
+        /// The tail of its output, prefixed with a newline, if any.
+        output: String,
+    },
+    /// The plan has more nodes than the local backend can address.
+    #[error("the local backend can address at most 65534 nodes; the plan has {0}")]
+    TooManyNodes(usize),
+    /// The run was interrupted while the lab was coming up.
+    #[error("interrupted while the lab was coming up")]
+    Interrupted,
+}
+
+/// A node of the running lab, as steps see it.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    /// The node's plan name.
+    pub name: String,
+    /// The node's address.
+    pub addr: IpAddr,
+    env: Arc<Vec<(String, String)>>,
+}
+
+impl NodeHandle {
+    /// A command that runs on this node, with the lab's environment
+    /// (`NP_NODE`, `NP_ADDR`, `NP_ADDR_<NODE>`) and supervised like every
+    /// lab process (own process group, dies with netproof).
+    pub fn command(&self, program: &str, args: &[String]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        for (k, v) in self.env.iter() {
+            cmd.env(k, v);
+        }
+        cmd.env("NP_NODE", &self.name)
+            .env("NP_ADDR", self.addr.to_string());
+        process::supervise(&mut cmd);
+        cmd
+    }
+
+    /// Opens a TCP connection from this node to `target`, bound to the
+    /// node's address so the far end sees who connected.
+    pub async fn tcp_connect(&self, target: SocketAddr) -> std::io::Result<TcpStream> {
+        let socket = match (self.addr, target) {
+            (IpAddr::V4(_), SocketAddr::V4(_)) => {
+                let s = TcpSocket::new_v4()?;
+                s.bind(SocketAddr::new(self.addr, 0))?;
+                s
+            }
+            (IpAddr::V6(_), SocketAddr::V6(_)) => {
+                let s = TcpSocket::new_v6()?;
+                s.bind(SocketAddr::new(self.addr, 0))?;
+                s
+            }
+            // Mixed families: let the kernel pick the source address.
+            (_, SocketAddr::V4(_)) => TcpSocket::new_v4()?,
+            (_, SocketAddr::V6(_)) => TcpSocket::new_v6()?,
+        };
+        socket.set_nodelay(true)?;
+        socket.connect(target).await
+    }
+}
+
+/// A running lab.
+pub struct Lab {
+    backend: Backend,
+    nodes: BTreeMap<String, NodeHandle>,
+    services: Vec<RunningService>,
+    topology: Topology,
+}
+
+impl Lab {
+    /// Plans the lab for `plan` on `backend`: every node's address and the
+    /// topology as it will be built. Nothing is created yet.
+    pub fn plan(plan: &Plan, backend: Backend) -> Result<PlannedLab, LabError> {
+        let addrs = match backend {
+            Backend::Local => local_addresses(plan)?,
+        };
+        let mut env = Vec::new();
+        for (name, addr) in &addrs {
+            env.push((format!("NP_ADDR_{}", env_name(name)), addr.to_string()));
+        }
+        let env = Arc::new(env);
+        let nodes: BTreeMap<String, NodeHandle> = addrs
+            .iter()
+            .map(|(name, addr)| {
+                (
+                    name.clone(),
+                    NodeHandle {
+                        name: name.clone(),
+                        addr: *addr,
+                        env: env.clone(),
+                    },
+                )
+            })
+            .collect();
+        let topology = Topology {
+            nodes: plan
+                .nodes
+                .iter()
+                .map(|n| TopologyNode {
+                    name: n.name.clone(),
+                    role: match n.role {
+                        Role::Host => "host".into(),
+                        Role::Router => "router".into(),
+                    },
+                    addresses: vec![nodes[&n.name].addr.to_string()],
+                    services: plan
+                        .services
+                        .iter()
+                        .filter(|s| s.node == n.name)
+                        .map(|s| s.name.clone())
+                        .collect(),
+                })
+                .collect(),
+            links: plan
+                .links
+                .iter()
+                .map(|l| TopologyLink {
+                    ends: l.ends.clone(),
+                    // The local backend cannot shape anything; validation
+                    // has already refused impairments on it.
+                    mechanism: "none (local backend: loopback)".into(),
+                    properties: l.mtu.map(|m| format!("mtu {m}")).unwrap_or_default(),
+                })
+                .collect(),
+        };
+        Ok(PlannedLab {
+            backend,
+            nodes,
+            topology,
+        })
+    }
+}
+
+/// A lab whose addresses are decided but which has not been built.
+pub struct PlannedLab {
+    backend: Backend,
+    nodes: BTreeMap<String, NodeHandle>,
+    topology: Topology,
+}
+
+impl PlannedLab {
+    /// The topology as it will be built.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Builds the lab and starts the plan's services in plan order, each
+    /// ready before the next starts. On failure everything already started
+    /// is stopped again.
+    pub async fn up(
+        self,
+        plan: &Plan,
+        sink: Arc<dyn Sink>,
+        cancel: &Cancel,
+    ) -> Result<Lab, LabError> {
+        let PlannedLab {
+            backend,
+            nodes,
+            topology,
+        } = self;
+        let mut lab = Lab {
+            backend,
+            nodes,
+            services: Vec::new(),
+            topology,
+        };
+        for svc in &plan.services {
+            if cancel.is_cancelled() {
+                lab.down().await;
+                return Err(LabError::Interrupted);
+            }
+            let node = lab.nodes[&svc.node].clone();
+            let started = service::start(svc, &node, &lab.nodes, sink.clone(), cancel).await;
+            match started {
+                Ok(running) => lab.services.push(running),
+                Err(e) => {
+                    lab.down().await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(lab)
+    }
+}
+
+/// What steps need of a running lab, cheap to clone into tasks.
+#[derive(Clone)]
+pub struct LabHandles {
+    nodes: Arc<BTreeMap<String, NodeHandle>>,
+    /// Every node's address, by name.
+    pub addresses: Arc<BTreeMap<String, IpAddr>>,
+}
+
+impl LabHandles {
+    /// A node by plan name.
+    pub fn node(&self, name: &str) -> Option<NodeHandle> {
+        self.nodes.get(name).cloned()
+    }
+}
+
+impl Lab {
+    /// Handles to the nodes for steps running in their own tasks.
+    pub fn handles(&self) -> LabHandles {
+        LabHandles {
+            nodes: Arc::new(self.nodes.clone()),
+            addresses: Arc::new(self.addresses()),
+        }
+    }
+
+    /// The backend the lab runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A node by plan name.
+    pub fn node(&self, name: &str) -> Option<&NodeHandle> {
+        self.nodes.get(name)
+    }
+
+    /// Every node's address, by name.
+    pub fn addresses(&self) -> BTreeMap<String, IpAddr> {
+        self.nodes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.addr))
+            .collect()
+    }
+
+    /// The topology as built, for the store and the report.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// Services that have exited on their own since the lab came up.
+    pub fn failed_services(&self) -> Vec<ServiceFailure> {
+        self.services.iter().filter_map(|s| s.failure()).collect()
+    }
+
+    /// Stops every service (in reverse start order) and keeps their output
+    /// as artifacts. Never fails: what cannot be stopped politely is killed.
+    pub async fn down(&mut self) {
+        while let Some(s) = self.services.pop() {
+            s.stop(Duration::from_secs(3)).await;
+        }
+    }
+}
+
+/// `edge-a` -> `EDGE_A`, for environment variable names.
+fn env_name(node: &str) -> String {
+    node.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Local backend addressing: a node keeps the loopback address its plan
+/// gives it; the others get 127.100.x.y in plan order, skipping addresses
+/// the plan has taken.
+fn local_addresses(plan: &Plan) -> Result<Vec<(String, IpAddr)>, LabError> {
+    let taken: Vec<IpAddr> = plan.nodes.iter().filter_map(|n| n.address).collect();
+    let mut next: u32 = 1;
+    let mut out = Vec::with_capacity(plan.nodes.len());
+    for n in &plan.nodes {
+        let addr = match n.address {
+            Some(a) => a,
+            None => loop {
+                if next > 0xfffe {
+                    return Err(LabError::TooManyNodes(plan.nodes.len()));
+                }
+                let a = IpAddr::V4(Ipv4Addr::from(
+                    u32::from(Ipv4Addr::new(127, 100, 0, 0)) + next,
+                ));
+                next += 1;
+                if !taken.contains(&a) && !a.to_string().ends_with(".255") {
+                    break a;
+                }
+            },
+        };
+        out.push((n.name.clone(), addr));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_are_shell_safe() {
+        assert_eq!(env_name("edge-a"), "EDGE_A");
+        assert_eq!(env_name("client1"), "CLIENT1");
+    }
+}

@@ -1,0 +1,235 @@
+//! Steps: what a case does, dispatched by kind.
+//!
+//! Each plan step becomes one or more *actions* (one without `every`; one per
+//! interval with it). An action gets a [`StepContext`]: the node's handle, a
+//! sink already scoped to the step, a deadline, the case's cancellation
+//! signal and a seed derived from the run's seed. Dispatch is a `match` over
+//! the validated [`Action`] enum; a new step kind (a probe, a fault) adds an
+//! arm and a module here, nothing else changes.
+
+mod exec;
+mod tcp_connect;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use netproof_plan::{Action, Step};
+use netproof_sample::{Event, Severity, Sink};
+use tokio::time::Instant;
+
+use crate::cancel::Cancel;
+use crate::lab::NodeHandle;
+
+/// What an action gets to do its work.
+#[derive(Clone)]
+pub struct StepContext {
+    /// The node the step acts on or from.
+    pub node: NodeHandle,
+    /// Every node's address, for resolving targets and placeholders.
+    pub addresses: Arc<BTreeMap<String, IpAddr>>,
+    /// Where samples, events and artifacts go (scoped to the step).
+    pub sink: Arc<dyn Sink>,
+    /// The action must finish by then.
+    pub deadline: Instant,
+    /// Triggered on Ctrl-C or when the case times out.
+    pub cancel: Cancel,
+    /// A seed for this action's randomness, derived from the run's seed.
+    pub seed: u64,
+    /// The step's name, put on every sample as the `step` label.
+    pub step_name: String,
+}
+
+/// How one action went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// The measured attempt succeeded (exit 0, connection established).
+    Ok,
+    /// The attempt was measured and failed (non-zero exit, refused); the
+    /// failure is a result, recorded in the samples.
+    Failed(String),
+}
+
+/// The step could not run at all (a missing node, a command that cannot
+/// start): an error of the case, not a measurement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StepError(pub String);
+
+/// How a whole step went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// Actions run.
+    pub actions: u32,
+    /// Actions whose attempt failed, with the first reason.
+    pub failed: u32,
+    /// The first failure's reason.
+    pub first_failure: Option<String>,
+    /// Set when the step stopped because it was cancelled.
+    pub cancelled: bool,
+}
+
+/// Runs one action of `action`.
+async fn act(action: &Action, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
+    match action {
+        Action::Exec(e) => exec::run(e, ctx).await,
+        Action::TcpConnect(t) => tcp_connect::run(t, ctx).await,
+    }
+}
+
+/// SplitMix64: derives independent, reproducible seeds from the run's seed.
+pub fn derive_seed(base: u64, salt: &str, n: u64) -> u64 {
+    let mut h = base ^ 0x9e37_79b9_7f4a_7c15;
+    for b in salt.bytes().chain(n.to_le_bytes()) {
+        h = h
+            .wrapping_add(u64::from(b))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 31;
+    }
+    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Runs a step's actions: once, or every `every` until `for` has elapsed or
+/// `count` actions have run. Actions keep to a fixed schedule from the
+/// step's start; an action that overruns its slot delays the next one
+/// (slots are skipped, never run in a burst) and the skip is an event.
+pub async fn run(step: &Step, mut ctx: StepContext) -> Result<StepOutcome, StepError> {
+    let start = Instant::now();
+    let mut outcome = StepOutcome {
+        actions: 0,
+        failed: 0,
+        first_failure: None,
+        cancelled: false,
+    };
+    let max_actions = match (step.every, step.count) {
+        (None, _) => 1,
+        (Some(_), Some(c)) => c,
+        (Some(_), None) => u32::MAX,
+    };
+    let base_seed = ctx.seed;
+    let mut slot: u64 = 0;
+    let mut skipped: u64 = 0;
+    while outcome.actions < max_actions {
+        if ctx.cancel.is_cancelled() {
+            outcome.cancelled = true;
+            break;
+        }
+        ctx.deadline = Instant::now() + step.timeout;
+        ctx.seed = derive_seed(base_seed, &step.name, slot);
+        let result = tokio::select! {
+            r = act(&step.action, &ctx) => Some(r),
+            _ = ctx.cancel.cancelled() => None,
+        };
+        match result {
+            None => {
+                outcome.cancelled = true;
+                break;
+            }
+            Some(Err(e)) => return Err(e),
+            Some(Ok(ActionOutcome::Ok)) => outcome.actions += 1,
+            Some(Ok(ActionOutcome::Failed(why))) => {
+                outcome.actions += 1;
+                outcome.failed += 1;
+                outcome.first_failure.get_or_insert(why);
+            }
+        }
+        let Some(every) = step.every else { break };
+        // The next slot on the fixed schedule that has not yet begun.
+        let elapsed = start.elapsed();
+        let mut next = slot + 1;
+        let due = |k: u64| every.saturating_mul(u32::try_from(k).unwrap_or(u32::MAX));
+        while due(next) < elapsed {
+            next += 1;
+        }
+        skipped += next - slot - 1;
+        slot = next;
+        let at = due(slot);
+        if let Some(limit) = step.duration
+            && at >= limit
+        {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(start + at) => {}
+            _ = ctx.cancel.cancelled() => {
+                outcome.cancelled = true;
+                break;
+            }
+        }
+    }
+    if skipped > 0 {
+        ctx.sink.event(
+            Event::new(
+                "step.overrun",
+                Severity::Warning,
+                format!(
+                    "step `{}` skipped {skipped} of its {:?} slots because actions overran them",
+                    step.name,
+                    step.every.unwrap_or(Duration::ZERO)
+                ),
+            )
+            .label("step", &step.name),
+        );
+    }
+    Ok(outcome)
+}
+
+/// A one-line description of a step, for the procedure in reports.
+pub fn describe(step: &Step) -> String {
+    let what = match &step.action {
+        Action::Exec(e) => {
+            let cmd: Vec<String> = e
+                .command
+                .iter()
+                .map(|a| a.expand(|n| format!("{{addr:{n}}}")))
+                .collect();
+            format!("on `{}` run `{}`", e.node, cmd.join(" "))
+        }
+        Action::TcpConnect(t) => {
+            format!(
+                "time TCP connects from `{}` to `{}:{}`",
+                t.from, t.to, t.port
+            )
+        }
+    };
+    let mut timing = Vec::new();
+    if let Some(at) = step.at {
+        timing.push(format!("at {}", fmt_duration(at)));
+    }
+    if let Some(every) = step.every {
+        timing.push(format!("every {}", fmt_duration(every)));
+    }
+    if let Some(d) = step.duration {
+        timing.push(format!("for {}", fmt_duration(d)));
+    }
+    if let Some(c) = step.count {
+        timing.push(format!("at most {c} times"));
+    }
+    timing.push(format!("timeout {}", fmt_duration(step.timeout)));
+    format!("{what} ({})", timing.join(", "))
+}
+
+/// `1.5s`, `250ms`, `40µs`: a duration as people write it.
+pub fn fmt_duration(d: Duration) -> String {
+    netproof_sample::Unit::Seconds
+        .format(d.as_secs_f64())
+        .replace(' ', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_seeds_differ_and_repeat() {
+        let a = derive_seed(42, "ping", 0);
+        assert_eq!(a, derive_seed(42, "ping", 0));
+        assert_ne!(a, derive_seed(42, "ping", 1));
+        assert_ne!(a, derive_seed(43, "ping", 0));
+        assert_ne!(a, derive_seed(42, "pong", 0));
+    }
+}
