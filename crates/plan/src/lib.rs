@@ -5,12 +5,30 @@
 //! validated [`Plan`] or into every problem found, each with file:line:col,
 //! the offending text and a hint. The language reference is
 //! `docs/plan-language.md`.
+//!
+//! Layers, bottom up: [`units`] and [`expect`] read the small languages
+//! inside strings (`"8ms"`, `"p99(tcp_connect.latency) < 5ms"`); `tree`
+//! gives typed, span-keeping access to `toml`'s spanned document; `validate`
+//! walks it table by table into the [`model`]; `diagnostic` presents what
+//! went wrong. Parsing does no I/O except [`load`] reading the file, and no
+//! input makes it panic.
 
+pub mod address;
+mod arg;
+mod diagnostic;
+pub mod expect;
 pub mod model;
+mod spelling;
+mod tree;
+pub mod units;
+mod validate;
 
+pub use diagnostic::{Finding, InvalidPlan, PlanError, Problem};
 pub use model::*;
 
 use std::path::Path;
+
+use toml::de::DeTable;
 
 /// Choices that change how a plan validates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,26 +42,69 @@ pub struct Options {
 
 /// Reads and validates a plan file.
 pub fn load(path: &Path, options: &Options) -> Result<Plan, PlanError> {
-    let _ = (path, options);
-    unimplemented!("plan parser")
+    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text, options)
 }
 
 /// Validates plan text read from `path`.
+///
+/// A TOML syntax error stops at once ([`PlanError::Syntax`], one finding);
+/// otherwise every problem in the plan is reported together
+/// ([`PlanError::Invalid`]).
 pub fn parse(path: &Path, text: &str, options: &Options) -> Result<Plan, PlanError> {
-    let _ = (path, text, options);
-    unimplemented!("plan parser")
+    let root = match DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            let finding = syntax_finding(text, &e);
+            return Err(PlanError::Syntax(Box::new(InvalidPlan::new(
+                path,
+                text,
+                vec![finding],
+            ))));
+        }
+    };
+    let mut ck = tree::Checker::new(text);
+    let source = Source {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+    };
+    match validate::plan(&mut ck, root.get_ref(), options, source) {
+        Some(plan) if ck.clean() => Ok(plan),
+        _ => Err(PlanError::Invalid(Box::new(InvalidPlan::new(
+            path,
+            text,
+            ck.into_findings(),
+        )))),
+    }
 }
 
-/// A plan that could not be loaded.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum PlanError {
-    /// The file could not be read.
-    #[error("cannot read plan `{path}`: {source}")]
-    Io {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+/// Turns the TOML parser's error into a finding at its span.
+fn syntax_finding(text: &str, e: &toml::de::Error) -> Finding {
+    let range = e.span().unwrap_or(0..0);
+    let start = range.start.min(text.len());
+    let end = range.end.clamp(start, text.len());
+    let message = e.message().trim().to_string();
+    let hint = syntax_hint(&message);
+    Finding::new(
+        Span::new(start, end),
+        format!("invalid TOML: {message}"),
+        "here",
+    )
+    .maybe_hint(hint)
+}
+
+/// Hints for the syntax errors people make most in plans.
+fn syntax_hint(message: &str) -> Option<String> {
+    if message.contains("string values must be quoted") {
+        Some("quote text and quantities: `delay = \"8ms\"`, `name = \"client\"`".to_string())
+    } else if message.contains("duplicate key") {
+        Some("each key appears once per table; use `[[...]]` for a list of tables".to_string())
+    } else if message.contains("unclosed") {
+        Some("close the bracket, brace or quote that opens here".to_string())
+    } else {
+        None
+    }
 }

@@ -53,6 +53,15 @@ impl Backend {
             Backend::Local => "local",
         }
     }
+
+    /// Parses [`Backend::as_str`]'s output; `None` for a backend this build
+    /// does not have.
+    pub fn from_name(name: &str) -> Option<Backend> {
+        match name {
+            "local" => Some(Backend::Local),
+            _ => None,
+        }
+    }
 }
 
 /// A validated test plan.
@@ -80,6 +89,16 @@ impl Plan {
     /// Looks a node up by name.
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Looks a service up by name.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+
+    /// Looks a case up by id.
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
     }
 }
 

@@ -59,6 +59,14 @@ pub enum LabError {
     /// The plan has more nodes than the local backend can address.
     #[error("the local backend can address at most 65534 nodes; the plan has {0}")]
     TooManyNodes(usize),
+    /// The lock that reserves the lab's loopback block could not be taken.
+    #[error("cannot reserve loopback addresses for the lab (`{0}`): {1}")]
+    Lease(String, #[source] std::io::Error),
+    /// Every loopback block is in use by another local lab on this host.
+    #[error(
+        "all {0} local labs this host can hold are in use\nhint: wait for another netproof run to finish"
+    )]
+    Busy(u8),
     /// The run was interrupted while the lab was coming up.
     #[error("interrupted while the lab was coming up")]
     Interrupted,
@@ -119,14 +127,18 @@ pub struct Lab {
     nodes: BTreeMap<String, NodeHandle>,
     services: Vec<RunningService>,
     topology: Topology,
+    _lease: Lease,
 }
 
 impl Lab {
     /// Plans the lab for `plan` on `backend`: every node's address and the
     /// topology as it will be built. Nothing is created yet.
     pub fn plan(plan: &Plan, backend: Backend) -> Result<PlannedLab, LabError> {
-        let addrs = match backend {
-            Backend::Local => local_addresses(plan)?,
+        let (addrs, lease) = match backend {
+            Backend::Local => {
+                let lease = lease_block()?;
+                (local_addresses(plan, lease.block)?, lease)
+            }
         };
         let mut env = Vec::new();
         for (name, addr) in &addrs {
@@ -181,6 +193,7 @@ impl Lab {
             backend,
             nodes,
             topology,
+            lease,
         })
     }
 }
@@ -190,6 +203,7 @@ pub struct PlannedLab {
     backend: Backend,
     nodes: BTreeMap<String, NodeHandle>,
     topology: Topology,
+    lease: Lease,
 }
 
 impl PlannedLab {
@@ -211,12 +225,14 @@ impl PlannedLab {
             backend,
             nodes,
             topology,
+            lease,
         } = self;
         let mut lab = Lab {
             backend,
             nodes,
             services: Vec::new(),
             topology,
+            _lease: lease,
         };
         for svc in &plan.services {
             if cancel.is_cancelled() {
@@ -311,11 +327,47 @@ fn env_name(node: &str) -> String {
         .collect()
 }
 
+/// How many local labs can run on one host at once: each takes a /16 of
+/// 127.0.0.0/8, from 127.100.0.0/16 up.
+const LOCAL_BLOCKS: u8 = 155;
+
+/// A /16 of loopback reserved for one local lab while the file lock is held.
+///
+/// Two runs on the local backend at once must not hand the same loopback
+/// address to their nodes: a readiness check or a probe would reach the
+/// other run's server. An flock per block (released by the kernel when the
+/// process dies, even by SIGKILL) makes the choice race-free without a
+/// daemon.
+struct Lease {
+    block: u8,
+    _file: std::fs::File,
+}
+
+fn lease_block() -> Result<Lease, LabError> {
+    let dir = std::env::temp_dir().join("netproof-local-labs");
+    std::fs::create_dir_all(&dir).map_err(|e| LabError::Lease(dir.display().to_string(), e))?;
+    for block in 0..LOCAL_BLOCKS {
+        let path = dir.join(format!("block-{block}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| LabError::Lease(path.display().to_string(), e))?;
+        if file.try_lock().is_ok() {
+            return Ok(Lease { block, _file: file });
+        }
+    }
+    Err(LabError::Busy(LOCAL_BLOCKS))
+}
+
 /// Local backend addressing: a node keeps the loopback address its plan
-/// gives it; the others get 127.100.x.y in plan order, skipping addresses
-/// the plan has taken.
-fn local_addresses(plan: &Plan) -> Result<Vec<(String, IpAddr)>, LabError> {
+/// gives it; the others get addresses from the lab's leased block,
+/// 127.(100 + block).x.y, in plan order, skipping addresses the plan has
+/// taken.
+fn local_addresses(plan: &Plan, block: u8) -> Result<Vec<(String, IpAddr)>, LabError> {
     let taken: Vec<IpAddr> = plan.nodes.iter().filter_map(|n| n.address).collect();
+    let base = u32::from(Ipv4Addr::new(127, 100 + block, 0, 0));
     let mut next: u32 = 1;
     let mut out = Vec::with_capacity(plan.nodes.len());
     for n in &plan.nodes {
@@ -325,11 +377,11 @@ fn local_addresses(plan: &Plan) -> Result<Vec<(String, IpAddr)>, LabError> {
                 if next > 0xfffe {
                     return Err(LabError::TooManyNodes(plan.nodes.len()));
                 }
-                let a = IpAddr::V4(Ipv4Addr::from(
-                    u32::from(Ipv4Addr::new(127, 100, 0, 0)) + next,
-                ));
+                let a = IpAddr::V4(Ipv4Addr::from(base + next));
                 next += 1;
-                if !taken.contains(&a) && !a.to_string().ends_with(".255") {
+                // Skip x.y.z.0 and x.y.z.255: legal on lo, but confusing.
+                let last = (base + next - 1) & 0xff;
+                if !taken.contains(&a) && last != 0 && last != 255 {
                     break a;
                 }
             },

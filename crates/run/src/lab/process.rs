@@ -24,6 +24,8 @@ pub struct Capture {
     pub bytes: Vec<u8>,
     /// Total bytes seen, including those dropped.
     pub total: u64,
+    /// Whether the stream reached its end (every writer closed it).
+    pub done: bool,
 }
 
 impl Capture {
@@ -93,7 +95,10 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(mut r: R, into: SharedCapture) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
+            Ok(0) | Err(_) => {
+                into.lock().unwrap_or_else(|e| e.into_inner()).done = true;
+                break;
+            }
             Ok(n) => {
                 let mut c = into.lock().unwrap_or_else(|e| e.into_inner());
                 c.total += n as u64;
@@ -102,6 +107,17 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(mut r: R, into: SharedCapture) {
                 c.bytes.extend_from_slice(&buf[..keep]);
             }
         }
+    }
+}
+
+/// Waits until both captures have reached end of stream, at most `limit`.
+/// A process that exited may still have bytes in its pipes; a grandchild
+/// that inherited them may keep them open, hence the bound.
+pub async fn drained(out: &SharedCapture, err: &SharedCapture, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let done = |c: &SharedCapture| c.lock().unwrap_or_else(|e| e.into_inner()).done;
+    while !(done(out) && done(err)) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

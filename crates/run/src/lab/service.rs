@@ -108,6 +108,23 @@ pub(super) async fn start(
             output: String::new(),
         });
     };
+    // A port that already answers would make the readiness check pass for
+    // someone else's server.
+    if let Some(Readiness::Tcp { port }) = &svc.ready {
+        let target = SocketAddr::new(node.addr, *port);
+        if let Ok(Ok(_)) =
+            tokio::time::timeout(Duration::from_millis(500), node.tcp_connect(target)).await
+        {
+            return Err(LabError::NotReady {
+                service: svc.name.clone(),
+                node: svc.node.clone(),
+                what: format!(
+                    "cannot be checked: {target} already accepts connections before the service started"
+                ),
+                output: "\n  hint: another process listens there; stop it or give the node another `address`".into(),
+            });
+        }
+    }
     let mut cmd = node.command(program, args);
     for (k, v) in &svc.env {
         cmd.env(k, v);
@@ -145,7 +162,6 @@ pub(super) async fn start(
         let node_name = svc.node.clone();
         let (out, err) = (out.clone(), err.clone());
         tokio::spawn(async move {
-            let stopped_by_us;
             tokio::select! {
                 status = child.wait() => {
                     let what = describe(status.ok());
@@ -156,8 +172,10 @@ pub(super) async fn start(
                             .label("node", &node_name),
                     );
                     *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+                    // Its last words explain the exit: read them before
+                    // anyone reports it.
+                    process::drained(&out, &err, Duration::from_millis(500)).await;
                     let _ = exited_tx.send(Some(what));
-                    stopped_by_us = false;
                     // Wait for the stop request so output is kept at the end.
                     let _ = stop_rx.await;
                     // Its group may still hold children it started.
@@ -174,12 +192,9 @@ pub(super) async fn start(
                         .label("service", &name)
                         .label("node", &node_name),
                     );
-                    stopped_by_us = true;
                 }
             }
-            let _ = stopped_by_us;
-            // Let the reader tasks drain what the pipes still hold.
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            process::drained(&out, &err, Duration::from_millis(500)).await;
             for (stream, cap) in [("stdout", &out), ("stderr", &err)] {
                 let c = cap.lock().unwrap_or_else(|e| e.into_inner());
                 if c.total > 0 {

@@ -63,9 +63,9 @@ pub(super) async fn run(step: &Exec, ctx: &StepContext) -> Result<ActionOutcome,
         ),
     };
     let duration = started.elapsed().as_secs_f64();
-    // The pipes close when the process group is gone; give the readers a
-    // moment to drain the last bytes.
-    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The pipes close when every process holding them is gone; read what
+    // they still hold (bounded: a daemonised grandchild may keep them open).
+    process::drained(&out, &err, Duration::from_millis(200)).await;
     let (stdout, stdout_total) = {
         let c = out.lock().unwrap_or_else(|e| e.into_inner());
         (c.content(), c.total)

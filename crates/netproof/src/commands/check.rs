@@ -1,0 +1,70 @@
+//! `netproof check`: validate plans, report every problem at once.
+
+use serde_json::json;
+
+use super::plan_options;
+use crate::cli::CheckArgs;
+use crate::error::{CliError, Code};
+
+pub fn run(args: CheckArgs) -> Result<Code, CliError> {
+    let options = plan_options(&args.plan)?;
+    let mut failures = Vec::new();
+    let mut report = Vec::new();
+    for path in &args.plans {
+        match netproof_plan::load(path, &options) {
+            Ok(plan) => {
+                let steps: usize = plan
+                    .cases
+                    .iter()
+                    .map(|c| c.setup.len() + c.steps.len() + c.teardown.len())
+                    .sum();
+                if args.json {
+                    report.push(json!({
+                        "path": path.display().to_string(),
+                        "ok": true,
+                        "plan": plan.meta.name,
+                        "nodes": plan.nodes.len(),
+                        "links": plan.links.len(),
+                        "services": plan.services.len(),
+                        "cases": plan.cases.len(),
+                        "steps": steps,
+                    }));
+                } else {
+                    println!(
+                        "ok: {}: plan `{}`: {} nodes, {} links, {} services, {} cases, {} steps",
+                        path.display(),
+                        plan.meta.name,
+                        plan.nodes.len(),
+                        plan.links.len(),
+                        plan.services.len(),
+                        plan.cases.len(),
+                        steps
+                    );
+                }
+            }
+            Err(e) => {
+                if args.json {
+                    report.push(json!({
+                        "path": path.display().to_string(),
+                        "ok": false,
+                        "problems": e.problems(),
+                    }));
+                }
+                failures.push(e);
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Array(report));
+        return Ok(if failures.is_empty() {
+            Code::Success
+        } else {
+            Code::Usage
+        });
+    }
+    if failures.is_empty() {
+        Ok(Code::Success)
+    } else {
+        Err(CliError::Plans(failures))
+    }
+}

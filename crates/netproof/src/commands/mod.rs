@@ -1,0 +1,59 @@
+//! One module per subcommand; each returns the exit code or a [`CliError`].
+
+mod check;
+mod compare;
+mod report;
+mod run;
+mod runs;
+
+use std::io::IsTerminal;
+
+use netproof_plan::{Backend, Options};
+
+use crate::cli::{Cli, ColorChoice, Command, PlanOptions};
+use crate::error::{CliError, Code};
+
+/// Runs the chosen subcommand.
+pub fn dispatch(cli: Cli) -> Result<Code, CliError> {
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Run(a) => run::run(a, color),
+        Command::Runs(a) => runs::run(a),
+        Command::Report(a) => report::run(a, color),
+        Command::Compare(a) => compare::run(a, color),
+    }
+}
+
+/// Turns the shared plan flags into validation options.
+fn plan_options(p: &PlanOptions) -> Result<Options, CliError> {
+    let backend = match p.backend.as_deref() {
+        None => None,
+        Some("local") => Some(Backend::Local),
+        Some("netns") => {
+            return Err(CliError::Usage(
+                "the `netns` backend is not in this build yet\nhint: use `--backend local` (every node on its own loopback address)".into(),
+            ));
+        }
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "unknown backend `{other}`\nhint: the backends are: local"
+            )));
+        }
+    };
+    Ok(Options {
+        backend,
+        allow_external: p.allow_external,
+    })
+}
+
+/// Opens the results database named by `--db`.
+fn open_store(url: &str) -> Result<Box<dyn netproof_store::ResultStore>, CliError> {
+    Ok(netproof_store::open(url)?)
+}

@@ -1,0 +1,101 @@
+//! The CLI's one error type: it owns exit codes and how errors are shown.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// How a command ended, as the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Code {
+    /// Every expectation passed.
+    Success = 0,
+    /// Some expectation failed (or a regression was found).
+    Failed = 1,
+    /// Usage error or invalid plan.
+    Usage = 2,
+    /// The lab or infrastructure failed.
+    Infra = 3,
+    /// Interrupted by Ctrl-C or SIGTERM.
+    Interrupted = 130,
+}
+
+impl From<Code> for ExitCode {
+    fn from(c: Code) -> ExitCode {
+        ExitCode::from(c as u8)
+    }
+}
+
+/// Errors a command reports to the user.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// One or more plans are invalid (all their problems are inside).
+    #[error("invalid plan")]
+    Plans(Vec<netproof_plan::PlanError>),
+    /// The command line asks for something impossible.
+    #[error("{0}")]
+    Usage(String),
+    /// The results database failed.
+    #[error(transparent)]
+    Store(#[from] netproof_store::StoreError),
+    /// A report could not be built or written.
+    #[error(transparent)]
+    Report(#[from] netproof_report::ReportError),
+    /// A file could not be written.
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl CliError {
+    /// The exit code for this error.
+    pub fn exit_code(&self) -> Code {
+        match self {
+            CliError::Plans(_) | CliError::Usage(_) => Code::Usage,
+            CliError::Store(netproof_store::StoreError::NoSuchRun { .. }) => Code::Usage,
+            CliError::Store(_)
+            | CliError::Report(_)
+            | CliError::Write { .. }
+            | CliError::Runtime(_) => Code::Infra,
+        }
+    }
+
+    /// Prints the error to stderr, once, in the house style.
+    pub fn print(&self) {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        match self {
+            CliError::Plans(errors) => {
+                for e in errors {
+                    eprint!("{}", e.render(color, 100));
+                }
+            }
+            other => {
+                let text = other.to_string();
+                let (msg, hint) = match text.split_once("\nhint: ") {
+                    Some((m, h)) => (m.to_string(), Some(h.to_string())),
+                    None => (text, None),
+                };
+                let mut src = std::error::Error::source(other);
+                let mut causes = String::new();
+                // `transparent` variants already show their source's text.
+                if !matches!(other, CliError::Store(_) | CliError::Report(_)) {
+                    while let Some(s) = src {
+                        causes.push_str(&format!("\n  caused by: {s}"));
+                        src = s.source();
+                    }
+                }
+                eprintln!("error: {msg}{causes}");
+                if let Some(h) = hint {
+                    eprintln!("hint: {h}");
+                }
+            }
+        }
+    }
+}

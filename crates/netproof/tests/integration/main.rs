@@ -1,0 +1,87 @@
+//! End-to-end tests of the `netproof` binary: plans in, exit codes, database
+//! rows and report files out. One test binary (see STYLE.md), one module per
+//! concern.
+
+mod check;
+mod crash;
+mod examples;
+mod help;
+mod reports;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The built binary.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_netproof"));
+    c.env("NO_COLOR", "1").env_remove("NETPROOF_DB");
+    c
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A scratch directory with a database path and a place for plans.
+pub struct Scratch {
+    /// The directory; removed when the test ends.
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scratch {
+    /// A fresh, empty scratch directory.
+    pub fn new() -> Self {
+        Scratch {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// The scratch database's path.
+    pub fn db(&self) -> String {
+        self.dir.path().join("netproof.db").display().to_string()
+    }
+
+    /// A path inside the scratch directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a plan file and returns its path.
+    pub fn plan(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write plan");
+        p
+    }
+
+    /// Runs `netproof` with `--db` pointing at this scratch database.
+    pub fn netproof(&self, args: &[&str]) -> Output {
+        let mut c = bin();
+        c.current_dir(self.dir.path())
+            .args(args)
+            .env("NETPROOF_DB", self.db());
+        c.output().expect("run netproof")
+    }
+
+    /// Opens the scratch database.
+    pub fn store(&self) -> Box<dyn netproof_store::ResultStore> {
+        netproof_store::open(&self.db()).expect("open store")
+    }
+}
+
+/// Stdout and stderr, for assertion messages.
+pub fn show(o: &Output) -> String {
+    format!(
+        "status: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

@@ -1,0 +1,280 @@
+//! `[[case]]`: test cases, their steps and expectations.
+
+use std::time::Duration;
+
+use crate::diagnostic::Finding;
+use crate::expect;
+use crate::model::{Case, Expectation, Span, Step};
+use crate::spelling;
+use crate::tree::{Checker, Str, Table, Val};
+
+use super::step::{self, Phase, StepOut};
+use super::{Context, Names, Unique, check_id, optional, positive_duration};
+
+const KEYS: &[&str] = &[
+    "id", "title", "purpose", "repeat", "timeout", "setup", "steps", "teardown", "expect",
+];
+
+/// How long a case may take when the plan does not say.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Step kinds that are also metric prefixes (`tcp_connect.latency`).
+const STEP_KINDS: &[&str] = &["exec", "tcp_connect"];
+
+pub(super) fn validate(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    tables: &[Table<'_, '_>],
+) -> Vec<Option<Case>> {
+    let mut ids = Unique::new("case id");
+    tables
+        .iter()
+        .map(|t| case(ck, cx, names, t, &mut ids))
+        .collect()
+}
+
+fn case(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    t: &Table<'_, '_>,
+    ids: &mut Unique,
+) -> Option<Case> {
+    t.reject_unknown(ck, KEYS, &|key| match key {
+        "name" => Some("a case is named by `id` and `title`".to_string()),
+        "expectations" | "expects" | "pass" => Some("did you mean `expect`?".to_string()),
+        "step" => Some("did you mean `steps`?".to_string()),
+        _ => None,
+    });
+    let id = t
+        .require(ck, "id", "add `id = \"XX-01\"`, a short unique id")
+        .and_then(|v| v.text(ck))
+        .and_then(|s| {
+            let ok = check_id(ck, &s, "case id") & ids.check(ck, s.value, s.span);
+            ok.then(|| s.value.to_string())
+        });
+    // Messages name the case by the id as written, even an invalid one.
+    let label = t
+        .get("id")
+        .and_then(|v| v.str(&mut Checker::new(ck.text)))
+        .map_or_else(|| "case".to_string(), |s| s.value.to_string());
+    let title = t
+        .require(
+            ck,
+            "title",
+            "add `title = \"...\"`, one line saying what the case checks",
+        )
+        .and_then(|v| v.text(ck));
+    let purpose = t.get("purpose").map(|v| v.str(ck));
+    let repeat = t.get("repeat").map(|v| {
+        v.int_in(ck, 1..=10_000, "repetitions")
+            .and_then(|r| u32::try_from(r).ok())
+    });
+    let timeout = t.get("timeout").map(|v| positive_duration(ck, &v));
+    // An unreadable timeout is already reported; timing checks then have
+    // nothing to compare with.
+    let case_timeout = match timeout {
+        None => Some(DEFAULT_TIMEOUT),
+        Some(t) => t,
+    };
+
+    let mut position = 0;
+    let mut outs: Vec<(Phase, StepOut)> = Vec::new();
+    for phase in [Phase::Setup, Phase::Steps, Phase::Teardown] {
+        let key = match phase {
+            Phase::Setup => "setup",
+            Phase::Steps => "steps",
+            Phase::Teardown => "teardown",
+        };
+        let val = if phase == Phase::Steps {
+            t.require(
+                ck,
+                "steps",
+                "add `steps = [ { kind = \"exec\", node = \"...\", command = [\"...\"] } ]`",
+            )
+        } else {
+            t.get(key)
+        };
+        let Some(val) = val else {
+            continue;
+        };
+        let Some(items) = val.array(ck, "an array of step tables") else {
+            continue;
+        };
+        if phase == Phase::Steps && items.is_empty() {
+            val.invalid(
+                ck,
+                format!("case `{label}` has no steps"),
+                "empty",
+                Some("a case needs at least one step in `steps`".to_string()),
+            );
+        }
+        for item in items {
+            position += 1;
+            let Some(st) = item.table(
+                ck,
+                "step",
+                "a step table such as `{ kind = \"exec\", ... }`",
+            ) else {
+                continue;
+            };
+            outs.push((
+                phase,
+                step::validate(ck, cx, names, &st, phase, position, case_timeout),
+            ));
+        }
+    }
+    check_step_names(ck, &label, &outs);
+
+    let expect = t.get("expect").map(|v| expectations(ck, &v, &label, &outs));
+
+    let mut phases: [Vec<Step>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut steps_ok = true;
+    for (phase, out) in outs {
+        match out.step {
+            Some(s) => phases[phase as usize].push(s),
+            None => steps_ok = false,
+        }
+    }
+    let [setup, steps, teardown] = phases;
+    if !steps_ok {
+        return None;
+    }
+    Some(Case {
+        id: id?,
+        title: title?.value.to_string(),
+        purpose: optional(purpose)?.map(|s| s.value.to_string()),
+        repeat: optional(repeat)?.unwrap_or(1),
+        timeout: optional(timeout)?.unwrap_or(DEFAULT_TIMEOUT),
+        setup,
+        steps,
+        teardown,
+        expect: optional(expect)?.unwrap_or_default(),
+        span: t.span(),
+    })
+}
+
+/// Step names (written or default) must be unique within the case.
+fn check_step_names(ck: &mut Checker<'_>, case: &str, outs: &[(Phase, StepOut)]) {
+    let mut seen: Vec<(&str, Span)> = Vec::new();
+    for (_, out) in outs {
+        let Some((name, span, written)) = &out.name else {
+            continue;
+        };
+        if let Some((_, first)) = seen.iter().find(|(n, _)| n == name) {
+            let hint = if *written {
+                "each step name must be unique in its case; rename one of them".to_string()
+            } else {
+                format!(
+                    "`{name}` is this step's default name (kind and position); give it a `name`"
+                )
+            };
+            ck.report(
+                Finding::new(
+                    *span,
+                    format!("duplicate step name `{name}` in case `{case}`"),
+                    format!("second `{name}`"),
+                )
+                .also(*first, "first used here")
+                .hint(hint),
+            );
+        } else {
+            seen.push((name, *span));
+        }
+    }
+}
+
+fn expectations(
+    ck: &mut Checker<'_>,
+    v: &Val<'_, '_>,
+    case: &str,
+    steps: &[(Phase, StepOut)],
+) -> Option<Vec<Expectation>> {
+    let texts = v.strings(ck)?;
+    let mut out = Vec::with_capacity(texts.len());
+    let mut ok = true;
+    for s in &texts {
+        match expect::parse(s.value) {
+            Ok(mut e) => {
+                e.span = s.span;
+                ok &= cross_check(ck, s, &e, case, steps);
+                out.push(e);
+            }
+            Err(errors) => {
+                ok = false;
+                for e in errors {
+                    ck.report(Finding::new(s.sub(e.range), e.message, e.label).maybe_hint(e.hint));
+                }
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// An expectation about a metric no step of the case emits, or about a
+/// step the case does not have, could never pass: report it now rather
+/// than as "never measured" after a long run.
+fn cross_check(
+    ck: &mut Checker<'_>,
+    s: &Str<'_>,
+    e: &Expectation,
+    case: &str,
+    steps: &[(Phase, StepOut)],
+) -> bool {
+    let mut ok = true;
+    let kind = e.metric.split('.').next().unwrap_or("");
+    // Only when every step's kind is known, or a step with a misspelt kind
+    // would make this a second error for one mistake.
+    let kinds_known = steps.iter().all(|(_, o)| o.kind.is_some());
+    if STEP_KINDS.contains(&kind) && kinds_known && !steps.iter().any(|(_, o)| o.kind == Some(kind))
+    {
+        let range = s
+            .value
+            .find(&e.metric)
+            .map_or(0..s.value.len(), |i| i..i + e.metric.len());
+        ck.report(
+            Finding::new(
+                s.sub(range),
+                format!(
+                    "case `{case}` has no `{kind}` step, so nothing emits `{}`",
+                    e.metric
+                ),
+                "never measured",
+            )
+            .hint(format!(
+                "add a step with `kind = \"{kind}\"` to the case, or remove this expectation"
+            )),
+        );
+        ok = false;
+    }
+    let names_known = steps.iter().all(|(_, o)| o.name.is_some());
+    if let Some((_, step)) = e.labels.iter().find(|(k, _)| k == "step")
+        && names_known
+    {
+        let step_names: Vec<&str> = steps
+            .iter()
+            .filter_map(|(_, o)| o.name.as_ref().map(|(n, _, _)| n.as_str()))
+            .collect();
+        if !step_names.contains(&step.as_str()) {
+            let range = [format!("\"{step}\""), format!("'{step}'")]
+                .iter()
+                .find_map(|q| s.value.find(q.as_str()).map(|i| i + 1..i + 1 + step.len()))
+                .unwrap_or(0..s.value.len());
+            let hint =
+                spelling::did_you_mean(step, step_names.iter().copied()).unwrap_or_else(|| {
+                    format!("steps of case `{case}`: {}", spelling::one_of(&step_names))
+                });
+            ck.report(
+                Finding::new(
+                    s.sub(range),
+                    format!("case `{case}` has no step named `{step}`"),
+                    "no such step",
+                )
+                .hint(hint),
+            );
+            ok = false;
+        }
+    }
+    ok
+}

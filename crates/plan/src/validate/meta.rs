@@ -1,0 +1,156 @@
+//! The `[plan]` table: metadata, backend and seed.
+
+use crate::diagnostic::Finding;
+use crate::model::{Backend, Meta, Span};
+use crate::spelling;
+use crate::tree::{Checker, Val};
+
+use super::{matches_pattern, suggest_name};
+
+/// What `[plan]` yields.
+pub(super) struct MetaOut {
+    pub meta: Meta,
+    pub backend: Option<Backend>,
+    pub seed: Option<u64>,
+}
+
+const KEYS: &[&str] = &[
+    "name",
+    "summary",
+    "owner",
+    "tags",
+    "description",
+    "backend",
+    "seed",
+];
+
+fn plan_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+}
+
+pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option<MetaOut> {
+    let Some(val) = val else {
+        ck.report(
+            Finding::new(
+                Span::new(0, 0),
+                "the plan has no `[plan]` table",
+                "expected `[plan]`",
+            )
+            .hint(
+                "start the file with `[plan]`, a `name` and a `summary`: \
+                 `[plan]` / `name = \"my-plan\"` / `summary = \"what it proves\"`",
+            ),
+        );
+        return None;
+    };
+    let t = val.table(ck, "`[plan]`", "a table (`[plan]`)")?;
+    t.reject_unknown(ck, KEYS, &|key| match key {
+        "title" => Some("write the one-line description as `summary`".to_string()),
+        _ => None,
+    });
+
+    let name = t
+        .require(ck, "name", "add `name = \"my-plan\"` (lower-case letters, digits, `.`, `_`, `-`)")
+        .and_then(|v| v.text(ck))
+        .and_then(|s| {
+            if matches_pattern(s.value, |c| c.is_ascii_lowercase() || c.is_ascii_digit(), plan_name_char) {
+                Some(s.value.to_string())
+            } else {
+                let suggestion = suggest_name(s.value, true, plan_name_char);
+                let mut hint =
+                    "use lower-case letters, digits, `.`, `_` and `-`, starting with a letter or digit".to_string();
+                if !suggestion.is_empty() {
+                    hint.push_str(&format!(", e.g. `{suggestion}`"));
+                }
+                ck.report(
+                    Finding::new(s.span, format!("plan name `{}` is not a valid name", s.value), "invalid name")
+                        .hint(hint),
+                );
+                None
+            }
+        });
+    let summary = t
+        .require(
+            ck,
+            "summary",
+            "add `summary = \"...\"`: one sentence saying what the plan proves",
+        )
+        .and_then(|v| v.text(ck));
+    let owner = t.get("owner").and_then(|v| v.text(ck));
+    let description = t.get("description").and_then(|v| v.str(ck));
+    let tags = match t.get("tags") {
+        None => Some(Vec::new()),
+        Some(v) => v.strings(ck).and_then(|tags| {
+            let mut ok = true;
+            for tag in &tags {
+                if tag.value.trim().is_empty() {
+                    ck.report(
+                        Finding::new(tag.span, "empty tag", "empty")
+                            .hint("remove it or give it a name"),
+                    );
+                    ok = false;
+                }
+            }
+            ok.then(|| tags.iter().map(|s| s.value.to_string()).collect())
+        }),
+    };
+    let backend = t.get("backend").and_then(|v| backend(ck, &v));
+    let seed = t.get("seed").and_then(|v| {
+        let n = v.integer(ck, "a non-negative seed")?;
+        let seed = u64::try_from(n).ok();
+        if seed.is_none() {
+            v.invalid(
+                ck,
+                format!("`seed` is {n}; a seed is a non-negative integer"),
+                "negative",
+                Some(
+                    "any integer from 0 up fixes the run's randomness, e.g. `seed = 1`".to_string(),
+                ),
+            );
+        }
+        seed
+    });
+
+    Some(MetaOut {
+        meta: Meta {
+            name: name?,
+            summary: summary?.value.to_string(),
+            owner: owner.map(|s| s.value.to_string()),
+            tags: tags?,
+            description: description.map(|s| s.value.to_string()),
+        },
+        backend,
+        seed,
+    })
+}
+
+fn backend(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Backend> {
+    let s = v.str(ck)?;
+    if let Some(backend) = Backend::from_name(s.value) {
+        return Some(backend);
+    }
+    match s.value {
+        "netns" => {
+            ck.report(
+                Finding::new(s.span, "the `netns` backend is not in this build yet", "not available").hint(
+                    "the namespace backend (one network namespace per node, emulated links) is still being \
+                     built; use `backend = \"local\"` or remove `backend`",
+                ),
+            );
+            None
+        }
+        other => {
+            let hint = spelling::did_you_mean(other, ["local", "netns"])
+                .unwrap_or_else(|| "the backend in this build is `local`".to_string());
+            ck.report(
+                Finding::new(
+                    s.span,
+                    format!("unknown backend `{other}`"),
+                    "unknown backend",
+                )
+                .hint(hint),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Validation: from the spanned TOML tree to the typed [`Plan`].
+//!
+//! One pass per table kind, in dependency order: `[plan]` (which fixes the
+//! backend), nodes (whose names everything else refers to), links,
+//! services, cases. Every problem is recorded in the [`Checker`] and the
+//! walk goes on, so a plan with ten mistakes gets ten findings. The typed
+//! plan is assembled only when nothing was reported.
+//!
+//! Cross references are checked against every node *name* written in the
+//! plan, even one whose node had other problems, so a single bad node does
+//! not cascade into an "unknown node" at each use.
+
+mod case;
+mod meta;
+mod service;
+mod step;
+mod topology;
+
+use toml::de::DeTable;
+
+use crate::Options;
+use crate::arg;
+use crate::diagnostic::Finding;
+use crate::model::{Arg, Backend, Plan, Source, Span};
+use crate::spelling;
+use crate::tree::{Checker, Str, Table, Val};
+
+/// Validates the document `root`; `None` when anything was reported.
+pub(crate) fn plan(
+    ck: &mut Checker<'_>,
+    root: &DeTable<'_>,
+    options: &Options,
+    source: Source,
+) -> Option<Plan> {
+    let root = Table::new(root, Span::new(0, 0), "the plan file");
+    top_level_keys(ck, &root);
+
+    let meta = meta::validate(ck, root.get("plan"));
+    let plan_backend = meta.as_ref().and_then(|m| m.backend);
+    let backend = options.backend.or(plan_backend).unwrap_or(Backend::Local);
+    let cx = Context { options, backend };
+
+    let node_tables = tables(ck, root.get("node"), "node");
+    let names = Names::new(ck, &node_tables);
+    let nodes = topology::nodes(ck, &cx, &node_tables);
+    let link_tables = tables(ck, root.get("link"), "link");
+    let links = topology::links(ck, &cx, &names, &link_tables);
+    let service_tables = tables(ck, root.get("service"), "service");
+    let services = service::validate(ck, &names, &service_tables);
+    let case_tables = tables(ck, root.get("case"), "case");
+    let cases = case::validate(ck, &cx, &names, &case_tables);
+
+    if !ck.clean() {
+        return None;
+    }
+    let Some(meta) = meta else {
+        // `meta::validate` reports whenever it returns `None`; this keeps
+        // a broken invariant from turning into a panic.
+        ck.report(Finding::new(
+            Span::new(0, 0),
+            "internal error: `[plan]` was not read",
+            "here",
+        ));
+        return None;
+    };
+    Some(Plan {
+        meta: meta.meta,
+        backend: meta.backend,
+        seed: meta.seed,
+        nodes: nodes.into_iter().flatten().collect(),
+        links: links.into_iter().flatten().collect(),
+        services: services.into_iter().flatten().collect(),
+        cases: cases.into_iter().flatten().collect(),
+        source,
+    })
+}
+
+/// The top level holds only the five tables; anything else is reported
+/// as an unknown table (or key), with the singular spelling when that is
+/// the slip.
+fn top_level_keys(ck: &mut Checker<'_>, root: &Table<'_, '_>) {
+    const TABLES: &[&str] = &["plan", "node", "link", "service", "case"];
+    for (key, span) in root.keys() {
+        if TABLES.contains(&key) {
+            continue;
+        }
+        let singular = key.strip_suffix('s').filter(|s| TABLES.contains(s));
+        let hint = match singular {
+            Some(s) => format!("did you mean `{s}`? tables are named in the singular: `[[{s}]]`"),
+            None => spelling::did_you_mean(key, TABLES.iter().copied()).unwrap_or_else(|| {
+                "a plan has the tables `[plan]`, `[[node]]`, `[[link]]`, `[[service]]` and `[[case]]`; \
+                 keys go inside them"
+                    .to_string()
+            }),
+        };
+        ck.report(
+            Finding::new(
+                span,
+                format!("unknown top-level key `{key}`"),
+                "unknown table or key",
+            )
+            .hint(hint),
+        );
+    }
+}
+
+/// Choices every validator may need.
+pub(crate) struct Context<'o> {
+    pub options: &'o Options,
+    /// The backend the plan will run on: `--backend`, else the plan's,
+    /// else the default.
+    pub backend: Backend,
+}
+
+/// The elements of an array of tables such as `[[node]]`.
+fn tables<'a, 'i>(ck: &mut Checker<'_>, val: Option<Val<'a, 'i>>, key: &str) -> Vec<Table<'a, 'i>> {
+    let Some(val) = val else {
+        return Vec::new();
+    };
+    let Some(items) = val.array(ck, &format!("an array of tables (`[[{key}]]`)")) else {
+        return Vec::new();
+    };
+    items
+        .into_iter()
+        .filter_map(|item| item.table(ck, format!("`[[{key}]]`"), &format!("a `[[{key}]]` table")))
+        .collect()
+}
+
+/// Every node name written in the plan, for resolving references.
+pub(crate) struct Names {
+    names: Vec<String>,
+}
+
+impl Names {
+    fn new(ck: &mut Checker<'_>, nodes: &[Table<'_, '_>]) -> Self {
+        let mut names = Vec::new();
+        for t in nodes {
+            // Type errors in `name` are reported by `topology::nodes`; read
+            // it quietly here. A misspelt key (`nmae = "client"`) still
+            // names the node for references, so one typo is one finding
+            // rather than one more at every use of the name.
+            let mut quiet = Checker::new(ck.text);
+            let key = if t.has("name") {
+                Some("name")
+            } else {
+                t.misspelling_of("name")
+            };
+            if let Some(s) = key.and_then(|k| t.get(k)).and_then(|v| v.str(&mut quiet)) {
+                names.push(s.value.to_string());
+            }
+        }
+        Names { names }
+    }
+
+    /// Resolves a node reference written at `span` (the name only).
+    pub(crate) fn resolve(&self, ck: &mut Checker<'_>, name: &str, span: Span) -> Option<String> {
+        if self.names.iter().any(|n| n == name) {
+            return Some(name.to_string());
+        }
+        let hint = spelling::did_you_mean(name, self.names.iter().map(String::as_str))
+            .unwrap_or_else(|| {
+                if self.names.is_empty() {
+                    format!(
+                        "the plan has no nodes; declare one with `[[node]]` and `name = \"{name}\"`"
+                    )
+                } else {
+                    format!("nodes in this plan: {}", spelling::one_of(&self.names))
+                }
+            });
+        ck.report(Finding::new(span, format!("unknown node `{name}`"), "no such node").hint(hint));
+        None
+    }
+
+    /// Resolves a node reference given as a whole string value.
+    pub(crate) fn resolve_str(&self, ck: &mut Checker<'_>, s: &Str<'_>) -> Option<String> {
+        self.resolve(ck, s.value, s.sub(0..s.value.len()))
+    }
+}
+
+/// Detects duplicate names or ids, pointing at both definitions.
+pub(crate) struct Unique {
+    what: String,
+    seen: Vec<(String, Span)>,
+}
+
+impl Unique {
+    pub(crate) fn new(what: impl Into<String>) -> Self {
+        Unique {
+            what: what.into(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Records `name`; reports it if it was seen before.
+    pub(crate) fn check(&mut self, ck: &mut Checker<'_>, name: &str, span: Span) -> bool {
+        if let Some((_, first)) = self.seen.iter().find(|(n, _)| n == name) {
+            ck.report(
+                Finding::new(
+                    span,
+                    format!("duplicate {} `{name}`", self.what),
+                    format!("second `{name}`"),
+                )
+                .also(*first, "first defined here")
+                .hint(format!(
+                    "each {} must be unique; rename one of them",
+                    self.what
+                )),
+            );
+            return false;
+        }
+        self.seen.push((name.to_string(), span));
+        true
+    }
+}
+
+/// Whether `s` matches `[first][rest]*`.
+pub(crate) fn matches_pattern(s: &str, first: fn(char) -> bool, rest: fn(char) -> bool) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(first) && chars.all(rest)
+}
+
+/// An identifier-like rewrite of `s` for hints: lower-case (when `lower`),
+/// runs of other characters turned into `-`.
+pub(crate) fn suggest_name(s: &str, lower: bool, allowed: fn(char) -> bool) -> String {
+    let mut out = String::new();
+    for c in s.trim().chars() {
+        let c = if lower { c.to_ascii_lowercase() } else { c };
+        if allowed(c) {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches(|c| c == '-' || c == '.' || c == '_')
+        .to_string()
+}
+
+/// `[A-Za-z0-9][A-Za-z0-9._-]*`: case ids, step and service names.
+pub(crate) fn check_id(ck: &mut Checker<'_>, s: &Str<'_>, what: &str) -> bool {
+    let ok = matches_pattern(
+        s.value,
+        |c| c.is_ascii_alphanumeric(),
+        |c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'),
+    );
+    if !ok {
+        let suggestion = suggest_name(s.value, false, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+        });
+        let mut hint =
+            "use letters, digits, `.`, `_` and `-`, starting with a letter or digit".to_string();
+        if !suggestion.is_empty() {
+            hint.push_str(&format!(", e.g. `{suggestion}`"));
+        }
+        ck.report(
+            Finding::new(
+                s.span,
+                format!("{what} `{}` is not a valid name", s.value),
+                "invalid name",
+            )
+            .hint(hint),
+        );
+    }
+    ok
+}
+
+/// A command: a non-empty array of strings whose arguments may hold
+/// `{addr:NODE}` placeholders.
+pub(crate) fn command(ck: &mut Checker<'_>, val: &Val<'_, '_>, names: &Names) -> Option<Vec<Arg>> {
+    let args = val.strings(ck)?;
+    let Some(program) = args.first() else {
+        val.invalid(
+            ck,
+            format!("`{}` is empty", val.name()),
+            "empty command",
+            Some("write the program and its arguments, e.g. `[\"sleep\", \"1\"]`".to_string()),
+        );
+        return None;
+    };
+    let mut ok = true;
+    if program.value.trim().is_empty() {
+        ck.report(
+            Finding::new(program.span, "the program name is empty", "empty program")
+                .hint("the first element is the program to run, e.g. `\"curl\"`"),
+        );
+        ok = false;
+    }
+    let mut out = Vec::with_capacity(args.len());
+    for s in &args {
+        match arg::parse_arg(s.value) {
+            Ok((parsed, refs)) => {
+                for r in refs {
+                    ok &= names.resolve(ck, &r.name, s.sub(r.range.clone())).is_some();
+                }
+                out.push(parsed);
+            }
+            Err(e) => {
+                ck.report(Finding::new(s.sub(e.range.clone()), e.message, e.label).hint(e.hint));
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// A duration that must be greater than zero.
+pub(crate) fn positive_duration(
+    ck: &mut Checker<'_>,
+    val: &Val<'_, '_>,
+) -> Option<std::time::Duration> {
+    let d = val.duration(ck)?;
+    if d.is_zero() {
+        val.invalid(
+            ck,
+            format!("`{}` must be greater than zero", val.name()),
+            "zero",
+            None,
+        );
+        return None;
+    }
+    Some(d)
+}
+
+/// An optional key read with a getter: `Some(None)` when absent,
+/// `Some(Some(v))` when read, `None` when present but invalid (reported).
+pub(crate) fn optional<T>(read: Option<Option<T>>) -> Option<Option<T>> {
+    match read {
+        None => Some(None),
+        Some(Some(v)) => Some(Some(v)),
+        Some(None) => None,
+    }
+}

@@ -1,0 +1,482 @@
+//! Steps: `kind = "exec"` and `kind = "tcp_connect"`, with their timing.
+//!
+//! A step's `kind` alone decides which keys it takes; a step is never
+//! classified by which keys happen to be present, so a misspelt or
+//! misplaced key is reported as such instead of silently turning the step
+//! into another kind.
+
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::diagnostic::Finding;
+use crate::model::{Action, Exec, Span, Step, Target, TcpConnect};
+use crate::spelling;
+use crate::tree::{Checker, Str, Table};
+use crate::units::format_duration;
+
+use super::topology::external_allowed;
+use super::{Context, Names, check_id, command, optional, positive_duration};
+
+/// Where a step is listed in its case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    Setup,
+    Steps,
+    Teardown,
+}
+
+impl Phase {
+    fn key(self) -> &'static str {
+        match self {
+            Phase::Setup => "setup",
+            Phase::Steps => "steps",
+            Phase::Teardown => "teardown",
+        }
+    }
+}
+
+/// The step kinds of this build, with the keys each one adds.
+const KINDS: &[(&str, &[&str])] = &[
+    ("exec", &["node", "command", "env"]),
+    ("tcp_connect", &["from", "to"]),
+];
+const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every", "for", "count", "timeout"];
+
+/// What the case needs to know about a step even when it is invalid.
+pub(super) struct StepOut {
+    pub step: Option<Step>,
+    /// The step's kind, when it is a known one.
+    pub kind: Option<&'static str>,
+    /// The step's name (written or default), its span, and whether it was
+    /// written; `None` when the written name is unreadable.
+    pub name: Option<(String, Span, bool)>,
+}
+
+pub(super) fn validate(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    t: &Table<'_, '_>,
+    phase: Phase,
+    position: usize,
+    case_timeout: Option<Duration>,
+) -> StepOut {
+    let mut out = StepOut {
+        step: None,
+        kind: None,
+        name: None,
+    };
+    let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+    if !t.has("kind") {
+        // Without a kind the allowed keys are unknown; still report keys
+        // no kind takes (a misspelt `kind` among them, which `require`
+        // leaves to this check).
+        let any: Vec<&str> = COMMON_KEYS
+            .iter()
+            .chain(KINDS.iter().flat_map(|(_, k)| k.iter()))
+            .copied()
+            .collect();
+        t.reject_unknown(ck, &any, &|_| None);
+    }
+    let Some(kind_val) = t.require(
+        ck,
+        "kind",
+        &format!(
+            "every step says what it does with `kind`: {}",
+            spelling::one_of(&kinds)
+        ),
+    ) else {
+        return out;
+    };
+    let Some(kind_str) = kind_val.str(ck) else {
+        return out;
+    };
+    let Some(&(kind, kind_keys)) = KINDS.iter().find(|(k, _)| *k == kind_str.value) else {
+        let hint = match spelling::closest(kind_str.value, kinds.iter().copied()) {
+            Some(near) => format!(
+                "did you mean `{near}`? step kinds in this build: {}",
+                spelling::one_of(&kinds)
+            ),
+            None => format!("step kinds in this build: {}", spelling::one_of(&kinds)),
+        };
+        ck.report(
+            Finding::new(
+                kind_str.span,
+                format!("unknown step kind `{}`", kind_str.value),
+                "unknown kind",
+            )
+            .hint(hint),
+        );
+        return out;
+    };
+    out.kind = Some(kind);
+    let t = Table::new_like(t, format!("`{kind}` step"));
+
+    let allowed: Vec<&str> = COMMON_KEYS
+        .iter()
+        .chain(kind_keys.iter())
+        .copied()
+        .collect();
+    t.reject_unknown(ck, &allowed, &|key| {
+        if key == "port" && kind == "tcp_connect" {
+            return Some("write the port in `to`: `to = \"server:80\"`".to_string());
+        }
+        if key == "duration" {
+            return Some("did you mean `for`?".to_string());
+        }
+        KINDS
+            .iter()
+            .find(|(other, keys)| *other != kind && keys.contains(&key))
+            .map(|(other, _)| {
+                format!(
+                    "`{key}` belongs to `{other}` steps; this step is `{kind}` ({})",
+                    allowed_list(&allowed)
+                )
+            })
+    });
+
+    let default_name = format!("{kind}-{position}");
+    let name = match t.get("name") {
+        None => Some(default_name.clone()),
+        Some(v) => v.text(ck).and_then(|s| {
+            out.name = Some((s.value.to_string(), s.span, true));
+            check_id(ck, &s, "step name").then(|| s.value.to_string())
+        }),
+    };
+    if t.get("name").is_none() {
+        out.name = Some((default_name, t.span(), false));
+    }
+    // Messages name the step as written, even when the name is invalid.
+    let label = out
+        .name
+        .as_ref()
+        .map_or_else(|| format!("{kind}-{position}"), |(n, _, _)| n.clone());
+
+    let at = t.get("at").map(|v| {
+        if phase == Phase::Steps {
+            return v.duration(ck);
+        }
+        ck.report(
+            Finding::new(
+                v.key_span(),
+                format!("`at` is only allowed in `steps`, not in `{}`", phase.key()),
+                "not allowed here",
+            )
+            .hint(format!(
+                "{} steps run one after another; move the step to `steps` to time it, or remove `at`",
+                phase.key()
+            )),
+        );
+        // Reported; the step is invalid, and timing checks ignore `at`.
+        None
+    });
+    let every = t.get("every").map(|v| positive_duration(ck, &v));
+    let duration = t.get("for").map(|v| positive_duration(ck, &v));
+    let count = t.get("count").map(|v| {
+        v.int_in(ck, 1..=i64::from(u32::MAX), "actions")
+            .and_then(|c| u32::try_from(c).ok())
+    });
+    let timeout = t.get("timeout").map(|v| positive_duration(ck, &v));
+
+    for key in ["for", "count"] {
+        if let (Some(v), None) = (t.get(key), t.get("every")) {
+            ck.report(
+                Finding::new(v.key_span(), format!("step `{label}` has `{key}` but no `every`"), "needs `every`").hint(
+                    format!("`{key}` bounds a repeating step: add `every = \"1s\"` to repeat it, or remove `{key}`"),
+                ),
+            );
+        }
+    }
+    if let Some(v) = t.get("every")
+        && !t.has("for")
+        && !t.has("count")
+    {
+        ck.report(
+            Finding::new(
+                v.key_span(),
+                format!("step `{label}` repeats forever: `every` needs `for` or `count`"),
+                "unbounded",
+            )
+            .hint("bound the loop with `for = \"10s\"` or `count = 10`"),
+        );
+    }
+    if let Some(case_timeout) = case_timeout {
+        check_timing(
+            ck,
+            &t,
+            &label,
+            case_timeout,
+            [&at, &every, &duration],
+            &count,
+        );
+    }
+
+    let action = match kind {
+        "exec" => exec(ck, names, &t),
+        _ => tcp_connect(ck, cx, names, &t),
+    };
+    let default_timeout = match kind {
+        "exec" => Duration::from_secs(30),
+        _ => Duration::from_secs(3),
+    };
+
+    out.step = (|| {
+        Some(Step {
+            name: name?,
+            at: optional(at)?,
+            every: optional(every)?,
+            duration: optional(duration)?,
+            count: optional(count)?,
+            timeout: optional(timeout)?.unwrap_or(default_timeout),
+            action: action?,
+            span: t.span(),
+        })
+    })();
+    out
+}
+
+fn allowed_list(keys: &[&str]) -> String {
+    format!("it takes {}", spelling::one_of(keys))
+}
+
+/// Reports a step that starts or runs past the case's timeout. Values are
+/// `[at, every, for]`, each absent, unreadable or read.
+fn check_timing(
+    ck: &mut Checker<'_>,
+    t: &Table<'_, '_>,
+    label: &str,
+    case_timeout: Duration,
+    [at, every, duration]: [&Option<Option<Duration>>; 3],
+    count: &Option<Option<u32>>,
+) {
+    let at_d = at.flatten().unwrap_or(Duration::ZERO);
+    if let (Some(v), Some(Some(a))) = (t.get("at"), at)
+        && *a > case_timeout
+    {
+        ck.report(
+            Finding::new(
+                v.span(),
+                format!(
+                    "step `{label}` starts at {}, after the case's `timeout` of {}",
+                    format_duration(*a),
+                    format_duration(case_timeout)
+                ),
+                "impossible timing",
+            )
+            .hint("move `at` earlier or raise the case's `timeout`"),
+        );
+        return;
+    }
+    let Some(Some(every)) = every else {
+        return;
+    };
+    // The loop ends when `for` has elapsed or `count` actions have been
+    // spaced `every` apart, whichever comes first.
+    let by_count = count
+        .flatten()
+        .map(|c| every.checked_mul(c).unwrap_or(Duration::MAX));
+    let bound = match (duration.flatten(), by_count) {
+        (Some(f), Some(c)) if c < f => Some(("count", c)),
+        (Some(f), _) => Some(("for", f)),
+        (None, Some(c)) => Some(("count", c)),
+        (None, None) => None,
+    };
+    let Some((key, length)) = bound else {
+        return;
+    };
+    let end = at_d.checked_add(length).unwrap_or(Duration::MAX);
+    if end <= case_timeout {
+        return;
+    }
+    let Some(v) = t.get(if key == "for" { "for" } else { "count" }) else {
+        return;
+    };
+    let how = if key == "for" {
+        format!("`for` {}", format_duration(length))
+    } else {
+        format!(
+            "`count` {} × `every` {}",
+            count.flatten().unwrap_or(0),
+            format_duration(*every)
+        )
+    };
+    let start = if at_d.is_zero() {
+        String::new()
+    } else {
+        format!("`at` {} + ", format_duration(at_d))
+    };
+    ck.report(
+        Finding::new(
+            v.span(),
+            format!(
+                "step `{label}` runs until {} ({start}{how}), beyond the case's `timeout` of {}",
+                if end == Duration::MAX {
+                    "forever".to_string()
+                } else {
+                    format_duration(end)
+                },
+                format_duration(case_timeout)
+            ),
+            "impossible timing",
+        )
+        .hint(format!(
+            "shorten `{key}`, or raise the case's `timeout` (default 300s)"
+        )),
+    );
+}
+
+fn exec(ck: &mut Checker<'_>, names: &Names, t: &Table<'_, '_>) -> Option<Action> {
+    let node = t
+        .require(
+            ck,
+            "node",
+            "add `node = \"...\"`, the node to run the command on",
+        )
+        .and_then(|v| v.str(ck))
+        .and_then(|s| names.resolve_str(ck, &s));
+    let cmd = t
+        .require(ck, "command", "add `command = [\"program\", \"arg\"]`")
+        .and_then(|v| command(ck, &v, names));
+    let env = t.get("env").map(|v| v.string_table(ck));
+    Some(Action::Exec(Exec {
+        node: node?,
+        command: cmd?,
+        env: optional(env)?.unwrap_or_default(),
+    }))
+}
+
+fn tcp_connect(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    t: &Table<'_, '_>,
+) -> Option<Action> {
+    let from = t
+        .require(ck, "from", "add `from = \"...\"`, the node that connects")
+        .and_then(|v| v.str(ck))
+        .and_then(|s| names.resolve_str(ck, &s));
+    let to = t
+        .require(
+            ck,
+            "to",
+            "add `to = \"NODE:PORT\"`, e.g. `to = \"server:80\"`",
+        )
+        .and_then(|v| v.str(ck))
+        .and_then(|s| target(ck, cx, names, &s));
+    let (to, port) = to?;
+    Some(Action::TcpConnect(TcpConnect {
+        from: from?,
+        to,
+        port,
+    }))
+}
+
+const TARGET_HINT: &str = "write `NODE:PORT`, `IPv4:PORT` or `[IPv6]:PORT`, e.g. `server:80`";
+
+/// Parses `NODE:PORT`, `IP:PORT` or `[IPv6]:PORT`, reporting at the part
+/// that is wrong.
+fn target(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    s: &Str<'_>,
+) -> Option<(Target, u16)> {
+    let text = s.value;
+    let (host, host_range, port_text, port_start) = if let Some(rest) = text.strip_prefix('[') {
+        let Some(close) = rest.find(']') else {
+            ck.report(
+                Finding::new(s.span, format!("unclosed `[` in `{text}`"), "unclosed `[`")
+                    .hint(TARGET_HINT),
+            );
+            return None;
+        };
+        let after = &rest[close + 1..];
+        let Some(port) = after.strip_prefix(':') else {
+            ck.report(
+                Finding::new(
+                    s.sub(close + 2..text.len()),
+                    format!("`{text}` has no port"),
+                    "expected `:PORT`",
+                )
+                .hint(TARGET_HINT),
+            );
+            return None;
+        };
+        (&rest[..close], 1..close + 1, port, close + 3)
+    } else {
+        let Some((host, port)) = text.rsplit_once(':') else {
+            ck.report(
+                Finding::new(
+                    s.span,
+                    format!("`to` is `{text}`, which has no port"),
+                    "expected `:PORT`",
+                )
+                .hint(format!("{TARGET_HINT}; `to = \"{text}:80\"`")),
+            );
+            return None;
+        };
+        if host.contains(':') {
+            ck.report(
+                Finding::new(
+                    s.span,
+                    format!("IPv6 address without brackets in `{text}`"),
+                    "ambiguous port",
+                )
+                .hint(format!(
+                    "write IPv6 addresses in brackets: `[{host}]:{port}`"
+                )),
+            );
+            return None;
+        }
+        (host, 0..host.len(), port, host.len() + 1)
+    };
+    let port_span = s.sub(port_start..text.len());
+    let port = match port_text.parse::<u16>() {
+        Ok(p) if p != 0 && port_text.bytes().all(|b| b.is_ascii_digit()) => Some(p),
+        _ => {
+            ck.report(
+                Finding::new(
+                    port_span,
+                    format!("`{port_text}` is not a port"),
+                    "invalid port",
+                )
+                .hint("a port is a number from 1 to 65535"),
+            );
+            None
+        }
+    };
+    let host_span = s.sub(host_range);
+    let bracketed = text.starts_with('[');
+    let target = if bracketed {
+        match host.parse::<Ipv6Addr>() {
+            Ok(ip) => external_allowed(ck, cx, IpAddr::V6(ip), host_span)
+                .then_some(Target::Addr(IpAddr::V6(ip))),
+            Err(_) => {
+                ck.report(
+                    Finding::new(
+                        host_span,
+                        format!("`{host}` is not an IPv6 address"),
+                        "not an address",
+                    )
+                    .hint(TARGET_HINT),
+                );
+                None
+            }
+        }
+    } else if let Ok(ip) = host.parse::<IpAddr>() {
+        external_allowed(ck, cx, ip, host_span).then_some(Target::Addr(ip))
+    } else if !host.is_empty() && host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        ck.report(
+            Finding::new(
+                host_span,
+                format!("`{host}` is not an IPv4 address"),
+                "not an address",
+            )
+            .hint(TARGET_HINT),
+        );
+        None
+    } else {
+        names.resolve(ck, host, host_span).map(Target::Node)
+    };
+    Some((target?, port?))
+}

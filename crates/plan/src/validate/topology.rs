@@ -1,0 +1,316 @@
+//! `[[node]]` and `[[link]]`: the topology.
+
+use std::net::IpAddr;
+
+use crate::address;
+use crate::diagnostic::Finding;
+use crate::model::{Backend, Impairment, Link, Node, Role, Span};
+use crate::spelling;
+use crate::tree::{Checker, Table};
+
+use super::{Context, Names, Unique, matches_pattern, optional, suggest_name};
+
+const NODE_KEYS: &[&str] = &["name", "role", "address"];
+const LINK_KEYS: &[&str] = &["ends", "delay", "jitter", "loss", "rate", "mtu"];
+
+/// Node names become part of namespace and interface names, which the
+/// kernel limits to 15 bytes with our prefixes; 32 keeps room for the lab's
+/// own naming while letting names read well.
+const MAX_NODE_NAME: usize = 32;
+
+fn node_name_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+}
+
+pub(super) fn nodes(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    tables: &[Table<'_, '_>],
+) -> Vec<Option<Node>> {
+    let mut names = Unique::new("node name");
+    let mut addresses: Vec<(IpAddr, Span)> = Vec::new();
+    tables
+        .iter()
+        .map(|t| {
+            t.reject_unknown(ck, NODE_KEYS, &|key| match key {
+                "service" | "services" => {
+                    Some("services are their own tables: `[[service]]` with `node = \"...\"`".to_string())
+                }
+                _ => None,
+            });
+            let name = t
+                .require(ck, "name", "add `name = \"client\"` (lower-case letters, digits and `-`)")
+                .and_then(|v| v.text(ck))
+                .and_then(|s| {
+                    let mut ok = true;
+                    if !matches_pattern(s.value, |c| c.is_ascii_lowercase(), node_name_char) {
+                        let suggestion = suggest_name(s.value, true, node_name_char);
+                        let mut hint = "node names use lower-case letters, digits and `-`, starting with a letter"
+                            .to_string();
+                        if matches_pattern(&suggestion, |c| c.is_ascii_lowercase(), node_name_char) {
+                            hint.push_str(&format!(", e.g. `{suggestion}`"));
+                        }
+                        ck.report(
+                            Finding::new(s.span, format!("node name `{}` is not a valid name", s.value), "invalid name")
+                                .hint(hint),
+                        );
+                        ok = false;
+                    } else if s.value.len() > MAX_NODE_NAME {
+                        ck.report(
+                            Finding::new(
+                                s.span,
+                                format!(
+                                    "node name `{}` is {} characters long, more than {MAX_NODE_NAME}",
+                                    s.value,
+                                    s.value.len()
+                                ),
+                                "too long",
+                            )
+                            .hint("node names end up in interface and namespace names; shorten it"),
+                        );
+                        ok = false;
+                    }
+                    ok &= names.check(ck, s.value, s.span);
+                    ok.then(|| s.value.to_string())
+                });
+            let role = match t.get("role") {
+                None => Some(Role::Host),
+                Some(v) => v.str(ck).and_then(|s| match s.value {
+                    "host" => Some(Role::Host),
+                    "router" => Some(Role::Router),
+                    other => {
+                        let hint = spelling::did_you_mean(other, ["host", "router"])
+                            .unwrap_or_else(|| "roles are `host` (the default) and `router`".to_string());
+                        ck.report(Finding::new(s.span, format!("unknown role `{other}`"), "unknown role").hint(hint));
+                        None
+                    }
+                }),
+            };
+            let address = match t.get("address") {
+                None => Some(None),
+                Some(v) => v.str(ck).and_then(|s| {
+                    let ip = parse_ip(ck, s.value, s.span)?;
+                    if !node_address_allowed(ck, cx, ip, s.span) {
+                        return None;
+                    }
+                    if let Some((_, first)) = addresses.iter().find(|(a, _)| *a == ip) {
+                        ck.report(
+                            Finding::new(s.span, format!("address `{ip}` is used by two nodes"), "second use")
+                                .also(*first, "first used here")
+                                .hint("give every node its own address"),
+                        );
+                        return None;
+                    }
+                    addresses.push((ip, s.span));
+                    Some(Some(ip))
+                }),
+            };
+            Some(Node {
+                name: name?,
+                role: role?,
+                address: address?,
+                span: t.span(),
+            })
+        })
+        .collect()
+}
+
+/// Parses an IP address, reporting text that is not one.
+fn parse_ip(ck: &mut Checker<'_>, text: &str, span: Span) -> Option<IpAddr> {
+    match text.parse::<IpAddr>() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            let hint = if let Some((addr, len)) = text.split_once('/') {
+                format!("write the address without the prefix length: `{addr}` (drop `/{len}`)")
+            } else {
+                "write an IPv4 or IPv6 address, e.g. `127.0.0.2` or `2001:2::1`".to_string()
+            };
+            ck.report(
+                Finding::new(
+                    span,
+                    format!("`{text}` is not an IP address"),
+                    "not an address",
+                )
+                .hint(hint),
+            );
+            None
+        }
+    }
+}
+
+/// Applies the address policy to a node address.
+fn node_address_allowed(ck: &mut Checker<'_>, cx: &Context<'_>, ip: IpAddr, span: Span) -> bool {
+    match cx.backend {
+        // The local backend subsumes the general policy: loopback only.
+        Backend::Local => {
+            if address::is_v4_loopback(ip) {
+                return true;
+            }
+            ck.report(
+                Finding::new(
+                    span,
+                    format!("node address `{ip}` is not in 127.0.0.0/8, and the plan runs on the local backend"),
+                    "not a loopback address",
+                )
+                .hint(
+                    "the local backend gives each node a loopback address: use one in 127.0.0.0/8 \
+                     such as `127.0.0.2`, or remove `address` to let the lab choose",
+                ),
+            );
+            false
+        }
+    }
+}
+
+/// Applies the address policy to a literal address (a node's or a probe
+/// target's): lab ranges and loopback unless `--allow-external`.
+pub(super) fn external_allowed(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    ip: IpAddr,
+    span: Span,
+) -> bool {
+    if cx.options.allow_external || address::is_lab_or_loopback(ip) {
+        return true;
+    }
+    ck.report(
+        Finding::new(
+            span,
+            format!("address `{ip}` is outside the lab ranges"),
+            "outside the lab ranges",
+        )
+        .hint(format!(
+            "use an address in {}, or a node name; pass `--allow-external` only for a real lab",
+            address::LAB_RANGES
+        )),
+    );
+    false
+}
+
+pub(super) fn links(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    tables: &[Table<'_, '_>],
+) -> Vec<Option<Link>> {
+    let mut pairs: Vec<([String; 2], Span)> = Vec::new();
+    tables
+        .iter()
+        .map(|t| {
+            t.reject_unknown(ck, LINK_KEYS, &|key| match key {
+                "name" => Some("a link is named by its ends (`a--b`); remove `name`".to_string()),
+                "nodes" => Some("did you mean `ends`?".to_string()),
+                _ => None,
+            });
+            let ends_val = t.require(ck, "ends", "add `ends = [\"a\", \"b\"]`, the two nodes the link joins");
+            let written = ends_val.as_ref().and_then(|v| v.strings(ck));
+            // The link's display name as written, for messages, even when
+            // an end does not resolve.
+            let display = match &written {
+                Some(e) if e.len() == 2 => format!("link `{}--{}`", e[0].value, e[1].value),
+                _ => "this link".to_string(),
+            };
+            let ends = match (ends_val.as_ref(), written) {
+                (Some(v), Some(e)) => {
+                    if e.len() != 2 {
+                        v.invalid(
+                            ck,
+                            format!("`ends` must name exactly 2 nodes, found {}", e.len()),
+                            "expected 2 nodes",
+                            Some("a link joins two nodes: `ends = [\"a\", \"b\"]`".to_string()),
+                        );
+                        None
+                    } else {
+                        let a = names.resolve_str(ck, &e[0]);
+                        let b = names.resolve_str(ck, &e[1]);
+                        match (a, b) {
+                            (Some(a), Some(b)) if a == b => {
+                                v.invalid(
+                                    ck,
+                                    format!("{display} joins `{a}` to itself"),
+                                    "same node twice",
+                                    Some("a link joins two different nodes".to_string()),
+                                );
+                                None
+                            }
+                            (Some(a), Some(b)) => {
+                                let key = if a <= b { [a.clone(), b.clone()] } else { [b.clone(), a.clone()] };
+                                if let Some((_, first)) = pairs.iter().find(|(k, _)| *k == key) {
+                                    ck.report(
+                                        Finding::new(
+                                            v.span(),
+                                            format!("duplicate link between `{a}` and `{b}`"),
+                                            "second link",
+                                        )
+                                        .also(*first, "first link between them")
+                                        .hint("two nodes are joined by at most one link; merge the two tables"),
+                                    );
+                                    None
+                                } else {
+                                    pairs.push((key, v.span()));
+                                    Some([a, b])
+                                }
+                            }
+                            _ => None,
+                        }
+                    }
+                }
+                _ => None,
+            };
+
+            let delay = t.get("delay").map(|v| v.duration(ck));
+            let jitter = t.get("jitter").map(|v| v.duration(ck));
+            let loss = t.get("loss").map(|v| v.ratio(ck));
+            let rate = t.get("rate").map(|v| {
+                let r = v.rate(ck)?;
+                if r == 0 {
+                    v.invalid(
+                        ck,
+                        format!("{display} has `rate` 0, which passes nothing"),
+                        "zero rate",
+                        Some("remove `rate` for an unlimited link, or give a rate above 0".to_string()),
+                    );
+                    return None;
+                }
+                Some(r)
+            });
+            let mtu = t.get("mtu").map(|v| v.int_in(ck, 68..=65535, "bytes").and_then(|m| u32::try_from(m).ok()));
+
+            if let (Some(j), None) = (t.get("jitter"), t.get("delay")) {
+                ck.report(
+                    Finding::new(j.key_span(), format!("{display} has `jitter` but no `delay`"), "jitter without delay")
+                        .hint("jitter varies the delay around its mean: add `delay`, or remove `jitter`"),
+                );
+            }
+            if cx.backend == Backend::Local {
+                for key in ["delay", "jitter", "loss", "rate"] {
+                    if let Some(v) = t.get(key) {
+                        ck.report(
+                            Finding::new(
+                                v.entry_span(),
+                                format!("{display}: `{key}` cannot be emulated on the local backend"),
+                                "needs the netns backend",
+                            )
+                            .hint(format!(
+                                "impairments need the netns backend with the link emulator, which is not in \
+                                 this build yet; remove `{key}` to run on the local backend"
+                            )),
+                        );
+                    }
+                }
+            }
+
+            Some(Link {
+                ends: ends?,
+                impairment: Impairment {
+                    delay: optional(delay)?,
+                    jitter: optional(jitter)?,
+                    loss: optional(loss)?,
+                    rate: optional(rate)?,
+                },
+                mtu: optional(mtu)?,
+                span: t.span(),
+            })
+        })
+        .collect()
+}
