@@ -17,11 +17,11 @@ use netproof_store::{CaseRunId, NewStep, ResultStore, Scope, Verdict};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::cancel::{Cancel, Reason};
 use crate::judge::{Tee, judge};
-use crate::lab::{Lab, LabHandles};
 use crate::step::{self, StepContext, StepOutcome};
 use crate::{RunError, Shared};
+use netproof_lab::{Cancel, Reason};
+use netproof_lab::{Lab, LabHandles};
 
 /// How a case repetition ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

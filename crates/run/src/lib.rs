@@ -10,11 +10,9 @@
 //! What it does not do: print anything (callers observe progress through
 //! [`Observer`]) or build reports (they read the store).
 
-pub mod cancel;
 mod case;
 pub mod host;
 pub mod judge;
-pub mod lab;
 pub mod signals;
 pub mod step;
 
@@ -27,8 +25,9 @@ use netproof_store::{
 };
 use sha2::Digest;
 
-pub use cancel::{Cancel, Reason};
 pub use case::CaseOutcome;
+use netproof_lab as lab;
+pub use netproof_lab::{Cancel, Reason};
 
 /// Choices made on the command line for one run.
 #[derive(Debug, Clone, Default)]
@@ -149,7 +148,7 @@ pub async fn execute(
     let planned = lab::Lab::plan(plan, backend);
     let topology = planned
         .as_ref()
-        .map(|p| p.topology().clone())
+        .map(|p| record_topology(p.topology()))
         .unwrap_or_default();
     let run = store.begin_run(&NewRun {
         plan_name: plan.meta.name.clone(),
@@ -289,6 +288,31 @@ async fn run_cases(
         }
     }
     Ok(worst)
+}
+
+/// The lab's topology in the store's terms.
+fn record_topology(t: &lab::Topology) -> netproof_store::Topology {
+    netproof_store::Topology {
+        nodes: t
+            .nodes
+            .iter()
+            .map(|n| netproof_store::TopologyNode {
+                name: n.name.clone(),
+                role: n.role.clone(),
+                addresses: n.addresses.clone(),
+                services: n.services.clone(),
+            })
+            .collect(),
+        links: t
+            .links
+            .iter()
+            .map(|l| netproof_store::TopologyLink {
+                ends: l.ends.clone(),
+                mechanism: l.mechanism.clone(),
+                properties: l.properties.clone(),
+            })
+            .collect(),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -7,7 +7,7 @@
 
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::cancel::{Cancel, Reason};
+use netproof_lab::{Cancel, Reason};
 
 /// Starts a task that triggers `cancel` on SIGINT or SIGTERM.
 /// Must be called from within a Tokio runtime.

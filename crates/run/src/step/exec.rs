@@ -12,7 +12,7 @@ use netproof_plan::Exec;
 use netproof_sample::{Artifact, Sample, Timestamp, Value, metric};
 
 use super::{ActionOutcome, StepContext, StepError};
-use crate::lab::process;
+use netproof_lab::process;
 
 /// Most bytes of stdout kept in the `exec.stdout` text sample.
 const STDOUT_SAMPLE_LIMIT: usize = 4096;

@@ -19,8 +19,8 @@ use netproof_plan::{Action, Step};
 use netproof_sample::{Event, Severity, Sink};
 use tokio::time::Instant;
 
-use crate::cancel::Cancel;
-use crate::lab::NodeHandle;
+use netproof_lab::Cancel;
+use netproof_lab::NodeHandle;
 
 /// What an action gets to do its work.
 #[derive(Clone)]

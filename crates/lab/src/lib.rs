@@ -1,4 +1,5 @@
-//! The lab a run executes on: its nodes, their addresses and its services.
+//! The lab fabric: the nodes a run executes on, their addresses, links and
+//! services, and their teardown.
 //!
 //! A [`Lab`] is built once per run ([`Lab::up`]), shared by every case and
 //! repetition, and always taken down ([`Lab::down`]). Steps reach a node
@@ -10,6 +11,7 @@
 //! Today there is one backend, `local`: every node is this host with its own
 //! loopback address in 127.0.0.0/8, and nothing is impaired.
 
+pub mod cancel;
 pub mod process;
 mod service;
 
@@ -20,13 +22,45 @@ use std::time::Duration;
 
 use netproof_plan::{Backend, Plan, Role};
 use netproof_sample::Sink;
-use netproof_store::{Topology, TopologyLink, TopologyNode};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
 
-use crate::cancel::Cancel;
+pub use cancel::{Cancel, Reason};
 use service::RunningService;
 pub use service::ServiceFailure;
+
+/// The topology as built, for the run record and the report's diagram.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topology {
+    /// Nodes in plan order.
+    pub nodes: Vec<TopologyNode>,
+    /// Links in plan order.
+    pub links: Vec<TopologyLink>,
+}
+
+/// A node as built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopologyNode {
+    /// The node's plan name.
+    pub name: String,
+    /// `host` or `router`.
+    pub role: String,
+    /// Its addresses as built.
+    pub addresses: Vec<String>,
+    /// The services that run on it.
+    pub services: Vec<String>,
+}
+
+/// A link as built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopologyLink {
+    /// The two node names.
+    pub ends: [String; 2],
+    /// What carries and shapes the link (`veth`, `veth + tbf`, ...).
+    pub mechanism: String,
+    /// The link's properties as text, empty if none.
+    pub properties: String,
+}
 
 /// Why the lab could not be built or kept up.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 
 use super::process::{self, SharedCapture};
 use super::{LabError, NodeHandle};
-use crate::cancel::Cancel;
+use crate::Cancel;
 
 /// A service that exited while the lab was up.
 #[derive(Debug, Clone, PartialEq, Eq)]
