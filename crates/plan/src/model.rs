@@ -44,6 +44,9 @@ pub enum Backend {
     /// Every node is this host with its own loopback address in 127.0.0.0/8.
     /// No impairments.
     Local,
+    /// Every node is its own Linux network namespace, every link a real
+    /// kernel link (a veth pair; rates with `tbf`). Needs root.
+    Netns,
 }
 
 impl Backend {
@@ -51,6 +54,7 @@ impl Backend {
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Local => "local",
+            Backend::Netns => "netns",
         }
     }
 
@@ -59,6 +63,7 @@ impl Backend {
     pub fn from_name(name: &str) -> Option<Backend> {
         match name {
             "local" => Some(Backend::Local),
+            "netns" => Some(Backend::Netns),
             _ => None,
         }
     }
@@ -149,6 +154,8 @@ pub struct Link {
     pub impairment: Impairment,
     /// Maximum transmission unit in bytes, if the plan sets one.
     pub mtu: Option<u32>,
+    /// The link's cost for shortest-path routing (1 unless the plan says).
+    pub cost: u32,
     /// Where the link is defined.
     pub span: Span,
 }

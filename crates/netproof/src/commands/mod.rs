@@ -35,17 +35,11 @@ pub fn dispatch(cli: Cli) -> Result<Code, CliError> {
 fn plan_options(p: &PlanOptions) -> Result<Options, CliError> {
     let backend = match p.backend.as_deref() {
         None => None,
-        Some("local") => Some(Backend::Local),
-        Some("netns") => {
-            return Err(CliError::Usage(
-                "the `netns` backend is not in this build yet\nhint: use `--backend local` (every node on its own loopback address)".into(),
-            ));
-        }
-        Some(other) => {
-            return Err(CliError::Usage(format!(
-                "unknown backend `{other}`\nhint: the backends are: local"
-            )));
-        }
+        Some(name) => Some(Backend::from_name(name).ok_or_else(|| {
+            CliError::Usage(format!(
+                "unknown backend `{name}`\nhint: the backends are: netns, local"
+            ))
+        })?),
     };
     Ok(Options {
         backend,

@@ -130,18 +130,9 @@ fn backend(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Backend> {
         return Some(backend);
     }
     match s.value {
-        "netns" => {
-            ck.report(
-                Finding::new(s.span, "the `netns` backend is not in this build yet", "not available").hint(
-                    "the namespace backend (one network namespace per node, emulated links) is still being \
-                     built; use `backend = \"local\"` or remove `backend`",
-                ),
-            );
-            None
-        }
         other => {
             let hint = spelling::did_you_mean(other, ["local", "netns"])
-                .unwrap_or_else(|| "the backend in this build is `local`".to_string());
+                .unwrap_or_else(|| "the backends are `netns` and `local`".to_string());
             ck.report(
                 Finding::new(
                     s.span,

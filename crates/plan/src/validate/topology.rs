@@ -11,7 +11,7 @@ use crate::tree::{Checker, Table};
 use super::{Context, Names, Unique, matches_pattern, optional, suggest_name};
 
 const NODE_KEYS: &[&str] = &["name", "role", "address"];
-const LINK_KEYS: &[&str] = &["ends", "delay", "jitter", "loss", "rate", "mtu"];
+const LINK_KEYS: &[&str] = &["ends", "delay", "jitter", "loss", "rate", "mtu", "cost"];
 
 /// Node names become part of namespace and interface names, which the
 /// kernel limits to 15 bytes with our prefixes; 32 keeps room for the lab's
@@ -159,6 +159,40 @@ fn node_address_allowed(ck: &mut Checker<'_>, cx: &Context<'_>, ip: IpAddr, span
             );
             false
         }
+        // A namespace node's address is its loopback /32, from the lab range
+        // so routes can reach it; loopback itself stays inside each node.
+        Backend::Netns => {
+            let ok = match ip {
+                IpAddr::V4(v4) => {
+                    !v4.is_loopback()
+                        && (address::is_lab_or_loopback(ip) || cx.options.allow_external)
+                }
+                IpAddr::V6(_) => false,
+            };
+            if ok {
+                return true;
+            }
+            let hint = match ip {
+                IpAddr::V6(_) => "on the netns backend `address` is the node's IPv4 loopback (/32); its IPv6 \
+                                  loopback is allocated from 2001:2::/48. Use an IPv4 address such as \
+                                  `198.18.0.10`, or remove `address`"
+                    .to_string(),
+                IpAddr::V4(_) => format!(
+                    "use an address in 198.18.0.0/15 such as `198.18.0.10`, or remove `address` to let the lab \
+                     choose ({} is only for the local backend)",
+                    "127.0.0.0/8"
+                ),
+            };
+            ck.report(
+                Finding::new(
+                    span,
+                    format!("node address `{ip}` cannot be a node's address on the netns backend"),
+                    "not a lab address",
+                )
+                .hint(hint),
+            );
+            false
+        }
     }
 }
 
@@ -282,6 +316,25 @@ pub(super) fn links(
                         .hint("jitter varies the delay around its mean: add `delay`, or remove `jitter`"),
                 );
             }
+            let cost = t.get("cost").map(|v| v.int_in(ck, 1..=65535, "").and_then(|c| u32::try_from(c).ok()));
+            if cx.backend == Backend::Netns {
+                for key in ["delay", "jitter", "loss"] {
+                    if let Some(v) = t.get(key) {
+                        ck.report(
+                            Finding::new(
+                                v.entry_span(),
+                                format!("{display}: `{key}` needs the link emulator, which is not in this build yet"),
+                                "needs the link emulator",
+                            )
+                            .hint(format!(
+                                "the netns backend shapes `rate` with the kernel's tbf; delay, jitter and loss \
+                                 come from netproof's userspace link emulator (this kernel has no netem). \
+                                 Remove `{key}` for now"
+                            )),
+                        );
+                    }
+                }
+            }
             if cx.backend == Backend::Local {
                 for key in ["delay", "jitter", "loss", "rate"] {
                     if let Some(v) = t.get(key) {
@@ -292,8 +345,9 @@ pub(super) fn links(
                                 "needs the netns backend",
                             )
                             .hint(format!(
-                                "impairments need the netns backend with the link emulator, which is not in \
-                                 this build yet; remove `{key}` to run on the local backend"
+                                "link properties need the netns backend (`backend = \"netns\"` or `--backend \
+                                 netns`; `rate` now, delay, jitter and loss with the link emulator); remove \
+                                 `{key}` to run on the local backend"
                             )),
                         );
                     }
@@ -309,6 +363,7 @@ pub(super) fn links(
                     rate: optional(rate)?,
                 },
                 mtu: optional(mtu)?,
+                cost: optional(cost)?.unwrap_or(1),
                 span: t.span(),
             })
         })

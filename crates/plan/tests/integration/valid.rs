@@ -61,7 +61,8 @@ fn services() {
     assert_eq!(plan.service("web").map(|s| s.node.as_str()), Some("server"));
     assert!(plan.case("WEB-01").is_some() && plan.case("nope").is_none());
     assert_eq!(Backend::from_name("local"), Some(Backend::Local));
-    assert_eq!(Backend::from_name("netns"), None);
+    assert_eq!(Backend::from_name("netns"), Some(Backend::Netns));
+    assert_eq!(Backend::from_name("mininet"), None);
 }
 
 #[test]
