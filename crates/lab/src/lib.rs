@@ -13,6 +13,7 @@
 
 pub mod cancel;
 pub mod process;
+pub mod registry;
 mod service;
 
 use std::collections::BTreeMap;
@@ -101,6 +102,9 @@ pub enum LabError {
         "all {0} local labs this host can hold are in use\nhint: wait for another netproof run to finish"
     )]
     Busy(u8),
+    /// The backend is not in this build yet.
+    #[error("the `{0}` backend is not in this build yet\nhint: use `--backend local`")]
+    NotBuilt(&'static str),
     /// The run was interrupted while the lab was coming up.
     #[error("interrupted while the lab was coming up")]
     Interrupted,
@@ -173,6 +177,7 @@ impl Lab {
                 let lease = lease_block()?;
                 (local_addresses(plan, lease.block)?, lease)
             }
+            Backend::Netns => return Err(LabError::NotBuilt("netns")),
         };
         let mut env = Vec::new();
         for (name, addr) in &addrs {

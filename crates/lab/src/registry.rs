@@ -1,0 +1,320 @@
+//! The lab registry: what every live lab created, so that what a killed
+//! owner left behind can be found and removed (`netproof lab gc`).
+//!
+//! Each lab writes one JSON file, `<dir>/<lab id>.json`, *before* it creates
+//! anything, and rewrites it as it goes (atomically: write then rename). The
+//! file names the owner by pid **and** process start time, so a reused pid is
+//! never taken for the owner, and lists the namespaces (with their
+//! `/run/netns` paths) and the processes (pid and start time) the lab made.
+//! A lab that comes down in order removes its file; one whose owner died
+//! leaves it, and [`gc`] finishes the teardown.
+//!
+//! The registry lives in `/run/netproof/labs` for root and in
+//! `$XDG_RUNTIME_DIR/netproof/labs` otherwise (both are cleared at boot, as
+//! the kernel objects they describe are).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A process identified for the life of the machine: pid and start time
+/// (clock ticks since boot, field 22 of `/proc/PID/stat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    /// The pid.
+    pub pid: u32,
+    /// The start time; 0 when it could not be read.
+    pub start_time: u64,
+}
+
+impl ProcessId {
+    /// This process.
+    pub fn current() -> ProcessId {
+        Self::of(std::process::id()).unwrap_or(ProcessId {
+            pid: std::process::id(),
+            start_time: 0,
+        })
+    }
+
+    /// The process with `pid`, if it exists.
+    pub fn of(pid: u32) -> Option<ProcessId> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name (field 2) is in parentheses and may contain
+        // spaces or parentheses; fields after the *last* ')' are plain.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        // After ')': field 3 (state) is index 0, so field 22 is index 19.
+        let start_time = rest.split_whitespace().nth(19)?.parse().ok()?;
+        Some(ProcessId { pid, start_time })
+    }
+
+    /// Whether this exact process (same pid, same start time) still runs.
+    /// A zombie counts as gone: it runs nothing and holds no namespace.
+    pub fn is_alive(&self) -> bool {
+        match Self::of(self.pid) {
+            Some(now) => {
+                now.start_time == self.start_time
+                    && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+                        .map(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+                        .unwrap_or(false)
+            }
+            None => false,
+        }
+    }
+}
+
+/// A namespace a lab created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceEntry {
+    /// The plan node it belongs to.
+    pub node: String,
+    /// Its name (`np-<lab>-<node>`).
+    pub name: String,
+    /// Where it is bind-mounted (`/run/netns/<name>`), if it is.
+    pub path: Option<PathBuf>,
+}
+
+/// A process a lab started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessEntry {
+    /// Which process.
+    pub id: ProcessId,
+    /// What it is (`service web on server`).
+    pub what: String,
+}
+
+/// One lab's registry entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The lab's id (`np-` and 6 hex digits).
+    pub id: String,
+    /// The plan's name.
+    pub plan: String,
+    /// The process that owns the lab.
+    pub owner: ProcessId,
+    /// Seconds since the epoch when the lab was registered.
+    pub created: u64,
+    /// Whether the lab was started by `netproof lab up` (and so can be
+    /// reached by `lab exec` and stopped by `lab down`).
+    pub interactive: bool,
+    /// Namespaces, in creation order.
+    pub namespaces: Vec<NamespaceEntry>,
+    /// Processes, in start order.
+    pub processes: Vec<ProcessEntry>,
+}
+
+/// Where the registry lives and how to read and write it.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    dir: PathBuf,
+}
+
+impl Registry {
+    /// The registry for this user: `/run/netproof/labs` for root, else
+    /// `$XDG_RUNTIME_DIR/netproof/labs` (or the temporary directory).
+    pub fn default_location() -> Registry {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let dir = if root {
+            PathBuf::from("/run/netproof/labs")
+        } else {
+            std::env::var_os("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir)
+                .join("netproof/labs")
+        };
+        Registry { dir }
+    }
+
+    /// A registry in `dir` (for tests).
+    pub fn at(dir: impl Into<PathBuf>) -> Registry {
+        Registry { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes (or rewrites) an entry atomically.
+    pub fn write(&self, entry: &Entry) -> io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let path = self.dir.join(format!("{}.json", entry.id));
+        let tmp = self.dir.join(format!(".{}.json.tmp", entry.id));
+        let text = serde_json::to_vec_pretty(entry).map_err(io::Error::other)?;
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(&tmp, &path)
+    }
+
+    /// Removes an entry; a missing one is fine.
+    pub fn remove(&self, id: &str) -> io::Result<()> {
+        match std::fs::remove_file(self.dir.join(format!("{id}.json"))) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every readable entry. Unreadable files are skipped (and reported by
+    /// name in the second list) rather than failing the listing.
+    pub fn list(&self) -> (Vec<Entry>, Vec<PathBuf>) {
+        let mut entries = Vec::new();
+        let mut bad = Vec::new();
+        let Ok(dir) = std::fs::read_dir(&self.dir) else {
+            return (entries, bad);
+        };
+        for item in dir.flatten() {
+            let path = item.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            match std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Entry>(&b).ok())
+            {
+                Some(e) => entries.push(e),
+                None => bad.push(path),
+            }
+        }
+        entries.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        (entries, bad)
+    }
+
+    /// Entries whose owner is gone.
+    pub fn stale(&self) -> Vec<Entry> {
+        self.list()
+            .0
+            .into_iter()
+            .filter(|e| !e.owner.is_alive())
+            .collect()
+    }
+}
+
+/// What [`gc`] removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GcReport {
+    /// Labs whose leftovers were removed.
+    pub labs: Vec<String>,
+    /// Namespaces removed.
+    pub namespaces: usize,
+    /// Processes killed (matched by pid and start time).
+    pub processes: usize,
+    /// Things that could not be removed, as sentences.
+    pub problems: Vec<String>,
+}
+
+/// Removes what labs with a dead owner left: kills their recorded processes
+/// (only where pid *and* start time still match), removes their namespaces'
+/// `/run/netns` mounts, and deletes their entries. Labs whose owner is alive
+/// are never touched.
+pub fn gc(registry: &Registry) -> GcReport {
+    let mut report = GcReport::default();
+    for entry in registry.stale() {
+        for p in &entry.processes {
+            if p.id.is_alive() {
+                if let Ok(pid) = libc::pid_t::try_from(p.id.pid) {
+                    // SAFETY: kill has no memory-safety preconditions; the
+                    // pid was just matched with its recorded start time.
+                    unsafe {
+                        libc::kill(-pid, libc::SIGKILL);
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+                report.processes += 1;
+            }
+        }
+        for ns in &entry.namespaces {
+            if let Some(path) = &ns.path {
+                match remove_mount(path) {
+                    Ok(true) => report.namespaces += 1,
+                    Ok(false) => {}
+                    Err(e) => report.problems.push(format!(
+                        "lab `{}`: cannot remove namespace `{}` ({}): {e}",
+                        entry.id,
+                        ns.name,
+                        path.display()
+                    )),
+                }
+            }
+        }
+        if let Err(e) = registry.remove(&entry.id) {
+            report
+                .problems
+                .push(format!("lab `{}`: cannot remove its registry entry: {e}", entry.id));
+        }
+        report.labs.push(entry.id);
+    }
+    report
+}
+
+/// Unmounts and removes a `/run/netns` entry. `Ok(false)` when it was
+/// already gone.
+pub fn remove_mount(path: &Path) -> io::Result<bool> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
+    let rc = unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        // EINVAL: not a mount point (a leftover empty file); remove it anyway.
+        if e.raw_os_error() != Some(libc::EINVAL) {
+            return Err(e);
+        }
+    }
+    std::fs::remove_file(path)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, owner: ProcessId) -> Entry {
+        Entry {
+            id: id.into(),
+            plan: "p".into(),
+            owner,
+            created: 1,
+            interactive: false,
+            namespaces: vec![],
+            processes: vec![],
+        }
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_changed_start_time_is_not() {
+        let me = ProcessId::current();
+        assert!(me.start_time > 0);
+        assert!(me.is_alive());
+        let imposter = ProcessId {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert!(!imposter.is_alive());
+    }
+
+    #[test]
+    fn gc_removes_only_entries_whose_owner_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::at(dir.path());
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = ProcessId {
+            pid: child.id(),
+            start_time: 1,
+        };
+        child.wait().unwrap();
+        reg.write(&entry("np-dead01", dead)).unwrap();
+        reg.write(&entry("np-live01", ProcessId::current())).unwrap();
+        std::fs::write(dir.path().join("garbage.json"), b"{").unwrap();
+        let (all, bad) = reg.list();
+        assert_eq!(all.len(), 2);
+        assert_eq!(bad.len(), 1);
+        let report = gc(&reg);
+        assert_eq!(report.labs, vec!["np-dead01".to_string()]);
+        let (left, _) = reg.list();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].id, "np-live01");
+    }
+}
