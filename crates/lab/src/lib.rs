@@ -14,10 +14,11 @@
 pub mod cancel;
 pub mod process;
 pub mod registry;
+mod local;
 mod service;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,6 +103,9 @@ pub enum LabError {
         "all {0} local labs this host can hold are in use\nhint: wait for another netproof run to finish"
     )]
     Busy(u8),
+    /// The lab registry could not be written.
+    #[error("cannot write the lab registry in `{0}`: {1}\nhint: netproof records every lab there so `netproof lab gc` can clean up after a crash; check the directory's permissions")]
+    Registry(String, #[source] std::io::Error),
     /// The backend is not in this build yet.
     #[error("the `{0}` backend is not in this build yet\nhint: use `--backend local`")]
     NotBuilt(&'static str),
@@ -165,7 +169,9 @@ pub struct Lab {
     nodes: BTreeMap<String, NodeHandle>,
     services: Vec<RunningService>,
     topology: Topology,
-    _lease: Lease,
+    _lease: local::Lease,
+    registry: registry::Registry,
+    entry: registry::Entry,
 }
 
 impl Lab {
@@ -174,8 +180,8 @@ impl Lab {
     pub fn plan(plan: &Plan, backend: Backend) -> Result<PlannedLab, LabError> {
         let (addrs, lease) = match backend {
             Backend::Local => {
-                let lease = lease_block()?;
-                (local_addresses(plan, lease.block)?, lease)
+                let lease = local::lease_block()?;
+                (local::addresses(plan, lease.block)?, lease)
             }
             Backend::Netns => return Err(LabError::NotBuilt("netns")),
         };
@@ -233,6 +239,7 @@ impl Lab {
             nodes,
             topology,
             lease,
+            interactive: false,
         })
     }
 }
@@ -242,10 +249,18 @@ pub struct PlannedLab {
     backend: Backend,
     nodes: BTreeMap<String, NodeHandle>,
     topology: Topology,
-    lease: Lease,
+    lease: local::Lease,
+    interactive: bool,
 }
 
 impl PlannedLab {
+    /// Marks the lab as interactive (`netproof lab up`): `lab exec` and
+    /// `lab down` can find it.
+    pub fn interactive(mut self) -> Self {
+        self.interactive = true;
+        self
+    }
+
     /// The topology as it will be built.
     pub fn topology(&self) -> &Topology {
         &self.topology
@@ -265,13 +280,42 @@ impl PlannedLab {
             nodes,
             topology,
             lease,
+            ..
         } = self;
+        let registry = registry::Registry::default_location();
+        let entry = registry::Entry {
+            id: lab_id(),
+            plan: plan.meta.name.clone(),
+            owner: registry::ProcessId::current(),
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            interactive: self.interactive,
+            backend: backend.as_str().to_string(),
+            nodes: plan
+                .nodes
+                .iter()
+                .map(|n| registry::NodeEntry {
+                    name: n.name.clone(),
+                    addresses: vec![nodes[&n.name].addr.to_string()],
+                    namespace: None,
+                })
+                .collect(),
+            namespaces: Vec::new(),
+            processes: Vec::new(),
+        };
+        registry
+            .write(&entry)
+            .map_err(|e| LabError::Registry(registry.dir().display().to_string(), e))?;
         let mut lab = Lab {
             backend,
             nodes,
             services: Vec::new(),
             topology,
             _lease: lease,
+            registry,
+            entry,
         };
         for svc in &plan.services {
             if cancel.is_cancelled() {
@@ -281,7 +325,18 @@ impl PlannedLab {
             let node = lab.nodes[&svc.node].clone();
             let started = service::start(svc, &node, &lab.nodes, sink.clone(), cancel).await;
             match started {
-                Ok(running) => lab.services.push(running),
+                Ok(running) => {
+                    if let Some(id) = running.process() {
+                        lab.entry.processes.push(registry::ProcessEntry {
+                            id,
+                            what: format!("service `{}` on `{}`", svc.name, svc.node),
+                        });
+                        // Best effort: the entry is for cleaning up after a
+                        // crash; PDEATHSIG already covers the common case.
+                        let _ = lab.registry.write(&lab.entry);
+                    }
+                    lab.services.push(running)
+                }
                 Err(e) => {
                     lab.down().await;
                     return Err(e);
@@ -350,11 +405,49 @@ impl Lab {
         while let Some(s) = self.services.pop() {
             s.stop(Duration::from_secs(3)).await;
         }
+        // Everything is gone: the entry has nothing left to clean up.
+        let _ = self.registry.remove(&self.entry.id);
+    }
+
+    /// The lab's id (`np-` and 6 hex digits), as `netproof lab status` shows it.
+    pub fn id(&self) -> &str {
+        &self.entry.id
+    }
+}
+
+/// A fresh lab id: `np-` and 6 hex digits from the clock and pid, short
+/// enough to fit in namespace and interface names.
+fn lab_id() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut z = t ^ (u64::from(std::process::id()) << 32);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    format!("np-{:06x}", (z ^ (z >> 31)) & 0xff_ffff)
+}
+
+/// Makes `cmd` enter the network namespace `ns` (an open namespace file,
+/// e.g. `/run/netns/NAME`) between fork and exec. The file is kept open by
+/// the closure until the command is dropped.
+pub fn enter_before_exec(cmd: &mut std::process::Command, ns: std::fs::File) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and calls only setns,
+    // which is async-signal-safe; `ns` lives as long as the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 
 /// `edge-a` -> `EDGE_A`, for environment variable names.
-fn env_name(node: &str) -> String {
+pub fn env_name(node: &str) -> String {
     node.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
@@ -364,70 +457,6 @@ fn env_name(node: &str) -> String {
             }
         })
         .collect()
-}
-
-/// How many local labs can run on one host at once: each takes a /16 of
-/// 127.0.0.0/8, from 127.100.0.0/16 up.
-const LOCAL_BLOCKS: u8 = 155;
-
-/// A /16 of loopback reserved for one local lab while the file lock is held.
-///
-/// Two runs on the local backend at once must not hand the same loopback
-/// address to their nodes: a readiness check or a probe would reach the
-/// other run's server. An flock per block (released by the kernel when the
-/// process dies, even by SIGKILL) makes the choice race-free without a
-/// daemon.
-struct Lease {
-    block: u8,
-    _file: std::fs::File,
-}
-
-fn lease_block() -> Result<Lease, LabError> {
-    let dir = std::env::temp_dir().join("netproof-local-labs");
-    std::fs::create_dir_all(&dir).map_err(|e| LabError::Lease(dir.display().to_string(), e))?;
-    for block in 0..LOCAL_BLOCKS {
-        let path = dir.join(format!("block-{block}.lock"));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| LabError::Lease(path.display().to_string(), e))?;
-        if file.try_lock().is_ok() {
-            return Ok(Lease { block, _file: file });
-        }
-    }
-    Err(LabError::Busy(LOCAL_BLOCKS))
-}
-
-/// Local backend addressing: a node keeps the loopback address its plan
-/// gives it; the others get addresses from the lab's leased block,
-/// 127.(100 + block).x.y, in plan order, skipping addresses the plan has
-/// taken.
-fn local_addresses(plan: &Plan, block: u8) -> Result<Vec<(String, IpAddr)>, LabError> {
-    let taken: Vec<IpAddr> = plan.nodes.iter().filter_map(|n| n.address).collect();
-    let base = u32::from(Ipv4Addr::new(127, 100 + block, 0, 0));
-    let mut next: u32 = 1;
-    let mut out = Vec::with_capacity(plan.nodes.len());
-    for n in &plan.nodes {
-        let addr = match n.address {
-            Some(a) => a,
-            None => loop {
-                if next > 0xfffe {
-                    return Err(LabError::TooManyNodes(plan.nodes.len()));
-                }
-                let a = IpAddr::V4(Ipv4Addr::from(base + next));
-                next += 1;
-                // Skip x.y.z.0 and x.y.z.255: legal on lo, but confusing.
-                let last = (base + next - 1) & 0xff;
-                if !taken.contains(&a) && last != 0 && last != 255 {
-                    break a;
-                }
-            },
-        };
-        out.push((n.name.clone(), addr));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //! leaves it, and [`gc`] finishes the teardown.
 //!
 //! The registry lives in `/run/netproof/labs` for root and in
-//! `$XDG_RUNTIME_DIR/netproof/labs` otherwise (both are cleared at boot, as
+//! `$XDG_RUNTIME_DIR/netproof/labs` otherwise (`$NETPROOF_REGISTRY`
+//! overrides both) (both are cleared at boot, as
 //! the kernel objects they describe are).
 
 use std::io;
@@ -74,6 +75,17 @@ pub struct NamespaceEntry {
     pub path: Option<PathBuf>,
 }
 
+/// A node of a lab, as `netproof lab exec` needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// The plan name.
+    pub name: String,
+    /// Its addresses, the first being the one `NP_ADDR` names.
+    pub addresses: Vec<String>,
+    /// Its namespace's path, on the netns backend.
+    pub namespace: Option<PathBuf>,
+}
+
 /// A process a lab started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessEntry {
@@ -97,6 +109,10 @@ pub struct Entry {
     /// Whether the lab was started by `netproof lab up` (and so can be
     /// reached by `lab exec` and stopped by `lab down`).
     pub interactive: bool,
+    /// The backend (`local`, `netns`).
+    pub backend: String,
+    /// The nodes.
+    pub nodes: Vec<NodeEntry>,
     /// Namespaces, in creation order.
     pub namespaces: Vec<NamespaceEntry>,
     /// Processes, in start order.
@@ -110,9 +126,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The registry for this user: `/run/netproof/labs` for root, else
+    /// The registry for this user: `$NETPROOF_REGISTRY` when set (tests
+    /// use a private one), else `/run/netproof/labs` for root, else
     /// `$XDG_RUNTIME_DIR/netproof/labs` (or the temporary directory).
     pub fn default_location() -> Registry {
+        if let Some(dir) = std::env::var_os("NETPROOF_REGISTRY") {
+            return Registry { dir: dir.into() };
+        }
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let dir = if root {
@@ -278,6 +298,8 @@ mod tests {
             owner,
             created: 1,
             interactive: false,
+            backend: "local".into(),
+            nodes: vec![],
             namespaces: vec![],
             processes: vec![],
         }

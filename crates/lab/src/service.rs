@@ -39,12 +39,17 @@ impl std::fmt::Display for ServiceFailure {
 }
 
 pub(super) struct RunningService {
+    process: Option<crate::registry::ProcessId>,
     failure: Arc<Mutex<Option<ServiceFailure>>>,
     stop_tx: Option<oneshot::Sender<Duration>>,
     done: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningService {
+    pub(super) fn process(&self) -> Option<crate::registry::ProcessId> {
+        self.process
+    }
+
     pub(super) fn failure(&self) -> Option<ServiceFailure> {
         self.failure
             .lock()
@@ -136,6 +141,7 @@ pub(super) async fn start(
         source,
     })?;
     let (out, err) = process::capture(&mut child);
+    let process_id = child.id().and_then(crate::registry::ProcessId::of);
     sink.event(
         Event::new(
             "service.start",
@@ -208,6 +214,7 @@ pub(super) async fn start(
         })
     };
     let running = RunningService {
+        process: process_id,
         failure,
         stop_tx: Some(stop_tx),
         done: Some(done),

@@ -51,6 +51,65 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two runs metric by metric and flag significant regressions.
     Compare(CompareArgs),
+    /// Bring a plan's lab up to work in by hand, and clean up after crashes.
+    #[command(subcommand)]
+    Lab(LabCommand),
+}
+
+/// `netproof lab ...`.
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Build a plan's topology, start its services, print how to reach each
+    /// node, and keep the lab up until Ctrl-C or `netproof lab down`.
+    Up(LabUpArgs),
+    /// Run a command on a node of a lab that `lab up` keeps running.
+    Exec(LabExecArgs),
+    /// List the labs on this host: live, interactive, or left by a crash.
+    Status(LabStatusArgs),
+    /// Stop a lab that `lab up` keeps running.
+    Down(LabDownArgs),
+    /// Remove what labs whose owner died left behind (processes, namespaces).
+    Gc,
+}
+
+/// `netproof lab up`.
+#[derive(Debug, Args)]
+pub struct LabUpArgs {
+    /// The plan whose lab to build (its cases are not run).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    #[command(flatten)]
+    pub plan_options: PlanOptions,
+}
+
+/// `netproof lab exec`.
+#[derive(Debug, Args)]
+pub struct LabExecArgs {
+    /// The node to run on.
+    #[arg(value_name = "NODE")]
+    pub node: String,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+    /// Which lab, when several are up (see `netproof lab status`).
+    #[arg(long, value_name = "ID")]
+    pub lab: Option<String>,
+}
+
+/// `netproof lab status`.
+#[derive(Debug, Args)]
+pub struct LabStatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `netproof lab down`.
+#[derive(Debug, Args)]
+pub struct LabDownArgs {
+    /// Which lab, when several are up (see `netproof lab status`).
+    #[arg(long, value_name = "ID")]
+    pub lab: Option<String>,
 }
 
 /// Options shared by commands that validate plans.

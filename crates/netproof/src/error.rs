@@ -8,20 +8,29 @@ use std::process::ExitCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Code {
     /// Every expectation passed.
-    Success = 0,
+    Success,
     /// Some expectation failed (or a regression was found).
-    Failed = 1,
+    Failed,
     /// Usage error or invalid plan.
-    Usage = 2,
+    Usage,
     /// The lab or infrastructure failed.
-    Infra = 3,
+    Infra,
     /// Interrupted by Ctrl-C or SIGTERM.
-    Interrupted = 130,
+    Interrupted,
+    /// `lab exec`: the command's own exit status, passed through.
+    Child(u8),
 }
 
 impl From<Code> for ExitCode {
     fn from(c: Code) -> ExitCode {
-        ExitCode::from(c as u8)
+        ExitCode::from(match c {
+            Code::Success => 0,
+            Code::Failed => 1,
+            Code::Usage => 2,
+            Code::Infra => 3,
+            Code::Interrupted => 130,
+            Code::Child(n) => n,
+        })
     }
 }
 
@@ -49,6 +58,9 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// The lab could not be built or reached.
+    #[error(transparent)]
+    Lab(#[from] netproof_lab::LabError),
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -63,7 +75,8 @@ impl CliError {
             CliError::Store(_)
             | CliError::Report(_)
             | CliError::Write { .. }
-            | CliError::Runtime(_) => Code::Infra,
+            | CliError::Runtime(_)
+            | CliError::Lab(_) => Code::Infra,
         }
     }
 
@@ -85,7 +98,10 @@ impl CliError {
                 let mut src = std::error::Error::source(other);
                 let mut causes = String::new();
                 // `transparent` variants already show their source's text.
-                if !matches!(other, CliError::Store(_) | CliError::Report(_)) {
+                if !matches!(
+                    other,
+                    CliError::Store(_) | CliError::Report(_) | CliError::Lab(_)
+                ) {
                     while let Some(s) = src {
                         causes.push_str(&format!("\n  caused by: {s}"));
                         src = s.source();

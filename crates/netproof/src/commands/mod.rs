@@ -2,6 +2,7 @@
 
 mod check;
 mod compare;
+mod lab;
 mod report;
 mod run;
 mod runs;
@@ -28,6 +29,7 @@ pub fn dispatch(cli: Cli) -> Result<Code, CliError> {
         Command::Runs(a) => runs::run(a),
         Command::Report(a) => report::run(a, color),
         Command::Compare(a) => compare::run(a, color),
+        Command::Lab(c) => lab::run(c),
     }
 }
 

@@ -40,6 +40,18 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
         })?;
     }
 
+    let stale = netproof_lab::registry::Registry::default_location().stale();
+    if !stale.is_empty() {
+        eprintln!(
+            "warning: {} lab(s) left behind by a netproof that died ({}); `netproof lab gc` removes them",
+            stale.len(),
+            stale
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let store: Arc<dyn ResultStore> = Arc::from(netproof_store::open(&args.db.db)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

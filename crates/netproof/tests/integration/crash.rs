@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use netproof_store::RunStatus;
 
-use crate::{Scratch, bin};
+use crate::Scratch;
 
 const LONG_PLAN: &str = r#"[plan]
 name = "long"
@@ -75,9 +75,8 @@ fn wait_gone(pid: i32) {
 fn sigkill_midway_leaves_an_aborted_run_with_its_samples_and_no_processes() {
     let s = Scratch::new();
     let plan = s.plan("long.toml", LONG_PLAN);
-    let mut child = bin()
-        .current_dir(s.dir.path())
-        .args(["run", "--db", &s.db(), plan.to_str().unwrap()])
+    let mut child = s
+        .command(&["run", plan.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -94,6 +93,14 @@ fn sigkill_midway_leaves_an_aborted_run_with_its_samples_and_no_processes() {
     let o = s.netproof(&["runs", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["status"], "aborted", "{v}");
+    // The lab it left is found by `lab status` and removed by `lab gc`.
+    let o = s.netproof(&["lab", "status", "--json"]);
+    let labs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(labs[0]["state"], "stale", "{labs}");
+    let o = s.netproof(&["lab", "gc"]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = s.netproof(&["lab", "status", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
     let store = s.store();
     let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
     assert_eq!(data.run.status, RunStatus::Aborted);
@@ -110,9 +117,8 @@ fn sigkill_midway_leaves_an_aborted_run_with_its_samples_and_no_processes() {
 fn ctrl_c_tears_down_records_interrupted_and_exits_130() {
     let s = Scratch::new();
     let plan = s.plan("long.toml", LONG_PLAN);
-    let mut child = bin()
-        .current_dir(s.dir.path())
-        .args(["run", "--db", &s.db(), plan.to_str().unwrap()])
+    let mut child = s
+        .command(&["run", plan.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -6,6 +6,7 @@ mod check;
 mod crash;
 mod examples;
 mod help;
+mod lab;
 mod reports;
 mod run;
 
@@ -63,11 +64,17 @@ impl Scratch {
 
     /// Runs `netproof` with `--db` pointing at this scratch database.
     pub fn netproof(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run netproof")
+    }
+
+    /// `netproof` with this scratch's database and lab registry, not run yet.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut c = bin();
         c.current_dir(self.dir.path())
             .args(args)
-            .env("NETPROOF_DB", self.db());
-        c.output().expect("run netproof")
+            .env("NETPROOF_DB", self.db())
+            .env("NETPROOF_REGISTRY", self.path("registry"));
+        c
     }
 
     /// Opens the scratch database.

@@ -1,0 +1,140 @@
+//! `netproof lab`: an interactive lab comes up, runs commands on its nodes,
+//! comes down on request, and what a killed one leaves is collected.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::{Scratch, show};
+
+const PLAN: &str = r#"[plan]
+name = "lab-test"
+summary = "a lab to work in"
+backend = "local"
+
+[[node]]
+name = "client"
+[[node]]
+name = "server"
+
+[[service]]
+name = "sleeper"
+node = "server"
+command = ["sleep", "300"]
+"#;
+
+/// Starts `lab up` and returns it with the lab id it printed.
+fn lab_up(s: &Scratch) -> (std::process::Child, String) {
+    let plan = s.plan("lab.toml", PLAN);
+    let mut child = s
+        .command(&["lab", "up", plan.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(Instant::now() < deadline, "lab up printed no id");
+        let line = lines.next().expect("lab up ended early").unwrap();
+        if let Some(rest) = line.strip_prefix("lab ") {
+            let id = rest.split_whitespace().next().unwrap().to_string();
+            // Keep draining stdout so the child never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return (child, id);
+        }
+    }
+}
+
+fn wait_exit(child: &mut std::process::Child) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code();
+        }
+        assert!(Instant::now() < deadline, "process did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn lab_up_exec_and_down() {
+    let s = Scratch::new();
+    let (mut child, id) = lab_up(&s);
+    let o = s.netproof(&[
+        "lab",
+        "exec",
+        "client",
+        "--",
+        "sh",
+        "-c",
+        "echo $NP_NODE $NP_ADDR_SERVER",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("client 127."), "{out}");
+    let o = s.netproof(&[
+        "lab", "exec", "--lab", &id, "server", "--", "sh", "-c", "exit 7",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "exit status passes through: {}",
+        show(&o)
+    );
+    let o = s.netproof(&["lab", "exec", "nowhere", "--", "true"]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let o = s.netproof(&["lab", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["id"], id.as_str());
+    assert_eq!(v[0]["state"], "up");
+    let o = s.netproof(&["lab", "down"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert_eq!(wait_exit(&mut child), Some(0));
+    let o = s.netproof(&["lab", "status", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+}
+
+#[test]
+fn a_killed_lab_is_stale_and_gc_removes_it_and_its_processes() {
+    let s = Scratch::new();
+    let (mut child, id) = lab_up(&s);
+    let o = s.netproof(&["lab", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["processes"], 1, "{v}");
+    let entry: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.path("registry").join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    let service_pid = entry["processes"][0]["id"]["pid"].as_u64().unwrap();
+    // SAFETY: a pid we spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    let o = s.netproof(&["lab", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["state"], "stale", "{v}");
+    let o = s.netproof(&["lab", "gc"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&id),
+        "{}",
+        show(&o)
+    );
+    let o = s.netproof(&["lab", "status", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+    // The service died with its owner (PDEATHSIG) or was killed by gc.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{service_pid}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.contains(") Z ") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "service {service_pid} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
