@@ -12,9 +12,12 @@
 //! loopback address in 127.0.0.0/8, and nothing is impaired.
 
 pub mod cancel;
+pub mod fabric;
+mod local;
+mod namespace;
+pub mod netns;
 pub mod process;
 pub mod registry;
-mod local;
 mod service;
 
 use std::collections::BTreeMap;
@@ -104,11 +107,25 @@ pub enum LabError {
     )]
     Busy(u8),
     /// The lab registry could not be written.
-    #[error("cannot write the lab registry in `{0}`: {1}\nhint: netproof records every lab there so `netproof lab gc` can clean up after a crash; check the directory's permissions")]
+    #[error(
+        "cannot write the lab registry in `{0}`: {1}\nhint: netproof records every lab there so `netproof lab gc` can clean up after a crash; check the directory's permissions"
+    )]
     Registry(String, #[source] std::io::Error),
-    /// The backend is not in this build yet.
-    #[error("the `{0}` backend is not in this build yet\nhint: use `--backend local`")]
-    NotBuilt(&'static str),
+    /// A link names a node the plan does not have (validation prevents this).
+    #[error("a link names node `{0}`, which the plan does not have")]
+    UnknownNode(String),
+    /// The plan's topology cannot be addressed or routed.
+    #[error(transparent)]
+    Fabric(#[from] fabric::FabricError),
+    /// A kernel operation failed while building the lab.
+    #[error("could not {step}: {source}")]
+    Netns {
+        /// The step that failed, e.g. "create link `a--b`".
+        step: String,
+        /// The kernel's answer.
+        #[source]
+        source: netns::NetnsError,
+    },
     /// The run was interrupted while the lab was coming up.
     #[error("interrupted while the lab was coming up")]
     Interrupted,
@@ -119,16 +136,21 @@ pub enum LabError {
 pub struct NodeHandle {
     /// The node's plan name.
     pub name: String,
-    /// The node's address.
+    /// The node's address (its IPv4 loopback on the netns backend).
     pub addr: IpAddr,
+    /// The node's IPv6 address, where it has one (netns backend).
+    pub addr6: Option<IpAddr>,
     env: Arc<Vec<(String, String)>>,
+    ns: Option<Arc<netns::NetNs>>,
 }
 
 impl NodeHandle {
     /// A command that runs on this node, with the lab's environment
-    /// (`NP_NODE`, `NP_ADDR`, `NP_ADDR_<NODE>`) and supervised like every
-    /// lab process (own process group, dies with netproof).
-    pub fn command(&self, program: &str, args: &[String]) -> Command {
+    /// (`NP_NODE`, `NP_ADDR`, `NP_ADDR_<NODE>`, and the `NP_ADDR6` forms
+    /// where nodes have IPv6), inside the node's namespace when it has one,
+    /// and supervised like every lab process (own process group, dies with
+    /// netproof).
+    pub fn command(&self, program: &str, args: &[String]) -> std::io::Result<Command> {
         let mut cmd = Command::new(program);
         cmd.args(args);
         for (k, v) in self.env.iter() {
@@ -136,31 +158,67 @@ impl NodeHandle {
         }
         cmd.env("NP_NODE", &self.name)
             .env("NP_ADDR", self.addr.to_string());
+        if let Some(a6) = self.addr6 {
+            cmd.env("NP_ADDR6", a6.to_string());
+        }
+        if let Some(ns) = &self.ns {
+            netns::prepare_exec(cmd.as_std_mut(), ns).map_err(std::io::Error::other)?;
+        }
         process::supervise(&mut cmd);
-        cmd
+        Ok(cmd)
     }
 
     /// Opens a TCP connection from this node to `target`, bound to the
-    /// node's address so the far end sees who connected.
+    /// node's address of the target's family so the far end sees who
+    /// connected. On the netns backend the socket is created by a thread
+    /// inside the node's namespace (a socket belongs to the namespace it
+    /// was made in); connecting happens on the runtime as usual.
     pub async fn tcp_connect(&self, target: SocketAddr) -> std::io::Result<TcpStream> {
-        let socket = match (self.addr, target) {
-            (IpAddr::V4(_), SocketAddr::V4(_)) => {
-                let s = TcpSocket::new_v4()?;
-                s.bind(SocketAddr::new(self.addr, 0))?;
-                s
+        let source = match target {
+            SocketAddr::V4(_) => Some(self.addr).filter(IpAddr::is_ipv4),
+            SocketAddr::V6(_) => self.addr6.or(Some(self.addr)).filter(IpAddr::is_ipv6),
+        };
+        let make = move || -> std::io::Result<TcpSocket> {
+            let s = match target {
+                SocketAddr::V4(_) => TcpSocket::new_v4()?,
+                SocketAddr::V6(_) => TcpSocket::new_v6()?,
+            };
+            if let Some(src) = source {
+                s.bind(SocketAddr::new(src, 0))?;
             }
-            (IpAddr::V6(_), SocketAddr::V6(_)) => {
-                let s = TcpSocket::new_v6()?;
-                s.bind(SocketAddr::new(self.addr, 0))?;
-                s
-            }
-            // Mixed families: let the kernel pick the source address.
-            (_, SocketAddr::V4(_)) => TcpSocket::new_v4()?,
-            (_, SocketAddr::V6(_)) => TcpSocket::new_v6()?,
+            Ok(s)
+        };
+        let socket = match &self.ns {
+            Some(ns) => ns.run(make).map_err(std::io::Error::other)??,
+            None => make()?,
         };
         socket.set_nodelay(true)?;
         socket.connect(target).await
     }
+}
+
+/// Checks that `plan` can be built on `backend` without creating anything:
+/// on the netns backend, computes every address, interface name and route.
+pub fn check(plan: &Plan, backend: Backend) -> Result<(), LabError> {
+    match backend {
+        Backend::Local => Ok(()),
+        Backend::Netns => namespace::blueprint(plan, "np-000000").map(|_| ()),
+    }
+}
+
+/// A node's name, address and IPv6 address, as a backend plans them.
+type NodeAddrs = (String, IpAddr, Option<IpAddr>);
+
+/// What a backend holds for a planned lab.
+enum Planned {
+    Local(local::Lease),
+    Netns(Box<namespace::Blueprint>),
+}
+
+/// What a backend holds for a running lab.
+enum Fabric {
+    Local(#[expect(dead_code, reason = "held for its lock")] local::Lease),
+    Netns(namespace::Built),
 }
 
 /// A running lab.
@@ -169,36 +227,71 @@ pub struct Lab {
     nodes: BTreeMap<String, NodeHandle>,
     services: Vec<RunningService>,
     topology: Topology,
-    _lease: local::Lease,
+    fabric: Option<Fabric>,
     registry: registry::Registry,
     entry: registry::Entry,
 }
 
 impl Lab {
     /// Plans the lab for `plan` on `backend`: every node's address and the
-    /// topology as it will be built. Nothing is created yet.
+    /// topology as it will be built. Nothing is created yet (the local
+    /// backend reserves its block of loopback addresses).
     pub fn plan(plan: &Plan, backend: Backend) -> Result<PlannedLab, LabError> {
-        let (addrs, lease) = match backend {
+        let id = lab_id();
+        let (addrs, planned, links): (Vec<NodeAddrs>, Planned, Vec<TopologyLink>) = match backend {
             Backend::Local => {
                 let lease = local::lease_block()?;
-                (local::addresses(plan, lease.block)?, lease)
+                let addrs = local::addresses(plan, lease.block)?
+                    .into_iter()
+                    .map(|(n, a)| (n, a, None))
+                    .collect();
+                let links = plan
+                    .links
+                    .iter()
+                    .map(|l| TopologyLink {
+                        ends: l.ends.clone(),
+                        // The local backend cannot shape anything;
+                        // validation has refused link properties on it.
+                        mechanism: "none (local backend: loopback)".into(),
+                        properties: l.mtu.map(|m| format!("mtu {m}")).unwrap_or_default(),
+                    })
+                    .collect();
+                (addrs, Planned::Local(lease), links)
             }
-            Backend::Netns => return Err(LabError::NotBuilt("netns")),
+            Backend::Netns => {
+                let bp = namespace::blueprint(plan, &id)?;
+                let addrs = plan
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        let (v4, v6) = bp.addresses(i);
+                        (n.name.clone(), v4, Some(v6))
+                    })
+                    .collect();
+                let links = bp.topology_links(plan);
+                (addrs, Planned::Netns(Box::new(bp)), links)
+            }
         };
         let mut env = Vec::new();
-        for (name, addr) in &addrs {
+        for (name, addr, addr6) in &addrs {
             env.push((format!("NP_ADDR_{}", env_name(name)), addr.to_string()));
+            if let Some(a6) = addr6 {
+                env.push((format!("NP_ADDR6_{}", env_name(name)), a6.to_string()));
+            }
         }
         let env = Arc::new(env);
         let nodes: BTreeMap<String, NodeHandle> = addrs
             .iter()
-            .map(|(name, addr)| {
+            .map(|(name, addr, addr6)| {
                 (
                     name.clone(),
                     NodeHandle {
                         name: name.clone(),
                         addr: *addr,
+                        addr6: *addr6,
                         env: env.clone(),
+                        ns: None,
                     },
                 )
             })
@@ -213,7 +306,10 @@ impl Lab {
                         Role::Host => "host".into(),
                         Role::Router => "router".into(),
                     },
-                    addresses: vec![nodes[&n.name].addr.to_string()],
+                    addresses: std::iter::once(nodes[&n.name].addr)
+                        .chain(nodes[&n.name].addr6)
+                        .map(|a| a.to_string())
+                        .collect(),
                     services: plan
                         .services
                         .iter()
@@ -222,23 +318,14 @@ impl Lab {
                         .collect(),
                 })
                 .collect(),
-            links: plan
-                .links
-                .iter()
-                .map(|l| TopologyLink {
-                    ends: l.ends.clone(),
-                    // The local backend cannot shape anything; validation
-                    // has already refused impairments on it.
-                    mechanism: "none (local backend: loopback)".into(),
-                    properties: l.mtu.map(|m| format!("mtu {m}")).unwrap_or_default(),
-                })
-                .collect(),
+            links,
         };
         Ok(PlannedLab {
+            id,
             backend,
             nodes,
             topology,
-            lease,
+            planned,
             interactive: false,
         })
     }
@@ -246,10 +333,11 @@ impl Lab {
 
 /// A lab whose addresses are decided but which has not been built.
 pub struct PlannedLab {
+    id: String,
     backend: Backend,
     nodes: BTreeMap<String, NodeHandle>,
     topology: Topology,
-    lease: local::Lease,
+    planned: Planned,
     interactive: bool,
 }
 
@@ -267,8 +355,8 @@ impl PlannedLab {
     }
 
     /// Builds the lab and starts the plan's services in plan order, each
-    /// ready before the next starts. On failure everything already started
-    /// is stopped again.
+    /// ready before the next starts. On failure everything already created
+    /// is removed again.
     pub async fn up(
         self,
         plan: &Plan,
@@ -276,29 +364,33 @@ impl PlannedLab {
         cancel: &Cancel,
     ) -> Result<Lab, LabError> {
         let PlannedLab {
+            id,
             backend,
-            nodes,
+            mut nodes,
             topology,
-            lease,
-            ..
+            planned,
+            interactive,
         } = self;
         let registry = registry::Registry::default_location();
-        let entry = registry::Entry {
-            id: lab_id(),
+        let mut entry = registry::Entry {
+            id,
             plan: plan.meta.name.clone(),
             owner: registry::ProcessId::current(),
             created: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
-            interactive: self.interactive,
+            interactive,
             backend: backend.as_str().to_string(),
             nodes: plan
                 .nodes
                 .iter()
                 .map(|n| registry::NodeEntry {
                     name: n.name.clone(),
-                    addresses: vec![nodes[&n.name].addr.to_string()],
+                    addresses: std::iter::once(nodes[&n.name].addr)
+                        .chain(nodes[&n.name].addr6)
+                        .map(|a| a.to_string())
+                        .collect(),
                     namespace: None,
                 })
                 .collect(),
@@ -308,12 +400,30 @@ impl PlannedLab {
         registry
             .write(&entry)
             .map_err(|e| LabError::Registry(registry.dir().display().to_string(), e))?;
+        let fabric = match planned {
+            Planned::Local(lease) => Fabric::Local(lease),
+            Planned::Netns(bp) => {
+                let built = match namespace::build(&bp, &registry, &mut entry).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = registry.remove(&entry.id);
+                        return Err(e);
+                    }
+                };
+                for (i, n) in plan.nodes.iter().enumerate() {
+                    if let Some(h) = nodes.get_mut(&n.name) {
+                        h.ns = Some(built.namespaces[i].clone());
+                    }
+                }
+                Fabric::Netns(built)
+            }
+        };
         let mut lab = Lab {
             backend,
             nodes,
             services: Vec::new(),
             topology,
-            _lease: lease,
+            fabric: Some(fabric),
             registry,
             entry,
         };
@@ -404,6 +514,15 @@ impl Lab {
     pub async fn down(&mut self) {
         while let Some(s) = self.services.pop() {
             s.stop(Duration::from_secs(3)).await;
+        }
+        // Node handles hold the namespaces too; drop ours before deleting.
+        for h in self.nodes.values_mut() {
+            h.ns = None;
+        }
+        if let Some(Fabric::Netns(built)) = self.fabric.take() {
+            for problem in built.teardown() {
+                eprintln!("warning: {problem}");
+            }
         }
         // Everything is gone: the entry has nothing left to clean up.
         let _ = self.registry.remove(&self.entry.id);

@@ -70,4 +70,3 @@ pub(crate) fn addresses(plan: &Plan, block: u8) -> Result<Vec<(String, IpAddr)>,
     }
     Ok(out)
 }
-

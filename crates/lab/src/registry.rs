@@ -56,7 +56,10 @@ impl ProcessId {
             Some(now) => {
                 now.start_time == self.start_time
                     && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-                        .map(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+                        .map(|s| {
+                            s.rsplit_once(')')
+                                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+                        })
                         .unwrap_or(false)
             }
             None => false,
@@ -257,9 +260,10 @@ pub fn gc(registry: &Registry) -> GcReport {
             }
         }
         if let Err(e) = registry.remove(&entry.id) {
-            report
-                .problems
-                .push(format!("lab `{}`: cannot remove its registry entry: {e}", entry.id));
+            report.problems.push(format!(
+                "lab `{}`: cannot remove its registry entry: {e}",
+                entry.id
+            ));
         }
         report.labs.push(entry.id);
     }
@@ -328,7 +332,8 @@ mod tests {
         };
         child.wait().unwrap();
         reg.write(&entry("np-dead01", dead)).unwrap();
-        reg.write(&entry("np-live01", ProcessId::current())).unwrap();
+        reg.write(&entry("np-live01", ProcessId::current()))
+            .unwrap();
         std::fs::write(dir.path().join("garbage.json"), b"{").unwrap();
         let (all, bad) = reg.list();
         assert_eq!(all.len(), 2);

@@ -130,7 +130,14 @@ pub(super) async fn start(
             });
         }
     }
-    let mut cmd = node.command(program, args);
+    let mut cmd = node
+        .command(program, args)
+        .map_err(|source| LabError::Spawn {
+            service: svc.name.clone(),
+            node: svc.node.clone(),
+            program: program.clone(),
+            source,
+        })?;
     for (k, v) in &svc.env {
         cmd.env(k, v);
     }
@@ -252,10 +259,12 @@ pub(super) async fn start(
                 let argv: Vec<String> = command.iter().map(|a| a.expand(addr_of)).collect();
                 match argv.split_first() {
                     Some((p, a)) => {
-                        let mut c = node.command(p, a);
-                        c.stdout(std::process::Stdio::null())
-                            .stderr(std::process::Stdio::null());
-                        match c.spawn() {
+                        let spawned = node.command(p, a).and_then(|mut c| {
+                            c.stdout(std::process::Stdio::null())
+                                .stderr(std::process::Stdio::null());
+                            c.spawn()
+                        });
+                        match spawned {
                             Ok(mut ch) => matches!(
                                 tokio::time::timeout(Duration::from_secs(5), ch.wait()).await,
                                 Ok(Ok(s)) if s.success()

@@ -10,9 +10,28 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
     let options = plan_options(&args.plan)?;
     let mut failures = Vec::new();
     let mut report = Vec::new();
+    let mut lab_failures = 0;
     for path in &args.plans {
         match netproof_plan::load(path, &options) {
             Ok(plan) => {
+                // The plan is valid; can its lab be built (addresses, routes)?
+                let backend = options
+                    .backend
+                    .or(plan.backend)
+                    .unwrap_or(netproof_plan::Backend::Local);
+                if let Err(e) = netproof_lab::check(&plan, backend) {
+                    if args.json {
+                        report.push(json!({
+                            "path": path.display().to_string(),
+                            "ok": false,
+                            "problems": [{"path": path.display().to_string(), "line": 0, "column": 0, "message": e.to_string()}],
+                        }));
+                    } else {
+                        eprintln!("error: {}: the lab cannot be built: {e}", path.display());
+                    }
+                    lab_failures += 1;
+                    continue;
+                }
                 let steps: usize = plan
                     .cases
                     .iter()
@@ -62,9 +81,12 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
             Code::Usage
         });
     }
-    if failures.is_empty() {
-        Ok(Code::Success)
-    } else {
-        Err(CliError::Plans(failures))
+    if !failures.is_empty() {
+        return Err(CliError::Plans(failures));
     }
+    Ok(if lab_failures == 0 {
+        Code::Success
+    } else {
+        Code::Usage
+    })
 }

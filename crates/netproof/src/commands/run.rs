@@ -33,6 +33,18 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
     if !invalid.is_empty() {
         return Err(CliError::Plans(invalid));
     }
+    for (plan, path) in plans.iter().zip(&args.plans) {
+        let backend = options
+            .backend
+            .or(plan.backend)
+            .unwrap_or(netproof_plan::Backend::Local);
+        if let Err(e) = netproof_lab::check(plan, backend) {
+            return Err(CliError::Usage(format!(
+                "{}: the lab cannot be built: {e}",
+                path.display()
+            )));
+        }
+    }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
             path: dir.clone(),

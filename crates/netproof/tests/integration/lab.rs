@@ -34,16 +34,22 @@ fn lab_up(s: &Scratch) -> (std::process::Child, String) {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        assert!(Instant::now() < deadline, "lab up printed no id");
-        let line = lines.next().expect("lab up ended early").unwrap();
+    let mut id = None;
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
         if let Some(rest) = line.strip_prefix("lab ") {
-            let id = rest.split_whitespace().next().unwrap().to_string();
-            // Keep draining stdout so the child never blocks on a full pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return (child, id);
+            id = rest.split_whitespace().next().map(str::to_string);
+            break;
         }
     }
+    let Some(id) = id else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("lab up printed no lab id");
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, id)
 }
 
 fn wait_exit(child: &mut std::process::Child) -> Option<i32> {

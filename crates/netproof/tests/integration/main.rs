@@ -7,6 +7,7 @@ mod crash;
 mod examples;
 mod help;
 mod lab;
+mod netns;
 mod reports;
 mod run;
 

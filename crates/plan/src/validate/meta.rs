@@ -129,19 +129,16 @@ fn backend(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Backend> {
     if let Some(backend) = Backend::from_name(s.value) {
         return Some(backend);
     }
-    match s.value {
-        other => {
-            let hint = spelling::did_you_mean(other, ["local", "netns"])
-                .unwrap_or_else(|| "the backends are `netns` and `local`".to_string());
-            ck.report(
-                Finding::new(
-                    s.span,
-                    format!("unknown backend `{other}`"),
-                    "unknown backend",
-                )
-                .hint(hint),
-            );
-            None
-        }
-    }
+    let other = s.value;
+    let hint = spelling::did_you_mean(other, ["local", "netns"])
+        .unwrap_or_else(|| "the backends are `netns` and `local`".to_string());
+    ck.report(
+        Finding::new(
+            s.span,
+            format!("unknown backend `{other}`"),
+            "unknown backend",
+        )
+        .hint(hint),
+    );
+    None
 }

@@ -33,7 +33,15 @@ pub(super) async fn run(step: &Exec, ctx: &StepContext) -> Result<ActionOutcome,
     let Some((program, args)) = argv.split_first() else {
         return Err(StepError("exec step has an empty command".into()));
     };
-    let mut cmd = ctx.node.command(program, args);
+    let mut cmd = match ctx.node.command(program, args) {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(StepError(format!(
+                "cannot prepare `{program}` for node `{}`: {e}",
+                ctx.node.name
+            )));
+        }
+    };
     for (k, v) in &step.env {
         cmd.env(k, v);
     }

@@ -1,0 +1,305 @@
+//! The `netns` backend: one network namespace per node, one veth pair per
+//! link, addresses and static routes computed by [`crate::fabric`].
+//!
+//! [`blueprint`] is pure: it turns the plan into a [`Fabric`] (addresses,
+//! interface names, routes) and fails before anything exists in the kernel
+//! when the plan cannot be built, so `netproof check` can call it.
+//! [`build`] then creates, in order: every namespace (`lo` up, loopback
+//! addresses, forwarding on routers, ECMP hashing on flows), every veth
+//! pair in place across its two namespaces (MTU, addresses, `tbf` rate),
+//! every route. A failure midway tears down everything already created
+//! and names the step that failed.
+//!
+//! The netlink sockets used to build the lab are closed when [`build`]
+//! returns: a socket pins its namespace, and the lab must be deletable by
+//! dropping its namespaces alone.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use netproof_plan::{Plan, Role};
+
+use crate::fabric::{End, Fabric, Graph, GraphLink, GraphNode};
+use crate::netns::{NetNs, Netlink, NetnsError, sysctl_write};
+use crate::registry::{NamespaceEntry, Registry};
+use crate::{LabError, TopologyLink};
+
+/// Everything decided about a namespace lab before anything is created.
+pub(crate) struct Blueprint {
+    /// Namespace name per node, in plan order.
+    pub(crate) names: Vec<String>,
+    /// Addresses, interface names and routes.
+    pub(crate) fabric: Fabric,
+    /// The graph the fabric was computed from.
+    pub(crate) graph: Graph,
+    /// Per node: does it forward?
+    pub(crate) routers: Vec<bool>,
+    /// Per link: MTU and rate (bit/s) from the plan.
+    pub(crate) links: Vec<(Option<u32>, Option<u64>)>,
+}
+
+impl Blueprint {
+    /// A node's IPv4 and IPv6 loopback addresses.
+    pub(crate) fn addresses(&self, node: usize) -> (IpAddr, IpAddr) {
+        let a = &self.fabric.addressing.nodes[node];
+        (IpAddr::V4(a.loopback_v4), IpAddr::V6(a.loopback_v6))
+    }
+
+    /// The topology's links as the report shows them.
+    pub(crate) fn topology_links(&self, plan: &Plan) -> Vec<TopologyLink> {
+        plan.links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let la = &self.fabric.addressing.links[i];
+                let mut props = vec![format!("{}", la.subnet_v4()), format!("{}", la.subnet_v6())];
+                if let Some(rate) = l.impairment.rate {
+                    props.push(format!(
+                        "rate {}",
+                        netproof_sample::Unit::BitsPerSecond.format(rate as f64)
+                    ));
+                }
+                if let Some(mtu) = l.mtu {
+                    props.push(format!("mtu {mtu}"));
+                }
+                if l.cost != 1 {
+                    props.push(format!("cost {}", l.cost));
+                }
+                let ifa = self.fabric.naming.interface(i, End::A).unwrap_or("?");
+                let ifb = self.fabric.naming.interface(i, End::B).unwrap_or("?");
+                TopologyLink {
+                    ends: l.ends.clone(),
+                    mechanism: if l.impairment.rate.is_some() {
+                        format!("veth {ifa}/{ifb} + tbf")
+                    } else {
+                        format!("veth {ifa}/{ifb}")
+                    },
+                    properties: props.join(", "),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Computes the blueprint of `plan`'s lab with id `lab_id`. Pure.
+pub(crate) fn blueprint(plan: &Plan, lab_id: &str) -> Result<Blueprint, LabError> {
+    let index = |name: &str| plan.nodes.iter().position(|n| n.name == name);
+    let graph = Graph {
+        nodes: plan
+            .nodes
+            .iter()
+            .map(|n| GraphNode {
+                name: n.name.clone(),
+                router: n.role == Role::Router,
+                loopback_v4: match n.address {
+                    Some(IpAddr::V4(a)) => Some(a),
+                    _ => None,
+                },
+            })
+            .collect(),
+        links: plan
+            .links
+            .iter()
+            .map(|l| {
+                Ok(GraphLink {
+                    a: index(&l.ends[0]).ok_or_else(|| LabError::UnknownNode(l.ends[0].clone()))?,
+                    b: index(&l.ends[1]).ok_or_else(|| LabError::UnknownNode(l.ends[1].clone()))?,
+                    cost: l.cost,
+                })
+            })
+            .collect::<Result<_, LabError>>()?,
+    };
+    let fabric = Fabric::plan(&graph)?;
+    Ok(Blueprint {
+        names: plan
+            .nodes
+            .iter()
+            .map(|n| format!("{lab_id}-{}", n.name))
+            .collect(),
+        routers: plan.nodes.iter().map(|n| n.role == Role::Router).collect(),
+        links: plan
+            .links
+            .iter()
+            .map(|l| (l.mtu, l.impairment.rate))
+            .collect(),
+        fabric,
+        graph,
+    })
+}
+
+/// A built namespace lab: the namespaces, held open.
+pub(crate) struct Built {
+    pub(crate) namespaces: Vec<Arc<NetNs>>,
+}
+
+impl Built {
+    /// Deletes every namespace. Processes must be stopped first: a process
+    /// inside a namespace keeps it alive after its mount is gone.
+    pub(crate) fn teardown(self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for ns in self.namespaces {
+            match Arc::try_unwrap(ns) {
+                Ok(ns) => {
+                    if let Err(e) = ns.delete() {
+                        problems.push(e.to_string());
+                    }
+                }
+                // A node handle still holds it (a step task that outlived
+                // the lab): its Drop removes the mount when the last one goes.
+                Err(shared) => problems.push(format!(
+                    "namespace `{}` is still in use by a step; it is removed when that step ends",
+                    shared.name()
+                )),
+            }
+        }
+        problems
+    }
+}
+
+/// One step of the build, for error messages.
+fn at(step: impl Into<String>) -> impl FnOnce(NetnsError) -> LabError {
+    let step = step.into();
+    move |source| LabError::Netns { step, source }
+}
+
+/// Creates the lab described by `bp`. Registers every namespace in
+/// `registry` (entry `entry`) *before* creating it, so that a crash at any
+/// moment leaves nothing `lab gc` cannot find. On failure, everything
+/// created is removed again.
+pub(crate) async fn build(
+    bp: &Blueprint,
+    registry: &Registry,
+    entry: &mut crate::registry::Entry,
+) -> Result<Built, LabError> {
+    entry.namespaces = bp
+        .names
+        .iter()
+        .zip(&bp.graph.nodes)
+        .map(|(name, node)| NamespaceEntry {
+            node: node.name.clone(),
+            name: name.clone(),
+            path: Some(std::path::Path::new(crate::netns::RUN_DIR).join(name)),
+        })
+        .collect();
+    for (n, ns) in entry.nodes.iter_mut().zip(&entry.namespaces) {
+        n.namespace = ns.path.clone();
+    }
+    registry
+        .write(entry)
+        .map_err(|e| LabError::Registry(registry.dir().display().to_string(), e))?;
+
+    let mut built = Built {
+        namespaces: Vec::with_capacity(bp.names.len()),
+    };
+    match build_into(bp, &mut built).await {
+        Ok(()) => Ok(built),
+        Err(e) => {
+            built.teardown();
+            Err(e)
+        }
+    }
+}
+
+async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
+    let mut links: Vec<Netlink> = Vec::with_capacity(bp.names.len());
+    // Namespaces: lo up, loopbacks, sysctls.
+    for (i, name) in bp.names.iter().enumerate() {
+        let node = &bp.graph.nodes[i].name;
+        let ns =
+            NetNs::create(name).map_err(at(format!("create the namespace of node `{node}`")))?;
+        built.namespaces.push(Arc::new(ns));
+        let ns = &built.namespaces[i];
+        let nl = Netlink::new(ns).map_err(at(format!("open netlink in node `{node}`")))?;
+        nl.set_up("lo")
+            .await
+            .map_err(at(format!("bring `lo` up in node `{node}`")))?;
+        let (v4, v6) = bp.addresses(i);
+        nl.add_address("lo", v4, 32)
+            .await
+            .map_err(at(format!("add loopback address {v4} to node `{node}`")))?;
+        nl.add_address("lo", v6, 128)
+            .await
+            .map_err(at(format!("add loopback address {v6} to node `{node}`")))?;
+        // Flows, not host pairs, spread over equal-cost paths (the default
+        // policy 0 hashes addresses only).
+        for key in [
+            "net.ipv4.fib_multipath_hash_policy",
+            "net.ipv6.fib_multipath_hash_policy",
+        ] {
+            sysctl_write(ns, key, "1").map_err(at(format!("set {key} in node `{node}`")))?;
+        }
+        if bp.routers[i] {
+            for key in ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"] {
+                sysctl_write(ns, key, "1")
+                    .map_err(at(format!("turn forwarding on in router `{node}`")))?;
+            }
+        }
+        links.push(nl);
+    }
+    // Links: each veth pair created in place, in one request.
+    for (li, l) in bp.graph.links.iter().enumerate() {
+        let (a, b) = (l.a, l.b);
+        let (na, nb) = (&bp.graph.nodes[a].name, &bp.graph.nodes[b].name);
+        let what = format!("link `{na}--{nb}`");
+        let ifa = bp.fabric.naming.interface(li, End::A).unwrap_or_default();
+        let ifb = bp.fabric.naming.interface(li, End::B).unwrap_or_default();
+        links[a]
+            .add_veth(ifa, &built.namespaces[b], ifb)
+            .await
+            .map_err(at(format!("create {what}")))?;
+        let addrs = &bp.fabric.addressing.links[li];
+        let (mtu, rate) = bp.links[li];
+        for (node, ifname, v4, v6) in [
+            (a, ifa, addrs.v4[0], addrs.v6[0]),
+            (b, ifb, addrs.v4[1], addrs.v6[1]),
+        ] {
+            let nl = &links[node];
+            if let Some(mtu) = mtu {
+                nl.set_mtu(ifname, mtu)
+                    .await
+                    .map_err(at(format!("set the MTU of {what}")))?;
+            }
+            nl.add_address(ifname, IpAddr::V4(v4), 31)
+                .await
+                .map_err(at(format!("address {what}")))?;
+            nl.add_address(ifname, IpAddr::V6(v6), 127)
+                .await
+                .map_err(at(format!("address {what}")))?;
+            if let Some(rate) = rate {
+                // Each end shapes what it sends: the rate holds both ways.
+                nl.set_rate(ifname, rate, None, Duration::from_millis(50))
+                    .await
+                    .map_err(at(format!("limit the rate of {what}")))?;
+            }
+            nl.set_up(ifname)
+                .await
+                .map_err(at(format!("bring {what} up")))?;
+        }
+    }
+    // Routes.
+    for (node, routes) in bp.fabric.routes.nodes.iter().enumerate() {
+        let name = &bp.graph.nodes[node].name;
+        for r in routes {
+            let hops: Vec<(IpAddr, &str)> = r
+                .nexthops
+                .iter()
+                .map(|h| {
+                    let l = &bp.graph.links[h.link];
+                    let end = if l.a == node { End::A } else { End::B };
+                    (
+                        h.via,
+                        bp.fabric.naming.interface(h.link, end).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            links[node]
+                .add_route(r.dest.addr, r.dest.len, &hops)
+                .await
+                .map_err(at(format!("add the route to {} in node `{name}`", r.dest)))?;
+        }
+    }
+    // Closing the netlink sockets here lets the namespaces go with the lab.
+    drop(links);
+    Ok(())
+}

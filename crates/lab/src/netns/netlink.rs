@@ -1,0 +1,529 @@
+//! [`Netlink`]: a route-netlink handle that acts inside one namespace.
+//!
+//! A netlink socket acts in the namespace it was created in, whichever
+//! thread uses it later. So the socket is opened from a thread inside the
+//! namespace ([`NetNs::run`]) and then driven by the caller's tokio
+//! runtime like any other socket: every request below changes that
+//! namespace and no other, and no runtime thread ever calls `setns`.
+//!
+//! Interfaces are named by the caller (the lab maps plan names to kernel
+//! names before calling) and looked up by name in each request, so errors
+//! say `interface `veth0` in namespace `np-r1-a`` instead of an index.
+//! Name checks happen here, before the kernel answers with a bare EINVAL.
+//!
+//! Not here: bridges, TAP devices and addresses removal, which the lab adds
+//! through [`Netlink::handle`] as it needs them; `tbf` rates are in
+//! [`super::tbf`].
+
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::task::{Context, Poll, ready};
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::address::AddressHeaderFlags;
+use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::sys::protocols::NETLINK_ROUTE;
+use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
+use rtnetlink::{LinkUnspec, LinkVeth, RouteMessageBuilder, RouteNextHopBuilder};
+use tokio::io::unix::AsyncFd;
+
+use super::{NetNs, NetnsError};
+
+/// The kernel's limit on interface names: IFNAMSIZ (16) less the NUL.
+pub const IFNAME_MAX: usize = 15;
+
+/// A route-netlink connection whose socket lives in one namespace.
+///
+/// Its connection task runs on the runtime that was current when it was
+/// made and is stopped when the handle is dropped. The socket pins the
+/// namespace until then: drop handles before (or with) the namespace.
+pub struct Netlink {
+    ns: String,
+    handle: rtnetlink::Handle,
+    connection: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Netlink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Netlink").field("ns", &self.ns).finish()
+    }
+}
+
+impl Drop for Netlink {
+    fn drop(&mut self) {
+        // Dropping the task drops the socket; without this the connection
+        // would live until the runtime shuts down.
+        self.connection.abort();
+    }
+}
+
+impl Netlink {
+    /// Opens a netlink handle inside `ns`, driven by the current tokio
+    /// runtime (which must have IO enabled, as for any tokio socket).
+    pub fn new(ns: &NetNs) -> Result<Netlink, NetnsError> {
+        let name = ns.name().to_string();
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| NetnsError::NoRuntime { ns: name.clone() })?;
+        let open_err = |source| NetnsError::Namespace {
+            ns: name.clone(),
+            op: "open a netlink socket in".into(),
+            source,
+        };
+        let socket = ns
+            .run(|| {
+                let socket = Socket::new(NETLINK_ROUTE)?;
+                socket.set_non_blocking(true)?;
+                Ok::<_, io::Error>(socket)
+            })?
+            .map_err(open_err)?;
+        let socket = NsSocket::register(socket).map_err(open_err)?;
+        let (connection, handle, _unsolicited) = rtnetlink::from_socket(socket);
+        let connection = runtime.spawn(connection);
+        Ok(Netlink {
+            ns: name,
+            handle,
+            connection,
+        })
+    }
+
+    /// The namespace this handle acts in.
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    /// The underlying rtnetlink handle, for requests this type does not
+    /// wrap. Requests on it act in this namespace too.
+    pub fn handle(&self) -> &rtnetlink::Handle {
+        &self.handle
+    }
+
+    /// The kernel's index of interface `ifname`.
+    pub async fn index(&self, ifname: &str) -> Result<u32, NetnsError> {
+        self.lookup(ifname, &format!("look up interface `{ifname}`"))
+            .await
+    }
+
+    /// Brings `ifname` up (`ip link set IF up`).
+    pub async fn set_up(&self, ifname: &str) -> Result<(), NetnsError> {
+        self.check_ifname(ifname)?;
+        let op = format!("bring interface `{ifname}` up");
+        let msg = LinkUnspec::new_with_name(ifname).up().build();
+        let r = self.handle.link().set(msg).execute().await;
+        self.link_result(r, ifname, &op)
+    }
+
+    /// Takes `ifname` down (`ip link set IF down`). The kernel withdraws
+    /// the routes through it at once.
+    pub async fn set_down(&self, ifname: &str) -> Result<(), NetnsError> {
+        self.check_ifname(ifname)?;
+        let op = format!("take interface `{ifname}` down");
+        let msg = LinkUnspec::new_with_name(ifname).down().build();
+        let r = self.handle.link().set(msg).execute().await;
+        self.link_result(r, ifname, &op)
+    }
+
+    /// Sets the MTU of `ifname`.
+    pub async fn set_mtu(&self, ifname: &str, mtu: u32) -> Result<(), NetnsError> {
+        self.check_ifname(ifname)?;
+        let op = format!("set the MTU of interface `{ifname}` to {mtu}");
+        let msg = LinkUnspec::new_with_name(ifname).mtu(mtu).build();
+        let r = self.handle.link().set(msg).execute().await;
+        self.link_result(r, ifname, &op)
+    }
+
+    /// Adds `addr/prefix_len` to `ifname` (`lo` included). IPv6 addresses
+    /// are added with `nodad`, so they are usable at once instead of after
+    /// a second of duplicate address detection, which a lab whose
+    /// addresses are unique by construction does not need.
+    pub async fn add_address(
+        &self,
+        ifname: &str,
+        addr: IpAddr,
+        prefix_len: u8,
+    ) -> Result<(), NetnsError> {
+        let op = format!("add address {addr}/{prefix_len} to interface `{ifname}`");
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix_len > max {
+            return Err(self.invalid(&op, format!("the prefix is longer than {max} bits")));
+        }
+        let index = self.lookup(ifname, &op).await?;
+        let mut req = self.handle.address().add(index, addr, prefix_len);
+        if addr.is_ipv6() {
+            req.message_mut().header.flags |= AddressHeaderFlags::Nodad;
+        }
+        let r = req.execute().await;
+        self.link_result(r, ifname, &op)
+    }
+
+    /// Adds a route to `dest/prefix_len` through `nexthops`, each a
+    /// (gateway, interface) pair: one next hop makes a plain route, several
+    /// make one kernel multipath (ECMP) route. IPv4 and IPv6 alike; an IPv4
+    /// route may use IPv6 gateways (RFC 5549), as the kernel allows.
+    pub async fn add_route(
+        &self,
+        dest: IpAddr,
+        prefix_len: u8,
+        nexthops: &[(IpAddr, &str)],
+    ) -> Result<(), NetnsError> {
+        let via: Vec<String> = nexthops
+            .iter()
+            .map(|(gw, ifname)| format!("{gw} dev `{ifname}`"))
+            .collect();
+        let op = format!("add route {dest}/{prefix_len} via {}", via.join(", "));
+        if nexthops.is_empty() {
+            return Err(self.invalid(&op, "a route needs at least one next hop".into()));
+        }
+        if let Some(reason) = prefix_problem(dest, prefix_len) {
+            return Err(self.invalid(&op, reason));
+        }
+        let builder = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(dest, prefix_len)
+            .map_err(|e| self.invalid(&op, e.to_string()))?;
+        let message = if let [(gateway, ifname)] = nexthops {
+            let index = self.lookup(ifname, &op).await?;
+            builder
+                .gateway(*gateway)
+                .map_err(|e| self.invalid(&op, e.to_string()))?
+                .output_interface(index)
+                .build()
+        } else {
+            let family = if dest.is_ipv4() {
+                AddressFamily::Inet
+            } else {
+                AddressFamily::Inet6
+            };
+            let mut hops = Vec::with_capacity(nexthops.len());
+            for (gateway, ifname) in nexthops {
+                let index = self.lookup(ifname, &op).await?;
+                let hop = RouteNextHopBuilder::new(family)
+                    .interface(index)
+                    .via(*gateway)
+                    .map_err(|e| self.invalid(&op, e.to_string()))?
+                    .build();
+                hops.push(hop);
+            }
+            builder.multipath(hops).build()
+        };
+        let r = self.handle.route().add(message).execute().await;
+        r.map_err(|e| self.netlink_error(None, &op, e))
+    }
+
+    /// Creates a veth pair: `local` in this handle's namespace and `peer`
+    /// directly in `peer_ns`, in one request.
+    ///
+    /// Why in place: creating both ends here and moving one with
+    /// `ip link set ... netns` costs an RCU grace period per move (about
+    /// 33 ms a pair on the reference machine); naming the peer's namespace
+    /// in the peer's own attributes (`IFLA_NET_NS_FD` inside
+    /// `VETH_INFO_PEER`) makes the kernel create it there, about 0.1 ms. Both
+    /// ends start down.
+    pub async fn add_veth(
+        &self,
+        local: &str,
+        peer_ns: &NetNs,
+        peer: &str,
+    ) -> Result<(), NetnsError> {
+        self.check_ifname(local)?;
+        check_ifname(peer_ns.name(), peer)?;
+        let op = format!(
+            "create veth pair `{local}` -- `{peer}` (in namespace `{}`)",
+            peer_ns.name()
+        );
+        // The descriptor is resolved in this process's descriptor table
+        // when the kernel handles the request, which happens before
+        // `execute` returns; `peer_ns` is borrowed until then.
+        let peer_msg = LinkUnspec::new_with_name(peer)
+            .setns_by_fd(peer_ns.fd().as_raw_fd())
+            .build();
+        let msg = LinkVeth::new(local, peer)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
+            .build();
+        let r = self.handle.link().add(msg).execute().await;
+        r.map_err(|e| self.netlink_error(Some(local), &op, e))
+    }
+
+    /// Deletes interface `ifname` (for a veth, both ends go).
+    pub async fn delete_link(&self, ifname: &str) -> Result<(), NetnsError> {
+        self.check_ifname(ifname)?;
+        let op = format!("delete interface `{ifname}`");
+        let msg = LinkUnspec::new_with_name(ifname).build();
+        let r = self.handle.link().del_with_message(msg).execute().await;
+        self.link_result(r, ifname, &op)
+    }
+
+    /// Looks an interface up by name; ENODEV becomes
+    /// [`NetnsError::NoSuchInterface`].
+    pub(super) async fn lookup(&self, ifname: &str, op: &str) -> Result<u32, NetnsError> {
+        self.check_ifname(ifname)?;
+        let mut links = self
+            .handle
+            .link()
+            .get()
+            .match_name(ifname.to_string())
+            .execute();
+        match links.try_next().await {
+            Ok(Some(link)) => Ok(link.header.index),
+            Ok(None) => Err(self.no_such(ifname, op)),
+            Err(e) => self.link_result(Err(e), ifname, op).map(|()| 0),
+        }
+    }
+
+    /// Maps a request's result, turning "no such device" into
+    /// [`NetnsError::NoSuchInterface`].
+    pub(super) fn link_result(
+        &self,
+        r: Result<(), rtnetlink::Error>,
+        ifname: &str,
+        op: &str,
+    ) -> Result<(), NetnsError> {
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let source = to_io(e);
+                if source.raw_os_error() == Some(libc::ENODEV) {
+                    Err(self.no_such(ifname, op))
+                } else {
+                    Err(NetnsError::Netlink {
+                        ns: self.ns.clone(),
+                        ifname: Some(ifname.to_string()),
+                        op: op.to_string(),
+                        source,
+                    })
+                }
+            }
+        }
+    }
+
+    pub(super) fn netlink_error(
+        &self,
+        ifname: Option<&str>,
+        op: &str,
+        e: rtnetlink::Error,
+    ) -> NetnsError {
+        NetnsError::Netlink {
+            ns: self.ns.clone(),
+            ifname: ifname.map(str::to_string),
+            op: op.to_string(),
+            source: to_io(e),
+        }
+    }
+
+    pub(super) fn invalid(&self, op: &str, reason: String) -> NetnsError {
+        NetnsError::InvalidArgument {
+            ns: self.ns.clone(),
+            op: op.to_string(),
+            reason,
+        }
+    }
+
+    fn no_such(&self, ifname: &str, op: &str) -> NetnsError {
+        NetnsError::NoSuchInterface {
+            ns: self.ns.clone(),
+            ifname: ifname.to_string(),
+            op: op.to_string(),
+        }
+    }
+
+    fn check_ifname(&self, ifname: &str) -> Result<(), NetnsError> {
+        check_ifname(&self.ns, ifname)
+    }
+}
+
+/// The kernel's rules for interface names (`dev_valid_name`), checked
+/// before a request so the error can say which rule.
+pub(super) fn check_ifname(ns: &str, name: &str) -> Result<(), NetnsError> {
+    let reason = if name.is_empty() {
+        Some("it is empty")
+    } else if name.len() > IFNAME_MAX {
+        Some("it is longer than the kernel's 15 bytes")
+    } else if name == "." || name == ".." {
+        Some("`.` and `..` are not interface names")
+    } else if name
+        .chars()
+        .any(|c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
+    {
+        Some("it must not contain `/`, `:`, NUL or whitespace")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(NetnsError::InvalidInterfaceName {
+            ns: ns.to_string(),
+            name: name.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Why `dest/prefix_len` is not a route destination, if it is not: the
+/// kernel refuses host bits beyond the prefix for IPv4 with a bare EINVAL.
+fn prefix_problem(dest: IpAddr, prefix_len: u8) -> Option<String> {
+    let (bits, max) = match dest {
+        IpAddr::V4(a) => (u128::from(u32::from(a)) << 96, 32u8),
+        IpAddr::V6(a) => (u128::from(a), 128u8),
+    };
+    if prefix_len > max {
+        return Some(format!("the prefix is longer than {max} bits"));
+    }
+    let host_mask = u128::MAX.checked_shr(u32::from(prefix_len)).unwrap_or(0);
+    let host_mask = if max == 32 {
+        host_mask & (u128::from(u32::MAX) << 96)
+    } else {
+        host_mask
+    };
+    if bits & host_mask != 0 {
+        return Some(format!(
+            "{dest} has bits set beyond the first {prefix_len}: write the network address"
+        ));
+    }
+    None
+}
+
+/// rtnetlink's error as the OS error it carries (the errno of a netlink
+/// NACK), or as an "other" error for protocol trouble.
+pub(super) fn to_io(e: rtnetlink::Error) -> io::Error {
+    match e {
+        rtnetlink::Error::NetlinkError(msg) => msg.to_io(),
+        other => io::Error::other(other.to_string()),
+    }
+}
+
+/// A netlink socket registered with tokio, built from a socket that was
+/// created elsewhere (inside a namespace).
+///
+/// netlink-sys's own `TokioSocket` can only be built inside the current
+/// namespace (`new`) or through `from_raw_fd`, which panics when
+/// registration fails; this one reports the failure instead. The polling
+/// logic is the usual `AsyncFd` readiness loop.
+struct NsSocket(AsyncFd<Socket>);
+
+impl NsSocket {
+    fn register(socket: Socket) -> io::Result<NsSocket> {
+        // SAFETY: `Socket` owns its descriptor (closing it only on drop)
+        // and `as_raw_fd` always returns that same descriptor, so it stays
+        // open and unchanged for as long as the AsyncFd owns the socket.
+        let registered = unsafe { AsyncFd::register(socket) };
+        Ok(NsSocket(registered?))
+    }
+}
+
+impl AsyncSocket for NsSocket {
+    fn socket_ref(&self) -> &Socket {
+        self.0.get_ref()
+    }
+
+    fn socket_mut(&mut self) -> &mut Socket {
+        self.0.get_mut()
+    }
+
+    /// A socket in the calling thread's namespace. netproof never asks for
+    /// one this way ([`Netlink::new`] uses `register`).
+    fn new(protocol: isize) -> io::Result<Self> {
+        let socket = Socket::new(protocol)?;
+        socket.set_non_blocking(true)?;
+        Self::register(socket)
+    }
+
+    fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.0.poll_write_ready(cx))?;
+            match guard.try_io(|s| s.get_ref().send(buf, 0)) {
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        addr: &SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.0.poll_write_ready(cx))?;
+            match guard.try_io(|s| s.get_ref().send_to(buf, addr, 0)) {
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_recv<B>(&self, cx: &mut Context<'_>, buf: &mut B) -> Poll<io::Result<()>>
+    where
+        B: bytes::BufMut,
+    {
+        loop {
+            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            match guard.try_io(|s| s.get_ref().recv(buf, 0)) {
+                Ok(result) => return Poll::Ready(result.map(|_| ())),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_recv_from<B>(&self, cx: &mut Context<'_>, buf: &mut B) -> Poll<io::Result<SocketAddr>>
+    where
+        B: bytes::BufMut,
+    {
+        loop {
+            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            match guard.try_io(|s| s.get_ref().recv_from(buf, 0)) {
+                Ok(result) => return Poll::Ready(result.map(|(_, addr)| addr)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_recv_from_full(&self, cx: &mut Context<'_>) -> Poll<io::Result<(Vec<u8>, SocketAddr)>> {
+        loop {
+            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            match guard.try_io(|s| s.get_ref().recv_from_full()) {
+                Ok(result) => return Poll::Ready(result),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn netns_interface_names_follow_the_kernel_rules() {
+        assert!(check_ifname("np-a", "veth0").is_ok());
+        assert!(check_ifname("np-a", "abcdefghijklmno").is_ok());
+        for bad in ["", "abcdefghijklmnop", ".", "..", "a/b", "a:b", "a b"] {
+            assert!(check_ifname("np-a", bad).is_err(), "{bad:?}");
+        }
+        let e = check_ifname("np-a", "abcdefghijklmnop")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some(
+                "interface name `abcdefghijklmnop` in namespace `np-a` cannot be used: \
+                 it is longer than the kernel's 15 bytes"
+            )
+        );
+    }
+
+    #[test]
+    fn netns_route_destinations_must_be_network_addresses() {
+        let v4 = |s: &str| s.parse::<IpAddr>().ok();
+        let check = |a: &str, len| v4(a).map(|a| prefix_problem(a, len).is_none());
+        assert_eq!(check("198.18.0.0", 15), Some(true));
+        assert_eq!(check("198.18.1.1", 32), Some(true));
+        assert_eq!(check("198.18.0.1", 31), Some(false));
+        assert_eq!(check("0.0.0.0", 0), Some(true));
+        assert_eq!(check("198.18.0.0", 33), Some(false));
+        assert_eq!(check("2001:2::", 48), Some(true));
+        assert_eq!(check("2001:2::1", 127), Some(false));
+        assert_eq!(check("2001:2::1", 128), Some(true));
+        assert_eq!(check("::", 0), Some(true));
+    }
+}

@@ -1,0 +1,230 @@
+//! The netns backend end to end (root; these tests run one at a time, see
+//! .config/nextest.toml): real namespaces, veth links, routes through
+//! routers, and nothing left behind, counted by the kernel's view.
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use netproof_store::{RunStatus, Verdict};
+
+use crate::{Scratch, show};
+
+const LINE: &str = r#"[plan]
+name = "routed-line"
+summary = "A client reaches a server through two routers"
+backend = "netns"
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "r2"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+[[link]]
+ends = ["r1", "r2"]
+rate = "100Mbit"
+[[link]]
+ends = ["r2", "server"]
+mtu = 9000
+
+[[service]]
+name = "listener"
+node = "server"
+command = ["python3", "-c", "import socket,time; s=socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); s.bind(('::', 7001)); s.listen(64); time.sleep(300)"]
+ready = { tcp = 7001 }
+"#;
+
+/// Namespaces as the kernel sees them (by inode), and our `/run/netns` names.
+fn census() -> (BTreeSet<u64>, Vec<String>) {
+    let inodes = netproof_lab::netns::census::net_namespace_inodes().expect("read /proc");
+    let names = std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("np-") && !n.starts_with("np-test-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    (inodes, names)
+}
+
+/// Waits (bounded) until the kernel holds no namespace that was not there
+/// before: a namespace outlives its last user by an RCU grace period.
+fn assert_back_to(before: &(BTreeSet<u64>, Vec<String>)) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = census();
+        let extra: Vec<u64> = now.0.difference(&before.0).copied().collect();
+        let names: Vec<&String> = now.1.iter().filter(|n| !before.1.contains(n)).collect();
+        if extra.is_empty() && names.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left behind: namespaces {extra:?}, /run/netns entries {names:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn netns_tcp_crosses_two_routers_over_ipv4_and_ipv6_and_nothing_is_left() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "line.toml",
+        &format!(
+            r#"{LINE}
+[[case]]
+id = "RL-01"
+title = "TCP connects cross two routers"
+steps = [
+  {{ kind = "tcp_connect", name = "v4", from = "client", to = "server:7001", every = "5ms", count = 20 }},
+  {{ kind = "tcp_connect", name = "v6", from = "client", to = "[2001:2:0:ffff::4]:7001", every = "5ms", count = 20 }},
+  {{ kind = "exec", name = "shaping", node = "r1", command = ["tc", "qdisc", "show", "dev", "r2"] }},
+  {{ kind = "exec", name = "forwarding", node = "r2", command = ["cat", "/proc/sys/net/ipv4/ip_forward"] }},
+  {{ kind = "exec", name = "mtu", node = "server", command = ["ip", "-o", "link", "show", "r2"] }},
+]
+expect = [
+  "success_ratio(tcp_connect.latency{{step=\"v4\"}}) == 100%",
+  "success_ratio(tcp_connect.latency{{step=\"v6\"}}) == 100%",
+  "max(exec.exit_code) == 0",
+]
+"#
+        ),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    assert_eq!(data.run.status, RunStatus::Passed);
+    assert_eq!(data.run.info.backend, "netns");
+    let text = |step: &str| {
+        let id = data
+            .steps
+            .iter()
+            .find(|st| st.info.name == step)
+            .unwrap()
+            .id;
+        data.samples
+            .iter()
+            .find(|r| r.step == Some(id) && r.sample.metric == "exec.stdout")
+            .map(|r| format!("{:?}", r.sample.value))
+            .unwrap_or_default()
+    };
+    assert!(
+        text("shaping").contains("tbf") && text("shaping").contains("100Mbit"),
+        "{}",
+        text("shaping")
+    );
+    assert!(text("forwarding").contains('1'));
+    assert!(text("mtu").contains("mtu 9000"), "{}", text("mtu"));
+    // The report's topology names what shaped each link.
+    let links = &data.run.info.topology.links;
+    assert!(links[1].mechanism.contains("tbf"), "{links:?}");
+    assert!(data.cases.iter().all(|c| c.verdict == Some(Verdict::Pass)));
+    assert_back_to(&before);
+    let o = s.netproof(&["lab", "status", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+}
+
+#[test]
+fn netns_sigkilled_run_leaves_namespaces_that_gc_removes() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "line.toml",
+        &format!(
+            r#"{LINE}
+[[case]]
+id = "LONG"
+title = "connect for a long time"
+steps = [ {{ kind = "tcp_connect", from = "client", to = "server:7001", every = "10ms", for = "60s" }} ]
+"#
+        ),
+    );
+    let mut child = s
+        .command(&["run", plan.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(store) = netproof_store::open(&s.db())
+            && let Ok(id) = store.resolve("latest")
+            && let Ok(d) = store.load_run(id)
+            && d.samples.len() >= 10
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the run never measured anything");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: a pid we spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    // The mounts keep the namespaces alive: that is what gc is for.
+    assert_eq!(census().1.len() - before.1.len(), 4, "{:?}", census().1);
+    let o = s.netproof(&["lab", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["state"], "stale", "{v}");
+    let o = s.netproof(&["lab", "gc"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("4 namespace(s)"),
+        "{}",
+        show(&o)
+    );
+    assert_back_to(&before);
+}
+
+#[test]
+fn netns_plan_whose_lab_cannot_be_built_fails_check_before_anything_exists() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "clash.toml",
+        r#"[plan]
+name = "clash"
+summary = "two nodes with one address"
+backend = "netns"
+
+[[node]]
+name = "a"
+address = "198.18.0.9"
+[[node]]
+name = "b"
+address = "198.18.0.9"
+
+[[link]]
+ends = ["a", "b"]
+
+[[case]]
+id = "C"
+title = "t"
+steps = [ { kind = "exec", node = "a", command = ["true"] } ]
+"#,
+    );
+    let o = s.netproof(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("198.18.0.9") && err.contains('a') && err.contains('b'),
+        "{}",
+        show(&o)
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert_back_to(&before);
+}
