@@ -12,6 +12,7 @@
 //! loopback address in 127.0.0.0/8, and nothing is impaired.
 
 pub mod cancel;
+pub mod control;
 pub mod fabric;
 mod local;
 mod namespace;
@@ -23,7 +24,6 @@ mod service;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use netproof_plan::{Backend, Plan, Role};
 use netproof_sample::Sink;
@@ -31,7 +31,6 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
 
 pub use cancel::{Cancel, Reason};
-use service::RunningService;
 pub use service::ServiceFailure;
 
 /// The topology as built, for the run record and the report's diagram.
@@ -225,7 +224,7 @@ enum Fabric {
 pub struct Lab {
     backend: Backend,
     nodes: BTreeMap<String, NodeHandle>,
-    services: Vec<RunningService>,
+    control: Arc<control::Control>,
     topology: Topology,
     fabric: Option<Fabric>,
     registry: registry::Registry,
@@ -400,8 +399,8 @@ impl PlannedLab {
         registry
             .write(&entry)
             .map_err(|e| LabError::Registry(registry.dir().display().to_string(), e))?;
-        let fabric = match planned {
-            Planned::Local(lease) => Fabric::Local(lease),
+        let (fabric, parts) = match planned {
+            Planned::Local(lease) => (Fabric::Local(lease), None),
             Planned::Netns(bp) => {
                 let built = match namespace::build(&bp, &registry, &mut entry).await {
                     Ok(b) => b,
@@ -415,43 +414,44 @@ impl PlannedLab {
                         h.ns = Some(built.namespaces[i].clone());
                     }
                 }
-                Fabric::Netns(built)
+                let parts = bp.control_parts(&built, plan);
+                (Fabric::Netns(built), Some(parts))
             }
         };
+        let control = Arc::new(control::Control::new(
+            nodes.clone(),
+            plan.services.clone(),
+            parts,
+            sink.clone(),
+        ));
         let mut lab = Lab {
             backend,
             nodes,
-            services: Vec::new(),
+            control,
             topology,
             fabric: Some(fabric),
             registry,
             entry,
         };
-        for svc in &plan.services {
+        for (i, svc) in plan.services.iter().enumerate() {
             if cancel.is_cancelled() {
                 lab.down().await;
                 return Err(LabError::Interrupted);
             }
-            let node = lab.nodes[&svc.node].clone();
-            let started = service::start(svc, &node, &lab.nodes, sink.clone(), cancel).await;
-            match started {
-                Ok(running) => {
-                    if let Some(id) = running.process() {
-                        lab.entry.processes.push(registry::ProcessEntry {
-                            id,
-                            what: format!("service `{}` on `{}`", svc.name, svc.node),
-                        });
-                        // Best effort: the entry is for cleaning up after a
-                        // crash; PDEATHSIG already covers the common case.
-                        let _ = lab.registry.write(&lab.entry);
-                    }
-                    lab.services.push(running)
-                }
-                Err(e) => {
-                    lab.down().await;
-                    return Err(e);
-                }
+            if let Err(e) = lab.control.start_service(i, cancel).await {
+                lab.down().await;
+                return Err(e);
             }
+            lab.entry.processes = lab
+                .control
+                .processes()
+                .into_iter()
+                .map(|(id, what)| registry::ProcessEntry { id, what })
+                .collect();
+            // Best effort: the entry is for cleaning up after a crash;
+            // PDEATHSIG already covers the common case.
+            let _ = lab.registry.write(&lab.entry);
+            let _ = svc;
         }
         Ok(lab)
     }
@@ -461,6 +461,8 @@ impl PlannedLab {
 #[derive(Clone)]
 pub struct LabHandles {
     nodes: Arc<BTreeMap<String, NodeHandle>>,
+    /// Live control: faults and restore.
+    pub control: Arc<control::Control>,
     /// Every node's address, by name.
     pub addresses: Arc<BTreeMap<String, IpAddr>>,
 }
@@ -477,6 +479,7 @@ impl Lab {
     pub fn handles(&self) -> LabHandles {
         LabHandles {
             nodes: Arc::new(self.nodes.clone()),
+            control: self.control.clone(),
             addresses: Arc::new(self.addresses()),
         }
     }
@@ -506,15 +509,22 @@ impl Lab {
 
     /// Services that have exited on their own since the lab came up.
     pub fn failed_services(&self) -> Vec<ServiceFailure> {
-        self.services.iter().filter_map(|s| s.failure()).collect()
+        self.control.failed_services()
+    }
+
+    /// Returns the lab to the plan's state if a fault changed it.
+    pub async fn restore(&self, sink: &dyn Sink) -> Result<(), control::FaultError> {
+        if self.control.is_changed() {
+            self.control.restore(sink).await
+        } else {
+            Ok(())
+        }
     }
 
     /// Stops every service (in reverse start order) and keeps their output
     /// as artifacts. Never fails: what cannot be stopped politely is killed.
     pub async fn down(&mut self) {
-        while let Some(s) = self.services.pop() {
-            s.stop(Duration::from_secs(3)).await;
-        }
+        self.control.stop_all().await;
         // Node handles hold the namespaces too; drop ours before deleting.
         for h in self.nodes.values_mut() {
             h.ns = None;

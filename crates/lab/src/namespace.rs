@@ -82,6 +82,60 @@ impl Blueprint {
     }
 }
 
+impl Blueprint {
+    /// What live control needs: weak namespace handles, each link's
+    /// interfaces, and every route as installed.
+    pub(crate) fn control_parts(&self, built: &Built, plan: &Plan) -> crate::control::NetnsParts {
+        use crate::control::LinkCtl;
+        let ifname = |link: usize, node: usize| {
+            let l = &self.graph.links[link];
+            let end = if l.a == node { End::A } else { End::B };
+            self.fabric
+                .naming
+                .interface(link, end)
+                .unwrap_or_default()
+                .to_string()
+        };
+        crate::control::NetnsParts {
+            namespaces: built.namespaces.iter().map(Arc::downgrade).collect(),
+            links: self
+                .graph
+                .links
+                .iter()
+                .enumerate()
+                .map(|(i, l)| LinkCtl {
+                    ends: plan.links[i].ends.clone(),
+                    nodes: [l.a, l.b],
+                    ifnames: [ifname(i, l.a), ifname(i, l.b)],
+                    plan_rate: self.links[i].1,
+                })
+                .collect(),
+            routes: self
+                .fabric
+                .routes
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(node, routes)| {
+                    routes
+                        .iter()
+                        .map(|r| {
+                            (
+                                r.dest.addr,
+                                r.dest.len,
+                                r.nexthops
+                                    .iter()
+                                    .map(|h| (h.via, ifname(h.link, node)))
+                                    .collect(),
+                            )
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Computes the blueprint of `plan`'s lab with id `lab_id`. Pure.
 pub(crate) fn blueprint(plan: &Plan, lab_id: &str) -> Result<Blueprint, LabError> {
     let index = |name: &str| plan.nodes.iter().position(|n| n.name == name);
@@ -222,10 +276,15 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
             .await
             .map_err(at(format!("add loopback address {v6} to node `{node}`")))?;
         // Flows, not host pairs, spread over equal-cost paths (the default
-        // policy 0 hashes addresses only).
+        // policy 0 hashes addresses only). IPv6 drops a link's addresses
+        // when it goes down unless told to keep them; a link fault must be
+        // reversible, so keep them (set before the veths exist, so
+        // `default` applies to them).
         for key in [
             "net.ipv4.fib_multipath_hash_policy",
             "net.ipv6.fib_multipath_hash_policy",
+            "net.ipv6.conf.all.keep_addr_on_down",
+            "net.ipv6.conf.default.keep_addr_on_down",
         ] {
             sysctl_write(ns, key, "1").map_err(at(format!("set {key} in node `{node}`")))?;
         }

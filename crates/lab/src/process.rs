@@ -134,7 +134,8 @@ pub fn signal_group(pid: u32, signal: libc::c_int) {
     }
 }
 
-/// Stops a child: SIGTERM to its group, then SIGKILL after `grace`.
+/// Stops a child: SIGTERM to its group, then SIGKILL after `grace` (at
+/// once when `grace` is zero).
 /// Returns the exit status if it could be collected.
 pub async fn stop(child: &mut Child, grace: Duration) -> Option<std::process::ExitStatus> {
     let Some(pid) = child.id() else {
@@ -146,6 +147,14 @@ pub async fn stop(child: &mut Child, grace: Duration) -> Option<std::process::Ex
         // kernel does not reuse a pid while it names a live group).
         signal_group(pid, libc::SIGKILL);
         return Some(status);
+    }
+    if grace.is_zero() {
+        // A kill, not a stop: no chance to clean up, as a crash would be.
+        signal_group(pid, libc::SIGKILL);
+        return tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok);
     }
     signal_group(pid, libc::SIGTERM);
     match tokio::time::timeout(grace, child.wait()).await {

@@ -38,7 +38,7 @@ impl std::fmt::Display for ServiceFailure {
     }
 }
 
-pub(super) struct RunningService {
+pub(crate) struct RunningService {
     process: Option<crate::registry::ProcessId>,
     failure: Arc<Mutex<Option<ServiceFailure>>>,
     stop_tx: Option<oneshot::Sender<Duration>>,
@@ -46,18 +46,18 @@ pub(super) struct RunningService {
 }
 
 impl RunningService {
-    pub(super) fn process(&self) -> Option<crate::registry::ProcessId> {
+    pub(crate) fn process(&self) -> Option<crate::registry::ProcessId> {
         self.process
     }
 
-    pub(super) fn failure(&self) -> Option<ServiceFailure> {
+    pub(crate) fn failure(&self) -> Option<ServiceFailure> {
         self.failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    pub(super) async fn stop(mut self, grace: Duration) {
+    pub(crate) async fn stop(mut self, grace: Duration) {
         if let Some(tx) = self.stop_tx.take() {
             let _ = tx.send(grace);
         }
@@ -96,7 +96,7 @@ fn tail(c: &SharedCapture, label: &str) -> String {
     out
 }
 
-pub(super) async fn start(
+pub(crate) async fn start(
     svc: &Service,
     node: &NodeHandle,
     nodes: &BTreeMap<String, NodeHandle>,
@@ -236,7 +236,9 @@ pub(super) async fn start(
         Readiness::Command { .. } => "ready command".to_string(),
     };
     loop {
-        if let Some(status) = exited_rx.borrow_and_update().clone() {
+        // Clone out of the guard first: it must not live across an await.
+        let exited = exited_rx.borrow_and_update().clone();
+        if let Some(status) = exited {
             let output = format!("{}{}", tail(&err, "stderr"), tail(&out, "stdout"));
             running.stop(Duration::from_millis(100)).await;
             return Err(LabError::NotReady {

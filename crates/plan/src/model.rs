@@ -339,6 +339,8 @@ pub enum Action {
     Exec(Exec),
     /// `kind = "tcp_connect"`: time TCP handshakes to a node's port.
     TcpConnect(TcpConnect),
+    /// `kind = "fault"`: change the lab (a link down, a node stopped, ...).
+    Fault(Fault),
 }
 
 impl Action {
@@ -347,14 +349,18 @@ impl Action {
         match self {
             Action::Exec(_) => "exec",
             Action::TcpConnect(_) => "tcp_connect",
+            Action::Fault(_) => "fault",
         }
     }
 
-    /// The node the step acts on or from.
+    /// The node the step acts on or from (for a fault: the node it
+    /// stops or starts, the first end of its first link, or nothing for
+    /// `restore`).
     pub fn node(&self) -> &str {
         match self {
             Action::Exec(e) => &e.node,
             Action::TcpConnect(t) => &t.from,
+            Action::Fault(f) => f.node(),
         }
     }
 }
@@ -379,6 +385,87 @@ pub struct TcpConnect {
     pub to: Target,
     /// The port connected to.
     pub port: u16,
+}
+
+/// A fault injected into the running lab. Each fault is recorded as an
+/// event at the time it happens; the lab returns to the plan's state after
+/// every case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// `link_down` (one link) or `partition` (several at once): carrier
+    /// down on both ends, as a pulled cable; routes through it are withdrawn.
+    LinkDown {
+        /// The links, as node-name pairs in plan order of their ends.
+        links: Vec<[String; 2]>,
+    },
+    /// `link_up`: the links back up, their routes reinstalled.
+    LinkUp {
+        /// The links.
+        links: Vec<[String; 2]>,
+    },
+    /// `link_flap`: down for half a period, up for half, `flaps` times.
+    LinkFlap {
+        /// The link.
+        link: [String; 2],
+        /// One down-and-up cycle.
+        period: Duration,
+        /// How many cycles.
+        flaps: u32,
+    },
+    /// `link_set`: change a link's properties while the lab runs.
+    LinkSet {
+        /// The link.
+        link: [String; 2],
+        /// The new rate in bits per second.
+        rate: Option<u64>,
+    },
+    /// `node_stop`: stop the node's services (SIGTERM, then SIGKILL).
+    NodeStop {
+        /// The node.
+        node: String,
+    },
+    /// `node_kill`: kill the node's services at once (SIGKILL).
+    NodeKill {
+        /// The node.
+        node: String,
+    },
+    /// `node_start`: start the node's stopped services again.
+    NodeStart {
+        /// The node.
+        node: String,
+    },
+    /// `restore`: every link up with the plan's properties, every service
+    /// running.
+    Restore,
+}
+
+impl Fault {
+    /// The fault's name as written in plans.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::LinkDown { links } if links.len() > 1 => "partition",
+            Fault::LinkDown { .. } => "link_down",
+            Fault::LinkUp { .. } => "link_up",
+            Fault::LinkFlap { .. } => "link_flap",
+            Fault::LinkSet { .. } => "link_set",
+            Fault::NodeStop { .. } => "node_stop",
+            Fault::NodeKill { .. } => "node_kill",
+            Fault::NodeStart { .. } => "node_start",
+            Fault::Restore => "restore",
+        }
+    }
+
+    /// The node the fault concerns, or `""` for `restore`.
+    pub fn node(&self) -> &str {
+        match self {
+            Fault::LinkDown { links } | Fault::LinkUp { links } => {
+                links.first().map_or("", |l| l[0].as_str())
+            }
+            Fault::LinkFlap { link, .. } | Fault::LinkSet { link, .. } => &link[0],
+            Fault::NodeStop { node } | Fault::NodeKill { node } | Fault::NodeStart { node } => node,
+            Fault::Restore => "",
+        }
+    }
 }
 
 /// The far end of a probe: a node of the plan or a literal address.

@@ -223,6 +223,11 @@ pub(crate) async fn run(
         }
     }
 
+    // The next case starts from the plan's state, whatever faults did.
+    if let Err(e) = lab.restore(case_sink.as_ref()).await {
+        errors.push(format!("the lab could not be restored after the case: {e}"));
+    }
+
     match reason {
         Some(Reason::CaseTimeout) => errors.push(format!(
             "the case did not finish within its timeout of {}",
@@ -286,6 +291,15 @@ async fn run_one(
         }),
         kept.clone(),
     ));
+    if let netproof_plan::Action::Fault(fault) = &s.action {
+        let outcome = run_fault(fault, s, lab, sink.as_ref(), cancel).await;
+        let (verdict, error) = match &outcome {
+            Ok(_) => (Verdict::Pass, None),
+            Err(e) => (Verdict::Error, Some(e.0.clone())),
+        };
+        store.finish_step(step_id, verdict, Timestamp::now(), error.as_deref())?;
+        return Ok((outcome, verdict));
+    }
     let outcome = match lab.node(&node_name) {
         None => Err(step::StepError(format!(
             "node `{node_name}` is not in the lab"
@@ -319,4 +333,36 @@ async fn run_one(
     };
     store.finish_step(step_id, verdict, Timestamp::now(), error.as_deref())?;
     Ok((outcome, verdict))
+}
+
+/// Applies a fault step; bounded by its timeout (a flap by its own length
+/// plus the timeout).
+async fn run_fault(
+    fault: &netproof_plan::Fault,
+    s: &Step,
+    lab: &LabHandles,
+    sink: &dyn Sink,
+    cancel: &Cancel,
+) -> Result<StepOutcome, step::StepError> {
+    let mut limit = s.timeout;
+    if let netproof_plan::Fault::LinkFlap { period, flaps, .. } = fault {
+        limit += period.saturating_mul(*flaps);
+    }
+    match tokio::time::timeout(limit, lab.control.apply(fault, sink, cancel)).await {
+        Ok(Ok(())) => Ok(StepOutcome {
+            actions: 1,
+            failed: 0,
+            first_failure: None,
+            cancelled: false,
+        }),
+        Ok(Err(e)) => Err(step::StepError(format!(
+            "fault `{}` failed: {e}",
+            fault.name()
+        ))),
+        Err(_) => Err(step::StepError(format!(
+            "fault `{}` did not complete within {}",
+            fault.name(),
+            step::fmt_duration(limit)
+        ))),
+    }
 }

@@ -75,6 +75,20 @@ pub enum NetnsError {
         /// What was being done.
         op: String,
     },
+    /// An interface did not become able to carry traffic in time.
+    #[error(
+        "in namespace `{ns}`, interface `{ifname}` could not carry traffic after {waited:?}: {missing}"
+    )]
+    NotReady {
+        /// The namespace.
+        ns: String,
+        /// The interface.
+        ifname: String,
+        /// How long was waited.
+        waited: std::time::Duration,
+        /// What was still missing (`no carrier`, `IPv6 not ready`).
+        missing: String,
+    },
     /// Writing or reading a sysctl inside a namespace failed.
     #[error("in namespace `{ns}`, cannot {op} sysctl `{key}`: {source}{}", Hint::for_io(.source))]
     Sysctl {

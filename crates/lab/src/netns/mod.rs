@@ -17,6 +17,20 @@
 //! of the shared runtime; child processes enter with `setns` between fork
 //! and exec; every namespace is named with the `np-` prefix.
 //!
+//! Kernel quirks a lab built on this must know (each pinned by a test):
+//!
+//! - After bringing links up, call [`Netlink::wait_ready`] on every veth
+//!   end before sending: otherwise the first packet through an end brought
+//!   up before its peer may be lost (a 1 s TCP SYN timeout).
+//! - Turn IPv6 duplicate address detection off in every namespace before
+//!   creating its interfaces (`net.ipv6.conf.all.accept_dad` and
+//!   `net.ipv6.conf.default.accept_dad` = 0): a router solicits next hops
+//!   from its link-local address and sends nothing while that address is
+//!   in DAD, so each hop would delay a first IPv6 connect by 1-2 s.
+//!   [`Netlink::add_address`] already adds with `nodad`.
+//! - A new namespace starts with `lo` down, forwarding off and
+//!   `fib_multipath_hash_policy` 0 (ECMP by addresses only).
+//!
 //! Not here: plan names, address allocation, routing computation and
 //! process supervision, which belong to the lab above this module. Every
 //! operation needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN); rootless

@@ -19,11 +19,15 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::AddressHeaderFlags;
-use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+use rtnetlink::packet_route::link::{
+    AfSpecInet6, AfSpecUnspec, Inet6IfaceFlags, InfoData, InfoVeth, LinkAttribute, LinkFlags,
+    LinkMessage,
+};
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
 use rtnetlink::{LinkUnspec, LinkVeth, RouteMessageBuilder, RouteNextHopBuilder};
@@ -122,6 +126,51 @@ impl Netlink {
         let msg = LinkUnspec::new_with_name(ifname).down().build();
         let r = self.handle.link().set(msg).execute().await;
         self.link_result(r, ifname, &op)
+    }
+
+    /// Waits until `ifname` (already set up) can carry traffic, or until
+    /// `timeout` has passed.
+    ///
+    /// Kernel quirk: a veth end brought up before its peer has no carrier
+    /// at that moment, so its transmit queue stays on the no-op qdisc and
+    /// IPv6 keeps it "not ready". When the peer comes up the carrier
+    /// arrives at once, but the queue and IPv6 are activated by the
+    /// kernel's link-watch work, which runs at most once a second unless
+    /// the event is urgent (for a veth only when its two ends' interface
+    /// indexes differ, and in-place pairs between fresh namespaces often
+    /// get index 2 on both sides). Until then the first neighbour
+    /// solicitation through that end is lost and a TCP connect waits for
+    /// its 1 s SYN timeout: measured here, 1-2 s in most runs when
+    /// connecting right after the set-up calls, 0 after this wait. Asking
+    /// for the link (RTM_GETLINK) makes the kernel run the device's pending
+    /// link-watch event at once (rtnl_getlink syncs link watch on recent
+    /// kernels), so this usually returns after one query; otherwise it
+    /// polls every millisecond.
+    ///
+    /// Ready means: administratively up, carrier on, operationally up or
+    /// unknown (`IFF_RUNNING`), and, where IPv6 is enabled on the
+    /// interface, IPv6 ready (`IF_READY` in `IFLA_INET6_FLAGS`, set only
+    /// once the queue is active).
+    pub async fn wait_ready(&self, ifname: &str, timeout: Duration) -> Result<(), NetnsError> {
+        let op = format!("wait for interface `{ifname}` to carry traffic");
+        let start = Instant::now();
+        loop {
+            let link = self.link(ifname, &op).await?;
+            let state = readiness(&link);
+            if state.is_none() {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                let missing = state.unwrap_or_default();
+                return Err(NetnsError::NotReady {
+                    ns: self.ns.clone(),
+                    ifname: ifname.to_string(),
+                    waited: timeout,
+                    missing,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Sets the MTU of `ifname`.
@@ -256,6 +305,11 @@ impl Netlink {
     /// Looks an interface up by name; ENODEV becomes
     /// [`NetnsError::NoSuchInterface`].
     pub(super) async fn lookup(&self, ifname: &str, op: &str) -> Result<u32, NetnsError> {
+        Ok(self.link(ifname, op).await?.header.index)
+    }
+
+    /// The kernel's description of interface `ifname`.
+    async fn link(&self, ifname: &str, op: &str) -> Result<LinkMessage, NetnsError> {
         self.check_ifname(ifname)?;
         let mut links = self
             .handle
@@ -264,38 +318,40 @@ impl Netlink {
             .match_name(ifname.to_string())
             .execute();
         match links.try_next().await {
-            Ok(Some(link)) => Ok(link.header.index),
+            Ok(Some(link)) => Ok(link),
             Ok(None) => Err(self.no_such(ifname, op)),
-            Err(e) => self.link_result(Err(e), ifname, op).map(|()| 0),
+            Err(e) => Err(self.interface_error(ifname, op, e)),
         }
     }
 
     /// Maps a request's result, turning "no such device" into
     /// [`NetnsError::NoSuchInterface`].
-    pub(super) fn link_result(
+    fn link_result(
         &self,
         r: Result<(), rtnetlink::Error>,
         ifname: &str,
         op: &str,
     ) -> Result<(), NetnsError> {
-        match r {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let source = to_io(e);
-                if source.raw_os_error() == Some(libc::ENODEV) {
-                    Err(self.no_such(ifname, op))
-                } else {
-                    Err(NetnsError::Netlink {
-                        ns: self.ns.clone(),
-                        ifname: Some(ifname.to_string()),
-                        op: op.to_string(),
-                        source,
-                    })
-                }
+        r.map_err(|e| self.interface_error(ifname, op, e))
+    }
+
+    /// A failed request about `ifname`; ENODEV becomes
+    /// [`NetnsError::NoSuchInterface`].
+    fn interface_error(&self, ifname: &str, op: &str, e: rtnetlink::Error) -> NetnsError {
+        let source = to_io(e);
+        if source.raw_os_error() == Some(libc::ENODEV) {
+            self.no_such(ifname, op)
+        } else {
+            NetnsError::Netlink {
+                ns: self.ns.clone(),
+                ifname: Some(ifname.to_string()),
+                op: op.to_string(),
+                source,
             }
         }
     }
 
+    /// A failed request, as [`NetnsError::Netlink`].
     pub(super) fn netlink_error(
         &self,
         ifname: Option<&str>,
@@ -310,6 +366,8 @@ impl Netlink {
         }
     }
 
+    /// An argument refused before the request, as
+    /// [`NetnsError::InvalidArgument`].
     pub(super) fn invalid(&self, op: &str, reason: String) -> NetnsError {
         NetnsError::InvalidArgument {
             ns: self.ns.clone(),
@@ -333,7 +391,7 @@ impl Netlink {
 
 /// The kernel's rules for interface names (`dev_valid_name`), checked
 /// before a request so the error can say which rule.
-pub(super) fn check_ifname(ns: &str, name: &str) -> Result<(), NetnsError> {
+fn check_ifname(ns: &str, name: &str) -> Result<(), NetnsError> {
     let reason = if name.is_empty() {
         Some("it is empty")
     } else if name.len() > IFNAME_MAX {
@@ -355,6 +413,47 @@ pub(super) fn check_ifname(ns: &str, name: &str) -> Result<(), NetnsError> {
             reason,
         }),
         None => Ok(()),
+    }
+}
+
+/// What keeps `link` from carrying traffic (see [`Netlink::wait_ready`]),
+/// or `None` if nothing does.
+fn readiness(link: &LinkMessage) -> Option<String> {
+    let flags = link.header.flags;
+    let mut missing = Vec::new();
+    if !flags.contains(LinkFlags::Up) {
+        missing.push("administratively down".to_string());
+    }
+    if !flags.contains(LinkFlags::LowerUp) {
+        missing.push("no carrier".to_string());
+    }
+    if !flags.contains(LinkFlags::Running) {
+        let state = link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::OperState(s) => Some(*s),
+            _ => None,
+        });
+        missing.push(format!(
+            "operational state {}",
+            state.map_or("unknown".to_string(), |s| format!("{s:?}").to_lowercase())
+        ));
+    }
+    let inet6_flags = link.attributes.iter().find_map(|a| match a {
+        LinkAttribute::AfSpecUnspec(specs) => specs.iter().find_map(|s| match s {
+            AfSpecUnspec::Inet6(attrs) => attrs.iter().find_map(|a| match a {
+                AfSpecInet6::Flags(f) => Some(*f),
+                _ => None,
+            }),
+            _ => None,
+        }),
+        _ => None,
+    });
+    if inet6_flags.is_some_and(|f| !f.contains(Inet6IfaceFlags::Ready)) {
+        missing.push("IPv6 not ready".to_string());
+    }
+    if missing.is_empty() {
+        None
+    } else {
+        Some(missing.join(", "))
     }
 }
 
@@ -384,7 +483,7 @@ fn prefix_problem(dest: IpAddr, prefix_len: u8) -> Option<String> {
 
 /// rtnetlink's error as the OS error it carries (the errno of a netlink
 /// NACK), or as an "other" error for protocol trouble.
-pub(super) fn to_io(e: rtnetlink::Error) -> io::Error {
+fn to_io(e: rtnetlink::Error) -> io::Error {
     match e {
         rtnetlink::Error::NetlinkError(msg) => msg.to_io(),
         other => io::Error::other(other.to_string()),

@@ -101,9 +101,12 @@ impl NetNs {
         let result = match made {
             Ok(thread) => match thread.join() {
                 Ok(r) => r,
-                Err(_) => Err(io::Error::other("the namespace-creating thread panicked")),
+                Err(_) => Err((
+                    Step::Unshare,
+                    io::Error::other("the namespace-creating thread panicked"),
+                )),
             },
-            Err(e) => Err(e),
+            Err(e) => Err((Step::Unshare, e)),
         };
         match result {
             Ok((fd, dev, inode)) => Ok(NetNs {
@@ -113,11 +116,15 @@ impl NetNs {
                 inode,
                 mount,
             }),
-            Err(e) => {
+            Err((step, e)) => {
+                let op = match (step, &mount) {
+                    (Step::Mount, Some(path)) => format!("bind-mount `{}` for", path.display()),
+                    _ => "create".to_string(),
+                };
                 if let Some(path) = &mount {
                     let _ = std::fs::remove_file(path);
                 }
-                Err(err("create", e))
+                Err(err(&op, e))
             }
         }
     }
@@ -280,20 +287,28 @@ pub fn prepare_exec(cmd: &mut std::process::Command, ns: &NetNs) -> Result<(), N
     Ok(())
 }
 
-/// The body of the namespace-creating thread: unshare, keep a descriptor,
-/// and bind-mount it at `mount` if given.
-fn unshare_and_open(mount: Option<&Path>) -> io::Result<(OwnedFd, u64, u64)> {
+/// Which step of creating a namespace failed.
+#[derive(Clone, Copy)]
+enum Step {
+    Unshare,
+    Mount,
+}
+
+/// The body of the namespace-creating thread: unshare, keep a descriptor
+/// (with its st_dev and st_ino), and bind-mount it at `mount` if given.
+fn unshare_and_open(mount: Option<&Path>) -> Result<(OwnedFd, u64, u64), (Step, io::Error)> {
     // SAFETY: unshare(CLONE_NEWNET) affects only this thread, which exits
     // right after; it touches no memory of ours.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
-        return Err(io::Error::last_os_error());
+        return Err((Step::Unshare, io::Error::last_os_error()));
     }
     // thread-self, not self: /proc/self/ns/net is the main thread's
     // namespace, which this thread has just left.
-    let file = File::open("/proc/thread-self/ns/net")?;
-    let meta = file.metadata()?;
+    let file = File::open("/proc/thread-self/ns/net").map_err(|e| (Step::Unshare, e))?;
+    let meta = file.metadata().map_err(|e| (Step::Unshare, e))?;
     if let Some(target) = mount {
-        bind_mount(Path::new("/proc/thread-self/ns/net"), target, 0)?;
+        bind_mount(Path::new("/proc/thread-self/ns/net"), target, 0)
+            .map_err(|e| (Step::Mount, e))?;
     }
     Ok((OwnedFd::from(file), meta.dev(), meta.ino()))
 }

@@ -139,21 +139,6 @@ async fn tcp_round_trip(
     to: &NetNs,
     dst: SocketAddr,
 ) -> io::Result<SocketAddr> {
-    let t0 = Instant::now();
-    let r = tcp_round_trip_inner(from, src, to, dst).await;
-    eprintln!(
-        "DEBUG round trip to {dst}: {:?} {:?}",
-        t0.elapsed(),
-        r.as_ref().err()
-    );
-    r
-}
-async fn tcp_round_trip_inner(
-    from: &NetNs,
-    src: Option<IpAddr>,
-    to: &NetNs,
-    dst: SocketAddr,
-) -> io::Result<SocketAddr> {
     let listener = to
         .run(|| std::net::TcpListener::bind(dst))
         .map_err(io::Error::other)??;
@@ -187,9 +172,45 @@ async fn tcp_round_trip_inner(
     Ok(peer)
 }
 
+/// Retransmission timeouts TCP has had in `ns` (`TcpExt: TCPTimeouts`),
+/// read from inside, since /proc/thread-self/net is the reading thread's
+/// namespace. A first connect that stalls on a lost neighbour solicitation
+/// shows up here as a SYN timeout, without timing anything. (Not
+/// `RetransSegs`: a SYN still held in the neighbour queue when its timer
+/// fires is not counted as retransmitted.)
+fn tcp_timeouts(ns: &NetNs) -> u64 {
+    let netstat = ns
+        .run(|| std::fs::read_to_string("/proc/thread-self/net/netstat"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("read netstat");
+    let mut tcp = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (Some(names), Some(values)) = (tcp.next(), tcp.next()) else {
+        panic!("no TcpExt lines in /proc/net/netstat:\n{netstat}");
+    };
+    let at = names
+        .split_whitespace()
+        .position(|n| n == "TCPTimeouts")
+        .expect("TCPTimeouts column");
+    values
+        .split_whitespace()
+        .nth(at)
+        .and_then(|v| v.parse().ok())
+        .expect("TCPTimeouts value")
+}
+
 async fn up_all(nl: &Netlink, ifnames: &[&str]) {
     for ifname in ifnames {
         nl.set_up(ifname).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+/// Waits until every listed interface carries traffic (see
+/// [`Netlink::wait_ready`] for the kernel quirk this avoids).
+async fn ready_all(nl: &Netlink, ifnames: &[&str]) {
+    for ifname in ifnames {
+        nl.wait_ready(ifname, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -230,6 +251,8 @@ async fn netns_veth_pair_carries_tcp_until_set_down() {
         .unwrap_or_else(|e| panic!("{e}"));
     up_all(&na, &["lo", "to-b"]).await;
     up_all(&nb, &["lo", "to-a"]).await;
+    ready_all(&na, &["lo", "to-b"]).await;
+    ready_all(&nb, &["lo", "to-a"]).await;
 
     let link = run_peer("ip", &["-n", a.name(), "-o", "link", "show", "to-b"]);
     assert!(link.contains("mtu 9000"), "{link}");
@@ -242,6 +265,9 @@ async fn netns_veth_pair_carries_tcp_until_set_down() {
         .await
         .unwrap_or_else(|e| panic!("IPv6 over the pair: {e}"));
     assert_eq!(peer.ip(), ip("2001:2::2"));
+    // Regression: without `wait_ready`, the first connect after set-up
+    // stalled for a SYN timeout in most runs (see Netlink::wait_ready).
+    assert_eq!((tcp_timeouts(&a), tcp_timeouts(&b)), (0, 0));
 
     na.set_down("to-b").await.unwrap_or_else(|e| panic!("{e}"));
     let cut = tcp_round_trip(&a, None, &b, "198.18.0.1:7002".parse().expect("addr")).await;
@@ -283,6 +309,20 @@ async fn netns_line_through_a_router_routes_v4_and_v6() {
     let nr = Netlink::new(&r).unwrap_or_else(|e| panic!("{e}"));
     let nb = Netlink::new(&b).unwrap_or_else(|e| panic!("{e}"));
 
+    // Kernel quirk: a router forwarding a packet that is not its own must
+    // solicit the next hop from its link-local address, and sends no
+    // solicitation at all while that address is still in duplicate address
+    // detection (about 1-2 s after link-up), so each hop would stall a
+    // first IPv6 connect by a SYN retransmit. Lab addresses are unique by
+    // construction: turn DAD off before the interfaces exist.
+    for ns in [&a, &r, &b] {
+        for key in [
+            "net.ipv6.conf.all.accept_dad",
+            "net.ipv6.conf.default.accept_dad",
+        ] {
+            sysctl_write(ns, key, "0").unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
     na.add_veth("to-r", &r, "to-a")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -315,6 +355,9 @@ async fn netns_line_through_a_router_routes_v4_and_v6() {
     up_all(&na, &["lo", "to-r"]).await;
     up_all(&nr, &["lo", "to-a", "to-b"]).await;
     up_all(&nb, &["lo", "to-r"]).await;
+    ready_all(&na, &["lo", "to-r"]).await;
+    ready_all(&nr, &["lo", "to-a", "to-b"]).await;
+    ready_all(&nb, &["lo", "to-r"]).await;
 
     let routes: [(&Netlink, &str, u8, &str, &str); 8] = [
         (&na, "198.18.1.2", 32, "198.18.0.1", "to-r"),
@@ -350,6 +393,9 @@ async fn netns_line_through_a_router_routes_v4_and_v6() {
     .await
     .unwrap_or_else(|e| panic!("IPv6 through the router: {e}"));
     assert_eq!(peer.ip(), ip("2001:2:0:1::1"));
+    // Regression: with DAD on, the router stalled each first IPv6 connect
+    // by one SYN timeout per hop.
+    assert_eq!((tcp_timeouts(&a), tcp_timeouts(&b)), (0, 0));
 
     // A destination with host bits set is refused before the kernel.
     let bad = na
@@ -399,6 +445,8 @@ async fn netns_multipath_route_has_two_nexthops() {
     addr(&nb, "lo", "2001:2:0:1::2", 128).await;
     up_all(&na, &["lo", "p1", "p2"]).await;
     up_all(&nb, &["lo", "p1", "p2"]).await;
+    ready_all(&na, &["lo", "p1", "p2"]).await;
+    ready_all(&nb, &["lo", "p1", "p2"]).await;
 
     na.add_route(
         ip("198.18.1.2"),
@@ -435,6 +483,7 @@ async fn netns_multipath_route_has_two_nexthops() {
     tcp_round_trip(&a, None, &b, "[2001:2:0:1::2]:7004".parse().expect("addr"))
         .await
         .unwrap_or_else(|e| panic!("IPv6 over ECMP: {e}"));
+    assert_eq!((tcp_timeouts(&a), tcp_timeouts(&b)), (0, 0));
 
     drop((na, nb));
     guard.finish(vec![a, b]);
@@ -456,6 +505,8 @@ async fn netns_tbf_rate_installs_holds_and_clears() {
     addr(&nb, "to-a", "198.18.0.1", 31).await;
     up_all(&na, &["lo", "to-b"]).await;
     up_all(&nb, &["lo", "to-a"]).await;
+    ready_all(&na, &["lo", "to-b"]).await;
+    ready_all(&nb, &["lo", "to-a"]).await;
 
     // Replace works over an existing tbf too.
     na.set_rate("to-b", 100_000_000, None, Duration::from_millis(20))

@@ -228,3 +228,116 @@ steps = [ { kind = "exec", node = "a", command = ["true"] } ]
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert_back_to(&before);
 }
+
+const FAULTS: &str = r#"[plan]
+name = "fault-demo"
+summary = "Faults change what traffic sees, when the plan says"
+backend = "netns"
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+[[link]]
+ends = ["r1", "server"]
+
+[[service]]
+name = "listener"
+node = "server"
+command = ["python3", "-c", "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 7001)); s.listen(64); time.sleep(300)"]
+ready = { tcp = 7001 }
+
+[[case]]
+id = "F-01"
+title = "a pulled link cuts connects until it is back"
+steps = [
+  { kind = "tcp_connect", name = "probe", from = "client", to = "server:7001", at = "0s", every = "50ms", for = "3s", timeout = "200ms" },
+  { kind = "fault", name = "cut", fault = "link_down", link = "r1--server", at = "1s" },
+  { kind = "fault", name = "mend", fault = "link_up", link = "server--r1", at = "2s" },
+]
+expect = ["success_ratio(tcp_connect.latency) <= 95%", "success_ratio(tcp_connect.latency) >= 50%"]
+
+[[case]]
+id = "F-02"
+title = "a killed service refuses connects; faults left in place are undone after the case"
+steps = [
+  { kind = "fault", fault = "node_kill", node = "server" },
+  { kind = "tcp_connect", name = "refused", from = "client", to = "server:7001", every = "20ms", count = 5, timeout = "500ms" },
+  { kind = "fault", fault = "partition", links = ["client--r1", "r1--server"] },
+  { kind = "fault", fault = "link_set", link = "client--r1", rate = "10Mbit" },
+]
+expect = ["success_ratio(tcp_connect.latency) == 0%"]
+
+[[case]]
+id = "F-03"
+title = "the next case starts from the plan's state"
+steps = [
+  { kind = "tcp_connect", from = "client", to = "server:7001", every = "20ms", count = 10 },
+  { kind = "exec", name = "qdisc", node = "client", command = ["tc", "qdisc", "show", "dev", "r1"] },
+]
+expect = ["success_ratio(tcp_connect.latency) == 100%"]
+"#;
+
+#[test]
+fn netns_faults_act_at_their_time_and_the_lab_is_restored_after_each_case() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan("faults.toml", FAULTS);
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let case_start = data.cases[0].info.started.0;
+    let at = |kind: &str| {
+        data.events
+            .iter()
+            .find(|e| e.kind == kind)
+            .map(|e| (e.time.0 - case_start) as f64 / 1e9)
+            .unwrap_or_else(|| panic!("no `{kind}` event: {:?}", data.events))
+    };
+    let down = at("fault.link_down");
+    let up = at("fault.link_up");
+    assert!((0.9..1.5).contains(&down), "link down at {down} s");
+    assert!((1.9..2.5).contains(&up), "link up at {up} s");
+    // Connects failed only while the link was down.
+    let failed: Vec<f64> = data
+        .samples
+        .iter()
+        .filter(|r| {
+            r.sample.metric == "tcp_connect.latency"
+                && !r.sample.ok
+                && r.case_run == Some(data.cases[0].id)
+        })
+        .map(|r| (r.sample.time.0 - case_start) as f64 / 1e9)
+        .collect();
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|t| *t >= down - 0.1 && *t <= up + 0.3),
+        "{failed:?} outside [{down}, {up}]"
+    );
+    for kind in [
+        "fault.node_kill",
+        "fault.partition",
+        "fault.link_set",
+        "fault.restore",
+    ] {
+        at(kind);
+    }
+    let qdisc = data
+        .samples
+        .iter()
+        .find(|r| r.sample.metric == "exec.stdout" && r.case_run == Some(data.cases[2].id))
+        .map(|r| format!("{:?}", r.sample.value))
+        .unwrap();
+    assert!(
+        !qdisc.contains("tbf"),
+        "the rate set by a fault outlived its case: {qdisc}"
+    );
+    assert_back_to(&before);
+}

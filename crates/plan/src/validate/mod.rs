@@ -41,10 +41,11 @@ pub(crate) fn plan(
     let cx = Context { options, backend };
 
     let node_tables = tables(ck, root.get("node"), "node");
-    let names = Names::new(ck, &node_tables);
+    let mut names = Names::new(ck, &node_tables);
     let nodes = topology::nodes(ck, &cx, &node_tables);
     let link_tables = tables(ck, root.get("link"), "link");
     let links = topology::links(ck, &cx, &names, &link_tables);
+    names.links = links.iter().flatten().map(|l| l.ends.clone()).collect();
     let service_tables = tables(ck, root.get("service"), "service");
     let services = service::validate(ck, &names, &service_tables);
     let case_tables = tables(ck, root.get("case"), "case");
@@ -129,6 +130,8 @@ fn tables<'a, 'i>(ck: &mut Checker<'_>, val: Option<Val<'a, 'i>>, key: &str) -> 
 /// Every node name written in the plan, for resolving references.
 pub(crate) struct Names {
     names: Vec<String>,
+    /// The plan's links (their two ends), once validated.
+    links: Vec<[String; 2]>,
 }
 
 impl Names {
@@ -149,7 +152,50 @@ impl Names {
                 names.push(s.value.to_string());
             }
         }
-        Names { names }
+        Names {
+            names,
+            links: Vec::new(),
+        }
+    }
+
+    /// Resolves a link reference `a--b` (either order) to the link's ends
+    /// as the plan writes them.
+    pub(crate) fn resolve_link(&self, ck: &mut Checker<'_>, s: &Str<'_>) -> Option<[String; 2]> {
+        let Some((a, b)) = s.value.split_once("--") else {
+            ck.report(
+                Finding::new(s.span, format!("`{}` is not a link", s.value), "not `a--b`")
+                    .hint("name a link by its two ends: `\"r1--r2\"`"),
+            );
+            return None;
+        };
+        let a_ok = self.resolve(ck, a, s.sub(0..a.len()));
+        let b_ok = self.resolve(ck, b, s.sub(a.len() + 2..s.value.len()));
+        let (a, b) = (a_ok?, b_ok?);
+        if let Some(l) = self
+            .links
+            .iter()
+            .find(|l| (l[0] == a && l[1] == b) || (l[0] == b && l[1] == a))
+        {
+            return Some(l.clone());
+        }
+        let known: Vec<String> = self
+            .links
+            .iter()
+            .map(|l| format!("{}--{}", l[0], l[1]))
+            .collect();
+        ck.report(
+            Finding::new(
+                s.span,
+                format!("no link joins `{a}` and `{b}`"),
+                "no such link",
+            )
+            .hint(if known.is_empty() {
+                "the plan has no `[[link]]`".to_string()
+            } else {
+                format!("links in this plan: {}", spelling::one_of(&known))
+            }),
+        );
+        None
     }
 
     /// Resolves a node reference written at `span` (the name only).

@@ -1,4 +1,4 @@
-//! Steps: `kind = "exec"` and `kind = "tcp_connect"`, with their timing.
+//! Steps: `kind = "exec"`, `kind = "tcp_connect"` and `kind = "fault"`, with their timing.
 //!
 //! A step's `kind` alone decides which keys it takes; a step is never
 //! classified by which keys happen to be present, so a misspelt or
@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
-use crate::model::{Action, Exec, Span, Step, Target, TcpConnect};
+use crate::model::{Action, Exec, Fault, Span, Step, Target, TcpConnect};
 use crate::spelling;
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
@@ -39,6 +39,23 @@ impl Phase {
 const KINDS: &[(&str, &[&str])] = &[
     ("exec", &["node", "command", "env"]),
     ("tcp_connect", &["from", "to"]),
+    (
+        "fault",
+        &["fault", "link", "links", "node", "period", "flaps", "rate"],
+    ),
+];
+
+/// The faults, with the keys each one needs besides `fault`.
+const FAULTS: &[(&str, &[&str])] = &[
+    ("link_down", &["link"]),
+    ("link_up", &["link"]),
+    ("partition", &["links"]),
+    ("link_flap", &["link", "period", "flaps"]),
+    ("link_set", &["link", "rate"]),
+    ("node_stop", &["node"]),
+    ("node_kill", &["node"]),
+    ("node_start", &["node"]),
+    ("restore", &[]),
 ];
 const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every", "for", "count", "timeout"];
 
@@ -211,12 +228,23 @@ pub(super) fn validate(
         );
     }
 
+    if kind == "fault" {
+        for key in ["every", "for", "count"] {
+            if let Some(v) = t.get(key) {
+                ck.report(
+                    Finding::new(v.key_span(), format!("fault step `{label}` cannot repeat with `{key}`"), "not for faults")
+                        .hint("a fault happens once, at its `at`; use `fault = \"link_flap\"` with `period` and `flaps` for a link that goes down and up repeatedly"),
+                );
+            }
+        }
+    }
     let action = match kind {
         "exec" => exec(ck, names, &t),
+        "fault" => fault(ck, cx, names, &t),
         _ => tcp_connect(ck, cx, names, &t),
     };
     let default_timeout = match kind {
-        "exec" => Duration::from_secs(30),
+        "exec" | "fault" => Duration::from_secs(30),
         _ => Duration::from_secs(3),
     };
 
@@ -343,6 +371,154 @@ fn exec(ck: &mut Checker<'_>, names: &Names, t: &Table<'_, '_>) -> Option<Action
         command: cmd?,
         env: optional(env)?.unwrap_or_default(),
     }))
+}
+
+fn fault(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    t: &Table<'_, '_>,
+) -> Option<Action> {
+    let list: Vec<&str> = FAULTS.iter().map(|(f, _)| *f).collect();
+    let which = t
+        .require(
+            ck,
+            "fault",
+            &format!("say which fault with `fault`: {}", spelling::one_of(&list)),
+        )
+        .and_then(|v| v.str(ck))?;
+    let Some(&(name, needs)) = FAULTS.iter().find(|(f, _)| *f == which.value) else {
+        let hint = match spelling::closest(which.value, list.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`? faults: {}", spelling::one_of(&list)),
+            None => format!("faults: {}", spelling::one_of(&list)),
+        };
+        ck.report(
+            Finding::new(
+                which.span,
+                format!("unknown fault `{}`", which.value),
+                "unknown fault",
+            )
+            .hint(hint),
+        );
+        return None;
+    };
+    // Keys of other faults are errors here, so a typo cannot pass silently.
+    let fault_keys = ["link", "links", "node", "period", "flaps", "rate"];
+    let mut ok = true;
+    for key in fault_keys {
+        if let Some(v) = t.get(key)
+            && !needs.contains(&key)
+        {
+            ck.report(
+                Finding::new(
+                    v.key_span(),
+                    format!("`{key}` does not apply to fault `{name}`"),
+                    "not for this fault",
+                )
+                .hint(if needs.is_empty() {
+                    format!("`{name}` takes no further keys")
+                } else {
+                    format!("`{name}` takes {}", spelling::one_of(needs))
+                }),
+            );
+            ok = false;
+        }
+    }
+    let link_fault = needs.contains(&"link") || needs.contains(&"links");
+    if link_fault && cx.backend != crate::model::Backend::Netns {
+        ck.report(
+            Finding::new(which.span, format!("fault `{name}` changes a link, which the {} backend does not have", cx.backend.as_str()), "needs the netns backend")
+                .hint("link faults need real links: run on the netns backend (`backend = \"netns\"` or `--backend netns`)"),
+        );
+        ok = false;
+    }
+    let mut link = || {
+        t.require(
+            ck,
+            "link",
+            "add `link = \"a--b\"`, the link the fault acts on",
+        )
+        .and_then(|v| v.str(ck))
+        .and_then(|s| names.resolve_link(ck, &s))
+    };
+    let fault = match name {
+        "link_down" => Fault::LinkDown {
+            links: vec![link()?],
+        },
+        "link_up" => Fault::LinkUp {
+            links: vec![link()?],
+        },
+        "partition" => {
+            let v = t.require(
+                ck,
+                "links",
+                "add `links = [\"a--b\", \"c--d\"]`, the links cut at once",
+            )?;
+            let items = v.strings(ck)?;
+            let mut links = Vec::new();
+            for s in &items {
+                links.push(names.resolve_link(ck, s));
+            }
+            if items.is_empty() {
+                v.invalid(
+                    ck,
+                    "`links` is empty".to_string(),
+                    "no links",
+                    Some("name at least one link".to_string()),
+                );
+                return None;
+            }
+            Fault::LinkDown {
+                links: links.into_iter().collect::<Option<Vec<_>>>()?,
+            }
+        }
+        "link_flap" => {
+            let l = link();
+            let period = t
+                .require(ck, "period", "add `period = \"1s\"`: one down-and-up cycle")
+                .and_then(|v| positive_duration(ck, &v));
+            let flaps = t
+                .require(
+                    ck,
+                    "flaps",
+                    "add `flaps = 3`: how many times the link goes down and up",
+                )
+                .and_then(|v| v.int_in(ck, 1..=10_000, "flaps"))
+                .and_then(|c| u32::try_from(c).ok());
+            Fault::LinkFlap {
+                link: l?,
+                period: period?,
+                flaps: flaps?,
+            }
+        }
+        "link_set" => {
+            let l = link();
+            let rate = t
+                .require(ck, "rate", "add `rate = \"10Mbit\"`, the link's new rate")
+                .and_then(|v| v.rate(ck));
+            Fault::LinkSet {
+                link: l?,
+                rate: Some(rate?),
+            }
+        }
+        "node_stop" | "node_kill" | "node_start" => {
+            let node = t
+                .require(
+                    ck,
+                    "node",
+                    "add `node = \"...\"`, the node whose services the fault acts on",
+                )
+                .and_then(|v| v.str(ck))
+                .and_then(|s| names.resolve_str(ck, &s))?;
+            match name {
+                "node_stop" => Fault::NodeStop { node },
+                "node_kill" => Fault::NodeKill { node },
+                _ => Fault::NodeStart { node },
+            }
+        }
+        _ => Fault::Restore,
+    };
+    ok.then_some(Action::Fault(fault))
 }
 
 fn tcp_connect(

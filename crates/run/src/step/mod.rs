@@ -75,6 +75,11 @@ async fn act(action: &Action, ctx: &StepContext) -> Result<ActionOutcome, StepEr
     match action {
         Action::Exec(e) => exec::run(e, ctx).await,
         Action::TcpConnect(t) => tcp_connect::run(t, ctx).await,
+        // Faults act on the lab, not from a node; the case runs them.
+        Action::Fault(f) => Err(StepError(format!(
+            "fault `{}` reached the node step runner",
+            f.name()
+        ))),
     }
 }
 
@@ -195,6 +200,7 @@ pub fn describe(step: &Step) -> String {
                 t.from, t.to, t.port
             )
         }
+        Action::Fault(f) => describe_fault(f),
     };
     let mut timing = Vec::new();
     if let Some(at) = step.at {
@@ -211,6 +217,39 @@ pub fn describe(step: &Step) -> String {
     }
     timing.push(format!("timeout {}", fmt_duration(step.timeout)));
     format!("{what} ({})", timing.join(", "))
+}
+
+fn describe_fault(f: &netproof_plan::Fault) -> String {
+    use netproof_plan::Fault;
+    let link = |l: &[String; 2]| format!("`{}--{}`", l[0], l[1]);
+    match f {
+        Fault::LinkDown { links } if links.len() > 1 => format!(
+            "fault: partition, links {} down at once",
+            links.iter().map(link).collect::<Vec<_>>().join(", ")
+        ),
+        Fault::LinkDown { links } => format!("fault: link {} down (both ends)", link(&links[0])),
+        Fault::LinkUp { links } => format!("fault: link {} up", link(&links[0])),
+        Fault::LinkFlap {
+            link: l,
+            period,
+            flaps,
+        } => format!(
+            "fault: link {} flaps {flaps} times, period {}",
+            link(l),
+            fmt_duration(*period)
+        ),
+        Fault::LinkSet { link: l, rate } => format!(
+            "fault: link {} set to {}",
+            link(l),
+            rate.map_or("no rate limit".into(), |r| {
+                netproof_sample::Unit::BitsPerSecond.format(r as f64)
+            })
+        ),
+        Fault::NodeStop { node } => format!("fault: stop the services of `{node}`"),
+        Fault::NodeKill { node } => format!("fault: kill the services of `{node}` (SIGKILL)"),
+        Fault::NodeStart { node } => format!("fault: start the services of `{node}` again"),
+        Fault::Restore => "fault: restore the lab to the plan's state".into(),
+    }
 }
 
 /// `1.5s`, `250ms`, `40µs`: a duration as people write it.

@@ -1,0 +1,451 @@
+//! Live control of a running lab: faults, and the way back to the plan.
+//!
+//! [`Control`] is shared by the lab and every step task. It owns the lab's
+//! services (so a fault can stop and start them) and knows each link's two
+//! interfaces and every node's routes (so a fault can take a link down and
+//! put it back exactly). Every fault becomes an event at the moment it takes
+//! effect; [`Control::restore`] returns the lab to the plan's state, which
+//! the executor calls after every case.
+//!
+//! A link that goes down is set administratively down at both ends, as a
+//! pulled cable: the kernel withdraws the routes through it, so traffic
+//! takes another path or fails at once. When it comes back, its routes are
+//! installed again (those that survived are left alone). Namespaces are
+//! held weakly here, so a step task that outlives the lab never keeps its
+//! namespaces alive.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use netproof_plan::{Fault, Service};
+use netproof_sample::{Event, Severity, Sink};
+
+use crate::netns::{NetNs, Netlink, NetnsError};
+use crate::service::{self, RunningService, ServiceFailure};
+use crate::{Cancel, LabError, NodeHandle};
+
+/// A link as the controller sees it.
+pub(crate) struct LinkCtl {
+    /// The two node names, as the plan writes them.
+    pub(crate) ends: [String; 2],
+    /// The two node indexes.
+    pub(crate) nodes: [usize; 2],
+    /// The interface at each end.
+    pub(crate) ifnames: [String; 2],
+    /// The rate the plan gives the link.
+    pub(crate) plan_rate: Option<u64>,
+}
+
+/// A route as installed: destination, prefix length, next hops.
+pub(crate) type InstalledRoute = (IpAddr, u8, Vec<(IpAddr, String)>);
+
+/// What the namespace backend gives the controller.
+pub(crate) struct NetnsParts {
+    pub(crate) namespaces: Vec<Weak<NetNs>>,
+    pub(crate) links: Vec<LinkCtl>,
+    pub(crate) routes: Vec<Vec<InstalledRoute>>,
+}
+
+/// Why a fault could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    /// The lab has no such link (validation prevents this).
+    #[error("the lab has no link `{0}`")]
+    NoLink(String),
+    /// Link faults need namespaces.
+    #[error("fault `{0}` needs the netns backend")]
+    NeedsNetns(&'static str),
+    /// The lab is gone.
+    #[error("the lab is already down")]
+    Gone,
+    /// A kernel operation failed.
+    #[error("{0}")]
+    Netns(#[from] NetnsError),
+    /// A service could not be started again.
+    #[error(transparent)]
+    Service(#[from] LabError),
+}
+
+struct Services {
+    defs: Vec<Service>,
+    running: Vec<Option<RunningService>>,
+}
+
+#[derive(Default)]
+struct State {
+    down: BTreeSet<usize>,
+    reshaped: BTreeSet<usize>,
+}
+
+/// Shared live control of one lab.
+pub struct Control {
+    nodes: Mutex<BTreeMap<String, NodeHandle>>,
+    services: Mutex<Services>,
+    netns: Option<NetnsParts>,
+    state: Mutex<State>,
+    sink: Arc<dyn Sink>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Control {
+    pub(crate) fn new(
+        nodes: BTreeMap<String, NodeHandle>,
+        defs: Vec<Service>,
+        netns: Option<NetnsParts>,
+        sink: Arc<dyn Sink>,
+    ) -> Control {
+        let running = defs.iter().map(|_| None).collect();
+        Control {
+            nodes: Mutex::new(nodes),
+            services: Mutex::new(Services { defs, running }),
+            netns,
+            state: Mutex::default(),
+            sink,
+        }
+    }
+
+    /// Starts service `index` (of the plan's services) and keeps it.
+    pub(crate) async fn start_service(
+        &self,
+        index: usize,
+        cancel: &Cancel,
+    ) -> Result<(), LabError> {
+        let (svc, nodes) = {
+            let s = lock(&self.services);
+            (s.defs[index].clone(), lock(&self.nodes).clone())
+        };
+        let node = nodes[&svc.node].clone();
+        let running = service::start(&svc, &node, &nodes, self.sink.clone(), cancel).await?;
+        lock(&self.services).running[index] = Some(running);
+        Ok(())
+    }
+
+    /// The registry records of the running services.
+    pub(crate) fn processes(&self) -> Vec<(crate::registry::ProcessId, String)> {
+        let s = lock(&self.services);
+        s.running
+            .iter()
+            .zip(&s.defs)
+            .filter_map(|(r, d)| {
+                r.as_ref()
+                    .and_then(RunningService::process)
+                    .map(|p| (p, format!("service `{}` on `{}`", d.name, d.node)))
+            })
+            .collect()
+    }
+
+    /// Services that exited on their own (not stopped by a fault).
+    pub fn failed_services(&self) -> Vec<ServiceFailure> {
+        lock(&self.services)
+            .running
+            .iter()
+            .flatten()
+            .filter_map(RunningService::failure)
+            .collect()
+    }
+
+    /// Stops every service, in reverse start order, and forgets the nodes'
+    /// namespaces so they can be deleted.
+    pub(crate) async fn stop_all(&self) {
+        let running: Vec<RunningService> = {
+            let mut s = lock(&self.services);
+            s.running
+                .iter_mut()
+                .rev()
+                .filter_map(Option::take)
+                .collect()
+        };
+        for r in running {
+            r.stop(Duration::from_secs(3)).await;
+        }
+        for h in lock(&self.nodes).values_mut() {
+            h.ns = None;
+        }
+    }
+
+    fn event(&self, sink: &dyn Sink, kind: &str, message: String, labels: &[(&str, &str)]) {
+        let mut e = Event::new(kind, Severity::Info, message);
+        for (k, v) in labels {
+            e = e.label(*k, *v);
+        }
+        sink.event(e);
+    }
+
+    fn link_index(&self, ends: &[String; 2]) -> Result<usize, FaultError> {
+        let parts = self.netns.as_ref().ok_or(FaultError::NeedsNetns("link"))?;
+        parts
+            .links
+            .iter()
+            .position(|l| {
+                (l.ends[0] == ends[0] && l.ends[1] == ends[1])
+                    || (l.ends[0] == ends[1] && l.ends[1] == ends[0])
+            })
+            .ok_or_else(|| FaultError::NoLink(format!("{}--{}", ends[0], ends[1])))
+    }
+
+    fn netlink(&self, node: usize) -> Result<Netlink, FaultError> {
+        let parts = self.netns.as_ref().ok_or(FaultError::NeedsNetns("link"))?;
+        let ns = parts.namespaces[node].upgrade().ok_or(FaultError::Gone)?;
+        Ok(Netlink::new(&ns)?)
+    }
+
+    async fn set_link(&self, link: usize, up: bool) -> Result<(), FaultError> {
+        let parts = self.netns.as_ref().ok_or(FaultError::NeedsNetns("link"))?;
+        let l = &parts.links[link];
+        for end in 0..2 {
+            let nl = self.netlink(l.nodes[end])?;
+            if up {
+                nl.set_up(&l.ifnames[end]).await?;
+            } else {
+                nl.set_down(&l.ifnames[end]).await?;
+            }
+        }
+        if up {
+            lock(&self.state).down.remove(&link);
+            // The kernel dropped the routes through the link, on its two
+            // ends only, when it went down (static routes elsewhere stay).
+            // Put those back, each with its next hops over links that are
+            // up; routes that survived answer EEXIST and are left alone.
+            let down = lock(&self.state).down.clone();
+            for end in 0..2 {
+                let node = l.nodes[end];
+                let link_of = |ifname: &str| {
+                    parts.links.iter().position(|x| {
+                        (x.nodes[0] == node && x.ifnames[0] == ifname)
+                            || (x.nodes[1] == node && x.ifnames[1] == ifname)
+                    })
+                };
+                let nl = self.netlink(node)?;
+                for (dest, len, hops) in &parts.routes[node] {
+                    if !hops.iter().any(|(_, ifn)| *ifn == l.ifnames[end]) {
+                        continue;
+                    }
+                    let hops: Vec<(IpAddr, &str)> = hops
+                        .iter()
+                        .filter(|(_, ifn)| link_of(ifn).is_none_or(|k| !down.contains(&k)))
+                        .map(|(via, ifn)| (*via, ifn.as_str()))
+                        .collect();
+                    match nl.add_route(*dest, *len, &hops).await {
+                        Err(e) if e.os_error() == Some(libc::EEXIST) => {}
+                        other => other?,
+                    }
+                }
+            }
+        } else {
+            lock(&self.state).down.insert(link);
+        }
+        Ok(())
+    }
+
+    async fn set_rate(&self, link: usize, rate: Option<u64>) -> Result<(), FaultError> {
+        let parts = self
+            .netns
+            .as_ref()
+            .ok_or(FaultError::NeedsNetns("link_set"))?;
+        let l = &parts.links[link];
+        for end in 0..2 {
+            let nl = self.netlink(l.nodes[end])?;
+            match rate {
+                Some(r) => {
+                    nl.set_rate(&l.ifnames[end], r, None, Duration::from_millis(50))
+                        .await?
+                }
+                None => nl.clear_rate(&l.ifnames[end]).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops (or kills, with a zero grace) the services of `node`.
+    async fn stop_node(&self, node: &str, grace: Duration) -> usize {
+        let taken: Vec<RunningService> = {
+            let mut s = lock(&self.services);
+            let idx: Vec<usize> = (0..s.defs.len())
+                .filter(|&i| s.defs[i].node == node)
+                .collect();
+            idx.into_iter()
+                .filter_map(|i| s.running[i].take())
+                .collect()
+        };
+        let n = taken.len();
+        for r in taken {
+            r.stop(grace).await;
+        }
+        n
+    }
+
+    /// Starts the stopped services of `node` (or of every node).
+    async fn start_stopped(&self, node: Option<&str>) -> Result<usize, FaultError> {
+        let idx: Vec<usize> = {
+            let s = lock(&self.services);
+            (0..s.defs.len())
+                .filter(|&i| s.running[i].is_none() && node.is_none_or(|n| s.defs[i].node == n))
+                .collect()
+        };
+        for &i in &idx {
+            self.start_service(i, &Cancel::new()).await?;
+        }
+        Ok(idx.len())
+    }
+
+    /// Applies `fault`, recording it as events in `sink`.
+    pub async fn apply(
+        &self,
+        fault: &Fault,
+        sink: &dyn Sink,
+        cancel: &Cancel,
+    ) -> Result<(), FaultError> {
+        let kind = format!("fault.{}", fault.name());
+        match fault {
+            Fault::LinkDown { links } | Fault::LinkUp { links } => {
+                let up = matches!(fault, Fault::LinkUp { .. });
+                let idx: Vec<usize> = links
+                    .iter()
+                    .map(|l| self.link_index(l))
+                    .collect::<Result<_, _>>()?;
+                for &i in &idx {
+                    self.set_link(i, up).await?;
+                }
+                let names: Vec<String> = links
+                    .iter()
+                    .map(|l| format!("{}--{}", l[0], l[1]))
+                    .collect();
+                self.event(
+                    sink,
+                    &kind,
+                    format!(
+                        "link {} {}",
+                        names.join(", "),
+                        if up { "up" } else { "down" }
+                    ),
+                    &[("link", &names.join(","))],
+                );
+            }
+            Fault::LinkFlap {
+                link,
+                period,
+                flaps,
+            } => {
+                let i = self.link_index(link)?;
+                let name = format!("{}--{}", link[0], link[1]);
+                let half = *period / 2;
+                for n in 1..=*flaps {
+                    self.set_link(i, false).await?;
+                    self.event(
+                        sink,
+                        "fault.link_flap",
+                        format!("link {name} down (flap {n} of {flaps})"),
+                        &[("link", &name)],
+                    );
+                    let interrupted = tokio::select! {
+                        _ = tokio::time::sleep(half) => false,
+                        _ = cancel.cancelled() => true,
+                    };
+                    self.set_link(i, true).await?;
+                    self.event(
+                        sink,
+                        "fault.link_flap",
+                        format!("link {name} up (flap {n} of {flaps})"),
+                        &[("link", &name)],
+                    );
+                    if interrupted {
+                        break;
+                    }
+                    if n < *flaps {
+                        tokio::select! {
+                            _ = tokio::time::sleep(*period - half) => {}
+                            _ = cancel.cancelled() => break,
+                        }
+                    }
+                }
+            }
+            Fault::LinkSet { link, rate } => {
+                let i = self.link_index(link)?;
+                self.set_rate(i, *rate).await?;
+                lock(&self.state).reshaped.insert(i);
+                let name = format!("{}--{}", link[0], link[1]);
+                let what = rate.map_or("no rate limit".to_string(), |r| {
+                    format!(
+                        "rate {}",
+                        netproof_sample::Unit::BitsPerSecond.format(r as f64)
+                    )
+                });
+                self.event(
+                    sink,
+                    &kind,
+                    format!("link {name} set to {what}"),
+                    &[("link", &name)],
+                );
+            }
+            Fault::NodeStop { node } | Fault::NodeKill { node } => {
+                let kill = matches!(fault, Fault::NodeKill { .. });
+                let grace = if kill {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs(3)
+                };
+                let n = self.stop_node(node, grace).await;
+                self.event(
+                    sink,
+                    &kind,
+                    format!(
+                        "{} {n} service(s) on node `{node}`",
+                        if kill { "killed" } else { "stopped" }
+                    ),
+                    &[("node", node)],
+                );
+            }
+            Fault::NodeStart { node } => {
+                let n = self.start_stopped(Some(node)).await?;
+                self.event(
+                    sink,
+                    &kind,
+                    format!("started {n} service(s) on node `{node}`"),
+                    &[("node", node)],
+                );
+            }
+            Fault::Restore => {
+                self.restore(sink).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the lab to the plan's state: links up with their planned
+    /// rates, every service running. Records what it changed.
+    pub async fn restore(&self, sink: &dyn Sink) -> Result<(), FaultError> {
+        let (down, reshaped) = {
+            let st = lock(&self.state);
+            (st.down.clone(), st.reshaped.clone())
+        };
+        for i in down {
+            self.set_link(i, true).await?;
+        }
+        for i in reshaped {
+            let rate = self.netns.as_ref().and_then(|p| p.links[i].plan_rate);
+            self.set_rate(i, rate).await?;
+            lock(&self.state).reshaped.remove(&i);
+        }
+        let started = self.start_stopped(None).await?;
+        let _ = started;
+        self.event(
+            sink,
+            "fault.restore",
+            "lab restored to the plan's state".to_string(),
+            &[],
+        );
+        Ok(())
+    }
+
+    /// Whether a fault has changed the lab since the last restore.
+    pub fn is_changed(&self) -> bool {
+        let st = lock(&self.state);
+        let stopped = lock(&self.services).running.iter().any(Option::is_none);
+        !st.down.is_empty() || !st.reshaped.is_empty() || stopped
+    }
+}
