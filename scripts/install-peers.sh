@@ -9,6 +9,8 @@ set -eu
 
 PEERS="
 python3 python3-minimal
+ip iproute2
+tc iproute2
 "
 
 missing=""

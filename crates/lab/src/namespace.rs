@@ -288,6 +288,16 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
         ] {
             sysctl_write(ns, key, "1").map_err(at(format!("set {key} in node `{node}`")))?;
         }
+        // Duplicate address detection would hold a router's link-local
+        // address back for a second or two after link-up, and with it every
+        // packet it forwards over IPv6; lab addresses are unique by
+        // construction.
+        for key in [
+            "net.ipv6.conf.all.accept_dad",
+            "net.ipv6.conf.default.accept_dad",
+        ] {
+            sysctl_write(ns, key, "0").map_err(at(format!("set {key} in node `{node}`")))?;
+        }
         if bp.routers[i] {
             for key in ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"] {
                 sysctl_write(ns, key, "1")
@@ -334,6 +344,15 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
             nl.set_up(ifname)
                 .await
                 .map_err(at(format!("bring {what} up")))?;
+        }
+        // A packet sent before both ends are running is lost, and a lost
+        // SYN costs a connect its one-second retry: wait until each end
+        // carries traffic (usually one query).
+        for (node, ifname) in [(a, ifa), (b, ifb)] {
+            links[node]
+                .wait_ready(ifname, Duration::from_secs(5))
+                .await
+                .map_err(at(format!("wait for {what} to carry traffic")))?;
         }
     }
     // Routes.

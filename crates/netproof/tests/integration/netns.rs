@@ -175,7 +175,25 @@ steps = [ {{ kind = "tcp_connect", from = "client", to = "server:7001", every = 
     }
     child.wait().unwrap();
     // The mounts keep the namespaces alive: that is what gc is for.
-    assert_eq!(census().1.len() - before.1.len(), 4, "{:?}", census().1);
+    let entry = std::fs::read_dir(s.path("registry"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .expect("the killed run's registry entry");
+    let entry: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+    let ours: Vec<String> = entry["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ours.len(), 4, "{entry}");
+    let present = census().1;
+    assert!(
+        ours.iter().all(|n| present.contains(n)),
+        "{ours:?} not all in {present:?}"
+    );
     let o = s.netproof(&["lab", "status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["state"], "stale", "{v}");
@@ -340,4 +358,155 @@ fn netns_faults_act_at_their_time_and_the_lab_is_restored_after_each_case() {
         "the rate set by a fault outlived its case: {qdisc}"
     );
     assert_back_to(&before);
+}
+
+#[test]
+fn netns_ecmp_spreads_flows_over_both_equal_cost_paths() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "diamond.toml",
+        r#"[plan]
+name = "diamond"
+summary = "Two equal-cost paths share the flows"
+backend = "netns"
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "r2"
+role = "router"
+[[node]]
+name = "r3"
+role = "router"
+[[node]]
+name = "r4"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+[[link]]
+ends = ["r1", "r2"]
+[[link]]
+ends = ["r1", "r3"]
+[[link]]
+ends = ["r2", "r4"]
+[[link]]
+ends = ["r3", "r4"]
+[[link]]
+ends = ["r4", "server"]
+
+[[service]]
+name = "listener"
+node = "server"
+command = ["python3", "-c", "import socket,time; s=socket.socket(); s.bind(('0.0.0.0', 7001)); s.listen(512); time.sleep(300)"]
+ready = { tcp = 7001 }
+
+[[case]]
+id = "ECMP-01"
+title = "Flows spread over r2 and r3"
+steps = [
+  { kind = "tcp_connect", from = "client", to = "server:7001", every = "2ms", count = 200 },
+  { kind = "exec", name = "via-r2", node = "r2", command = ["awk", "/^Ip:/ {{ getline; print $7; exit }}", "/proc/net/snmp"] },
+  { kind = "exec", name = "via-r3", node = "r3", command = ["awk", "/^Ip:/ {{ getline; print $7; exit }}", "/proc/net/snmp"] },
+]
+expect = ["success_ratio(tcp_connect.latency) == 100%", "max(exec.exit_code) == 0"]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let forwarded = |step: &str| -> f64 {
+        let id = data
+            .steps
+            .iter()
+            .find(|st| st.info.name == step)
+            .unwrap()
+            .id;
+        let r = data
+            .samples
+            .iter()
+            .find(|r| r.step == Some(id) && r.sample.metric == "exec.stdout")
+            .unwrap();
+        match &r.sample.value {
+            netproof_sample::Value::Text(t) => t.trim().parse().unwrap(),
+            v => panic!("{v:?}"),
+        }
+    };
+    let (a, b) = (forwarded("via-r2"), forwarded("via-r3"));
+    let share = a / (a + b);
+    // 200 flows hashed onto two paths: each gets far more than 20 %.
+    assert!((0.2..=0.8).contains(&share), "r2 forwarded {a}, r3 {b}");
+    assert_back_to(&before);
+}
+
+#[test]
+fn netns_twenty_runs_killed_at_random_moments_leave_nothing_after_gc() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "line.toml",
+        &format!(
+            r#"{LINE}
+[[case]]
+id = "SHORT"
+title = "a short case"
+steps = [ {{ kind = "tcp_connect", from = "client", to = "server:7001", every = "10ms", count = 50 }} ]
+"#
+        ),
+    );
+    // A fixed-seed generator: the "random" moments are the same every run.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut service_pids = Vec::new();
+    for _ in 0..20 {
+        let mut child = s
+            .command(&["run", plan.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Anywhere from before the first namespace to mid-case.
+        std::thread::sleep(Duration::from_millis(next() % 600));
+        // SAFETY: a pid we spawned.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGKILL);
+        }
+        child.wait().unwrap();
+        // Remember the services each killed lab recorded.
+        if let Ok(dir) = std::fs::read_dir(s.path("registry")) {
+            for e in dir.flatten() {
+                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(
+                    &std::fs::read(e.path()).unwrap_or_default(),
+                ) {
+                    for p in v["processes"].as_array().into_iter().flatten() {
+                        service_pids.push(p["id"]["pid"].as_u64().unwrap_or(0));
+                    }
+                }
+            }
+        }
+    }
+    let o = s.netproof(&["lab", "gc"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = s.netproof(&["lab", "status", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+    assert_back_to(&before);
+    for pid in service_pids {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "service {pid} survived: {stat}"
+        );
+    }
 }
