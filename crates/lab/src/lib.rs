@@ -116,6 +116,15 @@ pub enum LabError {
     /// The plan's topology cannot be addressed or routed.
     #[error(transparent)]
     Fabric(#[from] fabric::FabricError),
+    /// A sysctl could not be written in a node's namespace.
+    #[error("could not set the sysctls of node `{node}`: {source}")]
+    Sysctl {
+        /// The node.
+        node: String,
+        /// The error, naming the file.
+        #[source]
+        source: std::io::Error,
+    },
     /// A kernel operation failed while building the lab.
     #[error("could not {step}: {source}")]
     Netns {
@@ -351,6 +360,15 @@ impl PlannedLab {
     /// The topology as it will be built.
     pub fn topology(&self) -> &Topology {
         &self.topology
+    }
+
+    /// How many routes the lab will install (netns backend; a multipath
+    /// route counts once), for benchmarks and reports.
+    pub fn routes(&self) -> Option<usize> {
+        match &self.planned {
+            Planned::Local(_) => None,
+            Planned::Netns(bp) => Some(bp.fabric.routes.installed()),
+        }
     }
 
     /// Builds the lab and starts the plan's services in plan order, each

@@ -21,7 +21,7 @@ use std::time::Duration;
 use netproof_plan::{Plan, Role};
 
 use crate::fabric::{End, Fabric, Graph, GraphLink, GraphNode};
-use crate::netns::{NetNs, Netlink, NetnsError, sysctl_write};
+use crate::netns::{NetNs, Netlink, NetnsError};
 use crate::registry::{NamespaceEntry, Registry};
 use crate::{LabError, TopologyLink};
 
@@ -255,66 +255,98 @@ pub(crate) async fn build(
     }
 }
 
+/// The sysctls every lab namespace gets, written in one visit.
+///
+/// Flows, not host pairs, spread over equal-cost paths (policy 0 hashes
+/// addresses only). IPv6 drops a link's addresses when it goes down unless
+/// told to keep them, and a link fault must be reversible. Duplicate
+/// address detection would hold a router's link-local address back for a
+/// second or two after link-up, and with it every packet it forwards over
+/// IPv6; lab addresses are unique by construction. All are set before the
+/// veths exist, so `default` applies to them.
+const NODE_SYSCTLS: &[(&str, &str)] = &[
+    ("net/ipv4/fib_multipath_hash_policy", "1"),
+    ("net/ipv6/fib_multipath_hash_policy", "1"),
+    ("net/ipv6/conf/all/keep_addr_on_down", "1"),
+    ("net/ipv6/conf/default/keep_addr_on_down", "1"),
+    ("net/ipv6/conf/all/accept_dad", "0"),
+    ("net/ipv6/conf/default/accept_dad", "0"),
+];
+const ROUTER_SYSCTLS: &[(&str, &str)] = &[
+    ("net/ipv4/ip_forward", "1"),
+    ("net/ipv6/conf/all/forwarding", "1"),
+];
+
+/// Writes sysctls from one thread inside `ns` (a thread per write would
+/// cost more than the writes). /proc/sys/net resolves to the namespace of
+/// the task that opens it.
+fn write_sysctls(ns: &NetNs, node: &str, router: bool) -> Result<(), LabError> {
+    let keys: Vec<(&str, &str)> = NODE_SYSCTLS
+        .iter()
+        .chain(if router { ROUTER_SYSCTLS } else { &[] })
+        .copied()
+        .collect();
+    let result = ns
+        .run(|| {
+            for (key, value) in &keys {
+                let path = format!("/proc/sys/{key}");
+                let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+                std::io::Write::write_all(&mut f, value.as_bytes())
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
+            }
+            Ok::<(), std::io::Error>(())
+        })
+        .map_err(at(format!("set the sysctls of node `{node}`")))?;
+    result.map_err(|e| LabError::Sysctl {
+        node: node.to_string(),
+        source: e,
+    })
+}
+
 async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
-    let mut links: Vec<Netlink> = Vec::with_capacity(bp.names.len());
-    // Namespaces: lo up, loopbacks, sysctls.
+    // Namespaces first (a cheap system call each, in order so a failure
+    // leaves `built` holding exactly what exists).
     for (i, name) in bp.names.iter().enumerate() {
         let node = &bp.graph.nodes[i].name;
         let ns =
             NetNs::create(name).map_err(at(format!("create the namespace of node `{node}`")))?;
         built.namespaces.push(Arc::new(ns));
-        let ns = &built.namespaces[i];
-        let nl = Netlink::new(ns).map_err(at(format!("open netlink in node `{node}`")))?;
-        nl.set_up("lo")
-            .await
-            .map_err(at(format!("bring `lo` up in node `{node}`")))?;
-        let (v4, v6) = bp.addresses(i);
-        nl.add_address("lo", v4, 32)
-            .await
-            .map_err(at(format!("add loopback address {v4} to node `{node}`")))?;
-        nl.add_address("lo", v6, 128)
-            .await
-            .map_err(at(format!("add loopback address {v6} to node `{node}`")))?;
-        // Flows, not host pairs, spread over equal-cost paths (the default
-        // policy 0 hashes addresses only). IPv6 drops a link's addresses
-        // when it goes down unless told to keep them; a link fault must be
-        // reversible, so keep them (set before the veths exist, so
-        // `default` applies to them).
-        for key in [
-            "net.ipv4.fib_multipath_hash_policy",
-            "net.ipv6.fib_multipath_hash_policy",
-            "net.ipv6.conf.all.keep_addr_on_down",
-            "net.ipv6.conf.default.keep_addr_on_down",
-        ] {
-            sysctl_write(ns, key, "1").map_err(at(format!("set {key} in node `{node}`")))?;
-        }
-        // Duplicate address detection would hold a router's link-local
-        // address back for a second or two after link-up, and with it every
-        // packet it forwards over IPv6; lab addresses are unique by
-        // construction.
-        for key in [
-            "net.ipv6.conf.all.accept_dad",
-            "net.ipv6.conf.default.accept_dad",
-        ] {
-            sysctl_write(ns, key, "0").map_err(at(format!("set {key} in node `{node}`")))?;
-        }
-        if bp.routers[i] {
-            for key in ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"] {
-                sysctl_write(ns, key, "1")
-                    .map_err(at(format!("turn forwarding on in router `{node}`")))?;
-            }
-        }
-        links.push(nl);
     }
-    // Links: each veth pair created in place, in one request.
-    for (li, l) in bp.graph.links.iter().enumerate() {
+    // Then every node's netlink handle, `lo`, loopbacks and sysctls, all
+    // nodes at once: the round trips overlap.
+    let nodes = built
+        .namespaces
+        .iter()
+        .enumerate()
+        .map(|(i, ns)| async move {
+            let node = &bp.graph.nodes[i].name;
+            let nl = Netlink::new(ns).map_err(at(format!("open netlink in node `{node}`")))?;
+            write_sysctls(ns, node, bp.routers[i])?;
+            nl.set_up("lo")
+                .await
+                .map_err(at(format!("bring `lo` up in node `{node}`")))?;
+            let (v4, v6) = bp.addresses(i);
+            nl.add_address("lo", v4, 32)
+                .await
+                .map_err(at(format!("add loopback address {v4} to node `{node}`")))?;
+            nl.add_address("lo", v6, 128)
+                .await
+                .map_err(at(format!("add loopback address {v6} to node `{node}`")))?;
+            Ok::<Netlink, LabError>(nl)
+        });
+    let links: Vec<Netlink> = futures::future::try_join_all(nodes).await?;
+    // Links: each veth pair created in place, in one request; all links at once.
+    let namespaces = &built.namespaces;
+    let links_ref = &links;
+    let each_link = bp.graph.links.iter().enumerate().map(|(li, l)| async move {
+        let links = links_ref;
         let (a, b) = (l.a, l.b);
         let (na, nb) = (&bp.graph.nodes[a].name, &bp.graph.nodes[b].name);
         let what = format!("link `{na}--{nb}`");
         let ifa = bp.fabric.naming.interface(li, End::A).unwrap_or_default();
         let ifb = bp.fabric.naming.interface(li, End::B).unwrap_or_default();
         links[a]
-            .add_veth(ifa, &built.namespaces[b], ifb)
+            .add_veth(ifa, &namespaces[b], ifb)
             .await
             .map_err(at(format!("create {what}")))?;
         let addrs = &bp.fabric.addressing.links[li];
@@ -354,11 +386,16 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                 .await
                 .map_err(at(format!("wait for {what} to carry traffic")))?;
         }
-    }
-    // Routes.
+        Ok::<(), LabError>(())
+    });
+    futures::future::try_join_all(each_link).await?;
+    // Routes: every node's requests in flight at once (the kernel applies
+    // them in order per socket; the round trips overlap), all nodes at once.
+    let mut per_node = Vec::with_capacity(bp.fabric.routes.nodes.len());
     for (node, routes) in bp.fabric.routes.nodes.iter().enumerate() {
         let name = &bp.graph.nodes[node].name;
-        for r in routes {
+        let nl = &links[node];
+        let installs = routes.iter().map(move |r| {
             let hops: Vec<(IpAddr, &str)> = r
                 .nexthops
                 .iter()
@@ -371,12 +408,15 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                     )
                 })
                 .collect();
-            links[node]
-                .add_route(r.dest.addr, r.dest.len, &hops)
-                .await
-                .map_err(at(format!("add the route to {} in node `{name}`", r.dest)))?;
-        }
+            async move {
+                nl.add_route(r.dest.addr, r.dest.len, &hops)
+                    .await
+                    .map_err(at(format!("add the route to {} in node `{name}`", r.dest)))
+            }
+        });
+        per_node.push(futures::future::try_join_all(installs));
     }
+    futures::future::try_join_all(per_node).await?;
     // Closing the netlink sockets here lets the namespaces go with the lab.
     drop(links);
     Ok(())

@@ -1,0 +1,189 @@
+//! Lab bring-up and teardown on the netns backend, beside Mininet.
+//!
+//! Builds generated topologies of 10, 100 and 1000 nodes (a line of
+//! routers, a tree of routers with hosts at the leaves, a leaf-spine with
+//! ECMP), every node addressed, routed, `lo` up and forwarding on where it
+//! routes, and prints the time per node up and down and the routes
+//! installed. When Mininet is installed (`apt-get install mininet
+//! bridge-utils net-tools`), it builds the same line topologies with
+//! `mn --switch lxbr --controller none` in a private PID and mount
+//! namespace (its cleanup kills processes by name) and prints the ratio.
+//!
+//! Run as root: `cargo bench -p netproof-lab --bench lab` (or
+//! `-- --quick` for the 10- and 100-node sizes only). This is a
+//! benchmark, not a test: nothing here asserts a time.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netproof_lab::{Cancel, Lab};
+use netproof_plan::{Backend, Options};
+use netproof_sample::MemorySink;
+
+/// A plan with `routers` nodes (role router) and `hosts`, and links.
+fn plan_text(name: &str, nodes: &[(String, bool)], links: &[(usize, usize)]) -> String {
+    let mut s = format!(
+        "[plan]\nname = \"{name}\"\nsummary = \"benchmark topology\"\nbackend = \"netns\"\n"
+    );
+    for (n, router) in nodes {
+        let _ = write!(s, "\n[[node]]\nname = \"{n}\"\n");
+        if *router {
+            s.push_str("role = \"router\"\n");
+        }
+    }
+    for (a, b) in links {
+        let _ = write!(
+            s,
+            "\n[[link]]\nends = [\"{}\", \"{}\"]\n",
+            nodes[*a].0, nodes[*b].0
+        );
+    }
+    s
+}
+
+fn line(n: usize) -> String {
+    let nodes: Vec<(String, bool)> = (0..n).map(|i| (format!("r{i}"), true)).collect();
+    let links: Vec<(usize, usize)> = (1..n).map(|i| (i - 1, i)).collect();
+    plan_text("line", &nodes, &links)
+}
+
+/// A binary tree of routers whose last level is hosts.
+fn tree(n: usize) -> String {
+    let routers = n / 2;
+    let nodes: Vec<(String, bool)> = (0..n)
+        .map(|i| {
+            if i < routers {
+                (format!("r{i}"), true)
+            } else {
+                (format!("h{i}"), false)
+            }
+        })
+        .collect();
+    let links: Vec<(usize, usize)> = (1..n).map(|i| ((i - 1) / 2, i)).collect();
+    plan_text("tree", &nodes, &links)
+}
+
+/// `spines` spines, each leaf linked to every spine, hosts under leaves.
+fn leaf_spine(n: usize) -> String {
+    let spines = (n / 50).clamp(2, 16);
+    let leaves = (n / 20).clamp(2, 64);
+    let hosts = n.saturating_sub(spines + leaves);
+    let mut nodes: Vec<(String, bool)> = Vec::new();
+    let mut links = Vec::new();
+    for s in 0..spines {
+        nodes.push((format!("s{s}"), true));
+    }
+    for l in 0..leaves {
+        nodes.push((format!("l{l}"), true));
+        for s in 0..spines {
+            links.push((s, spines + l));
+        }
+    }
+    for h in 0..hosts {
+        nodes.push((format!("h{h}"), false));
+        links.push((spines + h % leaves, spines + leaves + h));
+    }
+    plan_text("leaf-spine", &nodes, &links)
+}
+
+async fn measure(text: &str) -> Result<(Duration, Duration, usize, usize), String> {
+    let plan = netproof_plan::parse(
+        Path::new("bench.toml"),
+        text,
+        &Options {
+            backend: Some(Backend::Netns),
+            allow_external: false,
+        },
+    )
+    .map_err(|e| e.render(false, 100))?;
+    let sink = Arc::new(MemorySink::new());
+    let start = Instant::now();
+    let planned = Lab::plan(&plan, Backend::Netns).map_err(|e| e.to_string())?;
+    let routes = planned.routes().unwrap_or(0);
+    let mut lab = planned
+        .up(&plan, sink, &Cancel::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    let up = start.elapsed();
+    let start = Instant::now();
+    lab.down().await;
+    let down = start.elapsed();
+    Ok((up, down, plan.nodes.len(), routes))
+}
+
+/// Mininet's time to build and tear down `linear,n`, if it is installed.
+fn mininet(n: usize) -> Option<Duration> {
+    Command::new("mn").arg("--version").output().ok()?;
+    let script = format!(
+        "mount -t tmpfs tmpfs /tmp && mn --switch lxbr --controller none --topo linear,{n} --test none >/dev/null 2>&1"
+    );
+    let start = Instant::now();
+    let status = Command::new("unshare")
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--mount",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .status()
+        .ok()?;
+    status.success().then(|| start.elapsed())
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1000] };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "{:<11} {:>6} {:>8} {:>10} {:>10} {:>12} {:>12}",
+        "topology", "nodes", "routes", "up", "down", "up/node", "down/node"
+    );
+    let mut lines = Vec::new();
+    for &n in sizes {
+        for (name, text) in [
+            ("line", line(n)),
+            ("tree", tree(n)),
+            ("leaf-spine", leaf_spine(n)),
+        ] {
+            match rt.block_on(measure(&text)) {
+                Ok((up, down, nodes, routes)) => {
+                    println!(
+                        "{name:<11} {nodes:>6} {routes:>8} {:>10.1?} {:>10.1?} {:>12.1?} {:>12.1?}",
+                        up,
+                        down,
+                        up / nodes as u32,
+                        down / nodes as u32
+                    );
+                    if name == "line" {
+                        lines.push((n, up + down));
+                    }
+                }
+                Err(e) => println!("{name:<11} {n:>6}  failed: {e}"),
+            }
+        }
+    }
+    println!();
+    for (n, ours) in lines {
+        if n > 100 {
+            continue;
+        }
+        match mininet(n) {
+            Some(mn) => println!(
+                "linear,{n}: netproof up+down {ours:.1?}, Mininet {mn:.1?}: {:.0}x",
+                mn.as_secs_f64() / ours.as_secs_f64()
+            ),
+            None => println!(
+                "linear,{n}: netproof up+down {ours:.1?}; Mininet not installed (apt-get install mininet bridge-utils net-tools)"
+            ),
+        }
+    }
+}
