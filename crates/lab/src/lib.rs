@@ -19,6 +19,7 @@ mod namespace;
 pub mod netns;
 pub mod process;
 pub mod registry;
+pub mod rootless;
 mod service;
 
 use std::collections::BTreeMap;

@@ -24,16 +24,31 @@ pub(crate) struct Lease {
 }
 
 pub(crate) fn lease_block() -> Result<Lease, LabError> {
+    use std::os::unix::fs::PermissionsExt;
+    // One directory for every user of this host, since loopback is shared
+    // by all of them: world-writable and sticky, like /tmp itself.
     let dir = std::env::temp_dir().join("netproof-local-labs");
-    std::fs::create_dir_all(&dir).map_err(|e| LabError::Lease(dir.display().to_string(), e))?;
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).map_err(|e| LabError::Lease(dir.display().to_string(), e))?;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777));
+    }
     for block in 0..LOCAL_BLOCKS {
         let path = dir.join(format!("block-{block}.lock"));
-        let file = std::fs::OpenOptions::new()
+        // flock needs only an open descriptor: another user's lock file is
+        // opened read-only.
+        let file = match std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| LabError::Lease(path.display().to_string(), e))?;
+        {
+            Ok(f) => {
+                let _ = f.set_permissions(std::fs::Permissions::from_mode(0o666));
+                f
+            }
+            Err(_) => std::fs::File::open(&path)
+                .map_err(|e| LabError::Lease(path.display().to_string(), e))?,
+        };
         if file.try_lock().is_ok() {
             return Ok(Lease { block, _file: file });
         }

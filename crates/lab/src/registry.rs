@@ -141,10 +141,13 @@ impl Registry {
         let dir = if root {
             PathBuf::from("/run/netproof/labs")
         } else {
-            std::env::var_os("XDG_RUNTIME_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(std::env::temp_dir)
-                .join("netproof/labs")
+            match std::env::var_os("XDG_RUNTIME_DIR") {
+                Some(d) => PathBuf::from(d).join("netproof/labs"),
+                // A private directory per user: /tmp is shared.
+                // SAFETY: getuid has no preconditions.
+                None => std::env::temp_dir()
+                    .join(format!("netproof-{}/labs", unsafe { libc::getuid() })),
+            }
         };
         Registry { dir }
     }

@@ -45,6 +45,10 @@ fn up(args: LabUpArgs) -> Result<Code, CliError> {
         .backend
         .or(plan.backend)
         .unwrap_or(netproof_plan::Backend::Local);
+    if backend == netproof_plan::Backend::Netns {
+        netproof_lab::rootless::enter_if_unprivileged()
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -161,6 +165,12 @@ fn exec(args: LabExecArgs) -> Result<Code, CliError> {
     cmd.env("NP_NODE", &node.name);
     if let Some(a) = node.addresses.first() {
         cmd.env("NP_ADDR", a);
+    }
+    if entry.backend == "netns" && node.namespace.is_none() {
+        return Err(CliError::Usage(format!(
+            "lab {} was built without root: its namespaces are held by its owner (pid {}) alone and cannot be entered from here\nhint: run `lab up` as root to use `lab exec`",
+            entry.id, entry.owner.pid
+        )));
     }
     if let Some(ns) = &node.namespace {
         let file = std::fs::File::open(ns).map_err(|source| CliError::Write {

@@ -52,6 +52,19 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
         })?;
     }
 
+    // Without root, the netns backend builds labs inside a user namespace
+    // of our own; the switch must happen before any thread starts.
+    let uses_netns = plans.iter().any(|p| {
+        options
+            .backend
+            .or(p.backend)
+            .unwrap_or(netproof_plan::Backend::Local)
+            == netproof_plan::Backend::Netns
+    });
+    if uses_netns {
+        netproof_lab::rootless::enter_if_unprivileged()
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+    }
     let stale = netproof_lab::registry::Registry::default_location().stale();
     if !stale.is_empty() {
         eprintln!(
