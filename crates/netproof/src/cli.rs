@@ -115,8 +115,9 @@ pub struct LabDownArgs {
 /// Options shared by commands that validate plans.
 #[derive(Debug, Args)]
 pub struct PlanOptions {
-    /// Lab backend, overriding the plan's (`local`: every node is this host
-    /// on its own loopback address).
+    /// Lab backend, overriding the plan's: `netns` (a network namespace per
+    /// node, real links; root or unprivileged user namespaces) or `local`
+    /// (every node is this host on its own loopback address).
     #[arg(long, value_name = "BACKEND")]
     pub backend: Option<String>,
     /// Accept addresses outside the lab ranges (198.18.0.0/15, 2001:2::/48)

@@ -50,6 +50,16 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend a plan runs on when neither the plan nor `--backend`
+    /// names one: namespaces, the real lab.
+    pub const DEFAULT: Backend = Backend::Netns;
+
+    /// The backend a run uses: the command line's, else the plan's, else
+    /// [`Backend::DEFAULT`].
+    pub fn effective(flag: Option<Backend>, plan: Option<Backend>) -> Backend {
+        flag.or(plan).unwrap_or(Backend::DEFAULT)
+    }
+
     /// The name used in plans, on the command line and in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -392,8 +402,9 @@ pub struct TcpConnect {
 /// every case.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
-    /// `link_down` (one link) or `partition` (several at once): carrier
-    /// down on both ends, as a pulled cable; routes through it are withdrawn.
+    /// `link_down` (one link) or `partition` (several at once): both ends
+    /// set administratively down, as a pulled cable; the two end nodes
+    /// withdraw their routes through it (static routes elsewhere stay).
     LinkDown {
         /// The links, as node-name pairs in plan order of their ends.
         links: Vec<[String; 2]>,

@@ -97,7 +97,7 @@ pub(crate) struct Shared {
 
 /// The backend a run uses: the flag's, else the plan's, else the default.
 pub fn effective_backend(plan: &Plan, options: &RunOptions) -> Backend {
-    options.backend.or(plan.backend).unwrap_or(Backend::Local)
+    Backend::effective(options.backend, plan.backend)
 }
 
 /// Draws a seed from the OS, for runs whose plan and flags fix none.

@@ -15,10 +15,7 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
         match netproof_plan::load(path, &options) {
             Ok(plan) => {
                 // The plan is valid; can its lab be built (addresses, routes)?
-                let backend = options
-                    .backend
-                    .or(plan.backend)
-                    .unwrap_or(netproof_plan::Backend::Local);
+                let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
                 if let Err(e) = netproof_lab::check(&plan, backend) {
                     if args.json {
                         report.push(json!({

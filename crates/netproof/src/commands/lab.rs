@@ -41,10 +41,7 @@ impl Sink for Console {
 fn up(args: LabUpArgs) -> Result<Code, CliError> {
     let options = plan_options(&args.plan_options)?;
     let plan = netproof_plan::load(&args.plan, &options).map_err(|e| CliError::Plans(vec![e]))?;
-    let backend = options
-        .backend
-        .or(plan.backend)
-        .unwrap_or(netproof_plan::Backend::Local);
+    let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
     if backend == netproof_plan::Backend::Netns {
         netproof_lab::rootless::enter_if_unprivileged()
             .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -157,14 +154,23 @@ fn exec(args: LabExecArgs) -> Result<Code, CliError> {
         .ok_or_else(|| CliError::Usage("no command given after `--`".into()))?;
     let mut cmd = std::process::Command::new(program);
     cmd.args(rest);
+    // The same environment as a step on that node: NP_ADDR from the first
+    // address, NP_ADDR6 from the second (netns nodes have both).
     for n in &entry.nodes {
+        let name = netproof_lab::env_name(&n.name);
         if let Some(a) = n.addresses.first() {
-            cmd.env(format!("NP_ADDR_{}", netproof_lab::env_name(&n.name)), a);
+            cmd.env(format!("NP_ADDR_{name}"), a);
+        }
+        if let Some(a6) = n.addresses.get(1) {
+            cmd.env(format!("NP_ADDR6_{name}"), a6);
         }
     }
     cmd.env("NP_NODE", &node.name);
     if let Some(a) = node.addresses.first() {
         cmd.env("NP_ADDR", a);
+    }
+    if let Some(a6) = node.addresses.get(1) {
+        cmd.env("NP_ADDR6", a6);
     }
     if entry.backend == "netns" && node.namespace.is_none() {
         return Err(CliError::Usage(format!(

@@ -34,10 +34,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
         return Err(CliError::Plans(invalid));
     }
     for (plan, path) in plans.iter().zip(&args.plans) {
-        let backend = options
-            .backend
-            .or(plan.backend)
-            .unwrap_or(netproof_plan::Backend::Local);
+        let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
         if let Err(e) = netproof_lab::check(plan, backend) {
             return Err(CliError::Usage(format!(
                 "{}: the lab cannot be built: {e}",
@@ -55,10 +52,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
     // Without root, the netns backend builds labs inside a user namespace
     // of our own; the switch must happen before any thread starts.
     let uses_netns = plans.iter().any(|p| {
-        options
-            .backend
-            .or(p.backend)
-            .unwrap_or(netproof_plan::Backend::Local)
+        netproof_plan::Backend::effective(options.backend, p.backend)
             == netproof_plan::Backend::Netns
     });
     if uses_netns {

@@ -83,6 +83,7 @@ fn impairment_on_local_backend_names_the_link() {
         r#"[plan]
 name = "imp"
 summary = "delay on loopback"
+backend = "local"
 
 [[node]]
 name = "a"

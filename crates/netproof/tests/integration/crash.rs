@@ -10,6 +10,7 @@ use crate::Scratch;
 const LONG_PLAN: &str = r#"[plan]
 name = "long"
 summary = "a run that takes a while"
+backend = "local"
 
 [[node]]
 name = "a"

@@ -32,6 +32,16 @@ pub struct Scratch {
     pub dir: tempfile::TempDir,
 }
 
+/// A test that fails midway must not leak its lab: whatever its registry
+/// still lists (labs whose owner is gone) is collected when it ends.
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.path("registry").exists() {
+            let _ = self.command(&["lab", "gc"]).output();
+        }
+    }
+}
+
 impl Default for Scratch {
     fn default() -> Self {
         Self::new()

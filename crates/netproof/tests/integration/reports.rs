@@ -7,6 +7,7 @@ fn plan(sleep: &str) -> String {
         r#"[plan]
 name = "cmp"
 summary = "exec durations to compare"
+backend = "local"
 
 [[node]]
 name = "a"

@@ -37,7 +37,7 @@ pub(crate) fn plan(
 
     let meta = meta::validate(ck, root.get("plan"));
     let plan_backend = meta.as_ref().and_then(|m| m.backend);
-    let backend = options.backend.or(plan_backend).unwrap_or(Backend::Local);
+    let backend = Backend::effective(options.backend, plan_backend);
     let cx = Context { options, backend };
 
     let node_tables = tables(ck, root.get("node"), "node");

@@ -495,7 +495,19 @@ fn fault(
             let l = link();
             let rate = t
                 .require(ck, "rate", "add `rate = \"10Mbit\"`, the link's new rate")
-                .and_then(|v| v.rate(ck));
+                .and_then(|v| {
+                    let r = v.rate(ck)?;
+                    if r == 0 {
+                        v.invalid(
+                            ck,
+                            "`rate` 0 passes nothing".to_string(),
+                            "zero rate",
+                            Some("to cut the link use `fault = \"link_down\"`; else give a rate above 0".to_string()),
+                        );
+                        return None;
+                    }
+                    Some(r)
+                });
             Fault::LinkSet {
                 link: l?,
                 rate: Some(rate?),
