@@ -587,3 +587,169 @@ expect = ["count(tcp_connect.latency{error=\"refused\"}) == 5", "max(exec.exit_c
         .unwrap();
     assert!(shaping.contains("tbf"), "{shaping}");
 }
+
+#[test]
+fn netns_tbf_rate_holds_and_link_set_changes_it_at_run_time() {
+    let before = census();
+    let s = Scratch::new();
+    // The sink reads everything, then answers one byte: the sender's clock
+    // stops when the last byte has crossed the link, whatever its buffers.
+    let plan = s.plan(
+        "rate.toml",
+        r#"[plan]
+name = "rate"
+summary = "tbf holds a link to its rate"
+backend = "netns"
+
+[[node]]
+name = "sender"
+[[node]]
+name = "sink"
+
+[[link]]
+ends = ["sender", "sink"]
+rate = "40Mbit"
+
+[[service]]
+name = "sink"
+node = "sink"
+command = ["python3", "-c", "import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9000)); s.listen(8)\nwhile True:\n  c,_=s.accept()\n  while c.recv(1<<16): pass\n  c.sendall(b'k'); c.close()"]
+ready = { tcp = 9000 }
+
+[[case]]
+id = "R-01"
+title = "goodput at the planned rate, then at a rate set at run time"
+steps = [
+  { kind = "exec", name = "at-40", node = "sender", command = ["python3", "-c", "import socket,time,os\nn=5_000_000\ns=socket.create_connection((os.environ['NP_ADDR_SINK'], 9000)); t=time.time(); s.sendall(b'x'*n); s.shutdown(socket.SHUT_WR); s.recv(1); print(n*8/(time.time()-t))"] },
+  { kind = "fault", fault = "link_set", link = "sender--sink", rate = "10Mbit" },
+  { kind = "exec", name = "at-10", node = "sender", command = ["python3", "-c", "import socket,time,os\nn=1_250_000\ns=socket.create_connection((os.environ['NP_ADDR_SINK'], 9000)); t=time.time(); s.sendall(b'x'*n); s.shutdown(socket.SHUT_WR); s.recv(1); print(n*8/(time.time()-t))"] },
+]
+expect = ["max(exec.exit_code) == 0"]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let goodput = |step: &str| -> f64 {
+        let id = data
+            .steps
+            .iter()
+            .find(|st| st.info.name == step)
+            .unwrap()
+            .id;
+        match &data
+            .samples
+            .iter()
+            .find(|r| r.step == Some(id) && r.sample.metric == "exec.stdout")
+            .unwrap()
+            .sample
+            .value
+        {
+            netproof_sample::Value::Text(t) => t.trim().parse().unwrap(),
+            v => panic!("{v:?}"),
+        }
+    };
+    // tbf counts whole frames; TCP goodput is ~96 % of that (1448 of 1514
+    // bytes), and a small first burst lifts it a little.
+    for (step, rate) in [("at-40", 40e6), ("at-10", 10e6)] {
+        let g = goodput(step);
+        assert!(
+            (0.88 * rate..=1.02 * rate).contains(&g),
+            "{step}: {g} bit/s for a {rate} bit/s link"
+        );
+    }
+    assert_back_to(&before);
+}
+
+#[test]
+fn netns_link_flap_takes_the_link_down_and_up_on_schedule() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "flap.toml",
+        &format!(
+            r#"{LINE}
+[[case]]
+id = "FLAP"
+title = "two flaps"
+steps = [
+  {{ kind = "tcp_connect", from = "client", to = "server:7001", at = "0s", every = "20ms", for = "2s", timeout = "100ms" }},
+  {{ kind = "fault", fault = "link_flap", link = "r1--r2", period = "600ms", flaps = 2, at = "200ms" }},
+]
+expect = ["success_ratio(tcp_connect.latency) < 100%", "success_ratio(tcp_connect.latency) > 20%"]
+"#
+        ),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let start = data.cases[0].info.started.0;
+    let flaps: Vec<f64> = data
+        .events
+        .iter()
+        .filter(|e| e.kind == "fault.link_flap")
+        .map(|e| (e.time.0 - start) as f64 / 1e9)
+        .collect();
+    assert_eq!(flaps.len(), 4, "{:?}", data.events);
+    // down at 0.2, up at 0.5, down at 0.8, up at 1.1 (s from the case start)
+    for (got, want) in flaps.iter().zip([0.2, 0.5, 0.8, 1.1]) {
+        assert!(
+            (want..want + 0.25).contains(got),
+            "flap events at {flaps:?}"
+        );
+    }
+    assert_back_to(&before);
+}
+
+#[test]
+fn netns_lab_exec_runs_inside_the_node_namespace() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan("line.toml", LINE);
+    let mut child = s
+        .command(&["lab", "up", plan.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let o = s.netproof(&["lab", "status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        if v[0]["state"] == "up" && v[0]["processes"] == 1 {
+            break v[0]["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "lab up never came up");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let o = s.netproof(&[
+        "lab", "exec", "r1", "--", "ip", "-o", "addr", "show", "dev", "lo",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("198.18.0.2/32"), "{out}");
+    let o = s.netproof(&[
+        "lab",
+        "exec",
+        "client",
+        "--",
+        "sh",
+        "-c",
+        "echo $NP_ADDR6_SERVER",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("2001:2:"),
+        "{}",
+        show(&o)
+    );
+    let o = s.netproof(&["lab", "down", "--lab", &id]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "lab up did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_back_to(&before);
+}
