@@ -10,7 +10,8 @@
 //! namespace (its cleanup kills processes by name) and prints the ratio.
 //!
 //! Run as root: `cargo bench -p netproof-lab --bench lab` (or
-//! `-- --quick` for the 10- and 100-node sizes only). This is a
+//! `-- --quick` for the 10- and 100-node sizes only, `-- --only line` for
+//! one topology). This is a
 //! benchmark, not a test: nothing here asserts a time.
 
 use std::fmt::Write as _;
@@ -137,7 +138,13 @@ fn mininet(n: usize) -> Option<Duration> {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    // `--only NAME` limits the run to one topology (line, tree, leaf-spine).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
     let sizes: &[usize] = if quick { &[10, 100] } else { &[10, 100, 1000] };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -154,6 +161,9 @@ fn main() {
             ("tree", tree(n)),
             ("leaf-spine", leaf_spine(n)),
         ] {
+            if only.as_deref().is_some_and(|o| o != name) {
+                continue;
+            }
             match rt.block_on(measure(&text)) {
                 Ok((up, down, nodes, routes)) => {
                     println!(

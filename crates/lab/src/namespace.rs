@@ -409,9 +409,29 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                 })
                 .collect();
             async move {
-                nl.add_route(r.dest.addr, r.dest.len, &hops)
-                    .await
-                    .map_err(at(format!("add the route to {} in node `{name}`", r.dest)))
+                // IPv6 installs a link's connected /127 from a work queue
+                // once the link is up; in a large lab built all at once the
+                // queue can lag, and a route via that link's neighbour is
+                // refused (EHOSTUNREACH) until it catches up. Retry a few
+                // times, briefly, before calling it a failure.
+                let mut wait = Duration::from_millis(5);
+                loop {
+                    match nl.add_route(r.dest.addr, r.dest.len, &hops).await {
+                        Err(e)
+                            if e.os_error() == Some(libc::EHOSTUNREACH)
+                                && wait < Duration::from_secs(2) =>
+                        {
+                            tokio::time::sleep(wait).await;
+                            wait *= 2;
+                        }
+                        other => {
+                            return other.map_err(at(format!(
+                                "add the route to {} in node `{name}`",
+                                r.dest
+                            )));
+                        }
+                    }
+                }
             }
         });
         per_node.push(futures::future::try_join_all(installs));
