@@ -282,6 +282,31 @@ impl Lab {
                 (addrs, Planned::Netns(Box::new(bp)), links)
             }
         };
+        // A LAN shows as a node of role `lan` joined to each member.
+        let lan_prefixes: Vec<Vec<String>> = match &planned {
+            Planned::Netns(bp) => (0..plan.lans.len()).map(|i| bp.lan_prefixes(i)).collect(),
+            Planned::Local(_) => plan.lans.iter().map(|_| Vec::new()).collect(),
+        };
+        let mut links = links;
+        let mut lan_nodes = Vec::new();
+        for (lan, prefixes) in plan.lans.iter().zip(lan_prefixes) {
+            lan_nodes.push(TopologyNode {
+                name: lan.name.clone(),
+                role: "lan".into(),
+                addresses: prefixes,
+                services: Vec::new(),
+            });
+            for m in &lan.nodes {
+                links.push(TopologyLink {
+                    ends: [m.clone(), lan.name.clone()],
+                    mechanism: match backend {
+                        Backend::Netns => format!("veth to bridge {}", fabric::LAN_BRIDGE),
+                        Backend::Local => "none (local backend: loopback)".into(),
+                    },
+                    properties: lan.mtu.map(|m| format!("mtu {m}")).unwrap_or_default(),
+                });
+            }
+        }
         let mut env = Vec::new();
         for (name, addr, addr6) in &addrs {
             env.push((format!("NP_ADDR_{}", env_name(name)), addr.to_string()));
@@ -326,6 +351,7 @@ impl Lab {
                         .map(|s| s.name.clone())
                         .collect(),
                 })
+                .chain(lan_nodes)
                 .collect(),
             links,
         };

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use netproof_plan::{Plan, Role};
 
-use crate::fabric::{End, Fabric, Graph, GraphLink, GraphNode};
+use crate::fabric::{End, Fabric, Graph, GraphLan, GraphLink, GraphNode, LAN_BRIDGE};
 use crate::netns::{NetNs, Netlink, NetnsError};
 use crate::registry::{NamespaceEntry, Registry};
 use crate::{LabError, TopologyLink};
@@ -37,6 +37,8 @@ pub(crate) struct Blueprint {
     pub(crate) routers: Vec<bool>,
     /// Per link: MTU and rate (bit/s) from the plan.
     pub(crate) links: Vec<(Option<u32>, Option<u64>)>,
+    /// Per LAN: MTU from the plan.
+    pub(crate) lan_mtus: Vec<Option<u32>>,
 }
 
 impl Blueprint {
@@ -44,6 +46,12 @@ impl Blueprint {
     pub(crate) fn addresses(&self, node: usize) -> (IpAddr, IpAddr) {
         let a = &self.fabric.addressing.nodes[node];
         (IpAddr::V4(a.loopback_v4), IpAddr::V6(a.loopback_v6))
+    }
+
+    /// Each LAN's subnets, as the report shows them.
+    pub(crate) fn lan_prefixes(&self, lan: usize) -> Vec<String> {
+        let a = &self.fabric.addressing.lans[lan];
+        vec![a.prefix_v4.to_string(), a.prefix_v6.to_string()]
     }
 
     /// The topology's links as the report shows them.
@@ -125,7 +133,16 @@ impl Blueprint {
                                 r.dest.len,
                                 r.nexthops
                                     .iter()
-                                    .map(|h| (h.via, ifname(h.link, node)))
+                                    .map(|h| {
+                                        (
+                                            h.via,
+                                            self.fabric
+                                                .naming
+                                                .dev(node, h.dev)
+                                                .unwrap_or_default()
+                                                .to_string(),
+                                        )
+                                    })
                                     .collect(),
                             )
                         })
@@ -163,14 +180,33 @@ pub(crate) fn blueprint(plan: &Plan, lab_id: &str) -> Result<Blueprint, LabError
                 })
             })
             .collect::<Result<_, LabError>>()?,
+        lans: plan
+            .lans
+            .iter()
+            .map(|l| {
+                Ok(GraphLan {
+                    name: l.name.clone(),
+                    members: l
+                        .nodes
+                        .iter()
+                        .map(|n| index(n).ok_or_else(|| LabError::UnknownNode(n.clone())))
+                        .collect::<Result<_, LabError>>()?,
+                    cost: l.cost,
+                })
+            })
+            .collect::<Result<_, LabError>>()?,
     };
     let fabric = Fabric::plan(&graph)?;
     Ok(Blueprint {
+        // Nodes first, then one namespace per LAN for its bridge (never the
+        // root namespace).
         names: plan
             .nodes
             .iter()
             .map(|n| format!("{lab_id}-{}", n.name))
+            .chain(plan.lans.iter().map(|l| format!("{lab_id}-lan-{}", l.name)))
             .collect(),
+        lan_mtus: plan.lans.iter().map(|l| l.mtu).collect(),
         routers: plan.nodes.iter().map(|n| n.role == Role::Router).collect(),
         links: plan
             .links
@@ -226,12 +262,18 @@ pub(crate) async fn build(
     registry: &Registry,
     entry: &mut crate::registry::Entry,
 ) -> Result<Built, LabError> {
+    let owners = bp
+        .graph
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .chain(bp.graph.lans.iter().map(|l| format!("lan:{}", l.name)));
     entry.namespaces = bp
         .names
         .iter()
-        .zip(&bp.graph.nodes)
+        .zip(owners)
         .map(|(name, node)| NamespaceEntry {
-            node: node.name.clone(),
+            node,
             name: name.clone(),
             path: Some(std::path::Path::new(crate::netns::RUN_DIR).join(name)),
         })
@@ -306,16 +348,18 @@ fn write_sysctls(ns: &NetNs, node: &str, router: bool) -> Result<(), LabError> {
 async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     // Namespaces first (a cheap system call each, in order so a failure
     // leaves `built` holding exactly what exists).
+    let n_nodes = bp.graph.nodes.len();
     for (i, name) in bp.names.iter().enumerate() {
-        let node = &bp.graph.nodes[i].name;
-        let ns =
-            NetNs::create(name).map_err(at(format!("create the namespace of node `{node}`")))?;
+        let what = match bp.graph.nodes.get(i) {
+            Some(n) => format!("node `{}`", n.name),
+            None => format!("LAN `{}`", bp.graph.lans[i - n_nodes].name),
+        };
+        let ns = NetNs::create(name).map_err(at(format!("create the namespace of {what}")))?;
         built.namespaces.push(Arc::new(ns));
     }
     // Then every node's netlink handle, `lo`, loopbacks and sysctls, all
     // nodes at once: the round trips overlap.
-    let nodes = built
-        .namespaces
+    let nodes = built.namespaces[..n_nodes]
         .iter()
         .enumerate()
         .map(|(i, ns)| async move {
@@ -389,6 +433,63 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
         Ok::<(), LabError>(())
     });
     futures::future::try_join_all(each_link).await?;
+    // LANs: a bridge in the LAN's own namespace, and from each member a
+    // veth pair created in place, its far end a port of the bridge.
+    let each_lan = bp
+        .graph
+        .lans
+        .iter()
+        .enumerate()
+        .map(|(li, lan)| async move {
+            let lan_ns = &namespaces[n_nodes + li];
+            let what = format!("LAN `{}`", lan.name);
+            let br = Netlink::new(lan_ns).map_err(at(format!("open netlink in {what}")))?;
+            br.add_bridge(LAN_BRIDGE)
+                .await
+                .map_err(at(format!("create the bridge of {what}")))?;
+            let addrs = &bp.fabric.addressing.lans[li];
+            for (k, &member) in lan.members.iter().enumerate() {
+                let node = &bp.graph.nodes[member].name;
+                let ifname = bp.fabric.naming.lan_interface(li, k).unwrap_or_default();
+                let port = bp.fabric.naming.lan_port(li, k).unwrap_or_default();
+                let nl = &links_ref[member];
+                nl.add_veth(ifname, lan_ns, port)
+                    .await
+                    .map_err(at(format!("connect node `{node}` to {what}")))?;
+                br.set_controller(port, LAN_BRIDGE)
+                    .await
+                    .map_err(at(format!("attach node `{node}` to the bridge of {what}")))?;
+                if let Some(mtu) = bp.lan_mtus[li] {
+                    nl.set_mtu(ifname, mtu)
+                        .await
+                        .map_err(at(format!("set the MTU of node `{node}` on {what}")))?;
+                    br.set_mtu(port, mtu)
+                        .await
+                        .map_err(at(format!("set the MTU of {what}")))?;
+                }
+                nl.add_address(ifname, IpAddr::V4(addrs.v4[k]), addrs.prefix_v4.len)
+                    .await
+                    .map_err(at(format!("address node `{node}` on {what}")))?;
+                nl.add_address(ifname, IpAddr::V6(addrs.v6[k]), addrs.prefix_v6.len)
+                    .await
+                    .map_err(at(format!("address node `{node}` on {what}")))?;
+                br.set_up(port)
+                    .await
+                    .map_err(at(format!("bring the port of `{node}` on {what} up")))?;
+                nl.set_up(ifname)
+                    .await
+                    .map_err(at(format!("bring node `{node}` up on {what}")))?;
+            }
+            for (k, &member) in lan.members.iter().enumerate() {
+                let ifname = bp.fabric.naming.lan_interface(li, k).unwrap_or_default();
+                links_ref[member]
+                    .wait_ready(ifname, Duration::from_secs(5))
+                    .await
+                    .map_err(at(format!("wait for {what} to carry traffic")))?;
+            }
+            Ok::<(), LabError>(())
+        });
+    futures::future::try_join_all(each_lan).await?;
     // Routes: every node's requests in flight at once (the kernel applies
     // them in order per socket; the round trips overlap), all nodes at once.
     let mut per_node = Vec::with_capacity(bp.fabric.routes.nodes.len());
@@ -399,14 +500,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
             let hops: Vec<(IpAddr, &str)> = r
                 .nexthops
                 .iter()
-                .map(|h| {
-                    let l = &bp.graph.links[h.link];
-                    let end = if l.a == node { End::A } else { End::B };
-                    (
-                        h.via,
-                        bp.fabric.naming.interface(h.link, end).unwrap_or_default(),
-                    )
-                })
+                .map(|h| (h.via, bp.fabric.naming.dev(node, h.dev).unwrap_or_default()))
                 .collect();
             async move {
                 // IPv6 installs a link's connected /127 from a work queue

@@ -92,6 +92,8 @@ pub struct Plan {
     pub nodes: Vec<Node>,
     /// Links in plan order.
     pub links: Vec<Link>,
+    /// LAN segments in plan order.
+    pub lans: Vec<Lan>,
     /// Services in plan order.
     pub services: Vec<Service>,
     /// Cases in plan order.
@@ -175,6 +177,21 @@ impl Link {
     pub fn name(&self) -> String {
         format!("{}--{}", self.ends[0], self.ends[1])
     }
+}
+
+/// A LAN segment: several nodes on one broadcast domain (a bridge).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lan {
+    /// The LAN's name, unique among LANs.
+    pub name: String,
+    /// Its members, as node names (at least two, distinct).
+    pub nodes: Vec<String>,
+    /// Maximum transmission unit in bytes, if the plan sets one.
+    pub mtu: Option<u32>,
+    /// The cost of crossing the LAN for shortest-path routing.
+    pub cost: u32,
+    /// Where the LAN is defined.
+    pub span: Span,
 }
 
 /// Link impairments, in canonical units.

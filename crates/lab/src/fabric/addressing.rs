@@ -1,5 +1,5 @@
-//! Addresses for every node and link of a lab, from the benchmarking ranges
-//! IPv4 198.18.0.0/15 (RFC 2544) and IPv6 2001:2::/48 (RFC 5180).
+//! Addresses for every node, link and LAN of a lab, from the benchmarking
+//! ranges IPv4 198.18.0.0/15 (RFC 2544) and IPv6 2001:2::/48 (RFC 5180).
 //!
 //! # Layout
 //!
@@ -7,21 +7,28 @@
 //! |------|------|------|
 //! | whole lab | `198.18.0.0/15` | `2001:2::/48` |
 //! | node loopbacks | `198.18.0.1` … `198.18.255.255`, a /32 each | `2001:2:0:ffff::1`, `::2`, … (hex), a /128 each |
-//! | link *k* | `198.19.0.0/16` + 2*k*, a /31 | the /64 `2001:2:0:`*k*`::/64` (hex), configured as the /127 `2001:2:0:`*k*`::a/127` |
+//! | links | `198.19.0.0/17` | `2001:2:0:0::/64` … `2001:2:0:3fff::/64` (within `2001:2::/50`) |
+//! | link *k* | `198.19.0.0` + 2*k*, a /31 | the /64 `2001:2:0:`*k*`::/64` (hex), configured as the /127 `2001:2:0:`*k*`::a/127` |
 //! | end `a` of link *k* | `198.19.0.0` + 2*k* (the lower address) | `2001:2:0:`*k*`::a` |
 //! | end `b` of link *k* | `198.19.0.0` + 2*k* + 1 | `2001:2:0:`*k*`::b` |
+//! | LANs | `198.19.128.0/17` | `2001:2:0:8000::/64` … `2001:2:0:bfff::/64` (`2001:2:0:8000::/50`) |
+//! | LAN subnet *j* | the *j*-th block of `198.19.128.0/17` (below), the smallest prefix holding the members plus network and broadcast addresses | `2001:2:0:`(8000 + *j*)`::/64` (hex) |
+//! | member *i* of LAN subnet *j* | the block's first address + *i* + 1 | `2001:2:0:`(8000 + *j*)`::`(*i* + 1) (hex) |
 //!
 //! Numbers are handed out in a **depth-first walk** of the topology, not in
 //! plan order: start at the first node of the plan; on reaching a node,
 //! give it the next loopback number, give each of its links that has no
-//! number yet the next link number (in plan order), then walk on into each
-//! neighbour not yet reached, in the order of those links; when the walk
-//! runs out, start again at the first node not yet reached (a topology in
-//! several parts). The *n*-th node reached (counting from 1) gets
+//! number yet the next link number (in plan order) and each of its LANs
+//! that has none the next LAN number (in plan order), then walk on: into
+//! each neighbour across its links not yet reached, in the order of those
+//! links, then across each of its LANs the walk has not yet crossed, in
+//! plan order, into each member not yet reached, in member order. When the
+//! walk runs out, start again at the first node not yet reached (a topology
+//! in several parts). The *n*-th node reached (counting from 1) gets
 //! `2001:2:0:ffff::`*n* (hex) and, unless its plan fixes one, the next
 //! free IPv4 loopback from `198.18.0.1` up, so `198.18.0.0` + *n* when no
 //! node fixes its address; the *k*-th link numbered (from 0) gets the next
-//! free slot, *k* when no fixed address lies in `198.19.0.0/16`.
+//! free slot, *k* when no fixed address lies in `198.19.0.0/17`.
 //!
 //! For example, `a - r1 - r2 - b` written in that order (nodes `a`, `r1`,
 //! `r2`, `b`; links `a--r1`, `r1--r2`, `r2--b`):
@@ -34,17 +41,39 @@
 //! | `r2--b` | `198.19.0.4/31` | `2001:2:0:2::a/127` |
 //!
 //! Why not plan order: the walk gives every subtree of a tree, and every
-//! leaf switch with the hosts under it, a contiguous run of numbers, and
-//! contiguous runs aggregate into a few prefixes in the routing tables of
-//! the nodes that reach them through one next hop (see the routing module).
-//! In plan order a tree's routes grow with the square of its size. For a
-//! line written from one end to the other, and for most trees written top
-//! down, the walk's order is the plan's order anyway.
+//! leaf switch with the hosts under it (on links or on a LAN), a contiguous
+//! run of numbers, and contiguous runs aggregate into a few prefixes in the
+//! routing tables of the nodes that reach them through one next hop (see
+//! the routing module). In plan order a tree's routes grow with the square
+//! of its size. For a line written from one end to the other, and for most
+//! trees written top down, the walk's order is the plan's order anyway.
+//!
+//! # LAN subnets
+//!
+//! A LAN of *m* members gets an IPv4 block of the smallest power of two
+//! that holds *m* + 2 addresses (its members, the network address and the
+//! broadcast address): a /30 for 2 members, a /29 for 3 to 6, a /28 for 7
+//! to 14, and so on. Member *i* (its place in the plan's member list, from
+//! 0) gets the block's address *i* + 1; the addresses after the last
+//! member's, up to the broadcast address, stay unused. The blocks are laid
+//! out from `198.19.128.0` up, one right after the other, the largest
+//! first and, among blocks of one size, in the order of the LANs' walk
+//! numbers. Laying them out largest first keeps every block aligned to its
+//! size with no gap between blocks (each offset is a sum of sizes no
+//! smaller than the next block's), so the pool is used to the last address.
+//! The *j*-th block laid out (from 0) is LAN subnet *j*, and its IPv6
+//! subnet is the /64 `2001:2:0:`(8000 + *j*)`::/64`: both families list
+//! the LANs in the same order. Member *i* gets the interface identifier
+//! *i* + 1, never `::0` (the Subnet-Router anycast address). For example
+//! the first LAN of three members in a lab gets `198.19.128.0/29`
+//! (members `.1`, `.2`, `.3`) and `2001:2:0:8000::/64` (`::1`, `::2`,
+//! `::3`).
 //!
 //! A node whose plan fixes its IPv4 loopback keeps it (it may lie anywhere,
 //! also outside the lab's ranges), does not use up a number, and no other
-//! node or link gets that address: the walk skips a loopback number equal
-//! to it and a link slot whose /31 holds it. Its IPv6 loopback is still
+//! node, link or LAN gets that address: the walk skips a loopback number
+//! equal to it, a link slot whose /31 holds it, and a LAN block that holds
+//! it (the next LAN takes the block after it). Its IPv6 loopback is still
 //! allocated. Two nodes fixing the same address is an error naming both.
 //!
 //! Why these shapes:
@@ -55,13 +84,23 @@
 //!   all zeros should not be assigned, since it is the Subnet-Router anycast
 //!   address. Routes to a link subnet name its /64, so neighbouring links'
 //!   /64s aggregate like the IPv4 /31s do.
-//! - Loopbacks and links in separate blocks keep each block contiguous for
-//!   aggregation, and let a person tell a node from a link by its address.
+//! - A LAN is a broadcast domain, so its IPv4 subnet keeps the network and
+//!   broadcast addresses every host stack expects there, and its IPv6
+//!   subnet is the /64 that every host on a LAN expects.
+//! - Loopbacks, links and LANs in separate blocks keep each block
+//!   contiguous for aggregation, and let a person tell a node from a link
+//!   from a LAN by its address. The LAN block is a fixed half of
+//!   `198.19.0.0/16`, rather than carved from its top as needed, so that an
+//!   address says which it is without knowing the lab.
 //!
-//! Capacity: 65 535 IPv4 loopbacks and 32 768 links (the IPv6 side holds
-//! more of each); beyond that [`allocate`] returns a [`FabricError`].
-//! The same graph always gets the same addresses.
+//! Capacity: 65 535 IPv4 loopbacks, 16 384 links, and LANs whose IPv4
+//! blocks add up to 32 768 addresses (8 192 LANs of two members, 4 096 of
+//! up to six, or one of up to 32 766 members). The IPv6 side holds more of
+//! each (16 384 LAN /64s; every LAN block takes at least four IPv4
+//! addresses, so IPv4 runs out first). Beyond that [`allocate`] returns a
+//! [`FabricError`]. The same graph always gets the same addresses.
 
+use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -131,20 +170,32 @@ pub const LAB_V6: Prefix = Prefix::v6(LAB_V6_BASE, 48);
 /// Where node loopbacks come from, IPv4.
 pub const LOOPBACKS_V4: Prefix = Prefix::v4(LOOPBACK_V4_BASE, 16);
 /// Where link subnets come from, IPv4.
-pub const LINKS_V4: Prefix = Prefix::v4(LINK_V4_BASE, 16);
+pub const LINKS_V4: Prefix = Prefix::v4(LINK_V4_BASE, 17);
+/// Where LAN subnets come from, IPv4.
+pub const LANS_V4: Prefix = Prefix::v4(LAN_V4_BASE, 17);
 /// Where node loopbacks come from, IPv6.
 pub const LOOPBACKS_V6: Prefix = Prefix::v6(LOOPBACK_V6_BASE, 64);
+/// Where link /64s come from, IPv6.
+pub const LINKS_V6: Prefix = Prefix::v6(LAB_V6_BASE, 50);
+/// Where LAN /64s come from, IPv6.
+pub const LANS_V6: Prefix = Prefix::v6(LAN_V6_BASE, 50);
 
 const LOOPBACK_V4_BASE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
 const LINK_V4_BASE: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 0);
+const LAN_V4_BASE: Ipv4Addr = Ipv4Addr::new(198, 19, 128, 0);
 const LOOPBACK_V6_BASE: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0xffff, 0, 0, 0, 0);
 /// The lab's IPv6 /48; link *k*'s /64 is this with *k* as the fourth group.
 const LAB_V6_BASE: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 0, 0);
+/// LAN subnet *j*'s /64 is this with 0x8000 + *j* as the fourth group.
+const LAN_V6_BASE: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0, 0x8000, 0, 0, 0, 0);
 
 /// How many loopbacks [`LOOPBACKS_V4`] holds: `.0.1` to `.255.255`.
 const LOOPBACK_CAPACITY: u32 = 0xffff;
-/// How many /31s [`LINKS_V4`] holds.
-const LINK_CAPACITY: u32 = 0x8000;
+/// How many /31s [`LINKS_V4`] holds; also how many /64s [`LINKS_V6`] holds.
+const LINK_CAPACITY: u32 = 0x4000;
+/// How many addresses [`LANS_V4`] holds. Every LAN block has at least 4,
+/// so at most 0x2000 LANs fit, fewer than the 0x4000 /64s of [`LANS_V6`].
+const LAN_CAPACITY: u64 = 0x8000;
 
 /// A node's loopback addresses (on `lo`, as /32 and /128).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,13 +247,51 @@ impl LinkAddresses {
     }
 }
 
-/// Every node's and every link's addresses, indexed like the graph.
+/// A LAN's addresses. Index *k* of each list is member *k*'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LanAddresses {
+    /// The members (indices into the graph's nodes), as the graph lists
+    /// them.
+    pub members: Vec<usize>,
+    /// Each member's IPv4 address, in [`Self::prefix_v4`].
+    pub v4: Vec<Ipv4Addr>,
+    /// Each member's IPv6 address, in [`Self::prefix_v6`].
+    pub v6: Vec<Ipv6Addr>,
+    /// The LAN's IPv4 subnet: what each member is configured with, and
+    /// what routes to the LAN name. Its first address is the network
+    /// address and its last the broadcast address; neither is a member's.
+    pub prefix_v4: Prefix,
+    /// The LAN's IPv6 subnet, a /64: what each member is configured with,
+    /// and what routes to the LAN name.
+    pub prefix_v6: Prefix,
+}
+
+impl LanAddresses {
+    /// The place of `node` in [`Self::members`], if it is on this LAN.
+    /// Linear in the LAN's size.
+    pub fn position(&self, node: usize) -> Option<usize> {
+        self.members.iter().position(|&m| m == node)
+    }
+
+    /// The LAN's IPv4 broadcast address: the last of [`Self::prefix_v4`].
+    pub fn broadcast_v4(&self) -> Ipv4Addr {
+        let IpAddr::V4(net) = self.prefix_v4.addr else {
+            return Ipv4Addr::BROADCAST;
+        };
+        let host_bits = 32 - u32::from(self.prefix_v4.len).min(32);
+        Ipv4Addr::from(u32::from(net) | ((1u64 << host_bits) - 1) as u32)
+    }
+}
+
+/// Every node's, link's and LAN's addresses, indexed like the graph.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Addressing {
     /// Per node, in plan order.
     pub nodes: Vec<NodeAddresses>,
     /// Per link, in plan order.
     pub links: Vec<LinkAddresses>,
+    /// Per LAN, in plan order.
+    pub lans: Vec<LanAddresses>,
 }
 
 impl Addressing {
@@ -211,26 +300,34 @@ impl Addressing {
     pub(super) fn check_matches(&self, g: &Graph) -> Result<(), FabricError> {
         let same = self.nodes.len() == g.nodes.len()
             && self.links.len() == g.links.len()
+            && self.lans.len() == g.lans.len()
             && self
                 .links
                 .iter()
                 .zip(&g.links)
-                .all(|(a, l)| a.ends == [l.a, l.b]);
+                .all(|(a, l)| a.ends == [l.a, l.b])
+            && self.lans.iter().zip(&g.lans).all(|(a, l)| {
+                a.members == l.members
+                    && a.v4.len() == l.members.len()
+                    && a.v6.len() == l.members.len()
+            });
         if same {
             Ok(())
         } else {
             Err(FabricError::AddressingMismatch {
                 addr_nodes: self.nodes.len(),
                 addr_links: self.links.len(),
+                addr_lans: self.lans.len(),
                 nodes: g.nodes.len(),
                 links: g.links.len(),
+                lans: g.lans.len(),
             })
         }
     }
 }
 
-/// Allocates every node's loopbacks and every link's subnets for `g`, as
-/// the [module documentation](self) lays out.
+/// Allocates every node's loopbacks and every link's and LAN's subnets for
+/// `g`, as the [module documentation](self) lays out.
 pub fn allocate(g: &Graph) -> Result<Addressing, FabricError> {
     validate(g)?;
 
@@ -289,7 +386,12 @@ pub fn allocate(g: &Graph) -> Result<Addressing, FabricError> {
         });
     }
 
-    let (node_order, link_order) = walk(g);
+    // The LANs' blocks, placed before anything is handed out for the same
+    // reason; they depend on nothing but the LANs' sizes, their walk order
+    // and the fixed addresses.
+    let order = walk(g);
+    let lan_blocks = place_lans(g, &order.lans, &fixed)?;
+    let (node_order, link_order) = (order.nodes, order.links);
 
     let mut nodes = vec![
         NodeAddresses {
@@ -343,259 +445,193 @@ pub fn allocate(g: &Graph) -> Result<Addressing, FabricError> {
         slot += 1;
     }
 
-    Ok(Addressing { nodes, links })
+    let lans = g
+        .lans
+        .iter()
+        .zip(lan_blocks)
+        .map(|(l, (offset, size, j))| {
+            let net = u32::from(LAN_V4_BASE) + offset;
+            // Member i is address i + 1: after the network address.
+            let v4 = (1..=l.members.len() as u32)
+                .map(|i| Ipv4Addr::from(net + i))
+                .collect();
+            let block6 = u128::from(LAN_V6_BASE) | (u128::from(j) << 64);
+            let v6 = (1..=l.members.len() as u128)
+                .map(|i| Ipv6Addr::from(block6 | i))
+                .collect();
+            LanAddresses {
+                members: l.members.clone(),
+                v4,
+                v6,
+                prefix_v4: Prefix::v4(Ipv4Addr::from(net), 32 - size.trailing_zeros() as u8),
+                prefix_v6: Prefix::v6(Ipv6Addr::from(block6), 64),
+            }
+        })
+        .collect();
+
+    Ok(Addressing { nodes, links, lans })
 }
 
-/// The depth-first walk that numbers nodes and links: the order in which
-/// nodes are reached, and the order in which links are numbered.
+/// The IPv4 block size of a LAN of `members` members: the smallest power
+/// of two that holds them and the network and broadcast addresses.
+fn lan_block_size(members: usize) -> u64 {
+    (members as u64)
+        .saturating_add(2)
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX)
+}
+
+/// Where each LAN's IPv4 block lies, in plan order: `(offset in
+/// [`LANS_V4`], size, place in the layout)`, the place being the *j* of
+/// the LAN's IPv6 /64. `walk_order` lists the LANs by walk number.
+fn place_lans(
+    g: &Graph,
+    walk_order: &[usize],
+    fixed: &HashMap<Ipv4Addr, usize>,
+) -> Result<Vec<(u32, u32, u32)>, FabricError> {
+    let sizes: Vec<u64> = g
+        .lans
+        .iter()
+        .map(|l| lan_block_size(l.members.len()))
+        .collect();
+    let too_many = || FabricError::TooManyLans {
+        lans: g.lans.len(),
+        needed: sizes.iter().fold(0u64, |a, &b| a.saturating_add(b)),
+        block: LANS_V4,
+    };
+    // Largest first; a stable sort keeps the walk order among equals.
+    let mut order = walk_order.to_vec();
+    order.sort_by_key(|&l| Reverse(sizes[l]));
+    let base = u64::from(u32::from(LAN_V4_BASE));
+    let mut in_pool: Vec<u64> = fixed
+        .keys()
+        .map(|a| u64::from(u32::from(*a)))
+        .filter(|a| (base..base + LAN_CAPACITY).contains(a))
+        .map(|a| a - base)
+        .collect();
+    in_pool.sort_unstable();
+    let mut placed = vec![(0, 0, 0); g.lans.len()];
+    let mut next: u64 = 0;
+    for (j, &l) in order.iter().enumerate() {
+        let size = sizes[l];
+        let offset = loop {
+            let end = next.checked_add(size).filter(|&e| e <= LAN_CAPACITY);
+            let Some(end) = end else {
+                return Err(too_many());
+            };
+            // A fixed address in [next, end) costs the LAN this block.
+            let first = in_pool.partition_point(|&a| a < next);
+            if in_pool.get(first).is_some_and(|&a| a < end) {
+                next = end;
+                continue;
+            }
+            break next;
+        };
+        next = offset + size;
+        // All three fit in u32: the pool holds 2^15 addresses, so at most
+        // 2^13 blocks of 2^2 or more.
+        placed[l] = (offset as u32, size as u32, j as u32);
+    }
+    Ok(placed)
+}
+
+/// The orders the depth-first walk hands out numbers in.
+struct WalkOrder {
+    /// Nodes, in the order they are reached.
+    nodes: Vec<usize>,
+    /// Links, in the order they are numbered.
+    links: Vec<usize>,
+    /// LANs, in the order they are numbered.
+    lans: Vec<usize>,
+}
+
+/// Where the walk stands: at a node, with how many of its neighbours (link
+/// ends, then LANs) it has looked at, or crossing a LAN, with how many of
+/// its members it has looked at.
+enum Frame {
+    Node(usize, usize),
+    Lan(usize, usize),
+}
+
+/// The depth-first walk that numbers nodes, links and LANs, as the
+/// [module documentation](self) describes.
 ///
 /// Iterative, with an explicit stack: a line of 65 000 nodes would overflow
-/// the thread's stack if this recursed.
-fn walk(g: &Graph) -> (Vec<usize>, Vec<usize>) {
+/// the thread's stack if this recursed. Each LAN is crossed once, from the
+/// first of its members the walk reaches, so a big LAN costs its size, not
+/// its size squared.
+fn walk(g: &Graph) -> WalkOrder {
     let adj = Adjacency::new(g);
     let mut reached = vec![false; g.nodes.len()];
-    let mut numbered = vec![false; g.links.len()];
-    let mut nodes = Vec::with_capacity(g.nodes.len());
-    let mut links = Vec::with_capacity(g.links.len());
-    // (node, how many of its link ends have been looked at)
-    let mut stack: Vec<(usize, usize)> = Vec::new();
+    let mut link_numbered = vec![false; g.links.len()];
+    let mut lan_numbered = vec![false; g.lans.len()];
+    let mut crossed = vec![false; g.lans.len()];
+    let mut order = WalkOrder {
+        nodes: Vec::with_capacity(g.nodes.len()),
+        links: Vec::with_capacity(g.links.len()),
+        lans: Vec::with_capacity(g.lans.len()),
+    };
+    let mut reach = |u: usize, order: &mut WalkOrder, reached: &mut [bool]| {
+        reached[u] = true;
+        order.nodes.push(u);
+        for &(l, _, _) in adj.of(u) {
+            if !link_numbered[l] {
+                link_numbered[l] = true;
+                order.links.push(l);
+            }
+        }
+        for &(l, _) in adj.lans_of(u) {
+            if !lan_numbered[l] {
+                lan_numbered[l] = true;
+                order.lans.push(l);
+            }
+        }
+    };
+    let mut stack: Vec<Frame> = Vec::new();
     for root in 0..g.nodes.len() {
         if reached[root] {
             continue;
         }
-        stack.push((root, 0));
-        let mut arrived = Some(root);
+        reach(root, &mut order, &mut reached);
+        stack.push(Frame::Node(root, 0));
         while let Some(top) = stack.last_mut() {
-            if let Some(u) = arrived.take() {
-                reached[u] = true;
-                nodes.push(u);
-                for &(l, _, _) in adj.of(u) {
-                    if !numbered[l] {
-                        numbered[l] = true;
-                        links.push(l);
-                    }
+            // What to do next at the top frame: walk into a node, start
+            // crossing a LAN, or go back.
+            let (into, cross) = match top {
+                Frame::Node(u, seen) => {
+                    let (ends, lans) = (adj.of(*u), adj.lans_of(*u));
+                    let step = if let Some(&(_, _, v)) = ends.get(*seen) {
+                        (Some(v), None)
+                    } else if let Some(&(l, _)) = lans.get(*seen - ends.len()) {
+                        (None, Some(l))
+                    } else {
+                        stack.pop();
+                        continue;
+                    };
+                    *seen += 1;
+                    step
                 }
-            }
-            let (u, seen) = *top;
-            let Some(&(_, _, v)) = adj.of(u).get(seen) else {
-                stack.pop();
-                continue;
+                Frame::Lan(l, seen) => {
+                    let Some(&v) = g.lans[*l].members.get(*seen) else {
+                        stack.pop();
+                        continue;
+                    };
+                    *seen += 1;
+                    (Some(v), None)
+                }
             };
-            top.1 += 1;
-            if !reached[v] {
-                stack.push((v, 0));
-                arrived = Some(v);
+            if let Some(v) = into.filter(|&v| !reached[v]) {
+                reach(v, &mut order, &mut reached);
+                stack.push(Frame::Node(v, 0));
+            }
+            if let Some(l) = cross.filter(|&l| !crossed[l]) {
+                crossed[l] = true;
+                stack.push(Frame::Lan(l, 0));
             }
         }
     }
-    (nodes, links)
+    order
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::shapes::*;
-    use super::*;
-
-    fn v4(s: &str) -> Ipv4Addr {
-        s.parse().unwrap()
-    }
-
-    fn v6(s: &str) -> Ipv6Addr {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn a_line_in_plan_order_gets_the_documented_addresses() {
-        // h0 - r1 - r2 - h3: the walk's order is the plan's order.
-        let a = allocate(&line(4)).unwrap();
-        let lo4: Vec<_> = a.nodes.iter().map(|n| n.loopback_v4).collect();
-        assert_eq!(
-            lo4,
-            [
-                v4("198.18.0.1"),
-                v4("198.18.0.2"),
-                v4("198.18.0.3"),
-                v4("198.18.0.4")
-            ]
-        );
-        assert_eq!(a.nodes[3].loopback_v6, v6("2001:2:0:ffff::4"));
-        assert_eq!(a.links[0].v4, [v4("198.19.0.0"), v4("198.19.0.1")]);
-        assert_eq!(a.links[2].v4, [v4("198.19.0.4"), v4("198.19.0.5")]);
-        assert_eq!(a.links[0].v6, [v6("2001:2::a"), v6("2001:2::b")]);
-        assert_eq!(a.links[2].v6, [v6("2001:2:0:2::a"), v6("2001:2:0:2::b")]);
-        assert_eq!(a.links[2].subnet_v4().to_string(), "198.19.0.4/31");
-        assert_eq!(a.links[2].subnet_v6().to_string(), "2001:2:0:2::a/127");
-        assert_eq!(a.links[2].block_v6().to_string(), "2001:2:0:2::/64");
-    }
-
-    #[test]
-    fn numbers_follow_the_depth_first_walk_so_subtrees_are_contiguous() {
-        // Plan order lists both children of the root before grandchildren:
-        //   root -> x -> x1, root -> y -> y1
-        let mut g = Graph::default();
-        let root = add(&mut g, "root", true);
-        let x = add(&mut g, "x", true);
-        let y = add(&mut g, "y", true);
-        let x1 = add(&mut g, "x1", false);
-        let y1 = add(&mut g, "y1", false);
-        let l_rx = link(&mut g, root, x, 1);
-        let l_ry = link(&mut g, root, y, 1);
-        let l_xx1 = link(&mut g, x, x1, 1);
-        let l_yy1 = link(&mut g, y, y1, 1);
-        let a = allocate(&g).unwrap();
-        let n = |i: usize| a.nodes[i].loopback_v4.octets()[3];
-        // root, x, x1, y, y1: x's subtree is 2..=3, y's is 4..=5.
-        assert_eq!([n(root), n(x), n(x1), n(y), n(y1)], [1, 2, 3, 4, 5]);
-        let k = |l: usize| a.links[l].v4[0].octets()[3] / 2;
-        // root numbers both its links, then x's, then y's.
-        assert_eq!([k(l_rx), k(l_ry), k(l_xx1), k(l_yy1)], [0, 1, 2, 3]);
-    }
-
-    #[test]
-    fn addresses_are_unique_in_range_and_link_ends_adjacent() {
-        let mut rng = Rng::new(0x5eed_0001);
-        for round in 0..300 {
-            let g = any(&mut rng);
-            let a = allocate(&g).unwrap_or_else(|e| panic!("round {round}: {e}"));
-            assert_eq!(a.nodes.len(), g.nodes.len());
-            assert_eq!(a.links.len(), g.links.len());
-            let mut seen: HashSet<IpAddr> = HashSet::new();
-            for n in &a.nodes {
-                assert!(LOOPBACKS_V4.contains(n.loopback_v4.into()), "{n:?}");
-                assert!(LOOPBACKS_V6.contains(n.loopback_v6.into()), "{n:?}");
-                assert!(seen.insert(n.loopback_v4.into()), "round {round}: {n:?}");
-                assert!(seen.insert(n.loopback_v6.into()), "round {round}: {n:?}");
-            }
-            for (i, l) in a.links.iter().enumerate() {
-                assert_eq!(l.ends, [g.links[i].a, g.links[i].b]);
-                let [lo, hi] = l.v4.map(u32::from);
-                assert!(lo % 2 == 0 && hi == lo + 1, "{l:?}");
-                let [lo6, hi6] = l.v6.map(u128::from);
-                assert!(lo6 % 2 == 0 && hi6 == lo6 + 1, "{l:?}");
-                assert!(lo6 & 0xffff_ffff_ffff_ffff != 0, "IID ::0 used: {l:?}");
-                assert!(l.subnet_v4().contains(l.v4[1].into()));
-                assert!(l.subnet_v6().contains(l.v6[1].into()));
-                assert!(l.block_v6().contains(l.v6[0].into()));
-                for ip in l.v4 {
-                    assert!(LINKS_V4.contains(ip.into()) && LAB_V4.contains(ip.into()));
-                    assert!(seen.insert(ip.into()), "round {round}: {l:?}");
-                }
-                for ip in l.v6 {
-                    assert!(LAB_V6.contains(ip.into()) && !LOOPBACKS_V6.contains(ip.into()));
-                    assert!(seen.insert(ip.into()), "round {round}: {l:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn the_same_graph_gets_the_same_addresses() {
-        let mut rng = Rng::new(7);
-        for _ in 0..50 {
-            let g = any(&mut rng);
-            assert_eq!(allocate(&g), allocate(&g.clone()));
-        }
-    }
-
-    #[test]
-    fn a_fixed_loopback_is_kept_and_never_handed_out_again() {
-        let mut g = line(4);
-        // r2 fixes the address h0 would get next, and h3 one in the link
-        // block, so the walk must skip .0.1 and the /31 198.19.0.2/31.
-        g.nodes[2].loopback_v4 = Some(v4("198.18.0.1"));
-        g.nodes[3].loopback_v4 = Some(v4("198.19.0.3"));
-        let a = allocate(&g).unwrap();
-        assert_eq!(a.nodes[0].loopback_v4, v4("198.18.0.2"));
-        assert_eq!(a.nodes[1].loopback_v4, v4("198.18.0.3"));
-        assert_eq!(a.nodes[2].loopback_v4, v4("198.18.0.1"));
-        assert_eq!(a.nodes[3].loopback_v4, v4("198.19.0.3"));
-        assert_eq!(a.links[0].v4[0], v4("198.19.0.0"));
-        assert_eq!(a.links[1].v4[0], v4("198.19.0.4"));
-        assert_eq!(a.links[2].v4[0], v4("198.19.0.6"));
-        // The IPv6 side follows the same slots, so the two stay in step.
-        assert_eq!(a.links[1].v6[0], v6("2001:2:0:2::a"));
-        // Fixed nodes still get an IPv6 loopback.
-        assert_eq!(a.nodes[3].loopback_v6, v6("2001:2:0:ffff::4"));
-    }
-
-    #[test]
-    fn a_fixed_loopback_outside_the_lab_is_kept() {
-        let mut g = line(3);
-        g.nodes[1].loopback_v4 = Some(v4("10.0.0.1"));
-        let a = allocate(&g).unwrap();
-        assert_eq!(a.nodes[1].loopback_v4, v4("10.0.0.1"));
-        assert_eq!(a.nodes[2].loopback_v4, v4("198.18.0.2"));
-    }
-
-    #[test]
-    fn two_nodes_fixing_one_address_is_an_error_naming_both() {
-        let mut g = line(4);
-        g.nodes[1].loopback_v4 = Some(v4("198.18.9.9"));
-        g.nodes[3].loopback_v4 = Some(v4("198.18.9.9"));
-        let e = allocate(&g).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "nodes `r1` and `h3` both have the address `198.18.9.9`\n\
-             hint: give one of them another address, or none to let the lab choose"
-        );
-    }
-
-    #[test]
-    fn an_unusable_fixed_address_is_an_error() {
-        for bad in ["0.0.0.0", "255.255.255.255", "224.0.0.1"] {
-            let mut g = line(2);
-            g.nodes[0].loopback_v4 = Some(v4(bad));
-            let e = allocate(&g).unwrap_err();
-            assert!(
-                matches!(e, FabricError::UnusableLoopback { .. }),
-                "{bad}: {e}"
-            );
-        }
-    }
-
-    #[test]
-    fn more_nodes_than_loopbacks_is_an_error() {
-        let mut g = Graph::default();
-        for i in 0..=LOOPBACK_CAPACITY {
-            add(&mut g, &format!("n{i}"), false);
-        }
-        let e = allocate(&g).unwrap_err();
-        assert_eq!(
-            e,
-            FabricError::TooManyNodes {
-                needed: 65536,
-                available: 65535,
-                block: LOOPBACKS_V4
-            }
-        );
-        // One node with an address of its own outside the block fits.
-        g.nodes[0].loopback_v4 = Some(v4("10.1.2.3"));
-        let a = allocate(&g).unwrap();
-        assert_eq!(a.nodes[65535].loopback_v4, v4("198.18.255.255"));
-    }
-
-    #[test]
-    fn more_links_than_subnets_is_an_error() {
-        let mut g = line(LINK_CAPACITY as usize + 1);
-        assert!(allocate(&g).is_ok(), "exactly full");
-        let (a, b) = (0, g.nodes.len() - 1);
-        link(&mut g, a, b, 1);
-        let e = allocate(&g).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "32769 links need a /31, but 198.19.0.0/16 has only 32768 left"
-        );
-    }
-
-    #[test]
-    fn prefixes_contain_only_their_own_family_and_range() {
-        assert!(LAB_V4.contains("198.19.255.255".parse().unwrap()));
-        assert!(!LAB_V4.contains("198.20.0.0".parse().unwrap()));
-        assert!(!LAB_V4.contains("2001:2::1".parse().unwrap()));
-        assert!(LAB_V6.contains("2001:2:0:ffff::1".parse().unwrap()));
-        assert!(!LAB_V6.contains("2001:2:1::1".parse().unwrap()));
-        let all = Prefix::v6(Ipv6Addr::UNSPECIFIED, 0);
-        assert!(all.contains("::1".parse().unwrap()));
-        assert_eq!(LAB_V6.to_string(), "2001:2::/48");
-    }
-}
+mod tests;

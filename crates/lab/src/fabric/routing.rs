@@ -1,30 +1,45 @@
-//! Static routes for every node: shortest paths by link cost, with
-//! equal-cost multipath, computed from the topology alone.
+//! Static routes for every node: shortest paths by cost, over links and
+//! LANs alike, with equal-cost multipath, computed from the topology alone.
 //!
 //! # What each node gets
 //!
-//! - **Destinations**: every other node's loopbacks (/32 and /128) and every
-//!   link it is not attached to (the /31, and the link's /64 for IPv6).
-//!   Its own links need no route: the kernel adds the connected /31 and
-//!   /127 when the addresses are configured.
-//! - **Paths**: shortest by the sum of link costs (Dijkstra from every
-//!   node). Where several shortest paths tie, the route has one next hop per
-//!   distinct first link on them: a kernel multipath route. Two parallel
-//!   links to one neighbour are two next hops.
+//! - **Destinations**: every other node's loopbacks (/32 and /128), every
+//!   link it is not attached to (the /31, and the link's /64 for IPv6) and
+//!   every LAN it is not on (the LAN's IPv4 subnet and its /64). Its own
+//!   links and LANs need no route: the kernel adds the connected routes
+//!   when the addresses are configured.
+//! - **Paths**: shortest by the sum of link and LAN costs (Dijkstra from
+//!   every node). Crossing a LAN from any member to any other costs the
+//!   LAN's cost; a LAN is not a node, so crossing one transits no host.
+//!   Where several shortest paths tie, the route has one next hop per
+//!   distinct first hop on them: a kernel multipath route. A first hop is
+//!   a link (to the neighbour at its other end), or a LAN and the member
+//!   the path crosses it to (the next hop is that member's address on the
+//!   LAN, sent out of this node's interface on it). Two parallel links to
+//!   one neighbour are two next hops, and so are two members of one LAN.
 //! - **Only routers forward.** A path may start or end at a host but never
-//!   pass through one: a host with links to two routers does not join them.
-//!   (Its namespace has forwarding off; a route through it would be a black
-//!   hole.)
-//! - **A link is reached through its nearest router end**, as an IGP
-//!   treats a point-to-point subnet: that end owns one address and has the
-//!   other on a connected route. A link between two hosts has no end that
-//!   forwards, so it gets a /32 and /128 per end instead, each routed like
-//!   that end's node.
-//! - **A stub host** (not a router, every link to one and the same router)
-//!   gets exactly two routes: `198.18.0.0/15` and `2001:2::/48` through its
-//!   cheapest link(s) to that router, plus a /32 for any node whose
-//!   plan-fixed loopback lies outside 198.18.0.0/15. Never a default route:
-//!   nothing in a lab may route toward the root namespace or beyond.
+//!   pass through one: a host with links to two routers, or on a LAN with
+//!   them, does not join them. (Its namespace has forwarding off; a route
+//!   through it would be a black hole.)
+//! - **A link or LAN is reached through its nearest router(s) on it**, as
+//!   an IGP treats a subnet: such a member has the subnet on a connected
+//!   route and delivers to any address on it. Ties between router members
+//!   give a multipath route. A link or LAN with no member that forwards
+//!   (hosts only) gets a /32 and /128 per member instead, each routed like
+//!   that member's node.
+//! - **A stub host** gets exactly two routes: `198.18.0.0/15` and
+//!   `2001:2::/48`, plus a /32 for any node whose plan-fixed loopback lies
+//!   outside 198.18.0.0/15. A stub host is a host whose only segment is
+//!   either links, all to one and the same router (the routes then go
+//!   through the cheapest of those links), or one LAN with at least one
+//!   router on it (the routes then go through every router on the LAN,
+//!   which all lie one crossing away: ECMP). Never a default route:
+//!   nothing in a lab may route toward the root namespace or beyond. A
+//!   router on a LAN reaches every destination any other router on it
+//!   reaches (across the LAN), so whichever router a stub host on a LAN
+//!   picks delivers, at most one extra crossing of the LAN longer than the
+//!   shortest path. A host on one LAN without a router gets routes only to
+//!   its LAN neighbours' loopbacks; their LAN addresses are on-link.
 //! - **Unreachable** destinations (another part of the graph, or behind a
 //!   host) get no route. (A stub host's lab-wide routes still cover them;
 //!   its router then has no route and answers "unreachable".)
@@ -37,29 +52,40 @@
 //! repeatedly. A merged route covers precisely the addresses of the routes
 //! it replaces, so forwarding is unchanged, while the table shrinks to a
 //! handful of prefixes per neighbour wherever the addressing gave a
-//! subtree or a rack contiguous numbers (see the addressing module). Routes
-//! are never widened over addresses nobody has, which could loop traffic to
-//! them between two routers.
+//! subtree or a rack contiguous numbers (see the addressing module). LAN
+//! subnets of one size are laid out in walk order too, so theirs merge
+//! the same way. Routes are never widened over addresses nobody has, which
+//! could loop traffic to them between two routers.
 //!
 //! The cost is one Dijkstra search per node that is not a stub host, each
-//! linear-logarithmic in the graph, plus the routes themselves: a 1000-node
-//! tree or leaf-spine takes well under a second in a debug build.
+//! linear-logarithmic in the graph (a LAN is one vertex of the search, so
+//! a big LAN costs its size per search, not its size squared), plus the
+//! routes themselves: a 1000-node tree or leaf-spine takes well under a
+//! second in a debug build.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::addressing::{LAB_V4, LAB_V6, bits};
-use super::{Addressing, Adjacency, FabricError, Graph, Prefix, validate};
+use super::{Addressing, Adjacency, Dev, FabricError, Graph, Prefix, validate};
 
 /// One next hop of a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NextHop {
-    /// The link to send on (index in plan order); the interface is this
-    /// node's end of it.
-    pub link: usize,
-    /// The neighbour's address on that link, in the route's family.
+    /// The neighbour's address on `dev`, in the route's family: the other
+    /// end's address on a link, a member's address on a LAN.
     pub via: IpAddr,
+    /// Where to send it: this node's end of a link, or its interface on a
+    /// LAN ([`Naming::dev`](super::Naming::dev) names it).
+    pub dev: Dev,
+}
+
+impl NextHop {
+    /// The link to send on, if the next hop is across a link.
+    pub fn link(&self) -> Option<usize> {
+        self.dev.link()
+    }
 }
 
 /// A static route: a destination and one or more equal-cost next hops.
@@ -67,7 +93,9 @@ pub struct NextHop {
 pub struct Route {
     /// Where it leads.
     pub dest: Prefix,
-    /// How: one next hop, or several for a multipath route. Sorted by link.
+    /// How: one next hop, or several for a multipath route. Sorted by
+    /// device (links in plan order, then LANs in plan order), then, on one
+    /// LAN, by the member's place in the LAN.
     pub nexthops: Vec<NextHop>,
 }
 
@@ -92,9 +120,10 @@ impl RouteTable {
     }
 
     /// The route `node` would use for `ip`: the longest matching prefix
-    /// among its computed routes. Connected routes (its own links) are not
-    /// in the table, so an address on one of them finds nothing or a
-    /// shorter route. For tests and messages; a linear scan.
+    /// among its computed routes. Connected routes (its own links' and
+    /// LANs' subnets) are not in the table, so an address on one of them
+    /// finds nothing or a shorter route. For tests and messages; a linear
+    /// scan.
     pub fn lookup(&self, node: usize, ip: IpAddr) -> Option<&Route> {
         self.nodes
             .get(node)?
@@ -110,20 +139,30 @@ pub fn routes(g: &Graph, addr: &Addressing) -> Result<RouteTable, FabricError> {
     validate(g)?;
     addr.check_matches(g)?;
     let adj = Adjacency::new(g);
+    let ids = HopIds::new(g);
     // Nodes whose loopback the stub hosts' lab-wide routes do not cover.
     let outside: Vec<usize> = (0..g.nodes.len())
         .filter(|&v| !LAB_V4.contains(addr.nodes[v].loopback_v4.into()))
         .collect();
     let targets = Targets::new(addr);
     let mut search = Search::default();
-    let mut reach = Vec::with_capacity(g.links.len());
+    let mut reach = Reach::default();
     let mut nodes = Vec::with_capacity(g.nodes.len());
     for s in 0..g.nodes.len() {
-        let table = match stub_uplinks(g, &adj, s) {
-            Some(uplinks) => stub_routes(g, addr, &adj, &mut search, s, &uplinks, &outside),
+        let table = match stub_uplinks(g, &adj, &ids, s) {
+            Some(uplinks) => {
+                let ctx = Ctx {
+                    g,
+                    addr,
+                    adj: &adj,
+                    ids: &ids,
+                };
+                stub_routes(&ctx, &mut search, s, &uplinks, &outside)
+            }
             None => {
-                search.run(g, &adj, s);
-                node_routes(g, addr, &targets, &mut search, &mut reach, s)
+                search.run(g, &adj, &ids, s);
+                reach.compute(g, addr, &mut search, s);
+                node_routes(addr, &ids, &targets, &search, &reach, s)
             }
         };
         nodes.push(table);
@@ -131,38 +170,115 @@ pub fn routes(g: &Graph, addr: &Addressing) -> Result<RouteTable, FabricError> {
     Ok(RouteTable { nodes })
 }
 
-/// A stub host's links to its one router, the cheapest only; `None` if `s`
-/// is not a stub host.
-fn stub_uplinks(g: &Graph, adj: &Adjacency, s: usize) -> Option<Vec<usize>> {
-    let ends = adj.of(s);
-    let &(_, _, peer) = ends.first()?;
-    if g.nodes[s].router || !g.nodes[peer].router || ends.iter().any(|e| e.2 != peer) {
+/// What the per-node steps share.
+struct Ctx<'a> {
+    g: &'a Graph,
+    addr: &'a Addressing,
+    adj: &'a Adjacency,
+    ids: &'a HopIds,
+}
+
+/// A first hop out of a node, as a number: link *l* is *l*, member *k* of
+/// LAN *j* comes after all links and all members of earlier LANs. So hop
+/// sets are sets of small integers, and sorting them sorts next hops by
+/// device and member.
+struct HopIds {
+    links: usize,
+    /// Per LAN, the id of its member 0.
+    lan_first: Vec<usize>,
+    /// Per LAN member id (minus `links`): the LAN and the member's place.
+    lan_members: Vec<(usize, usize)>,
+}
+
+/// A first hop, decoded.
+enum Hop {
+    Link(usize),
+    Lan(usize, usize),
+}
+
+impl HopIds {
+    fn new(g: &Graph) -> HopIds {
+        let mut lan_first = Vec::with_capacity(g.lans.len());
+        let mut lan_members = Vec::new();
+        for (l, lan) in g.lans.iter().enumerate() {
+            lan_first.push(g.links.len() + lan_members.len());
+            lan_members.extend((0..lan.members.len()).map(|k| (l, k)));
+        }
+        HopIds {
+            links: g.links.len(),
+            lan_first,
+            lan_members,
+        }
+    }
+
+    // Ids fit in u32: the addressing (checked to match the graph) holds at
+    // most 2^14 links and 2^15 LAN members.
+    fn link(&self, l: usize) -> u32 {
+        l as u32
+    }
+
+    fn lan(&self, lan: usize, member: usize) -> u32 {
+        (self.lan_first[lan] + member) as u32
+    }
+
+    fn decode(&self, id: u32) -> Option<Hop> {
+        let id = id as usize;
+        if id < self.links {
+            return Some(Hop::Link(id));
+        }
+        let &(lan, member) = self.lan_members.get(id - self.links)?;
+        Some(Hop::Lan(lan, member))
+    }
+}
+
+/// A stub host's first hops toward its router(s), as the module
+/// documentation defines them; `None` if `s` is not a stub host.
+fn stub_uplinks(g: &Graph, adj: &Adjacency, ids: &HopIds, s: usize) -> Option<Vec<u32>> {
+    if g.nodes[s].router {
         return None;
     }
-    let cheapest = ends.iter().map(|e| g.links[e.0].cost).min()?;
-    Some(
-        ends.iter()
-            .filter(|e| g.links[e.0].cost == cheapest)
-            .map(|e| e.0)
-            .collect(),
-    )
+    let ends = adj.of(s);
+    match adj.lans_of(s) {
+        [] => {
+            let &(_, _, peer) = ends.first()?;
+            if !g.nodes[peer].router || ends.iter().any(|e| e.2 != peer) {
+                return None;
+            }
+            let cheapest = ends.iter().map(|e| g.links[e.0].cost).min()?;
+            Some(
+                ends.iter()
+                    .filter(|e| g.links[e.0].cost == cheapest)
+                    .map(|e| ids.link(e.0))
+                    .collect(),
+            )
+        }
+        &[(lan, _)] if ends.is_empty() => {
+            let routers: Vec<u32> = g.lans[lan]
+                .members
+                .iter()
+                .enumerate()
+                .filter(|&(_, &m)| g.nodes[m].router)
+                .map(|(k, _)| ids.lan(lan, k))
+                .collect();
+            (!routers.is_empty()).then_some(routers)
+        }
+        _ => None,
+    }
 }
 
 /// A stub host's routes: the two lab-wide prefixes through `uplinks`, and
 /// a /32 for each reachable node whose loopback lies `outside` the lab.
 fn stub_routes(
-    g: &Graph,
-    addr: &Addressing,
-    adj: &Adjacency,
+    ctx: &Ctx<'_>,
     search: &mut Search,
     s: usize,
-    uplinks: &[usize],
+    uplinks: &[u32],
     outside: &[usize],
 ) -> Vec<Route> {
     let hops = |v6: bool| -> Vec<NextHop> {
         uplinks
             .iter()
-            .filter_map(|&l| nexthop(addr, s, l, v6))
+            .filter_map(|&h| nexthop(ctx.addr, ctx.ids, s, h, v6))
             .collect()
     };
     let mut table = vec![
@@ -178,23 +294,30 @@ fn stub_routes(
     // Rare (a plan that fixes an address outside the lab, with
     // `--allow-external`), so the search runs only then.
     if outside.iter().any(|&v| v != s) {
-        search.run(g, adj, s);
+        search.run(ctx.g, ctx.adj, ctx.ids, s);
         let v4: Vec<Dest> = outside
             .iter()
             .filter(|&&v| v != s && search.dist[v] != UNREACHED)
             .map(|&v| Dest {
-                key: v4_key(addr.nodes[v].loopback_v4),
+                key: v4_key(ctx.addr.nodes[v].loopback_v4),
                 len: 32,
                 hops: search.hops[v],
             })
             .collect();
-        table.extend(materialize(addr, &search.sets, s, aggregate(v4, 32), false));
+        table.extend(materialize(
+            ctx.addr,
+            ctx.ids,
+            &search.sets,
+            s,
+            aggregate(v4, 32),
+            false,
+        ));
     }
     table
 }
 
 /// A destination before it becomes a [`Route`]: the prefix as a number and
-/// the interned set of first-hop links.
+/// the interned set of first hops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Dest {
     key: u128,
@@ -226,12 +349,16 @@ enum Target {
     /// A link: its subnet, or its two ends' addresses, which lie inside
     /// the subnet and so keep the order.
     Link(usize),
+    /// A LAN: its subnet, or its members' addresses, which lie inside the
+    /// subnet in member order and so keep the order.
+    Lan(usize),
 }
 
 impl Targets {
     fn new(addr: &Addressing) -> Targets {
-        let mut v4 = Vec::with_capacity(addr.nodes.len() + addr.links.len());
-        let mut v6 = Vec::with_capacity(addr.nodes.len() + addr.links.len());
+        let size = addr.nodes.len() + addr.links.len() + addr.lans.len();
+        let mut v4 = Vec::with_capacity(size);
+        let mut v6 = Vec::with_capacity(size);
         for (v, a) in addr.nodes.iter().enumerate() {
             v4.push((v4_key(a.loopback_v4), Target::Node(v)));
             v6.push((v6_key(a.loopback_v6), Target::Node(v)));
@@ -240,36 +367,59 @@ impl Targets {
             v4.push((v4_key(la.v4[0]), Target::Link(l)));
             v6.push((bits(la.block_v6().addr).0, Target::Link(l)));
         }
+        for (l, la) in addr.lans.iter().enumerate() {
+            v4.push((bits(la.prefix_v4.addr).0, Target::Lan(l)));
+            v6.push((bits(la.prefix_v6.addr).0, Target::Lan(l)));
+        }
         v4.sort_unstable_by_key(|t| t.0);
         v6.sort_unstable_by_key(|t| t.0);
         Targets { v4, v6 }
     }
 }
 
-/// How node `s` reaches a link's addresses.
+/// How node `s` reaches a link's or a LAN's addresses.
 #[derive(Debug, Clone, Copy)]
-enum LinkReach {
+enum SegmentReach {
     /// Attached to `s`, or out of reach: no route.
     None,
     /// The whole subnet through these first hops.
     Subnet(u32),
-    /// Each end's address on its own (a link between two hosts).
-    Ends([Option<u32>; 2]),
+    /// Each member's address on its own, routed like the member (a link
+    /// or LAN of hosts only); unreached members get nothing.
+    Members,
 }
 
-/// Node `s`'s routes, after `search` has run from `s`.
+/// How node `s` reaches every link and LAN, after its search: computed
+/// once for both families. Buffers reused from one node to the next.
+#[derive(Default)]
+struct Reach {
+    links: Vec<SegmentReach>,
+    lans: Vec<SegmentReach>,
+}
+
+impl Reach {
+    fn compute(&mut self, g: &Graph, addr: &Addressing, search: &mut Search, s: usize) {
+        self.links.clear();
+        for la in &addr.links {
+            self.links.push(segment_reach(g, search, &la.ends, s));
+        }
+        self.lans.clear();
+        for la in &addr.lans {
+            self.lans.push(segment_reach(g, search, &la.members, s));
+        }
+    }
+}
+
+/// Node `s`'s routes, after `search` has run from `s` and `reach` has been
+/// computed from it.
 fn node_routes(
-    g: &Graph,
     addr: &Addressing,
+    ids: &HopIds,
     targets: &Targets,
-    search: &mut Search,
-    reach: &mut Vec<LinkReach>,
+    search: &Search,
+    reach: &Reach,
     s: usize,
 ) -> Vec<Route> {
-    reach.clear();
-    for la in &addr.links {
-        reach.push(link_reach(g, search, la.ends, s));
-    }
     let mut table = Vec::new();
     for v6 in [false, true] {
         let (list, width) = if v6 {
@@ -277,73 +427,96 @@ fn node_routes(
         } else {
             (&targets.v4, 32)
         };
+        let host_len = width as u8;
         let mut agg = Aggregator::new(width);
+        // Each member of a segment with no forwarding member, on its own.
+        let members =
+            |agg: &mut Aggregator, members: &[usize], v4s: &[Ipv4Addr], v6s: &[Ipv6Addr]| {
+                for (i, &m) in members.iter().enumerate() {
+                    if search.dist[m] == UNREACHED {
+                        continue;
+                    }
+                    let key = if v6 { v6_key(v6s[i]) } else { v4_key(v4s[i]) };
+                    agg.push(Dest {
+                        key,
+                        len: host_len,
+                        hops: search.hops[m],
+                    });
+                }
+            };
         for &(key, target) in list {
             match target {
                 Target::Node(v) => {
                     if v != s && search.dist[v] != UNREACHED {
-                        let len = if v6 { 128 } else { 32 };
                         agg.push(Dest {
                             key,
-                            len,
+                            len: host_len,
                             hops: search.hops[v],
                         });
                     }
                 }
-                Target::Link(l) => match reach[l] {
-                    LinkReach::None => {}
-                    LinkReach::Subnet(hops) => {
-                        let len = if v6 { 64 } else { 31 };
-                        agg.push(Dest { key, len, hops });
+                Target::Link(l) => {
+                    let la = &addr.links[l];
+                    match reach.links[l] {
+                        SegmentReach::None => {}
+                        SegmentReach::Subnet(hops) => {
+                            let len = if v6 { 64 } else { 31 };
+                            agg.push(Dest { key, len, hops });
+                        }
+                        SegmentReach::Members => members(&mut agg, &la.ends, &la.v4, &la.v6),
                     }
-                    LinkReach::Ends(ends) => {
-                        let la = &addr.links[l];
-                        for (i, hops) in ends.into_iter().enumerate() {
-                            let Some(hops) = hops else { continue };
-                            let (key, len) = if v6 {
-                                (v6_key(la.v6[i]), 128)
+                }
+                Target::Lan(l) => {
+                    let la = &addr.lans[l];
+                    match reach.lans[l] {
+                        SegmentReach::None => {}
+                        SegmentReach::Subnet(hops) => {
+                            let len = if v6 {
+                                la.prefix_v6.len
                             } else {
-                                (v4_key(la.v4[i]), 32)
+                                la.prefix_v4.len
                             };
                             agg.push(Dest { key, len, hops });
                         }
+                        SegmentReach::Members => members(&mut agg, &la.members, &la.v4, &la.v6),
                     }
-                },
+                }
             }
         }
-        table.extend(materialize(addr, &search.sets, s, agg.finish(), v6));
+        table.extend(materialize(addr, ids, &search.sets, s, agg.finish(), v6));
     }
     table
 }
 
-/// How `s` reaches the link between `ends`: through its nearest router
-/// end(s), or, if neither end forwards, each end on its own.
-fn link_reach(g: &Graph, search: &mut Search, ends: [usize; 2], s: usize) -> LinkReach {
-    if ends.contains(&s) {
-        return LinkReach::None;
+/// How `s` reaches the link or LAN whose members are `members`: through
+/// its nearest router member(s), or, if no member forwards, each member on
+/// its own.
+fn segment_reach(g: &Graph, search: &mut Search, members: &[usize], s: usize) -> SegmentReach {
+    if members.contains(&s) {
+        return SegmentReach::None;
     }
-    let [a, b] = ends;
-    let forwards = |e: usize| g.nodes[e].router && search.dist[e] != UNREACHED;
-    match (forwards(a), forwards(b)) {
-        (true, true) => {
-            let (da, db) = (search.dist[a], search.dist[b]);
-            LinkReach::Subnet(if da < db {
-                search.hops[a]
-            } else if db < da {
-                search.hops[b]
-            } else {
-                search.sets.union(search.hops[a], search.hops[b])
-            })
-        }
-        (true, false) => LinkReach::Subnet(search.hops[a]),
-        (false, true) => LinkReach::Subnet(search.hops[b]),
-        (false, false) => {
-            let at = |e: usize| (search.dist[e] != UNREACHED).then(|| search.hops[e]);
-            match [at(a), at(b)] {
-                [None, None] => LinkReach::None,
-                ends => LinkReach::Ends(ends),
+    let forwards = |m: usize| g.nodes[m].router && search.dist[m] != UNREACHED;
+    let nearest = members
+        .iter()
+        .filter(|&&m| forwards(m))
+        .map(|&m| search.dist[m])
+        .min();
+    match nearest {
+        Some(d) => {
+            let mut hops: Option<u32> = None;
+            for &m in members {
+                if forwards(m) && search.dist[m] == d {
+                    let h = search.hops[m];
+                    hops = Some(match hops {
+                        None => h,
+                        Some(acc) => search.sets.union(acc, h),
+                    });
+                }
             }
+            hops.map_or(SegmentReach::None, SegmentReach::Subnet)
         }
+        None if members.iter().any(|&m| search.dist[m] != UNREACHED) => SegmentReach::Members,
+        None => SegmentReach::None,
     }
 }
 
@@ -408,6 +581,7 @@ fn aggregate(mut dests: Vec<Dest>, width: u32) -> Vec<Dest> {
 /// Turns destinations of one family into routes of node `s`.
 fn materialize(
     addr: &Addressing,
+    ids: &HopIds,
     sets: &HopSets,
     s: usize,
     dests: Vec<Dest>,
@@ -424,28 +598,48 @@ fn materialize(
             let nexthops = sets
                 .get(d.hops)
                 .iter()
-                .filter_map(|&l| nexthop(addr, s, l as usize, v6))
+                .filter_map(|&h| nexthop(addr, ids, s, h, v6))
                 .collect();
             Route { dest, nexthops }
         })
         .collect()
 }
 
-/// Node `s`'s next hop over `link`: the address of the link's other end.
-fn nexthop(addr: &Addressing, s: usize, link: usize, v6: bool) -> Option<NextHop> {
-    let la = addr.links.get(link)?;
-    let peer = la.end_of(s)?.other().index();
-    let via = if v6 {
-        IpAddr::V6(la.v6[peer])
-    } else {
-        IpAddr::V4(la.v4[peer])
-    };
-    Some(NextHop { link, via })
+/// Node `s`'s next hop for first hop `hop`: across a link, the address of
+/// the link's other end; across a LAN, the member's address on it.
+fn nexthop(addr: &Addressing, ids: &HopIds, s: usize, hop: u32, v6: bool) -> Option<NextHop> {
+    match ids.decode(hop)? {
+        Hop::Link(link) => {
+            let la = addr.links.get(link)?;
+            let peer = la.end_of(s)?.other().index();
+            let via = if v6 {
+                IpAddr::V6(la.v6[peer])
+            } else {
+                IpAddr::V4(la.v4[peer])
+            };
+            Some(NextHop {
+                via,
+                dev: Dev::Link(link),
+            })
+        }
+        Hop::Lan(lan, member) => {
+            let la = addr.lans.get(lan)?;
+            let via = if v6 {
+                IpAddr::V6(*la.v6.get(member)?)
+            } else {
+                IpAddr::V4(*la.v4.get(member)?)
+            };
+            Some(NextHop {
+                via,
+                dev: Dev::Lan(lan),
+            })
+        }
+    }
 }
 
 const UNREACHED: u64 = u64::MAX;
 
-/// Sets of first-hop links, interned so that equal sets have equal ids:
+/// Sets of first hops ([`HopIds`]), interned so that equal sets have equal ids:
 /// aggregation compares next hops by id, and a node's distance labels
 /// share sets instead of copying them.
 #[derive(Default)]
@@ -472,8 +666,8 @@ impl HopSets {
         id
     }
 
-    fn single(&mut self, link: usize) -> u32 {
-        self.intern(vec![link as u32])
+    fn single(&mut self, hop: u32) -> u32 {
+        self.intern(vec![hop])
     }
 
     fn union(&mut self, a: u32, b: u32) -> u32 {
@@ -522,59 +716,113 @@ impl HopSets {
 
 /// Dijkstra's search from one node, with every first hop of every shortest
 /// path. Its buffers are reused from one source node to the next.
+///
+/// The search's vertices are the nodes (`0..n`) and the LANs (`n + lan`):
+/// a member enters a LAN at the LAN's cost and leaves it to any member at
+/// no cost. That makes crossing a LAN linear in its size instead of
+/// quadratic (every member to every other). The source's own LANs are the
+/// exception: it crosses them directly to each member, since each member
+/// is then a first hop of its own.
 #[derive(Default)]
 struct Search {
     dist: Vec<u64>,
     hops: Vec<u32>,
     done: Vec<bool>,
-    /// Distance and node packed as `dist << 64 | node`: one integer
-    /// compares faster than a tuple, which counts in a debug build.
+    /// Distance, kind and vertex packed as `dist << 64 | node? << 63 |
+    /// vertex`: one integer compares faster than a tuple, which counts in
+    /// a debug build. See [`Search::key`] for why the kind is there.
     heap: BinaryHeap<Reverse<u128>>,
     sets: HopSets,
 }
 
 impl Search {
-    fn run(&mut self, g: &Graph, adj: &Adjacency, s: usize) {
+    fn run(&mut self, g: &Graph, adj: &Adjacency, ids: &HopIds, s: usize) {
         let n = g.nodes.len();
+        let vertices = n + g.lans.len();
         self.dist.clear();
-        self.dist.resize(n, UNREACHED);
+        self.dist.resize(vertices, UNREACHED);
         self.hops.clear();
-        self.hops.resize(n, u32::MAX);
+        self.hops.resize(vertices, u32::MAX);
         self.done.clear();
-        self.done.resize(n, false);
+        self.done.resize(vertices, false);
         self.heap.clear();
         self.sets.clear();
         self.dist[s] = 0;
-        self.heap.push(Reverse(s as u128));
+        self.heap.push(Reverse(Search::key(0, s, n)));
+        // No path worth having crosses one of the source's LANs from
+        // elsewhere: the source crosses it directly for less.
+        for &(lan, _) in adj.lans_of(s) {
+            self.done[n + lan] = true;
+        }
         while let Some(Reverse(packed)) = self.heap.pop() {
-            let (d, u) = ((packed >> 64) as u64, packed as u64 as usize);
-            if self.done[u] {
+            let (d, v) = ((packed >> 64) as u64, (packed as u64 & !(1 << 63)) as usize);
+            if self.done[v] {
                 continue;
             }
-            self.done[u] = true;
+            self.done[v] = true;
+            if v >= n {
+                // A LAN: every member is reached at the LAN's distance,
+                // the crossing's cost already paid on entering.
+                let via = self.hops[v];
+                for &m in &g.lans[v - n].members {
+                    self.relax(m, d, via, n);
+                }
+                continue;
+            }
+            let u = v;
             // Hosts are reached but never left: no path transits one.
             if u != s && !g.nodes[u].router {
                 continue;
             }
-            for &(l, _, v) in adj.of(u) {
+            for &(l, _, w) in adj.of(u) {
                 // Costs are at least 1 (validated), so every node on a
-                // shortest path to `v` is done before `v` is, and its set
-                // of first hops is complete when `v` takes it over.
+                // shortest path to `w` is done before `w` is, and its set
+                // of first hops is complete when `w` takes it over.
                 let nd = d + u64::from(g.links[l].cost);
                 let via = if u == s {
-                    self.sets.single(l)
+                    self.sets.single(ids.link(l))
                 } else {
                     self.hops[u]
                 };
-                if nd < self.dist[v] {
-                    self.dist[v] = nd;
-                    self.hops[v] = via;
-                    self.heap.push(Reverse(u128::from(nd) << 64 | v as u128));
-                } else if nd == self.dist[v] && !self.done[v] {
-                    self.hops[v] = self.sets.union(self.hops[v], via);
+                self.relax(w, nd, via, n);
+            }
+            for &(lan, pos) in adj.lans_of(u) {
+                let nd = d + u64::from(g.lans[lan].cost);
+                if u == s {
+                    for (k, &m) in g.lans[lan].members.iter().enumerate() {
+                        if k != pos {
+                            let via = self.sets.single(ids.lan(lan, k));
+                            self.relax(m, nd, via, n);
+                        }
+                    }
+                } else {
+                    let via = self.hops[u];
+                    self.relax(n + lan, nd, via, n);
                 }
             }
         }
+    }
+
+    /// Offers vertex `v` a path of length `nd` with first hops `via`.
+    fn relax(&mut self, v: usize, nd: u64, via: u32, n: usize) {
+        if nd < self.dist[v] {
+            self.dist[v] = nd;
+            self.hops[v] = via;
+            self.heap.push(Reverse(Search::key(nd, v, n)));
+        } else if nd == self.dist[v] && !self.done[v] {
+            self.hops[v] = self.sets.union(self.hops[v], via);
+        }
+    }
+
+    /// The heap key of vertex `v` at distance `d`. At equal distance LANs
+    /// come out before nodes: a LAN hands its members their distance at
+    /// no cost, so a member at distance `d` must not be finished before
+    /// every LAN at `d` has offered it its first hops. (A LAN at `d` was
+    /// entered from a node at `d` minus at least 1, so it is on the heap
+    /// before any node at `d` comes out.)
+    fn key(d: u64, v: usize, n: usize) -> u128 {
+        let node = u128::from(v < n) << 63;
+        u128::from(d) << 64 | node | v as u128
     }
 }
 

@@ -1,7 +1,8 @@
-//! Test topologies: lines, trees, leaf-spines and random graphs, built from
-//! a seeded generator so every failure reproduces from its seed.
+//! Test topologies: lines, trees, leaf-spines, campuses with LANs and random
+//! graphs, built from a seeded generator so every failure reproduces from
+//! its seed.
 
-use super::{Graph, GraphLink, GraphNode};
+use super::{Graph, GraphLan, GraphLink, GraphNode};
 
 /// A small seeded generator (splitmix64): enough for shaping test graphs,
 /// and no dependency.
@@ -42,6 +43,15 @@ pub fn add(g: &mut Graph, name: &str, router: bool) -> usize {
 pub fn link(g: &mut Graph, a: usize, b: usize, cost: u32) -> usize {
     g.links.push(GraphLink { a, b, cost });
     g.links.len() - 1
+}
+
+pub fn lan(g: &mut Graph, name: &str, members: &[usize], cost: u32) -> usize {
+    g.lans.push(GraphLan {
+        name: name.to_string(),
+        members: members.to_vec(),
+        cost,
+    });
+    g.lans.len() - 1
 }
 
 /// `h0 - r1 - ... - r(n-2) - h(n-1)`: routers in a row, a host at each end.
@@ -110,8 +120,38 @@ pub fn leaf_spine(spines: usize, leaves: usize, hosts: usize) -> Graph {
     g
 }
 
+/// A campus: `cores` core routers, each linked to each of `floors` floor
+/// routers, and under each floor router a LAN of `desks` hosts (the
+/// router first among the LAN's members; no LAN without desks). Nodes in
+/// plan order: the cores, then each floor router followed by its desks.
+pub fn campus(cores: usize, floors: usize, desks: usize) -> Graph {
+    let mut g = Graph::default();
+    for c in 0..cores {
+        add(&mut g, &format!("core{c}"), true);
+    }
+    let mut lans = Vec::new();
+    for f in 0..floors {
+        let router = add(&mut g, &format!("floor{f}"), true);
+        for c in 0..cores {
+            link(&mut g, c, router, 1);
+        }
+        let mut members = vec![router];
+        for d in 0..desks {
+            members.push(add(&mut g, &format!("desk{f}-{d}"), false));
+        }
+        lans.push(members);
+    }
+    for (f, members) in lans.iter().enumerate() {
+        if members.len() >= 2 {
+            lan(&mut g, &format!("lan{f}"), members, 1);
+        }
+    }
+    g
+}
+
 /// A random graph of up to `max_nodes` nodes: a random forest plus extra
-/// links (parallel ones included), random costs, a mix of routers and
+/// links (parallel ones included) and a few LANs (on random members,
+/// overlapping and parallel to links), random costs, a mix of routers and
 /// hosts, sometimes disconnected. Never a self-link.
 pub fn random(max_nodes: usize, rng: &mut Rng) -> Graph {
     let n = 1 + rng.below(max_nodes);
@@ -142,15 +182,31 @@ pub fn random(max_nodes: usize, rng: &mut Rng) -> Graph {
             link(&mut g, a, b, 1 + rng.below(4) as u32);
         }
     }
+    for l in 0..rng.below(4) {
+        // Distinct members: the first few of a shuffle of all nodes.
+        let size = 2 + rng.below(n.min(8) - 1);
+        let mut members: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            members.swap(i, rng.below(i + 1));
+        }
+        members.truncate(size);
+        lan(
+            &mut g,
+            &format!("lan{l}"),
+            &members,
+            1 + rng.below(4) as u32,
+        );
+    }
     g
 }
 
 /// One of the shapes above, chosen and sized by the generator.
 pub fn any(rng: &mut Rng) -> Graph {
-    match rng.below(4) {
+    match rng.below(5) {
         0 => line(2 + rng.below(12)),
         1 => tree(1 + rng.below(40), rng),
         2 => leaf_spine(1 + rng.below(3), 1 + rng.below(4), rng.below(4)),
+        3 => campus(1 + rng.below(3), 1 + rng.below(4), rng.below(6)),
         _ => random(30, rng),
     }
 }

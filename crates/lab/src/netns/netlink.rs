@@ -118,6 +118,25 @@ impl Netlink {
         self.link_result(r, ifname, &op)
     }
 
+    /// Creates a Linux bridge `name`, up (`ip link add NAME up type bridge`).
+    pub async fn add_bridge(&self, name: &str) -> Result<(), NetnsError> {
+        self.check_ifname(name)?;
+        let op = format!("create bridge `{name}`");
+        let msg = rtnetlink::LinkBridge::new(name).build();
+        let r = self.handle.link().add(msg).execute().await;
+        self.link_result(r, name, &op)
+    }
+
+    /// Attaches `port` to bridge `bridge` (`ip link set PORT master BRIDGE`).
+    pub async fn set_controller(&self, port: &str, bridge: &str) -> Result<(), NetnsError> {
+        self.check_ifname(port)?;
+        let op = format!("attach interface `{port}` to bridge `{bridge}`");
+        let index = self.lookup(bridge, &op).await?;
+        let msg = LinkUnspec::new_with_name(port).controller(index).build();
+        let r = self.handle.link().set(msg).execute().await;
+        self.link_result(r, port, &op)
+    }
+
     /// Takes `ifname` down (`ip link set IF down`). The kernel withdraws
     /// the routes through it at once.
     pub async fn set_down(&self, ifname: &str) -> Result<(), NetnsError> {

@@ -753,3 +753,76 @@ fn netns_lab_exec_runs_inside_the_node_namespace() {
     }
     assert_back_to(&before);
 }
+
+#[test]
+fn netns_lan_segment_is_a_bridge_in_its_own_namespace_reached_on_link_and_routed() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "lan.toml",
+        r#"[plan]
+name = "office"
+summary = "Hosts on an office LAN reach each other and a server behind two routers"
+backend = "netns"
+
+[[node]]
+name = "h1"
+[[node]]
+name = "h2"
+[[node]]
+name = "h3"
+[[node]]
+name = "gw"
+role = "router"
+[[node]]
+name = "core"
+role = "router"
+[[node]]
+name = "server"
+
+[[lan]]
+name = "office"
+nodes = ["h1", "h2", "h3", "gw"]
+mtu = 1400
+
+[[link]]
+ends = ["gw", "core"]
+[[link]]
+ends = ["core", "server"]
+
+[[case]]
+id = "LAN-01"
+title = "on-link and routed, both ways"
+steps = [
+  { kind = "tcp_connect", name = "to-h2", from = "h1", to = "h2:9", every = "10ms", count = 5 },
+  { kind = "tcp_connect", name = "to-server", from = "h3", to = "server:9", every = "10ms", count = 5 },
+  { kind = "tcp_connect", name = "server-to-h2", from = "server", to = "h2:9", every = "10ms", count = 5 },
+  { kind = "exec", name = "mtu", node = "h1", command = ["ip", "-o", "link", "show", "office"] },
+]
+expect = ["count(tcp_connect.latency{error=\"refused\"}) == 15", "max(exec.exit_code) == 0"]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let mtu = data
+        .samples
+        .iter()
+        .find(|r| r.sample.metric == "exec.stdout")
+        .map(|r| format!("{:?}", r.sample.value))
+        .unwrap();
+    assert!(mtu.contains("mtu 1400"), "{mtu}");
+    let topo = &data.run.info.topology;
+    assert!(
+        topo.nodes
+            .iter()
+            .any(|n| n.name == "office" && n.role == "lan"),
+        "{topo:?}"
+    );
+    assert_eq!(
+        topo.links.iter().filter(|l| l.ends[1] == "office").count(),
+        4
+    );
+    assert_back_to(&before);
+}

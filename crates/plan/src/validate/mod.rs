@@ -46,6 +46,8 @@ pub(crate) fn plan(
     let link_tables = tables(ck, root.get("link"), "link");
     let links = topology::links(ck, &cx, &names, &link_tables);
     names.links = links.iter().flatten().map(|l| l.ends.clone()).collect();
+    let lan_tables = tables(ck, root.get("lan"), "lan");
+    let lans = topology::lans(ck, &names, &lan_tables);
     let service_tables = tables(ck, root.get("service"), "service");
     let services = service::validate(ck, &names, &service_tables);
     let case_tables = tables(ck, root.get("case"), "case");
@@ -70,6 +72,7 @@ pub(crate) fn plan(
         seed: meta.seed,
         nodes: nodes.into_iter().flatten().collect(),
         links: links.into_iter().flatten().collect(),
+        lans: lans.into_iter().flatten().collect(),
         services: services.into_iter().flatten().collect(),
         cases: cases.into_iter().flatten().collect(),
         source,
@@ -80,7 +83,7 @@ pub(crate) fn plan(
 /// as an unknown table (or key), with the singular spelling when that is
 /// the slip.
 fn top_level_keys(ck: &mut Checker<'_>, root: &Table<'_, '_>) {
-    const TABLES: &[&str] = &["plan", "node", "link", "service", "case"];
+    const TABLES: &[&str] = &["plan", "node", "link", "lan", "service", "case"];
     for (key, span) in root.keys() {
         if TABLES.contains(&key) {
             continue;
@@ -89,8 +92,8 @@ fn top_level_keys(ck: &mut Checker<'_>, root: &Table<'_, '_>) {
         let hint = match singular {
             Some(s) => format!("did you mean `{s}`? tables are named in the singular: `[[{s}]]`"),
             None => spelling::did_you_mean(key, TABLES.iter().copied()).unwrap_or_else(|| {
-                "a plan has the tables `[plan]`, `[[node]]`, `[[link]]`, `[[service]]` and `[[case]]`; \
-                 keys go inside them"
+                "a plan has the tables `[plan]`, `[[node]]`, `[[link]]`, `[[lan]]`, `[[service]]` and \
+                 `[[case]]`; keys go inside them"
                     .to_string()
             }),
         };

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::address;
 use crate::diagnostic::Finding;
-use crate::model::{Backend, Impairment, Link, Node, Role, Span};
+use crate::model::{Backend, Impairment, Lan, Link, Node, Role, Span};
 use crate::spelling;
 use crate::tree::{Checker, Table};
 
@@ -362,6 +362,84 @@ pub(super) fn links(
                     loss: optional(loss)?,
                     rate: optional(rate)?,
                 },
+                mtu: optional(mtu)?,
+                cost: optional(cost)?.unwrap_or(1),
+                span: t.span(),
+            })
+        })
+        .collect()
+}
+
+const LAN_KEYS: &[&str] = &["name", "nodes", "mtu", "cost"];
+
+/// `[[lan]]` tables: several nodes on one segment.
+pub(super) fn lans(
+    ck: &mut Checker<'_>,
+    names: &Names,
+    tables: &[Table<'_, '_>],
+) -> Vec<Option<Lan>> {
+    let mut unique = Unique::new("LAN name");
+    tables
+        .iter()
+        .map(|t| {
+            t.reject_unknown(ck, LAN_KEYS, &|key| match key {
+                "ends" | "members" => Some("a LAN lists its members in `nodes`".to_string()),
+                "delay" | "jitter" | "loss" | "rate" => {
+                    Some("LANs carry no impairments yet; put them on a `[[link]]`".to_string())
+                }
+                _ => None,
+            });
+            let name = t
+                .require(ck, "name", "add `name = \"office\"` (lower-case letters, digits and `-`)")
+                .and_then(|v| v.text(ck))
+                .and_then(|s| {
+                    if !matches_pattern(s.value, |c| c.is_ascii_lowercase(), node_name_char)
+                        || s.value.len() > MAX_NODE_NAME
+                    {
+                        ck.report(
+                            Finding::new(s.span, format!("LAN name `{}` is not a valid name", s.value), "invalid name")
+                                .hint(format!(
+                                    "LAN names use lower-case letters, digits and `-`, start with a letter and have at most {MAX_NODE_NAME} characters"
+                                )),
+                        );
+                        return None;
+                    }
+                    unique.check(ck, s.value, s.span).then(|| s.value.to_string())
+                });
+            let nodes_val = t.require(ck, "nodes", "add `nodes = [\"a\", \"b\", \"c\"]`, the LAN's members");
+            let nodes = nodes_val.as_ref().and_then(|v| {
+                let items = v.strings(ck)?;
+                let mut out: Vec<String> = Vec::new();
+                let mut ok = true;
+                for s in &items {
+                    match names.resolve_str(ck, s) {
+                        Some(n) if out.contains(&n) => {
+                            ck.report(
+                                Finding::new(s.span, format!("node `{n}` is listed twice"), "listed twice")
+                                    .hint("a node joins a LAN once"),
+                            );
+                            ok = false;
+                        }
+                        Some(n) => out.push(n),
+                        None => ok = false,
+                    }
+                }
+                if ok && out.len() < 2 {
+                    v.invalid(
+                        ck,
+                        format!("a LAN needs at least 2 nodes, found {}", out.len()),
+                        "too few nodes",
+                        Some("a LAN joins two or more nodes; for exactly two a `[[link]]` also works".to_string()),
+                    );
+                    ok = false;
+                }
+                ok.then_some(out)
+            });
+            let mtu = t.get("mtu").map(|v| v.int_in(ck, 68..=65535, "bytes").and_then(|m| u32::try_from(m).ok()));
+            let cost = t.get("cost").map(|v| v.int_in(ck, 1..=65535, "").and_then(|c| u32::try_from(c).ok()));
+            Some(Lan {
+                name: name?,
+                nodes: nodes?,
                 mtu: optional(mtu)?,
                 cost: optional(cost)?.unwrap_or(1),
                 span: t.span(),

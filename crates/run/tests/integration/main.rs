@@ -36,6 +36,7 @@ fn plan(cases: Vec<Case>, services: Vec<Service>) -> Plan {
         seed: Some(1),
         nodes: vec![node("a"), node("b")],
         links: vec![],
+        lans: vec![],
         services,
         cases,
         source: Source {

@@ -1,13 +1,15 @@
 //! Routing tests: small topologies with known answers, and a forwarding
-//! simulator that walks every multipath branch hop by hop through the
-//! computed tables, checked against an independent shortest-path
-//! reference on seeded random graphs.
+//! simulator that walks every multipath branch hop by hop (across links
+//! and LANs) through the computed tables, checked against an independent
+//! shortest-path reference on seeded random graphs.
 
 use std::collections::{BTreeSet, HashMap};
 
 use super::super::shapes::*;
 use super::super::{End, Fabric, GraphLink, GraphNode, allocate};
 use super::*;
+
+mod lan;
 
 fn plan(g: &Graph) -> (Addressing, RouteTable) {
     let a = allocate(g).unwrap();
@@ -23,10 +25,24 @@ fn lo6(a: &Addressing, v: usize) -> IpAddr {
     a.nodes[v].loopback_v6.into()
 }
 
-/// The links of the next hops `node` uses toward `ip`.
+/// The devices of the next hops `node` uses toward `ip`, as link indexes
+/// (a LAN hop as `usize::MAX`, so a test on links notices one).
 fn hop_links(r: &RouteTable, node: usize, ip: IpAddr) -> Vec<usize> {
     r.lookup(node, ip)
-        .map(|route| route.nexthops.iter().map(|h| h.link).collect())
+        .map(|route| {
+            route
+                .nexthops
+                .iter()
+                .map(|h| h.link().unwrap_or(usize::MAX))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The next hops `node` uses toward `ip`.
+fn hops_to(r: &RouteTable, node: usize, ip: IpAddr) -> Vec<NextHop> {
+    r.lookup(node, ip)
+        .map(|route| route.nexthops.clone())
         .unwrap_or_default()
 }
 
@@ -61,22 +77,22 @@ fn a_line_gives_hosts_two_routes_and_routers_the_rest() {
             Route {
                 dest: LAB_V4,
                 nexthops: vec![NextHop {
-                    link: l_a,
-                    via: r1_on_a
+                    via: r1_on_a,
+                    dev: Dev::Link(l_a),
                 }]
             },
             Route {
                 dest: LAB_V6,
                 nexthops: vec![NextHop {
-                    link: l_a,
-                    via: r1_on_a6
+                    via: r1_on_a6,
+                    dev: Dev::Link(l_a),
                 }]
             },
         ]
     );
     assert_eq!(r.nodes[b].len(), 2);
     assert_eq!(r.nodes[b][0].dest, LAB_V4);
-    assert_eq!(r.nodes[b][0].nexthops[0].link, l_b);
+    assert_eq!(r.nodes[b][0].nexthops[0].link(), Some(l_b));
 
     // r1 reaches b's loopbacks and the r2--b link through r2.
     let r2_on_mid = IpAddr::V4(ad.links[l_mid].v4[1]);
@@ -84,8 +100,8 @@ fn a_line_gives_hosts_two_routes_and_routers_the_rest() {
     assert_eq!(
         to_b.nexthops,
         [NextHop {
-            link: l_mid,
-            via: r2_on_mid
+            via: r2_on_mid,
+            dev: Dev::Link(l_mid),
         }]
     );
     assert!(to_b.dest.len >= 31, "{to_b:?}");
@@ -116,7 +132,7 @@ fn leaf_spine_spreads_leaf_to_leaf_traffic_over_both_spines() {
             .nexthops
             .iter()
             .map(|h| {
-                let l = &g.links[h.link];
+                let l = &g.links[h.link().unwrap()];
                 &g.nodes[if l.a == leaf0 { l.b } else { l.a }].name
             })
             .collect();
@@ -194,12 +210,12 @@ fn parallel_links_are_two_next_hops() {
         route.nexthops,
         [
             NextHop {
-                link: 0,
-                via: ad.links[0].v4[1].into()
+                via: ad.links[0].v4[1].into(),
+                dev: Dev::Link(0),
             },
             NextHop {
-                link: 1,
-                via: ad.links[1].v4[0].into()
+                via: ad.links[1].v4[0].into(),
+                dev: Dev::Link(1),
             },
         ]
     );
@@ -214,8 +230,8 @@ fn a_stub_host_uses_only_its_cheapest_uplinks() {
     link(&mut g, h, r, 1);
     link(&mut g, r, h, 1);
     let (_, t) = plan(&g);
-    let links: Vec<usize> = t.nodes[h][0].nexthops.iter().map(|n| n.link).collect();
-    assert_eq!(links, [1, 2]);
+    let links: Vec<_> = t.nodes[h][0].nexthops.iter().map(|n| n.dev).collect();
+    assert_eq!(links, [Dev::Link(1), Dev::Link(2)]);
 }
 
 #[test]
@@ -290,7 +306,8 @@ enum Fate {
 /// Forwards a packet from `s` to `dst` through the computed tables the way
 /// the kernel would (local addresses, then connected subnets, then the
 /// longest matching route), following every next hop of every multipath
-/// route, and returns every branch's fate.
+/// route, and returns every branch's fate. A packet sent on a LAN reaches
+/// the member that owns the next hop's address.
 struct Network<'a> {
     g: &'a Graph,
     a: &'a Addressing,
@@ -310,6 +327,12 @@ impl<'a> Network<'a> {
             for i in 0..2 {
                 owner.insert(IpAddr::V4(l.v4[i]), l.ends[i]);
                 owner.insert(IpAddr::V6(l.v6[i]), l.ends[i]);
+            }
+        }
+        for l in &a.lans {
+            for (i, &m) in l.members.iter().enumerate() {
+                owner.insert(IpAddr::V4(l.v4[i]), m);
+                owner.insert(IpAddr::V6(l.v6[i]), m);
             }
         }
         Network {
@@ -357,46 +380,100 @@ impl<'a> Network<'a> {
                 return self.at(s, peer, dst, c, hops + 1, out);
             }
         }
+        for &(l, _) in self.adj.lans_of(x) {
+            let la = &self.a.lans[l];
+            if la.prefix_v4.contains(dst) || la.prefix_v6.contains(dst) {
+                // On-link: ARP or neighbour discovery finds the member.
+                let Some(&m) = self.owner.get(&dst).filter(|m| la.members.contains(m)) else {
+                    panic!("{dst} is on LAN {l} but no member has it");
+                };
+                let c = cost + u64::from(self.g.lans[l].cost);
+                return self.at(s, m, dst, c, hops + 1, out);
+            }
+        }
         let Some(route) = self.t.lookup(x, dst) else {
             out.insert(Fate::NoRoute { at: x });
             return;
         };
         for hop in &route.nexthops {
-            let la = &self.a.links[hop.link];
-            let Some(end) = la.end_of(x) else {
+            let Some((next, c)) = self.follow(x, hop, dst.is_ipv4()) else {
                 out.insert(Fate::BadNextHop { at: x });
                 continue;
             };
-            let peer = end.other();
-            let expected: IpAddr = if dst.is_ipv4() {
-                la.v4[peer.index()].into()
-            } else {
-                la.v6[peer.index()].into()
-            };
-            if hop.via != expected {
-                out.insert(Fate::BadNextHop { at: x });
-                continue;
+            self.at(s, next, dst, cost + c, hops + 1, out);
+        }
+    }
+
+    /// Where `hop` at node `x` leads, and at what cost; `None` if the hop
+    /// is not one `x` can use (not its device, a via that is not the
+    /// neighbour's address on it, or in the wrong family).
+    fn follow(&self, x: usize, hop: &NextHop, v4: bool) -> Option<(usize, u64)> {
+        if hop.via.is_ipv4() != v4 {
+            return None;
+        }
+        match hop.dev {
+            Dev::Link(l) => {
+                let la = &self.a.links[l];
+                let peer = la.end_of(x)?.other().index();
+                let expected: IpAddr = if v4 {
+                    la.v4[peer].into()
+                } else {
+                    la.v6[peer].into()
+                };
+                (hop.via == expected).then(|| (la.ends[peer], u64::from(self.g.links[l].cost)))
             }
-            let c = cost + u64::from(self.g.links[hop.link].cost);
-            self.at(s, la.ends[peer.index()], dst, c, hops + 1, out);
+            Dev::Lan(l) => {
+                let la = &self.a.lans[l];
+                let mine = la.position(x)?;
+                let k = if v4 {
+                    la.v4.iter().position(|&a| IpAddr::V4(a) == hop.via)
+                } else {
+                    la.v6.iter().position(|&a| IpAddr::V6(a) == hop.via)
+                }?;
+                (k != mine).then(|| (la.members[k], u64::from(self.g.lans[l].cost)))
+            }
         }
     }
 }
 
+/// Every hop out of `u` in `g`: (device, neighbour, cost), a LAN giving
+/// one per other member.
+fn segments_of(g: &Graph, u: usize) -> Vec<(Dev, usize, u64)> {
+    let mut out = Vec::new();
+    for (i, l) in g.links.iter().enumerate() {
+        if l.a == u {
+            out.push((Dev::Link(i), l.b, u64::from(l.cost)));
+        }
+        if l.b == u {
+            out.push((Dev::Link(i), l.a, u64::from(l.cost)));
+        }
+    }
+    for (i, l) in g.lans.iter().enumerate() {
+        if l.members.contains(&u) {
+            for &m in l.members.iter().filter(|&&m| m != u) {
+                out.push((Dev::Lan(i), m, u64::from(l.cost)));
+            }
+        }
+    }
+    out
+}
+
 /// Shortest distances from `s` where only routers (and `s`) forward, by
-/// Bellman-Ford: a different algorithm from the one under test.
+/// Bellman-Ford over every link and every pair of LAN members: a
+/// different algorithm from the one under test.
 fn reference(g: &Graph, s: usize) -> Vec<Option<u64>> {
+    let hops: Vec<_> = (0..g.nodes.len()).map(|u| segments_of(g, u)).collect();
     let mut dist = vec![None; g.nodes.len()];
     dist[s] = Some(0);
     for _ in 0..g.nodes.len() {
         let mut changed = false;
-        for l in &g.links {
-            for (u, v) in [(l.a, l.b), (l.b, l.a)] {
-                let Some(du) = dist[u] else { continue };
-                if u != s && !g.nodes[u].router {
-                    continue;
-                }
-                let nd = du + u64::from(l.cost);
+        for (u, out) in hops.iter().enumerate() {
+            let Some(du) = dist[u] else { continue };
+            if u != s && !g.nodes[u].router {
+                continue;
+            }
+            for &(_, v, c) in out {
+                let nd = du + c;
                 if dist[v].is_none_or(|dv| nd < dv) {
                     dist[v] = Some(nd);
                     changed = true;
@@ -410,22 +487,17 @@ fn reference(g: &Graph, s: usize) -> Vec<Option<u64>> {
     dist
 }
 
-/// Every link out of `s` that starts a shortest path to `v`.
-/// `all[w]` is `reference(g, w)`.
+/// Every first hop out of `s` (device and neighbour) that starts a
+/// shortest path to `v`. `all[w]` is `reference(g, w)`.
 fn reference_first_hops(
     g: &Graph,
     s: usize,
     v: usize,
     all: &[Vec<Option<u64>>],
-) -> BTreeSet<usize> {
+) -> BTreeSet<(Dev, usize)> {
     let mut hops = BTreeSet::new();
     let Some(target) = all[s][v] else { return hops };
-    for (i, l) in g.links.iter().enumerate() {
-        let w = match (l.a == s, l.b == s) {
-            (true, _) => l.b,
-            (_, true) => l.a,
-            _ => continue,
-        };
+    for (dev, w, c) in segments_of(g, s) {
         let rest = if w == v {
             Some(0)
         } else if g.nodes[w].router {
@@ -433,11 +505,41 @@ fn reference_first_hops(
         } else {
             None
         };
-        if rest.is_some_and(|r| u64::from(l.cost) + r == target) {
-            hops.insert(i);
+        if rest.is_some_and(|r| c + r == target) {
+            hops.insert((dev, w));
         }
     }
     hops
+}
+
+/// The first hops (device and neighbour) of `s`'s route toward `ip`.
+fn route_first_hops(net: &Network<'_>, s: usize, ip: IpAddr) -> BTreeSet<(Dev, usize)> {
+    hops_to(net.t, s, ip)
+        .iter()
+        .filter_map(|h| Some((h.dev, net.follow(s, h, ip.is_ipv4())?.0)))
+        .collect()
+}
+
+/// If `s` is a stub host on a LAN (a host with no link and one LAN that
+/// has a router): the LAN's cost and its routers. Its lab-wide routes go
+/// through all of them, so a packet may cross the LAN once more than the
+/// shortest path does.
+fn lan_stub(g: &Graph, s: usize) -> Option<(u64, BTreeSet<(Dev, usize)>)> {
+    let on: Vec<usize> = (0..g.lans.len())
+        .filter(|&l| g.lans[l].members.contains(&s))
+        .collect();
+    let linked = g.links.iter().any(|l| l.a == s || l.b == s);
+    if g.nodes[s].router || linked || on.len() != 1 {
+        return None;
+    }
+    let l = on[0];
+    let routers: BTreeSet<_> = g.lans[l]
+        .members
+        .iter()
+        .filter(|&&m| g.nodes[m].router)
+        .map(|&m| (Dev::Lan(l), m))
+        .collect();
+    (!routers.is_empty()).then(|| (u64::from(g.lans[l].cost), routers))
 }
 
 #[test]
@@ -445,13 +547,15 @@ fn every_packet_takes_a_shortest_path_through_routers_only() {
     let mut rng = Rng::new(0x5eed_0003);
     for round in 0..150 {
         let mut g = any(&mut rng);
-        // Some plan-fixed loopbacks: in the lab, in the link block (a
-        // skipped slot), and outside the lab (extra stub routes).
+        // Some plan-fixed loopbacks: in the lab, in the link block and in
+        // the LAN block (a skipped slot or block), and outside the lab
+        // (extra stub routes).
         for (i, n) in g.nodes.iter_mut().enumerate() {
             if rng.chance(8) {
-                n.loopback_v4 = Some(match rng.below(3) {
+                n.loopback_v4 = Some(match rng.below(4) {
                     0 => Ipv4Addr::new(198, 18, 200, i as u8),
                     1 => Ipv4Addr::new(198, 19, 0, rng.below(8) as u8 * 2 + i as u8 % 2),
+                    2 => Ipv4Addr::new(198, 19, 128, rng.below(24) as u8),
                     _ => Ipv4Addr::new(10, 0, 0, i as u8),
                 });
             }
@@ -467,6 +571,7 @@ fn every_packet_takes_a_shortest_path_through_routers_only() {
         let all: Vec<_> = (0..g.nodes.len()).map(|w| reference(&g, w)).collect();
         for s in 0..g.nodes.len() {
             let dist = &all[s];
+            let stub = lan_stub(&g, s);
             for v in 0..g.nodes.len() {
                 if v == s {
                     continue;
@@ -479,13 +584,25 @@ fn every_packet_takes_a_shortest_path_through_routers_only() {
                 ];
                 for (l, la) in a.links.iter().enumerate() {
                     if let Some(end) = la.end_of(v) {
-                        let costs = link_costs(&g, dist, l, end).filter(|_| la.end_of(s).is_none());
+                        let link = &g.links[l];
+                        let costs = segment_costs(&g, dist, &la.ends, end.index(), link.cost)
+                            .filter(|_| la.end_of(s).is_none());
                         targets.push((la.v4[end.index()].into(), costs.clone()));
                         targets.push((la.v6[end.index()].into(), costs));
                     }
                 }
+                for (l, la) in a.lans.iter().enumerate() {
+                    if let Some(k) = la.position(v) {
+                        let costs = segment_costs(&g, dist, &la.members, k, g.lans[l].cost)
+                            .filter(|_| la.position(s).is_none());
+                        targets.push((la.v4[k].into(), costs.clone()));
+                        targets.push((la.v6[k].into(), costs));
+                    }
+                }
                 for (dst, costs) in targets {
                     let is_loopback = dst == lo4(&a, v) || dst == lo6(&a, v);
+                    let route = t.lookup(s, dst);
+                    let lab_wide = route.is_some_and(|r| r.dest == LAB_V4 || r.dest == LAB_V6);
                     let fates = net.send(s, dst);
                     let ctx = || format!("round {round}: {s} -> {v} ({dst}): {fates:?}\n{g:?}");
                     match dist[v] {
@@ -495,8 +612,19 @@ fn every_packet_takes_a_shortest_path_through_routers_only() {
                                     panic!("{}", ctx());
                                 };
                                 assert_eq!(at, v, "{}", ctx());
-                                if let Some(costs) = &costs {
-                                    assert!(costs.contains(&cost), "{costs:?} {}", ctx());
+                                let Some(costs) = &costs else { continue };
+                                match &stub {
+                                    // Through any router on the LAN: at
+                                    // most one crossing more.
+                                    Some((c, _)) if lab_wide => {
+                                        let least = *costs.first().unwrap();
+                                        assert!(
+                                            (least..=costs.last().unwrap() + c).contains(&cost),
+                                            "{costs:?} {}",
+                                            ctx()
+                                        );
+                                    }
+                                    _ => assert!(costs.contains(&cost), "{costs:?} {}", ctx()),
                                 }
                             }
                         }
@@ -511,10 +639,14 @@ fn every_packet_takes_a_shortest_path_through_routers_only() {
                         }
                     }
                     // Every equal-cost first hop is used: multipath is
-                    // complete, not just correct.
+                    // complete, not just correct. (A stub host on a LAN
+                    // uses all its routers for the lab-wide prefixes.)
                     if is_loopback && dist[v].is_some() {
-                        let want = reference_first_hops(&g, s, v, &all);
-                        let got: BTreeSet<usize> = hop_links(&t, s, dst).into_iter().collect();
+                        let got = route_first_hops(&net, s, dst);
+                        let want = match &stub {
+                            Some((_, routers)) if lab_wide => routers.clone(),
+                            _ => reference_first_hops(&g, s, v, &all),
+                        };
                         assert_eq!(got, want, "{}", ctx());
                     }
                 }
@@ -525,15 +657,21 @@ fn every_packet_takes_a_shortest_path_through_routers_only() {
 }
 
 /// The costs at which a packet from the node whose distances are `dist`
-/// may reach the address of `end` on link `l`: the link is reached at its
-/// nearest router end(s), and crossed if that is not `end`; a link without
-/// a router end is reached at each end like a node.
-fn link_costs(g: &Graph, dist: &[Option<u64>], l: usize, end: End) -> Option<BTreeSet<u64>> {
-    let link = &g.links[l];
-    let ends = [link.a, link.b];
-    let e = ends[end.index()];
+/// may reach the address of member `at` of the link or LAN whose members
+/// are `members` and whose cost is `cost`: the segment is reached at its
+/// nearest router member(s), and crossed if that is not the member at
+/// `at`; a segment without a router member is reached at each member like
+/// a node.
+fn segment_costs(
+    g: &Graph,
+    dist: &[Option<u64>],
+    members: &[usize],
+    at: usize,
+    cost: u32,
+) -> Option<BTreeSet<u64>> {
+    let e = members[at];
     let d = dist[e]?;
-    let nearest = ends
+    let nearest = members
         .iter()
         .filter(|&&r| g.nodes[r].router)
         .filter_map(|&r| dist[r])
@@ -541,9 +679,9 @@ fn link_costs(g: &Graph, dist: &[Option<u64>], l: usize, end: End) -> Option<BTr
     Some(match nearest {
         None => BTreeSet::from([d]),
         Some(near) if g.nodes[e].router && d == near => {
-            BTreeSet::from([near, near + u64::from(link.cost)])
+            BTreeSet::from([near, near + u64::from(cost)])
         }
-        Some(near) => BTreeSet::from([near + u64::from(link.cost)]),
+        Some(near) => BTreeSet::from([near + u64::from(cost)]),
     })
 }
 
@@ -564,19 +702,25 @@ fn no_default_routes_outside(t: &RouteTable, a: &Addressing) {
 }
 
 #[test]
-fn a_thousand_node_tree_and_leaf_spine_stay_small() {
+fn a_thousand_node_tree_leaf_spine_and_campus_stay_small() {
     let mut rng = Rng::new(0x5eed_0004);
     let tree = tree(1000, &mut rng);
     // 4 spines, 32 leaves with 30 hosts each: 996 nodes.
     let fabric = leaf_spine(4, 32, 30);
-    for (what, g) in [("tree", &tree), ("leaf-spine", &fabric)] {
+    // 2 cores, 32 floors with a LAN of 30 desks each: 994 nodes.
+    let campus = campus(2, 32, 30);
+    for (what, g) in [
+        ("tree", &tree),
+        ("leaf-spine", &fabric),
+        ("campus", &campus),
+    ] {
         let f = Fabric::plan(g).unwrap();
         let t = &f.routes;
         let n = g.nodes.len();
         let routers = g.nodes.iter().filter(|n| n.router).count();
         // Without aggregation every router would hold a route per other
-        // node and link and family: about 4n routes each.
-        let unaggregated = routers * 2 * (n + g.links.len());
+        // node, link and LAN and family: about 4n routes each.
+        let unaggregated = routers * 2 * (n + g.links.len() + g.lans.len());
         eprintln!(
             "{what}: {n} nodes, {routers} routers, {} routes ({} next hops), {unaggregated} unaggregated",
             t.installed(),
