@@ -117,6 +117,16 @@ pub enum LabError {
     /// The plan's topology cannot be addressed or routed.
     #[error(transparent)]
     Fabric(#[from] fabric::FabricError),
+    /// A plan route cannot be installed as written.
+    #[error(
+        "plan route: {message}\nhint: a route must lead to its destination without coming back; fix or remove this `[[route]]`"
+    )]
+    PlanRoute {
+        /// What is wrong.
+        message: String,
+        /// Where the route is written in the plan.
+        span: netproof_plan::Span,
+    },
     /// A sysctl could not be written in a node's namespace.
     #[error("could not set the sysctls of node `{node}`: {source}")]
     Sysctl {
@@ -151,6 +161,16 @@ pub struct NodeHandle {
     pub addr6: Option<IpAddr>,
     env: Arc<Vec<(String, String)>>,
     ns: Option<Arc<netns::NetNs>>,
+}
+
+impl LabError {
+    /// Where in the plan the problem is written, when it is one place.
+    pub fn span(&self) -> Option<netproof_plan::Span> {
+        match self {
+            LabError::PlanRoute { span, .. } => Some(*span),
+            _ => None,
+        }
+    }
 }
 
 impl NodeHandle {

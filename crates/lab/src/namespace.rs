@@ -153,6 +153,147 @@ impl Blueprint {
     }
 }
 
+/// Installs the plan's `[[route]]`s into the computed table: each replaces
+/// a computed route to the same prefix on its node, or adds one. Then
+/// follows every plan route hop by hop and refuses one that loops.
+fn apply_plan_routes(plan: &Plan, g: &Graph, fabric: &mut Fabric) -> Result<(), LabError> {
+    use crate::fabric::{Dev, NextHop, Prefix, Route};
+    let index = |name: &str| g.nodes.iter().position(|n| n.name == name);
+    for r in &plan.routes {
+        let (Some(node), Some(via)) = (index(&r.node), index(&r.via)) else {
+            return Err(LabError::UnknownNode(format!("{} or {}", r.node, r.via)));
+        };
+        let v4 = r.to.is_ipv4();
+        // The neighbour's address on a segment the two share: a link
+        // first, else a LAN.
+        let hop = g
+            .links
+            .iter()
+            .enumerate()
+            .find(|(_, l)| (l.a == node && l.b == via) || (l.a == via && l.b == node))
+            .map(|(i, l)| {
+                let a = &fabric.addressing.links[i];
+                let end = usize::from(l.a != via);
+                let addr = if v4 {
+                    IpAddr::V4(a.v4[end])
+                } else {
+                    IpAddr::V6(a.v6[end])
+                };
+                NextHop {
+                    via: addr,
+                    dev: Dev::Link(i),
+                }
+            })
+            .or_else(|| {
+                g.lans.iter().enumerate().find_map(|(i, lan)| {
+                    let a = &fabric.addressing.lans[i];
+                    (lan.members.contains(&node)).then_some(())?;
+                    let k = a.position(via)?;
+                    let addr = if v4 {
+                        IpAddr::V4(a.v4[k])
+                    } else {
+                        IpAddr::V6(a.v6[k])
+                    };
+                    Some(NextHop {
+                        via: addr,
+                        dev: Dev::Lan(i),
+                    })
+                })
+            })
+            .ok_or_else(|| LabError::PlanRoute {
+                message: format!("`{}` shares no link or LAN with `{}`", r.via, r.node),
+                span: r.span,
+            })?;
+        let dest = Prefix {
+            addr: r.to,
+            len: r.len,
+        };
+        let table = &mut fabric.routes.nodes[node];
+        table.retain(|x| x.dest != dest);
+        table.push(Route {
+            dest,
+            nexthops: vec![hop],
+        });
+    }
+    // Follow each plan route from its node; a loop is a plan error.
+    for r in &plan.routes {
+        let Some(start) = index(&r.node) else {
+            continue;
+        };
+        let target = r.to;
+        let mut seen = vec![start];
+        let mut at = start;
+        loop {
+            if owns(fabric, at, target) {
+                break;
+            }
+            let Some(route) = fabric.routes.lookup(at, target) else {
+                break;
+            };
+            let Some(h) = route.nexthops.first() else {
+                break;
+            };
+            let Some(next) = owner_of(fabric, h.via) else {
+                break;
+            };
+            if seen.contains(&next) {
+                let path: Vec<&str> = seen
+                    .iter()
+                    .chain(std::iter::once(&next))
+                    .map(|&i| g.nodes[i].name.as_str())
+                    .collect();
+                return Err(LabError::PlanRoute {
+                    message: format!(
+                        "the route to {}/{} from `{}` loops: {}",
+                        r.to,
+                        r.len,
+                        r.node,
+                        path.join(" -> ")
+                    ),
+                    span: r.span,
+                });
+            }
+            seen.push(next);
+            at = next;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `node` owns `ip` or has it on a directly connected segment.
+fn owns(f: &Fabric, node: usize, ip: IpAddr) -> bool {
+    let a = &f.addressing;
+    let n = &a.nodes[node];
+    if ip == IpAddr::V4(n.loopback_v4) || ip == IpAddr::V6(n.loopback_v6) {
+        return true;
+    }
+    a.links.iter().any(|l| {
+        l.ends.contains(&node) && (l.subnet_v4().contains(ip) || l.subnet_v6().contains(ip))
+    }) || a.lans.iter().any(|l| {
+        l.position(node).is_some() && (l.prefix_v4.contains(ip) || l.prefix_v6.contains(ip))
+    })
+}
+
+/// The node that owns the interface address `ip`.
+fn owner_of(f: &Fabric, ip: IpAddr) -> Option<usize> {
+    let a = &f.addressing;
+    for l in &a.links {
+        for e in 0..2 {
+            if ip == IpAddr::V4(l.v4[e]) || ip == IpAddr::V6(l.v6[e]) {
+                return Some(l.ends[e]);
+            }
+        }
+    }
+    for l in &a.lans {
+        for (k, &m) in l.members.iter().enumerate() {
+            if ip == IpAddr::V4(l.v4[k]) || ip == IpAddr::V6(l.v6[k]) {
+                return Some(m);
+            }
+        }
+    }
+    None
+}
+
 /// Computes the blueprint of `plan`'s lab with id `lab_id`. Pure.
 pub(crate) fn blueprint(plan: &Plan, lab_id: &str) -> Result<Blueprint, LabError> {
     let index = |name: &str| plan.nodes.iter().position(|n| n.name == name);
@@ -196,7 +337,8 @@ pub(crate) fn blueprint(plan: &Plan, lab_id: &str) -> Result<Blueprint, LabError
             })
             .collect::<Result<_, LabError>>()?,
     };
-    let fabric = Fabric::plan(&graph)?;
+    let mut fabric = Fabric::plan(&graph)?;
+    apply_plan_routes(plan, &graph, &mut fabric)?;
     Ok(Blueprint {
         // Nodes first, then one namespace per LAN for its bridge (never the
         // root namespace).

@@ -94,6 +94,8 @@ pub struct Plan {
     pub links: Vec<Link>,
     /// LAN segments in plan order.
     pub lans: Vec<Lan>,
+    /// Static routes the plan sets, on top of the computed ones.
+    pub routes: Vec<StaticRoute>,
     /// Services in plan order.
     pub services: Vec<Service>,
     /// Cases in plan order.
@@ -191,6 +193,22 @@ pub struct Lan {
     /// The cost of crossing the LAN for shortest-path routing.
     pub cost: u32,
     /// Where the LAN is defined.
+    pub span: Span,
+}
+
+/// A static route the plan installs on a node (netns backend). It replaces
+/// a computed route to the same prefix and adds to the others.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticRoute {
+    /// The node that gets the route.
+    pub node: String,
+    /// The destination prefix's network address.
+    pub to: IpAddr,
+    /// The prefix length.
+    pub len: u8,
+    /// The next hop: a node sharing a link or LAN with `node`.
+    pub via: String,
+    /// Where the route is defined.
     pub span: Span,
 }
 

@@ -24,7 +24,10 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
                             "problems": [{"path": path.display().to_string(), "line": 0, "column": 0, "message": e.to_string()}],
                         }));
                     } else {
-                        eprintln!("error: {}: the lab cannot be built: {e}", path.display());
+                        eprintln!(
+                            "error: {}: the lab cannot be built: {e}",
+                            super::lab_error_place(&plan, &e)
+                        );
                     }
                     lab_failures += 1;
                     continue;

@@ -53,3 +53,13 @@ fn plan_options(p: &PlanOptions) -> Result<Options, CliError> {
 fn open_store(url: &str) -> Result<Box<dyn netproof_store::ResultStore>, CliError> {
     Ok(netproof_store::open(url)?)
 }
+
+/// `path:line:col` of a lab error that points into the plan, else `path`.
+fn lab_error_place(plan: &netproof_plan::Plan, e: &netproof_lab::LabError) -> String {
+    let path = plan.source.path.display().to_string();
+    let Some(span) = e.span() else { return path };
+    let before = &plan.source.text[..span.start.min(plan.source.text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    format!("{path}:{line}:{col}")
+}

@@ -33,12 +33,12 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
     if !invalid.is_empty() {
         return Err(CliError::Plans(invalid));
     }
-    for (plan, path) in plans.iter().zip(&args.plans) {
+    for plan in &plans {
         let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
         if let Err(e) = netproof_lab::check(plan, backend) {
             return Err(CliError::Usage(format!(
                 "{}: the lab cannot be built: {e}",
-                path.display()
+                super::lab_error_place(plan, &e)
             )));
         }
     }

@@ -826,3 +826,102 @@ expect = ["count(tcp_connect.latency{error=\"refused\"}) == 15", "max(exec.exit_
     );
     assert_back_to(&before);
 }
+
+const STEER: &str = r#"[plan]
+name = "plan-routes"
+summary = "A plan route steers traffic off the shortest path"
+backend = "netns"
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "r2"
+role = "router"
+[[node]]
+name = "r3"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+[[link]]
+ends = ["r1", "r2"]
+[[link]]
+ends = ["r1", "r3"]
+cost = 5
+[[link]]
+ends = ["r2", "server"]
+[[link]]
+ends = ["r3", "server"]
+"#;
+
+#[test]
+fn netns_plan_route_overrides_the_computed_path_and_a_looping_one_is_refused() {
+    let before = census();
+    let s = Scratch::new();
+    // Depth-first numbering: client .1, r1 .2, r2 .3, server .4, r3 .5.
+    let plan = s.plan(
+        "steer.toml",
+        &format!(
+            r#"{STEER}
+[[route]]
+node = "r1"
+to = "198.18.0.4/32"
+via = "r3"
+
+[[case]]
+id = "PR-01"
+title = "r1 sends to the server via r3, although r2 is cheaper"
+steps = [
+  {{ kind = "tcp_connect", from = "client", to = "server:9", every = "10ms", count = 5 }},
+  {{ kind = "exec", name = "via-r3", node = "r3", command = ["awk", "/^Ip:/ {{{{ getline; print $7; exit }}}}", "/proc/net/snmp"] }},
+]
+expect = ["count(tcp_connect.latency{{error=\"refused\"}}) == 5"]
+"#
+        ),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let forwarded = data
+        .samples
+        .iter()
+        .find(|r| r.sample.metric == "exec.stdout")
+        .map(|r| match &r.sample.value {
+            netproof_sample::Value::Text(t) => t.trim().parse::<u64>().unwrap(),
+            v => panic!("{v:?}"),
+        })
+        .unwrap();
+    assert!(forwarded >= 5, "r3 forwarded {forwarded} packets");
+
+    let looping = s.plan(
+        "loop.toml",
+        &format!(
+            r#"{STEER}
+[[route]]
+node = "r1"
+to = "198.18.0.4/32"
+via = "client"
+
+[[case]]
+id = "L"
+title = "never runs"
+steps = [ {{ kind = "exec", node = "client", command = ["true"] }} ]
+"#
+        ),
+    );
+    let o = s.netproof(&["check", looping.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("loop.toml:32:1") && err.contains("r1 -> client -> r1"),
+        "{}",
+        show(&o)
+    );
+    assert_back_to(&before);
+}

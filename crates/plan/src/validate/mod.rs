@@ -48,6 +48,9 @@ pub(crate) fn plan(
     names.links = links.iter().flatten().map(|l| l.ends.clone()).collect();
     let lan_tables = tables(ck, root.get("lan"), "lan");
     let lans = topology::lans(ck, &names, &lan_tables);
+    let route_tables = tables(ck, root.get("route"), "route");
+    let lan_members: Vec<Vec<String>> = lans.iter().flatten().map(|l| l.nodes.clone()).collect();
+    let routes = topology::routes(ck, &cx, &names, &names.links, &lan_members, &route_tables);
     let service_tables = tables(ck, root.get("service"), "service");
     let services = service::validate(ck, &names, &service_tables);
     let case_tables = tables(ck, root.get("case"), "case");
@@ -73,6 +76,7 @@ pub(crate) fn plan(
         nodes: nodes.into_iter().flatten().collect(),
         links: links.into_iter().flatten().collect(),
         lans: lans.into_iter().flatten().collect(),
+        routes: routes.into_iter().flatten().collect(),
         services: services.into_iter().flatten().collect(),
         cases: cases.into_iter().flatten().collect(),
         source,
@@ -83,7 +87,7 @@ pub(crate) fn plan(
 /// as an unknown table (or key), with the singular spelling when that is
 /// the slip.
 fn top_level_keys(ck: &mut Checker<'_>, root: &Table<'_, '_>) {
-    const TABLES: &[&str] = &["plan", "node", "link", "lan", "service", "case"];
+    const TABLES: &[&str] = &["plan", "node", "link", "lan", "route", "service", "case"];
     for (key, span) in root.keys() {
         if TABLES.contains(&key) {
             continue;
@@ -92,8 +96,8 @@ fn top_level_keys(ck: &mut Checker<'_>, root: &Table<'_, '_>) {
         let hint = match singular {
             Some(s) => format!("did you mean `{s}`? tables are named in the singular: `[[{s}]]`"),
             None => spelling::did_you_mean(key, TABLES.iter().copied()).unwrap_or_else(|| {
-                "a plan has the tables `[plan]`, `[[node]]`, `[[link]]`, `[[lan]]`, `[[service]]` and \
-                 `[[case]]`; keys go inside them"
+                "a plan has the tables `[plan]`, `[[node]]`, `[[link]]`, `[[lan]]`, `[[route]]`, \
+                 `[[service]]` and `[[case]]`; keys go inside them"
                     .to_string()
             }),
         };

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::address;
 use crate::diagnostic::Finding;
-use crate::model::{Backend, Impairment, Lan, Link, Node, Role, Span};
+use crate::model::{Backend, Impairment, Lan, Link, Node, Role, Span, StaticRoute};
 use crate::spelling;
 use crate::tree::{Checker, Table};
 
@@ -446,4 +446,104 @@ pub(super) fn lans(
             })
         })
         .collect()
+}
+
+const ROUTE_KEYS: &[&str] = &["node", "to", "via"];
+
+/// `[[route]]` tables: static routes on top of the computed ones.
+pub(super) fn routes(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    links: &[[String; 2]],
+    lans: &[Vec<String>],
+    tables: &[Table<'_, '_>],
+) -> Vec<Option<StaticRoute>> {
+    tables
+        .iter()
+        .map(|t| {
+            t.reject_unknown(ck, ROUTE_KEYS, &|key| match key {
+                "dest" | "prefix" | "destination" => Some("did you mean `to`?".to_string()),
+                "gateway" | "nexthop" | "next_hop" => Some("did you mean `via`? it names a neighbour node".to_string()),
+                _ => None,
+            });
+            if cx.backend != Backend::Netns {
+                ck.report(
+                    Finding::new(t.span(), format!("`[[route]]` needs the netns backend; the plan runs on {}", cx.backend.as_str()), "needs netns")
+                        .hint("routes exist only between namespaces: use `backend = \"netns\"`, or remove the route"),
+                );
+            }
+            let node = t
+                .require(ck, "node", "add `node = \"...\"`, the node that gets the route")
+                .and_then(|v| v.str(ck))
+                .and_then(|s| names.resolve_str(ck, &s));
+            let via_str = t
+                .require(ck, "via", "add `via = \"...\"`, the neighbour to send to")
+                .and_then(|v| v.str(ck));
+            let via = via_str.as_ref().and_then(|s| names.resolve_str(ck, s));
+            let to = t
+                .require(ck, "to", "add `to = \"198.18.9.0/24\"`, the destination prefix")
+                .and_then(|v| v.str(ck))
+                .and_then(|s| {
+                    let bad = |ck: &mut Checker<'_>, why: String, hint: String| {
+                        ck.report(Finding::new(s.span, why, "not a prefix").hint(hint));
+                        None
+                    };
+                    let Some((addr, len)) = s.value.split_once('/') else {
+                        return bad(ck, format!("`{}` is not a prefix", s.value), "write an address and a length: `198.18.9.0/24` or `2001:2:0:9::/64`".into());
+                    };
+                    let (Ok(ip), Ok(len)) = (addr.parse::<IpAddr>(), len.parse::<u8>()) else {
+                        return bad(ck, format!("`{}` is not a prefix", s.value), "write an address and a length: `198.18.9.0/24` or `2001:2:0:9::/64`".into());
+                    };
+                    let width = if ip.is_ipv4() { 32 } else { 128 };
+                    if len > width {
+                        return bad(ck, format!("prefix length {len} is longer than {width}"), format!("an {} prefix is at most /{width}", if ip.is_ipv4() { "IPv4" } else { "IPv6" }));
+                    }
+                    let network = mask(ip, len);
+                    if network != ip {
+                        return bad(ck, format!("`{}` has host bits set", s.value), format!("the network is `{network}/{len}`"));
+                    }
+                    external_allowed(ck, cx, ip, s.span).then_some((ip, len))
+                });
+            let (node, via) = (node?, via?);
+            if node == via {
+                ck.report(Finding::new(t.span(), format!("node `{node}` cannot route via itself"), "via itself").hint("`via` names a neighbour: a node on a shared link or LAN"));
+                return None;
+            }
+            let adjacent = links.iter().any(|l| (l[0] == node && l[1] == via) || (l[0] == via && l[1] == node))
+                || lans.iter().any(|m| m.contains(&node) && m.contains(&via));
+            if !adjacent {
+                let span = via_str.map_or(t.span(), |s| s.span);
+                ck.report(
+                    Finding::new(span, format!("`{via}` is not a neighbour of `{node}`"), "not adjacent")
+                        .hint(format!("a next hop shares a `[[link]]` or `[[lan]]` with `{node}`")),
+                );
+                return None;
+            }
+            let (to, len) = to?;
+            Some(StaticRoute { node, to, len, via, span: t.span() })
+        })
+        .collect()
+}
+
+/// The network address of `ip/len`.
+fn mask(ip: IpAddr, len: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let m = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len))
+            };
+            IpAddr::V4((u32::from(a) & m).into())
+        }
+        IpAddr::V6(a) => {
+            let m = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len))
+            };
+            IpAddr::V6((u128::from(a) & m).into())
+        }
+    }
 }

@@ -37,6 +37,7 @@ fn plan(cases: Vec<Case>, services: Vec<Service>) -> Plan {
         nodes: vec![node("a"), node("b")],
         links: vec![],
         lans: vec![],
+        routes: vec![],
         services,
         cases,
         source: Source {
