@@ -925,3 +925,53 @@ steps = [ {{ kind = "exec", node = "client", command = ["true"] }} ]
     );
     assert_back_to(&before);
 }
+
+#[test]
+fn netns_lab_whose_service_fails_is_torn_down_completely_and_says_why() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "broken-service.toml",
+        r#"[plan]
+name = "broken-service"
+summary = "A service that cannot start takes the lab down with it"
+backend = "netns"
+
+[[node]]
+name = "a"
+[[node]]
+name = "r"
+role = "router"
+[[node]]
+name = "b"
+
+[[link]]
+ends = ["a", "r"]
+[[link]]
+ends = ["r", "b"]
+rate = "10Mbit"
+
+[[service]]
+name = "daemon"
+node = "b"
+command = ["sh", "-c", "echo cannot bind >&2; exit 1"]
+ready = { tcp = 80 }
+
+[[case]]
+id = "C"
+title = "never runs"
+steps = [ { kind = "exec", node = "a", command = ["true"] } ]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("daemon") && err.contains("cannot bind"),
+        "{}",
+        show(&o)
+    );
+    assert_back_to(&before);
+    let o = s.netproof(&["lab", "status", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+}

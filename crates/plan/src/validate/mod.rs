@@ -47,7 +47,7 @@ pub(crate) fn plan(
     let links = topology::links(ck, &cx, &names, &link_tables);
     names.links = links.iter().flatten().map(|l| l.ends.clone()).collect();
     let lan_tables = tables(ck, root.get("lan"), "lan");
-    let lans = topology::lans(ck, &names, &lan_tables);
+    let lans = topology::lans(ck, &cx, &names, &lan_tables);
     let route_tables = tables(ck, root.get("route"), "route");
     let lan_members: Vec<Vec<String>> = lans.iter().flatten().map(|l| l.nodes.clone()).collect();
     let routes = topology::routes(ck, &cx, &names, &names.links, &lan_members, &route_tables);

@@ -297,18 +297,21 @@ pub(super) fn links(
             let loss = t.get("loss").map(|v| v.ratio(ck));
             let rate = t.get("rate").map(|v| {
                 let r = v.rate(ck)?;
-                if r == 0 {
+                if r < 8 {
                     v.invalid(
                         ck,
-                        format!("{display} has `rate` 0, which passes nothing"),
-                        "zero rate",
-                        Some("remove `rate` for an unlimited link, or give a rate above 0".to_string()),
+                        format!("{display} has `rate` {r} bit/s, less than one byte a second"),
+                        "rate too low",
+                        Some("remove `rate` for an unlimited link, or give at least `8bit`".to_string()),
                     );
                     return None;
                 }
                 Some(r)
             });
-            let mtu = t.get("mtu").map(|v| v.int_in(ck, 68..=65535, "bytes").and_then(|m| u32::try_from(m).ok()));
+            let mtu = t.get("mtu").map(|v| {
+                let m = v.int_in(ck, 68..=65535, "bytes");
+                netns_mtu(ck, cx, m, &v)
+            });
 
             if let (Some(j), None) = (t.get("jitter"), t.get("delay")) {
                 ck.report(
@@ -375,6 +378,7 @@ const LAN_KEYS: &[&str] = &["name", "nodes", "mtu", "cost"];
 /// `[[lan]]` tables: several nodes on one segment.
 pub(super) fn lans(
     ck: &mut Checker<'_>,
+    cx: &Context<'_>,
     names: &Names,
     tables: &[Table<'_, '_>],
 ) -> Vec<Option<Lan>> {
@@ -435,7 +439,10 @@ pub(super) fn lans(
                 }
                 ok.then_some(out)
             });
-            let mtu = t.get("mtu").map(|v| v.int_in(ck, 68..=65535, "bytes").and_then(|m| u32::try_from(m).ok()));
+            let mtu = t.get("mtu").map(|v| {
+                let m = v.int_in(ck, 68..=65535, "bytes");
+                netns_mtu(ck, cx, m, &v)
+            });
             let cost = t.get("cost").map(|v| v.int_in(ck, 1..=65535, "").and_then(|c| u32::try_from(c).ok()));
             Some(Lan {
                 name: name?,
@@ -546,4 +553,28 @@ fn mask(ip: IpAddr, len: u8) -> IpAddr {
             IpAddr::V6((u128::from(a) & m).into())
         }
     }
+}
+
+/// An MTU, checked against what the netns backend can carry: every netns
+/// link and LAN also carries IPv6, which needs at least 1280 bytes.
+fn netns_mtu(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    mtu: Option<i64>,
+    v: &crate::tree::Val<'_, '_>,
+) -> Option<u32> {
+    let m = u32::try_from(mtu?).ok()?;
+    if cx.backend == Backend::Netns && m < 1280 {
+        v.invalid(
+            ck,
+            format!("`mtu` {m} is below 1280, the least IPv6 accepts"),
+            "too small for IPv6",
+            Some(
+                "the netns backend addresses every link and LAN with IPv6 too; use 1280 or more"
+                    .to_string(),
+            ),
+        );
+        return None;
+    }
+    Some(m)
 }
