@@ -491,13 +491,41 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     // Namespaces first (a cheap system call each, in order so a failure
     // leaves `built` holding exactly what exists).
     let n_nodes = bp.graph.nodes.len();
-    for (i, name) in bp.names.iter().enumerate() {
-        let what = match bp.graph.nodes.get(i) {
-            Some(n) => format!("node `{}`", n.name),
-            None => format!("LAN `{}`", bp.graph.lans[i - n_nodes].name),
-        };
-        let ns = NetNs::create(name).map_err(at(format!("create the namespace of {what}")))?;
-        built.namespaces.push(Arc::new(ns));
+    // A few threads at once: most of the cost is the kernel's, but thread
+    // starts and mounts overlap. Every namespace made is kept, even when
+    // another fails, so teardown finds them all.
+    let workers = 4usize.min(bp.names.len().max(1));
+    let mut made: Vec<Option<Result<NetNs, NetnsError>>> =
+        (0..bp.names.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        for (w, chunk) in made
+            .chunks_mut(bp.names.len().div_ceil(workers).max(1))
+            .enumerate()
+        {
+            let base = w * bp.names.len().div_ceil(workers).max(1);
+            scope.spawn(move || {
+                for (k, slot) in chunk.iter_mut().enumerate() {
+                    *slot = Some(NetNs::create(&bp.names[base + k]));
+                }
+            });
+        }
+    });
+    let mut first_error = None;
+    for (i, r) in made.into_iter().enumerate() {
+        match r {
+            Some(Ok(ns)) => built.namespaces.push(Arc::new(ns)),
+            Some(Err(e)) => {
+                let what = match bp.graph.nodes.get(i) {
+                    Some(n) => format!("node `{}`", n.name),
+                    None => format!("LAN `{}`", bp.graph.lans[i - n_nodes].name),
+                };
+                first_error.get_or_insert_with(|| at(format!("create the namespace of {what}"))(e));
+            }
+            None => {}
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
     }
     // Then every node's netlink handle, `lo`, loopbacks and sysctls, all
     // nodes at once: the round trips overlap.

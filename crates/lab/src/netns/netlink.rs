@@ -47,6 +47,12 @@ pub struct Netlink {
     ns: String,
     handle: rtnetlink::Handle,
     connection: tokio::task::JoinHandle<()>,
+    /// Interface indexes already looked up. An index is stable while the
+    /// interface exists, and a lab builds hundreds of requests against the
+    /// same few interfaces; each lookup saved is a netlink round trip.
+    /// `delete_link` forgets the name and `index` always asks the kernel;
+    /// the lab deletes interfaces only by deleting whole namespaces.
+    indexes: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 impl std::fmt::Debug for Netlink {
@@ -89,6 +95,7 @@ impl Netlink {
             ns: name,
             handle,
             connection,
+            indexes: std::sync::Mutex::default(),
         })
     }
 
@@ -105,8 +112,21 @@ impl Netlink {
 
     /// The kernel's index of interface `ifname`.
     pub async fn index(&self, ifname: &str) -> Result<u32, NetnsError> {
-        self.lookup(ifname, &format!("look up interface `{ifname}`"))
-            .await
+        // Asked explicitly, the kernel answers, not the cache: the peer of a
+        // veth may have taken this end with it.
+        let op = format!("look up interface `{ifname}`");
+        let found = self.link(ifname, &op).await;
+        let mut cache = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
+        match found {
+            Ok(link) => {
+                cache.insert(ifname.to_string(), link.header.index);
+                Ok(link.header.index)
+            }
+            Err(e) => {
+                cache.remove(ifname);
+                Err(e)
+            }
+        }
     }
 
     /// Brings `ifname` up (`ip link set IF up`).
@@ -318,13 +338,30 @@ impl Netlink {
         let op = format!("delete interface `{ifname}`");
         let msg = LinkUnspec::new_with_name(ifname).build();
         let r = self.handle.link().del_with_message(msg).execute().await;
+        self.indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ifname);
         self.link_result(r, ifname, &op)
     }
 
     /// Looks an interface up by name; ENODEV becomes
     /// [`NetnsError::NoSuchInterface`].
     pub(super) async fn lookup(&self, ifname: &str, op: &str) -> Result<u32, NetnsError> {
-        Ok(self.link(ifname, op).await?.header.index)
+        if let Some(&i) = self
+            .indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ifname)
+        {
+            return Ok(i);
+        }
+        let index = self.link(ifname, op).await?.header.index;
+        self.indexes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ifname.to_string(), index);
+        Ok(index)
     }
 
     /// The kernel's description of interface `ifname`.
