@@ -226,6 +226,41 @@ impl NodeHandle {
     }
 }
 
+impl NodeHandle {
+    /// A UDP socket on this node, bound to the node's address of
+    /// `target`'s family (any port), created inside the node's namespace.
+    pub fn udp_socket(&self, target: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+        self.udp_socket_at(target, 0)
+    }
+
+    /// A UDP socket on this node bound to `port` on the node's address of
+    /// `target`'s family (for responders).
+    pub fn udp_socket_at(
+        &self,
+        target: SocketAddr,
+        port: u16,
+    ) -> std::io::Result<tokio::net::UdpSocket> {
+        let source = match target {
+            SocketAddr::V4(_) => Some(self.addr).filter(IpAddr::is_ipv4),
+            SocketAddr::V6(_) => self.addr6.or(Some(self.addr)).filter(IpAddr::is_ipv6),
+        };
+        let bind = source.unwrap_or(match target {
+            SocketAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            SocketAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        });
+        let make = move || -> std::io::Result<std::net::UdpSocket> {
+            let s = std::net::UdpSocket::bind(SocketAddr::new(bind, port))?;
+            s.set_nonblocking(true)?;
+            Ok(s)
+        };
+        let socket = match &self.ns {
+            Some(ns) => ns.run(make).map_err(std::io::Error::other)??,
+            None => make()?,
+        };
+        tokio::net::UdpSocket::from_std(socket)
+    }
+}
+
 /// Checks that `plan` can be built on `backend` without creating anything:
 /// on the netns backend, computes every address, interface name and route.
 pub fn check(plan: &Plan, backend: Backend) -> Result<(), LabError> {

@@ -54,6 +54,56 @@ pub enum Command {
     /// Bring a plan's lab up to work in by hand, and clean up after crashes.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// Run a probe by hand, or serve as a probe's responder.
+    #[command(subcommand)]
+    Probe(ProbeCommand),
+}
+
+/// `netproof probe ...`.
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// Answer probes: a UDP echo responder for `udp-echo` and `udp_echo` steps.
+    Serve(ProbeServeArgs),
+    /// Send a series of UDP echo packets to a responder and report RTT,
+    /// loss, duplicates, reordering and jitter.
+    UdpEcho(ProbeUdpEchoArgs),
+}
+
+/// `netproof probe serve`.
+#[derive(Debug, Args)]
+pub struct ProbeServeArgs {
+    /// Address and port to answer UDP echo on, e.g. `198.18.0.4:7007` or `[::]:7007`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub udp: std::net::SocketAddr,
+    /// Stop after this long (e.g. `10m`); without it, until Ctrl-C or SIGTERM.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
+}
+
+/// `netproof probe udp-echo`.
+#[derive(Debug, Args)]
+pub struct ProbeUdpEchoArgs {
+    /// The responder, `ADDR:PORT` (run `netproof probe serve --udp ADDR:PORT` there).
+    #[arg(value_name = "ADDR:PORT")]
+    pub target: std::net::SocketAddr,
+    /// Packets to send.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub packets: u32,
+    /// Time between packets, e.g. `10ms`.
+    #[arg(long, default_value = "10ms", value_name = "DURATION")]
+    pub interval: String,
+    /// UDP payload size in bytes.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(24..=65507))]
+    pub size: u16,
+    /// How long to wait for replies after the last packet.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub wait: String,
+    /// Print the summary and every sample as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow a target outside the lab ranges and loopback. Only for a real lab you control.
+    #[arg(long)]
+    pub allow_external: bool,
 }
 
 /// `netproof lab ...`.

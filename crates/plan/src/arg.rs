@@ -1,7 +1,9 @@
 //! Command arguments with placeholders: `--bind={addr:server}`.
 //!
 //! An argument is literal text with `{addr:NODE}` placeholders that the
-//! runner expands once the lab has given every node its address. `{{` and
+//! runner expands once the lab has given every node its address, and
+//! `{netproof}`, the path of the running netproof binary (to start its own
+//! responders, e.g. `{netproof} probe serve`). `{{` and
 //! `}}` are literal braces. Any other `{...}` is an error rather than
 //! literal text, so a typo such as `{adr:server}` cannot reach a command
 //! line unexpanded. This module only splits the text; whether the node
@@ -28,8 +30,7 @@ pub(crate) struct ArgError {
     pub hint: String,
 }
 
-const BRACES_HINT: &str =
-    "the only placeholder is `{addr:NODE}`; write `{{` and `}}` for literal braces";
+const BRACES_HINT: &str = "the placeholders are `{addr:NODE}` and `{netproof}` (this netproof binary); write `{{` and `}}` for literal braces";
 
 /// Splits one argument into text and placeholders.
 pub(crate) fn parse_arg(s: &str) -> Result<(Arg, Vec<NodeRef>), ArgError> {
@@ -60,6 +61,14 @@ pub(crate) fn parse_arg(s: &str) -> Result<(Arg, Vec<NodeRef>), ArgError> {
                 let inner_start = i + 1;
                 let inner = &s[inner_start..inner_start + len];
                 let end = inner_start + len + 1;
+                if inner == "netproof" {
+                    if !text.is_empty() {
+                        parts.push(ArgPart::Text(std::mem::take(&mut text)));
+                    }
+                    parts.push(ArgPart::Netproof);
+                    i = end;
+                    continue;
+                }
                 match inner.strip_prefix("addr:") {
                     Some(node) if !node.is_empty() => {
                         if !text.is_empty() {

@@ -301,6 +301,8 @@ pub enum ArgPart {
     Text(String),
     /// `{addr:NODE}`: the node's address.
     Addr(String),
+    /// `{netproof}`: the path of the running netproof binary.
+    Netproof,
 }
 
 impl Arg {
@@ -309,13 +311,19 @@ impl Arg {
         Arg(vec![ArgPart::Text(s.into())])
     }
 
-    /// Expands placeholders with `addr_of(node)`.
+    /// Expands placeholders with `addr_of(node)`; `{netproof}` becomes the
+    /// running binary's path.
     pub fn expand(&self, mut addr_of: impl FnMut(&str) -> String) -> String {
         let mut s = String::new();
         for part in &self.0 {
             match part {
                 ArgPart::Text(t) => s.push_str(t),
                 ArgPart::Addr(n) => s.push_str(&addr_of(n)),
+                ArgPart::Netproof => s.push_str(
+                    &std::env::current_exe()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|_| "netproof".to_string()),
+                ),
             }
         }
         s
@@ -386,6 +394,28 @@ pub enum Action {
     TcpConnect(TcpConnect),
     /// `kind = "fault"`: change the lab (a link down, a node stopped, ...).
     Fault(Fault),
+    /// `kind = "udp_echo"`: a series of UDP packets to a netproof echo
+    /// responder: RTT, loss, duplicates, reordering, jitter.
+    UdpEcho(UdpEcho),
+}
+
+/// A series of echo packets from one node to a responder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UdpEcho {
+    /// The node that sends (its address is the source).
+    pub from: String,
+    /// The responder.
+    pub to: Target,
+    /// The responder's port.
+    pub port: u16,
+    /// Packets in a series.
+    pub packets: u32,
+    /// Time between two packets.
+    pub interval: Duration,
+    /// Size of each UDP payload in bytes.
+    pub size: usize,
+    /// How long to wait for replies after the last packet.
+    pub wait: Duration,
 }
 
 impl Action {
@@ -395,6 +425,7 @@ impl Action {
             Action::Exec(_) => "exec",
             Action::TcpConnect(_) => "tcp_connect",
             Action::Fault(_) => "fault",
+            Action::UdpEcho(_) => "udp_echo",
         }
     }
 
@@ -406,6 +437,7 @@ impl Action {
             Action::Exec(e) => &e.node,
             Action::TcpConnect(t) => &t.from,
             Action::Fault(f) => f.node(),
+            Action::UdpEcho(u) => &u.from,
         }
     }
 }

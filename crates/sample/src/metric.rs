@@ -190,6 +190,42 @@ pub const TCP_CONNECT_LATENCY: Metric = Metric {
     better: Better::Lower,
 };
 
+/// `udp_echo`: round-trip time of one echoed packet.
+pub const UDP_ECHO_RTT: Metric = Metric {
+    name: "udp_echo.rtt",
+    unit: Unit::Seconds,
+    description: "round-trip time of one packet to a netproof UDP echo responder and back; no value when it was lost",
+    better: Better::Lower,
+};
+/// `udp_echo`: RFC 3550 interarrival jitter at the end of a series.
+pub const UDP_ECHO_JITTER: Metric = Metric {
+    name: "udp_echo.jitter",
+    unit: Unit::Seconds,
+    description: "RFC 3550 interarrival jitter of the replies, at the end of each series",
+    better: Better::Lower,
+};
+/// `udp_echo`: share of packets lost in a series.
+pub const UDP_ECHO_LOSS: Metric = Metric {
+    name: "udp_echo.loss",
+    unit: Unit::Ratio,
+    description: "share of a series' packets whose reply never came back within the timeout",
+    better: Better::Lower,
+};
+/// `udp_echo`: replies received more than once in a series.
+pub const UDP_ECHO_DUPLICATES: Metric = Metric {
+    name: "udp_echo.duplicates",
+    unit: Unit::Count,
+    description: "replies that arrived more than once in a series",
+    better: Better::Lower,
+};
+/// `udp_echo`: replies that arrived after a later-sent one.
+pub const UDP_ECHO_REORDERED: Metric = Metric {
+    name: "udp_echo.reordered",
+    unit: Unit::Count,
+    description: "replies that arrived after a reply to a packet sent later, in a series",
+    better: Better::Lower,
+};
+
 /// Every metric a step can emit today. Later step kinds add theirs here.
 pub const CATALOG: &[Metric] = &[
     EXEC_EXIT_CODE,
@@ -197,6 +233,11 @@ pub const CATALOG: &[Metric] = &[
     EXEC_STDOUT_BYTES,
     EXEC_STDOUT,
     TCP_CONNECT_LATENCY,
+    UDP_ECHO_RTT,
+    UDP_ECHO_JITTER,
+    UDP_ECHO_LOSS,
+    UDP_ECHO_DUPLICATES,
+    UDP_ECHO_REORDERED,
 ];
 
 /// Looks a metric up by name.

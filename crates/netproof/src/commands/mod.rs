@@ -3,6 +3,7 @@
 mod check;
 mod compare;
 mod lab;
+mod probe;
 mod report;
 mod run;
 mod runs;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<Code, CliError> {
         Command::Report(a) => report::run(a, color),
         Command::Compare(a) => compare::run(a, color),
         Command::Lab(c) => lab::run(c),
+        Command::Probe(c) => probe::run(c),
     }
 }
 

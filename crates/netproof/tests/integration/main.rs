@@ -8,6 +8,7 @@ mod examples;
 mod help;
 mod lab;
 mod netns;
+mod probe;
 mod reports;
 mod run;
 

@@ -975,3 +975,67 @@ steps = [ { kind = "exec", node = "a", command = ["true"] } ]
     let o = s.netproof(&["lab", "status", "--json"]);
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
 }
+
+#[test]
+fn netns_udp_echo_sees_loss_exactly_while_a_link_is_down() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "udp.toml",
+        r#"[plan]
+name = "udp-echo"
+summary = "UDP echo over a routed path, with the path cut for a while"
+backend = "netns"
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+[[link]]
+ends = ["r1", "server"]
+
+[[service]]
+name = "echo"
+node = "server"
+command = ["{netproof}", "probe", "serve", "--udp", "[::]:7007"]
+ready = { command = ["{netproof}", "probe", "udp-echo", "{addr:server}:7007", "--packets", "1", "--wait", "200ms"] }
+
+[[case]]
+id = "U-01"
+title = "packets sent while r1--server is down are lost, the others not"
+steps = [
+  { kind = "udp_echo", name = "v4", from = "client", to = "server:7007", at = "0s", packets = 100, interval = "10ms", wait = "300ms" },
+  { kind = "udp_echo", name = "v6", from = "client", to = "[2001:2:0:ffff::3]:7007", at = "0s", packets = 100, interval = "10ms", wait = "300ms" },
+  { kind = "fault", fault = "link_down", link = "r1--server", at = "300ms" },
+  { kind = "fault", fault = "link_up", link = "r1--server", at = "600ms" },
+]
+expect = [
+  "max(udp_echo.loss{step=\"v4\"}) > 15%",
+  "max(udp_echo.loss{step=\"v4\"}) < 50%",
+  "max(udp_echo.loss{step=\"v6\"}) > 15%",
+]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let start = data.cases[0].info.started.0;
+    let lost: Vec<f64> = data
+        .samples
+        .iter()
+        .filter(|r| {
+            r.sample.metric == "udp_echo.rtt" && !r.sample.ok && r.sample.labels["step"] == "v4"
+        })
+        .map(|r| (r.sample.time.0 - start) as f64 / 1e9)
+        .collect();
+    // Lost samples are stamped with their send time: inside the cut.
+    assert!(lost.iter().all(|t| (0.25..0.75).contains(t)), "{lost:?}");
+    assert_back_to(&before);
+}

@@ -204,3 +204,65 @@ expect = [ "success_ratio(tcp_connect.latency) == 1", "max(tcp_connect.latency) 
     let nodes = &data.run.info.topology.nodes;
     assert!(nodes.iter().all(|n| n.addresses[0].starts_with("127.")));
 }
+
+#[test]
+fn udp_echo_against_netproofs_own_responder_measures_every_packet() {
+    let s = Scratch::new();
+    let plan = s.plan(
+        "p.toml",
+        &format!(
+            r#"{HEAD}
+[[service]]
+name = "echo"
+node = "b"
+command = ["{{netproof}}", "probe", "serve", "--udp", "{{addr:b}}:7107"]
+ready = {{ command = ["{{netproof}}", "probe", "udp-echo", "{{addr:b}}:7107", "--packets", "1", "--wait", "200ms"] }}
+
+[[case]]
+id = "U"
+title = "echo"
+steps = [ {{ kind = "udp_echo", from = "a", to = "b:7107", packets = 40, interval = "2ms" }} ]
+expect = [
+  "count(udp_echo.rtt) == 40",
+  "success_ratio(udp_echo.rtt) == 100%",
+  "max(udp_echo.loss) == 0%",
+  "max(udp_echo.duplicates) == 0",
+  "p99(udp_echo.rtt) < 100ms",
+]
+"#
+        ),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let rtts: Vec<_> = data
+        .samples
+        .iter()
+        .filter(|r| r.sample.metric == "udp_echo.rtt")
+        .collect();
+    assert_eq!(rtts.len(), 40);
+    assert!(
+        rtts.iter()
+            .all(|r| r.sample.labels["from"] == "a" && r.sample.labels.contains_key("seq"))
+    );
+}
+
+#[test]
+fn udp_echo_to_nothing_records_every_packet_lost() {
+    let s = Scratch::new();
+    let plan = s.plan(
+        "p.toml",
+        &format!(
+            r#"{HEAD}
+[[case]]
+id = "U"
+title = "nobody answers"
+steps = [ {{ kind = "udp_echo", from = "a", to = "b:7108", packets = 5, interval = "5ms", wait = "200ms" }} ]
+expect = [ "max(udp_echo.loss) == 100%", "success_ratio(udp_echo.rtt) == 0%", "count(udp_echo.rtt{{error=\"lost\"}}) == 5" ]
+"#
+        ),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
-use crate::model::{Action, Exec, Fault, Span, Step, Target, TcpConnect};
+use crate::model::{Action, Exec, Fault, Span, Step, Target, TcpConnect, UdpEcho};
 use crate::spelling;
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
@@ -42,6 +42,10 @@ const KINDS: &[(&str, &[&str])] = &[
     (
         "fault",
         &["fault", "link", "links", "node", "period", "flaps", "rate"],
+    ),
+    (
+        "udp_echo",
+        &["from", "to", "packets", "interval", "size", "wait"],
     ),
 ];
 
@@ -241,10 +245,15 @@ pub(super) fn validate(
     let action = match kind {
         "exec" => exec(ck, names, &t),
         "fault" => fault(ck, cx, names, &t),
+        "udp_echo" => udp_echo(ck, cx, names, &t, &label, t.get("timeout").is_some()),
         _ => tcp_connect(ck, cx, names, &t),
     };
-    let default_timeout = match kind {
-        "exec" | "fault" => Duration::from_secs(30),
+    let default_timeout = match (kind, &action) {
+        ("exec" | "fault", _) => Duration::from_secs(30),
+        // A series needs its packets' time plus the wait for the last reply.
+        ("udp_echo", Some(Action::UdpEcho(u))) => {
+            u.interval.saturating_mul(u.packets) + u.wait + Duration::from_secs(1)
+        }
         _ => Duration::from_secs(3),
     };
 
@@ -531,6 +540,68 @@ fn fault(
         _ => Fault::Restore,
     };
     ok.then_some(Action::Fault(fault))
+}
+
+fn udp_echo(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    t: &Table<'_, '_>,
+    label: &str,
+    has_timeout: bool,
+) -> Option<Action> {
+    let from = t
+        .require(ck, "from", "add `from = \"...\"`, the node that sends")
+        .and_then(|v| v.str(ck))
+        .and_then(|s| names.resolve_str(ck, &s));
+    let to = t
+        .require(
+            ck,
+            "to",
+            "add `to = \"NODE:PORT\"`, where a responder listens, e.g. `to = \"server:7007\"`",
+        )
+        .and_then(|v| v.str(ck))
+        .and_then(|s| target(ck, cx, names, &s));
+    let packets = t.get("packets").map(|v| {
+        v.int_in(ck, 1..=1_000_000, "packets")
+            .and_then(|n| u32::try_from(n).ok())
+    });
+    let interval = t.get("interval").map(|v| positive_duration(ck, &v));
+    let size = t.get("size").map(|v| {
+        v.int_in(ck, 24..=65_507, "bytes")
+            .and_then(|n| usize::try_from(n).ok())
+    });
+    let wait = t.get("wait").map(|v| positive_duration(ck, &v));
+    let (to, port) = to?;
+    let u = UdpEcho {
+        from: from?,
+        to,
+        port,
+        packets: optional(packets)?.unwrap_or(100),
+        interval: optional(interval)?.unwrap_or(Duration::from_millis(10)),
+        size: optional(size)?.unwrap_or(64),
+        wait: optional(wait)?.unwrap_or(Duration::from_secs(1)),
+    };
+    if has_timeout
+        && let Some(v) = t.get("timeout")
+        && let Some(timeout) = v.duration(&mut crate::tree::Checker::new(ck.text))
+    {
+        let needed = u.interval.saturating_mul(u.packets) + u.wait;
+        if timeout < needed {
+            ck.report(
+                Finding::new(v.key_span(), format!("step `{label}` cannot finish its series within its `timeout`"), "too short")
+                    .hint(format!(
+                        "{} packets every {} plus a wait of {} take {}; raise `timeout` or remove it (the default fits the series)",
+                        u.packets,
+                        format_duration(u.interval),
+                        format_duration(u.wait),
+                        format_duration(needed)
+                    )),
+            );
+            return None;
+        }
+    }
+    Some(Action::UdpEcho(u))
 }
 
 fn tcp_connect(

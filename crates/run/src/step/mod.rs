@@ -9,6 +9,7 @@
 
 mod exec;
 mod tcp_connect;
+mod udp_echo;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -75,6 +76,7 @@ async fn act(action: &Action, ctx: &StepContext) -> Result<ActionOutcome, StepEr
     match action {
         Action::Exec(e) => exec::run(e, ctx).await,
         Action::TcpConnect(t) => tcp_connect::run(t, ctx).await,
+        Action::UdpEcho(u) => udp_echo::run(u, ctx).await,
         // Faults act on the lab, not from a node; the case runs them.
         Action::Fault(f) => Err(StepError(format!(
             "fault `{}` reached the node step runner",
@@ -201,6 +203,15 @@ pub fn describe(step: &Step) -> String {
             )
         }
         Action::Fault(f) => describe_fault(f),
+        Action::UdpEcho(u) => format!(
+            "send {} UDP echo packets of {} B every {} from `{}` to `{}:{}`",
+            u.packets,
+            u.size,
+            fmt_duration(u.interval),
+            u.from,
+            u.to,
+            u.port
+        ),
     };
     let mut timing = Vec::new();
     if let Some(at) = step.at {

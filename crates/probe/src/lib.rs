@@ -1,0 +1,18 @@
+//! netproof's measurement clients and responders.
+//!
+//! Each probe is a module with the same shape: a wire codec that does no
+//! I/O and never panics on untrusted bytes, a sans-IO core that takes time
+//! as an argument (so tests run it exactly on a virtual clock), and thin
+//! tokio client and responder layers that own the sockets. Probes report
+//! only through [`netproof_sample::Sink`], with the metrics and canonical
+//! units of [`netproof_sample::metric`].
+//!
+//! Probes take sockets already created by the caller: on the netns backend
+//! a socket must be made inside its node's namespace, which is the lab's
+//! job, not the probe's.
+//!
+//! Today: [`udp_echo`] (RTT, loss, duplicates, reordering, RFC 3550 jitter).
+
+pub mod udp_echo;
+
+pub use udp_echo::{Config as UdpEchoConfig, ProbeError, ServeStats, Summary as UdpEchoSummary};

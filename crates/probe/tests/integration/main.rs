@@ -1,0 +1,4 @@
+//! The probe crate's one integration-test binary: probes against real
+//! responders over loopback only.
+
+mod udp_echo;
