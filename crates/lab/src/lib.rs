@@ -227,6 +227,25 @@ impl NodeHandle {
 }
 
 impl NodeHandle {
+    /// Runs `f` on a thread inside this node's network namespace (on the
+    /// local backend, on a plain thread), so a socket it creates belongs to
+    /// the node.
+    pub fn in_node<T: Send>(&self, f: impl FnOnce() -> T + Send) -> std::io::Result<T> {
+        match &self.ns {
+            Some(ns) => ns.run(f).map_err(std::io::Error::other),
+            None => Ok(f()),
+        }
+    }
+
+    /// The node's own address of the family of `target`, if it has one.
+    pub fn source_for(&self, target: IpAddr) -> Option<IpAddr> {
+        if target.is_ipv4() {
+            Some(self.addr).filter(IpAddr::is_ipv4)
+        } else {
+            self.addr6.or(Some(self.addr)).filter(IpAddr::is_ipv6)
+        }
+    }
+
     /// A UDP socket on this node, bound to the node's address of
     /// `target`'s family (any port), created inside the node's namespace.
     pub fn udp_socket(&self, target: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {

@@ -478,6 +478,20 @@ fn write_sysctls(ns: &NetNs, node: &str, router: bool) -> Result<(), LabError> {
                 std::io::Write::write_all(&mut f, value.as_bytes())
                     .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
             }
+            // Unprivileged (datagram) ICMP sockets, so `ping` works inside a
+            // node without raw sockets. Every group where that is allowed;
+            // in a rootless lab only the groups of our user namespace exist
+            // (gid 0 inside), and the kernel refuses a wider range. Best
+            // effort: without it, ping falls back to a raw socket.
+            for range in ["0 2147483647", "0 0"] {
+                let ok = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/proc/sys/net/ipv4/ping_group_range")
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, range.as_bytes()));
+                if ok.is_ok() {
+                    break;
+                }
+            }
             Ok::<(), std::io::Error>(())
         })
         .map_err(at(format!("set the sysctls of node `{node}`")))?;

@@ -67,6 +67,34 @@ pub enum ProbeCommand {
     /// Send a series of UDP echo packets to a responder and report RTT,
     /// loss, duplicates, reordering and jitter.
     UdpEcho(ProbeUdpEchoArgs),
+    /// Send a series of ICMP echo requests and report RTT and loss.
+    Ping(ProbePingArgs),
+}
+
+/// `netproof probe ping`.
+#[derive(Debug, Args)]
+pub struct ProbePingArgs {
+    /// The address to ping (IPv4 or IPv6).
+    #[arg(value_name = "ADDR")]
+    pub target: std::net::IpAddr,
+    /// Requests to send.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub packets: u32,
+    /// Time between requests, e.g. `100ms`.
+    #[arg(long, default_value = "100ms", value_name = "DURATION")]
+    pub interval: String,
+    /// ICMP payload size in bytes.
+    #[arg(long, default_value_t = 56, value_parser = clap::value_parser!(u16).range(8..=65000))]
+    pub size: u16,
+    /// How long to wait for replies after the last request.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub wait: String,
+    /// Print the summary and every sample as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow a target outside the lab ranges and loopback. Only for a real lab you control.
+    #[arg(long)]
+    pub allow_external: bool,
 }
 
 /// `netproof probe serve`.

@@ -397,6 +397,25 @@ pub enum Action {
     /// `kind = "udp_echo"`: a series of UDP packets to a netproof echo
     /// responder: RTT, loss, duplicates, reordering, jitter.
     UdpEcho(UdpEcho),
+    /// `kind = "ping"`: a series of ICMP echo requests.
+    Ping(Ping),
+}
+
+/// A series of ICMP echo requests from one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ping {
+    /// The node that sends (its address is the source).
+    pub from: String,
+    /// What is pinged: a node (its IPv4 address) or a literal address.
+    pub to: Target,
+    /// Requests in a series.
+    pub packets: u32,
+    /// Time between two requests.
+    pub interval: Duration,
+    /// ICMP payload size in bytes.
+    pub size: usize,
+    /// How long to wait for replies after the last request.
+    pub wait: Duration,
 }
 
 /// A series of echo packets from one node to a responder.
@@ -426,6 +445,7 @@ impl Action {
             Action::TcpConnect(_) => "tcp_connect",
             Action::Fault(_) => "fault",
             Action::UdpEcho(_) => "udp_echo",
+            Action::Ping(_) => "ping",
         }
     }
 
@@ -438,6 +458,7 @@ impl Action {
             Action::TcpConnect(t) => &t.from,
             Action::Fault(f) => f.node(),
             Action::UdpEcho(u) => &u.from,
+            Action::Ping(p) => &p.from,
         }
     }
 }

@@ -11,8 +11,13 @@
 //! a socket must be made inside its node's namespace, which is the lab's
 //! job, not the probe's.
 //!
-//! Today: [`udp_echo`] (RTT, loss, duplicates, reordering, RFC 3550 jitter).
+//! Today: [`udp_echo`] (RTT, loss, duplicates, reordering, RFC 3550 jitter)
+//! and [`ping`] (ICMP and ICMPv6 echo: RTT and loss, with the same series
+//! statistics).
 
+pub mod ping;
 pub mod udp_echo;
+
+pub use ping::{Config as PingConfig, PingError};
 
 pub use udp_echo::{Config as UdpEchoConfig, ProbeError, ServeStats, Summary as UdpEchoSummary};

@@ -226,6 +226,21 @@ pub const UDP_ECHO_REORDERED: Metric = Metric {
     better: Better::Lower,
 };
 
+/// `ping`: round-trip time of one ICMP echo request.
+pub const PING_RTT: Metric = Metric {
+    name: "ping.rtt",
+    unit: Unit::Seconds,
+    description: "round-trip time of one ICMP echo request; no value when it was lost",
+    better: Better::Lower,
+};
+/// `ping`: share of echo requests lost in a series.
+pub const PING_LOSS: Metric = Metric {
+    name: "ping.loss",
+    unit: Unit::Ratio,
+    description: "share of a series' echo requests with no reply within the wait",
+    better: Better::Lower,
+};
+
 /// Every metric a step can emit today. Later step kinds add theirs here.
 pub const CATALOG: &[Metric] = &[
     EXEC_EXIT_CODE,
@@ -238,6 +253,8 @@ pub const CATALOG: &[Metric] = &[
     UDP_ECHO_LOSS,
     UDP_ECHO_DUPLICATES,
     UDP_ECHO_REORDERED,
+    PING_RTT,
+    PING_LOSS,
 ];
 
 /// Looks a metric up by name.

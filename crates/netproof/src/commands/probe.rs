@@ -5,13 +5,14 @@ use std::time::Duration;
 use netproof_probe::udp_echo;
 use netproof_sample::{Labels, MemorySink, Value};
 
-use crate::cli::{ProbeCommand, ProbeServeArgs, ProbeUdpEchoArgs};
+use crate::cli::{ProbeCommand, ProbePingArgs, ProbeServeArgs, ProbeUdpEchoArgs};
 use crate::error::{CliError, Code};
 
 pub fn run(command: ProbeCommand) -> Result<Code, CliError> {
     match command {
         ProbeCommand::Serve(a) => serve(a),
         ProbeCommand::UdpEcho(a) => udp_echo_cmd(a),
+        ProbeCommand::Ping(a) => ping_cmd(a),
     }
 }
 
@@ -65,13 +66,102 @@ fn serve(args: ProbeServeArgs) -> Result<Code, CliError> {
     })
 }
 
-fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
-    let ip = args.target.ip();
-    if !args.allow_external && !netproof_plan::address::is_lab_or_loopback(ip) {
+fn check_target(ip: std::net::IpAddr, allow_external: bool) -> Result<(), CliError> {
+    if !allow_external && !netproof_plan::address::is_lab_or_loopback(ip) {
         return Err(CliError::Usage(format!(
             "`{ip}` is outside the lab ranges (198.18.0.0/15, 2001:2::/48) and loopback\nhint: probe a lab address, or pass --allow-external for a real lab you control"
         )));
     }
+    Ok(())
+}
+
+/// One JSON object per sample.
+fn samples_json(samples: &[netproof_sample::Sample]) -> Vec<serde_json::Value> {
+    samples
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "time_ns": s.time.0,
+                "metric": s.metric,
+                "value": match &s.value { Value::Num(v) => serde_json::json!(v), Value::Text(t) => serde_json::json!(t), Value::Set(v) => serde_json::json!(v), Value::None => serde_json::Value::Null },
+                "unit": s.unit.as_str(),
+                "ok": s.ok,
+                "labels": s.labels,
+            })
+        })
+        .collect()
+}
+
+/// `rtt min .. max` from the numeric values of `metric`.
+fn rtt_line(samples: &[netproof_sample::Sample], metric: &str) -> String {
+    let rtts: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.metric == metric)
+        .filter_map(|s| s.value.as_f64())
+        .collect();
+    let s = netproof_sample::Unit::Seconds;
+    let pct = |p: f64| {
+        netproof_sample::stats::percentile(&rtts, p).map_or("-".to_string(), |v| s.format(v))
+    };
+    format!(
+        "rtt min {} p50 {} p99 {} max {}",
+        pct(0.0),
+        pct(50.0),
+        pct(99.0),
+        pct(100.0)
+    )
+}
+
+fn ping_cmd(args: ProbePingArgs) -> Result<Code, CliError> {
+    check_target(args.target, args.allow_external)?;
+    let cfg = netproof_probe::ping::Config {
+        target: args.target,
+        count: args.packets,
+        interval: duration("interval", &args.interval)?,
+        size: usize::from(args.size),
+        timeout: duration("wait", &args.wait)?,
+    };
+    let socket = netproof_probe::ping::open_socket(args.target.is_ipv6())
+        .map_err(|e| CliError::Usage(format!("cannot ping {}: {e}", args.target)))?;
+    let sink = MemorySink::new();
+    let summary = runtime()?.block_on(async {
+        netproof_probe::ping::run(socket, &cfg, &sink, &Labels::new())
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))
+    })?;
+    let contents = sink.contents();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "target": args.target.to_string(),
+                "sent": summary.sent,
+                "received": summary.received,
+                "lost": summary.lost,
+                "samples": samples_json(&contents.samples),
+            })
+        );
+    } else {
+        println!(
+            "{}: {} sent, {} received, {} lost ({})",
+            args.target,
+            summary.sent,
+            summary.received,
+            summary.lost,
+            netproof_sample::Unit::Ratio.format(summary.lost as f64 / summary.sent.max(1) as f64)
+        );
+        println!("{}", rtt_line(&contents.samples, "ping.rtt"));
+    }
+    Ok(if summary.lost == 0 {
+        Code::Success
+    } else {
+        Code::Failed
+    })
+}
+
+fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
+    let ip = args.target.ip();
+    check_target(ip, args.allow_external)?;
     let cfg = udp_echo::Config {
         target: args.target,
         packets: args.packets,
@@ -96,20 +186,6 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
     let contents = sink.contents();
     let lost = summary.lost;
     if args.json {
-        let samples: Vec<serde_json::Value> = contents
-            .samples
-            .iter()
-            .map(|s| {
-                serde_json::json!({
-                    "time_ns": s.time.0,
-                    "metric": s.metric,
-                    "value": match &s.value { Value::Num(v) => serde_json::json!(v), Value::Text(t) => serde_json::json!(t), Value::Set(v) => serde_json::json!(v), Value::None => serde_json::Value::Null },
-                    "unit": s.unit.as_str(),
-                    "ok": s.ok,
-                    "labels": s.labels,
-                })
-            })
-            .collect();
         println!(
             "{}",
             serde_json::json!({
@@ -120,20 +196,10 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
                 "duplicates": summary.duplicates,
                 "reordered": summary.reordered,
                 "jitter_s": summary.jitter.as_secs_f64(),
-                "samples": samples,
+                "samples": samples_json(&contents.samples),
             })
         );
     } else {
-        let rtts: Vec<f64> = contents
-            .samples
-            .iter()
-            .filter(|s| s.metric == "udp_echo.rtt")
-            .filter_map(|s| s.value.as_f64())
-            .collect();
-        let s = netproof_sample::Unit::Seconds;
-        let pct = |p: f64| {
-            netproof_sample::stats::percentile(&rtts, p).map_or("-".to_string(), |v| s.format(v))
-        };
         println!(
             "{}: {} sent, {} received, {} lost ({}), {} duplicates, {} reordered",
             args.target,
@@ -145,12 +211,9 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
             summary.reordered
         );
         println!(
-            "rtt min {} p50 {} p99 {} max {}, jitter {}",
-            pct(0.0),
-            pct(50.0),
-            pct(99.0),
-            pct(100.0),
-            s.format(summary.jitter.as_secs_f64())
+            "{}, jitter {}",
+            rtt_line(&contents.samples, "udp_echo.rtt"),
+            netproof_sample::Unit::Seconds.format(summary.jitter.as_secs_f64())
         );
     }
     Ok(if lost == 0 {

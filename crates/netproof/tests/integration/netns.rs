@@ -549,8 +549,9 @@ title = "a refused connect proves the route both ways"
 steps = [
   { kind = "tcp_connect", from = "client", to = "server:9", every = "10ms", count = 5 },
   { kind = "exec", name = "shaping", node = "client", command = ["tc", "qdisc", "show", "dev", "r1"] },
+  { kind = "ping", from = "client", to = "server", packets = 5, interval = "5ms" },
 ]
-expect = ["count(tcp_connect.latency{error=\"refused\"}) == 5", "max(exec.exit_code) == 0"]
+expect = ["count(tcp_connect.latency{error=\"refused\"}) == 5", "max(exec.exit_code) == 0", "success_ratio(ping.rtt) == 100%"]
 "#,
     )
     .unwrap();
@@ -1037,5 +1038,42 @@ expect = [
         .collect();
     // Lost samples are stamped with their send time: inside the cut.
     assert!(lost.iter().all(|t| (0.25..0.75).contains(t)), "{lost:?}");
+    assert_back_to(&before);
+}
+
+#[test]
+fn netns_ping_crosses_routers_over_ipv4_and_ipv6_and_sees_a_cut() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "ping.toml",
+        &format!(
+            r#"{LINE}
+[[case]]
+id = "P-01"
+title = "ping over two routers"
+steps = [
+  {{ kind = "ping", name = "v4", from = "client", to = "server", packets = 20, interval = "5ms" }},
+  {{ kind = "ping", name = "v6", from = "client", to = "2001:2:0:ffff::4", packets = 20, interval = "5ms" }},
+]
+expect = [
+  "success_ratio(ping.rtt) == 100%",
+  "count(ping.rtt) == 40",
+  "max(ping.loss) == 0%",
+]
+
+[[case]]
+id = "P-02"
+title = "ping while the middle link is down loses every request"
+steps = [
+  {{ kind = "fault", fault = "link_down", link = "r1--r2" }},
+  {{ kind = "ping", from = "client", to = "server", packets = 5, interval = "5ms", wait = "300ms" }},
+]
+expect = ["max(ping.loss) == 100%", "count(ping.rtt{{error=\"lost\"}}) == 5"]
+"#
+        ),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     assert_back_to(&before);
 }

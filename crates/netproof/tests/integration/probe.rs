@@ -73,3 +73,25 @@ fn probe_refuses_targets_outside_the_lab() {
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--allow-external"));
 }
+
+#[test]
+fn probe_ping_loopback_over_ipv4_and_ipv6() {
+    for target in ["127.0.0.1", "::1"] {
+        let o = bin()
+            .args([
+                "probe",
+                "ping",
+                target,
+                "--packets",
+                "5",
+                "--interval",
+                "2ms",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        assert_eq!(v["received"], 5, "{v}");
+    }
+}

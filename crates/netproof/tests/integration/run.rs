@@ -266,3 +266,22 @@ expect = [ "max(udp_echo.loss) == 100%", "success_ratio(udp_echo.rtt) == 0%", "c
     let o = s.netproof(&["run", plan.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
 }
+
+#[test]
+fn ping_between_loopback_nodes() {
+    let s = Scratch::new();
+    let plan = s.plan(
+        "p.toml",
+        &format!(
+            r#"{HEAD}
+[[case]]
+id = "P"
+title = "ping"
+steps = [ {{ kind = "ping", from = "a", to = "b", packets = 10, interval = "2ms" }} ]
+expect = [ "success_ratio(ping.rtt) == 100%", "count(ping.rtt) == 10" ]
+"#
+        ),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
-use crate::model::{Action, Exec, Fault, Span, Step, Target, TcpConnect, UdpEcho};
+use crate::model::{Action, Exec, Fault, Ping, Span, Step, Target, TcpConnect, UdpEcho};
 use crate::spelling;
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
@@ -45,6 +45,10 @@ const KINDS: &[(&str, &[&str])] = &[
     ),
     (
         "udp_echo",
+        &["from", "to", "packets", "interval", "size", "wait"],
+    ),
+    (
+        "ping",
         &["from", "to", "packets", "interval", "size", "wait"],
     ),
 ];
@@ -246,6 +250,7 @@ pub(super) fn validate(
         "exec" => exec(ck, names, &t),
         "fault" => fault(ck, cx, names, &t),
         "udp_echo" => udp_echo(ck, cx, names, &t, &label, t.get("timeout").is_some()),
+        "ping" => ping(ck, cx, names, &t, &label),
         _ => tcp_connect(ck, cx, names, &t),
     };
     let default_timeout = match (kind, &action) {
@@ -253,6 +258,9 @@ pub(super) fn validate(
         // A series needs its packets' time plus the wait for the last reply.
         ("udp_echo", Some(Action::UdpEcho(u))) => {
             u.interval.saturating_mul(u.packets) + u.wait + Duration::from_secs(1)
+        }
+        ("ping", Some(Action::Ping(p))) => {
+            p.interval.saturating_mul(p.packets) + p.wait + Duration::from_secs(1)
         }
         _ => Duration::from_secs(3),
     };
@@ -540,6 +548,64 @@ fn fault(
         _ => Fault::Restore,
     };
     ok.then_some(Action::Fault(fault))
+}
+
+fn ping(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    t: &Table<'_, '_>,
+    label: &str,
+) -> Option<Action> {
+    let from = t
+        .require(ck, "from", "add `from = \"...\"`, the node that pings")
+        .and_then(|v| v.str(ck))
+        .and_then(|s| names.resolve_str(ck, &s));
+    let to = t
+        .require(
+            ck,
+            "to",
+            "add `to = \"NODE\"` or an address, e.g. `to = \"server\"`",
+        )
+        .and_then(|v| v.str(ck))
+        .and_then(|s| {
+            if s.value.contains(':')
+                && !s.value.contains("::")
+                && s.value.parse::<IpAddr>().is_err()
+            {
+                ck.report(
+                    Finding::new(
+                        s.span,
+                        format!("step `{label}`: ping takes no port"),
+                        "no port for ping",
+                    )
+                    .hint("write the node or address alone: `to = \"server\"`"),
+                );
+                return None;
+            }
+            match s.value.parse::<IpAddr>() {
+                Ok(ip) => external_allowed(ck, cx, ip, s.span).then_some(Target::Addr(ip)),
+                Err(_) => names.resolve_str(ck, &s).map(Target::Node),
+            }
+        });
+    let packets = t.get("packets").map(|v| {
+        v.int_in(ck, 1..=1_000_000, "packets")
+            .and_then(|n| u32::try_from(n).ok())
+    });
+    let interval = t.get("interval").map(|v| positive_duration(ck, &v));
+    let size = t.get("size").map(|v| {
+        v.int_in(ck, 8..=65_000, "bytes")
+            .and_then(|n| usize::try_from(n).ok())
+    });
+    let wait = t.get("wait").map(|v| positive_duration(ck, &v));
+    Some(Action::Ping(Ping {
+        from: from?,
+        to: to?,
+        packets: optional(packets)?.unwrap_or(10),
+        interval: optional(interval)?.unwrap_or(Duration::from_millis(100)),
+        size: optional(size)?.unwrap_or(56),
+        wait: optional(wait)?.unwrap_or(Duration::from_secs(1)),
+    }))
 }
 
 fn udp_echo(

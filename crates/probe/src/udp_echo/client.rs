@@ -226,15 +226,16 @@ pub async fn run(
 }
 
 /// Adds the caller's labels; the probe's own labels are added after, so a
-/// caller's `seq` or `error` cannot mask them.
-fn with_labels(mut s: Sample, labels: &Labels) -> Sample {
+/// caller's `seq` or `error` cannot mask them. Shared with [`crate::ping`].
+pub(crate) fn with_labels(mut s: Sample, labels: &Labels) -> Sample {
     for (k, v) in labels {
         s.labels.entry(k.clone()).or_insert_with(|| v.clone());
     }
     s
 }
 
-fn failed(metric: &Metric, labels: &Labels, error: &str) -> Sample {
+/// A failed sample of `metric`: no value, the caller's labels and `error`.
+pub(crate) fn failed(metric: &Metric, labels: &Labels, error: &str) -> Sample {
     let s = Sample {
         value: Value::None,
         ok: false,

@@ -8,6 +8,7 @@
 //! arm and a module here, nothing else changes.
 
 mod exec;
+mod ping;
 mod tcp_connect;
 mod udp_echo;
 
@@ -77,6 +78,7 @@ async fn act(action: &Action, ctx: &StepContext) -> Result<ActionOutcome, StepEr
         Action::Exec(e) => exec::run(e, ctx).await,
         Action::TcpConnect(t) => tcp_connect::run(t, ctx).await,
         Action::UdpEcho(u) => udp_echo::run(u, ctx).await,
+        Action::Ping(p) => ping::run(p, ctx).await,
         // Faults act on the lab, not from a node; the case runs them.
         Action::Fault(f) => Err(StepError(format!(
             "fault `{}` reached the node step runner",
@@ -203,6 +205,14 @@ pub fn describe(step: &Step) -> String {
             )
         }
         Action::Fault(f) => describe_fault(f),
+        Action::Ping(p) => format!(
+            "ping `{}` from `{}`: {} requests of {} B every {}",
+            p.to,
+            p.from,
+            p.packets,
+            p.size,
+            fmt_duration(p.interval)
+        ),
         Action::UdpEcho(u) => format!(
             "send {} UDP echo packets of {} B every {} from `{}` to `{}:{}`",
             u.packets,
