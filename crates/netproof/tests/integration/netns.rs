@@ -42,6 +42,25 @@ command = ["python3", "-c", "import socket,time; s=socket.socket(socket.AF_INET6
 ready = { tcp = 7001 }
 "#;
 
+/// The trimmed stdout an `exec` step named `step` recorded.
+fn stdout_of(data: &netproof_store::RunData, step: &str) -> String {
+    let id = data
+        .steps
+        .iter()
+        .find(|st| st.info.name == step)
+        .unwrap_or_else(|| panic!("no step `{step}`"))
+        .id;
+    match data
+        .samples
+        .iter()
+        .find(|r| r.step == Some(id) && r.sample.metric == "exec.stdout")
+        .map(|r| &r.sample.value)
+    {
+        Some(netproof_sample::Value::Text(t)) => t.trim().to_string(),
+        other => panic!("step `{step}` recorded no stdout: {other:?}"),
+    }
+}
+
 /// Namespaces as the kernel sees them (by inode), and our `/run/netns` names.
 fn census() -> (BTreeSet<u64>, Vec<String>) {
     let inodes = netproof_lab::netns::census::net_namespace_inodes().expect("read /proc");
@@ -107,19 +126,7 @@ expect = [
     let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
     assert_eq!(data.run.status, RunStatus::Passed);
     assert_eq!(data.run.info.backend, "netns");
-    let text = |step: &str| {
-        let id = data
-            .steps
-            .iter()
-            .find(|st| st.info.name == step)
-            .unwrap()
-            .id;
-        data.samples
-            .iter()
-            .find(|r| r.step == Some(id) && r.sample.metric == "exec.stdout")
-            .map(|r| format!("{:?}", r.sample.value))
-            .unwrap_or_default()
-    };
+    let text = |step: &str| stdout_of(&data, step);
     assert!(
         text("shaping").contains("tbf") && text("shaping").contains("100Mbit"),
         "{}",
@@ -422,23 +429,7 @@ expect = ["success_ratio(tcp_connect.latency) == 100%", "max(exec.exit_code) == 
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let store = s.store();
     let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
-    let forwarded = |step: &str| -> f64 {
-        let id = data
-            .steps
-            .iter()
-            .find(|st| st.info.name == step)
-            .unwrap()
-            .id;
-        let r = data
-            .samples
-            .iter()
-            .find(|r| r.step == Some(id) && r.sample.metric == "exec.stdout")
-            .unwrap();
-        match &r.sample.value {
-            netproof_sample::Value::Text(t) => t.trim().parse().unwrap(),
-            v => panic!("{v:?}"),
-        }
-    };
+    let forwarded = |step: &str| -> f64 { stdout_of(&data, step).parse().unwrap() };
     let (a, b) = (forwarded("via-r2"), forwarded("via-r3"));
     let share = a / (a + b);
     // 200 flows hashed onto two paths: each gets far more than 20 %.
@@ -632,25 +623,7 @@ expect = ["max(exec.exit_code) == 0"]
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let store = s.store();
     let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
-    let goodput = |step: &str| -> f64 {
-        let id = data
-            .steps
-            .iter()
-            .find(|st| st.info.name == step)
-            .unwrap()
-            .id;
-        match &data
-            .samples
-            .iter()
-            .find(|r| r.step == Some(id) && r.sample.metric == "exec.stdout")
-            .unwrap()
-            .sample
-            .value
-        {
-            netproof_sample::Value::Text(t) => t.trim().parse().unwrap(),
-            v => panic!("{v:?}"),
-        }
-    };
+    let goodput = |step: &str| -> f64 { stdout_of(&data, step).parse().unwrap() };
     // tbf counts whole frames; TCP goodput is ~96 % of that (1448 of 1514
     // bytes), and a small first burst lifts it a little.
     for (step, rate) in [("at-40", 40e6), ("at-10", 10e6)] {

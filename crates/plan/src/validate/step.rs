@@ -249,7 +249,7 @@ pub(super) fn validate(
     let action = match kind {
         "exec" => exec(ck, names, &t),
         "fault" => fault(ck, cx, names, &t),
-        "udp_echo" => udp_echo(ck, cx, names, &t, &label, t.get("timeout").is_some()),
+        "udp_echo" => udp_echo(ck, cx, names, &t, &label),
         "ping" => ping(ck, cx, names, &t, &label),
         _ => tcp_connect(ck, cx, names, &t),
     };
@@ -588,23 +588,25 @@ fn ping(
                 Err(_) => names.resolve_str(ck, &s).map(Target::Node),
             }
         });
-    let packets = t.get("packets").map(|v| {
-        v.int_in(ck, 1..=1_000_000, "packets")
-            .and_then(|n| u32::try_from(n).ok())
-    });
-    let interval = t.get("interval").map(|v| positive_duration(ck, &v));
-    let size = t.get("size").map(|v| {
-        v.int_in(ck, 8..=65_000, "bytes")
-            .and_then(|n| usize::try_from(n).ok())
-    });
-    let wait = t.get("wait").map(|v| positive_duration(ck, &v));
+    let series = series(
+        ck,
+        t,
+        label,
+        SeriesDefaults {
+            packets: 10,
+            interval: Duration::from_millis(100),
+            size: 56,
+            sizes: 8..=65_000,
+        },
+    );
+    let series = series?;
     Some(Action::Ping(Ping {
         from: from?,
         to: to?,
-        packets: optional(packets)?.unwrap_or(10),
-        interval: optional(interval)?.unwrap_or(Duration::from_millis(100)),
-        size: optional(size)?.unwrap_or(56),
-        wait: optional(wait)?.unwrap_or(Duration::from_secs(1)),
+        packets: series.packets,
+        interval: series.interval,
+        size: series.size,
+        wait: series.wait,
     }))
 }
 
@@ -614,7 +616,6 @@ fn udp_echo(
     names: &Names,
     t: &Table<'_, '_>,
     label: &str,
-    has_timeout: bool,
 ) -> Option<Action> {
     let from = t
         .require(ck, "from", "add `from = \"...\"`, the node that sends")
@@ -628,46 +629,89 @@ fn udp_echo(
         )
         .and_then(|v| v.str(ck))
         .and_then(|s| target(ck, cx, names, &s));
+    let series = series(
+        ck,
+        t,
+        label,
+        SeriesDefaults {
+            packets: 100,
+            interval: Duration::from_millis(10),
+            size: 64,
+            sizes: 24..=65_507,
+        },
+    );
+    let ((to, port), series) = (to?, series?);
+    Some(Action::UdpEcho(UdpEcho {
+        from: from?,
+        to,
+        port,
+        packets: series.packets,
+        interval: series.interval,
+        size: series.size,
+        wait: series.wait,
+    }))
+}
+
+/// What a probe that sends a series of packets (`ping`, `udp_echo`) reads.
+struct Series {
+    packets: u32,
+    interval: Duration,
+    size: usize,
+    wait: Duration,
+}
+
+/// A series kind's defaults and payload size range.
+struct SeriesDefaults {
+    packets: u32,
+    interval: Duration,
+    size: usize,
+    sizes: std::ops::RangeInclusive<i64>,
+}
+
+/// Reads `packets`, `interval`, `size` and `wait`, and checks that a
+/// written `timeout` leaves the series time to finish.
+fn series(
+    ck: &mut Checker<'_>,
+    t: &Table<'_, '_>,
+    label: &str,
+    d: SeriesDefaults,
+) -> Option<Series> {
     let packets = t.get("packets").map(|v| {
         v.int_in(ck, 1..=1_000_000, "packets")
             .and_then(|n| u32::try_from(n).ok())
     });
     let interval = t.get("interval").map(|v| positive_duration(ck, &v));
     let size = t.get("size").map(|v| {
-        v.int_in(ck, 24..=65_507, "bytes")
+        v.int_in(ck, d.sizes.clone(), "bytes")
             .and_then(|n| usize::try_from(n).ok())
     });
     let wait = t.get("wait").map(|v| positive_duration(ck, &v));
-    let (to, port) = to?;
-    let u = UdpEcho {
-        from: from?,
-        to,
-        port,
-        packets: optional(packets)?.unwrap_or(100),
-        interval: optional(interval)?.unwrap_or(Duration::from_millis(10)),
-        size: optional(size)?.unwrap_or(64),
+    let s = Series {
+        packets: optional(packets)?.unwrap_or(d.packets),
+        interval: optional(interval)?.unwrap_or(d.interval),
+        size: optional(size)?.unwrap_or(d.size),
         wait: optional(wait)?.unwrap_or(Duration::from_secs(1)),
     };
-    if has_timeout
-        && let Some(v) = t.get("timeout")
+    // Read quietly: a malformed `timeout` is reported by the common checks.
+    if let Some(v) = t.get("timeout")
         && let Some(timeout) = v.duration(&mut crate::tree::Checker::new(ck.text))
     {
-        let needed = u.interval.saturating_mul(u.packets) + u.wait;
+        let needed = s.interval.saturating_mul(s.packets) + s.wait;
         if timeout < needed {
             ck.report(
                 Finding::new(v.key_span(), format!("step `{label}` cannot finish its series within its `timeout`"), "too short")
                     .hint(format!(
                         "{} packets every {} plus a wait of {} take {}; raise `timeout` or remove it (the default fits the series)",
-                        u.packets,
-                        format_duration(u.interval),
-                        format_duration(u.wait),
+                        s.packets,
+                        format_duration(s.interval),
+                        format_duration(s.wait),
                         format_duration(needed)
                     )),
             );
             return None;
         }
     }
-    Some(Action::UdpEcho(u))
+    Some(s)
 }
 
 fn tcp_connect(

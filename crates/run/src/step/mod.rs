@@ -87,6 +87,27 @@ async fn act(action: &Action, ctx: &StepContext) -> Result<ActionOutcome, StepEr
     }
 }
 
+/// The address of a probe's target: a node's (from the lab) or a literal.
+pub(super) fn resolve(to: &netproof_plan::Target, ctx: &StepContext) -> Result<IpAddr, StepError> {
+    match to {
+        netproof_plan::Target::Addr(a) => Ok(*a),
+        netproof_plan::Target::Node(n) => ctx
+            .addresses
+            .get(n)
+            .copied()
+            .ok_or_else(|| StepError(format!("node `{n}` has no address in this lab"))),
+    }
+}
+
+/// The labels every probe sample carries: `step`, `from` and `to`.
+pub(super) fn probe_labels(ctx: &StepContext, to: String) -> netproof_sample::Labels {
+    let mut labels = netproof_sample::Labels::new();
+    labels.insert("step".into(), ctx.step_name.clone());
+    labels.insert("from".into(), ctx.node.name.clone());
+    labels.insert("to".into(), to);
+    labels
+}
+
 /// SplitMix64: derives independent, reproducible seeds from the run's seed.
 pub fn derive_seed(base: u64, salt: &str, n: u64) -> u64 {
     let mut h = base ^ 0x9e37_79b9_7f4a_7c15;

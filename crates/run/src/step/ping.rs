@@ -8,20 +8,13 @@
 
 use std::net::SocketAddr;
 
-use netproof_plan::{Ping, Target};
+use netproof_plan::Ping;
 use netproof_probe::ping;
-use netproof_sample::Labels;
 
 use super::{ActionOutcome, StepContext, StepError};
 
 pub(super) async fn run(step: &Ping, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
-    let target = match &step.to {
-        Target::Addr(a) => *a,
-        Target::Node(n) => *ctx
-            .addresses
-            .get(n)
-            .ok_or_else(|| StepError(format!("node `{n}` has no address in this lab")))?,
-    };
+    let target = super::resolve(&step.to, ctx)?;
     let source = ctx.node.source_for(target);
     let socket = ctx
         .node
@@ -46,10 +39,7 @@ pub(super) async fn run(step: &Ping, ctx: &StepContext) -> Result<ActionOutcome,
         size: step.size,
         timeout: step.wait,
     };
-    let mut labels = Labels::new();
-    labels.insert("step".into(), ctx.step_name.clone());
-    labels.insert("from".into(), ctx.node.name.clone());
-    labels.insert("to".into(), step.to.to_string());
+    let labels = super::probe_labels(ctx, step.to.to_string());
     let summary = tokio::time::timeout_at(
         ctx.deadline,
         ping::run(socket, &cfg, ctx.sink.as_ref(), &labels),

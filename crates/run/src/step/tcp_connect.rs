@@ -7,19 +7,13 @@
 
 use std::net::SocketAddr;
 
-use netproof_plan::{Target, TcpConnect};
+use netproof_plan::TcpConnect;
 use netproof_sample::{Sample, Timestamp, metric};
 
 use super::{ActionOutcome, StepContext, StepError};
 
 pub(super) async fn run(step: &TcpConnect, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
-    let ip = match &step.to {
-        Target::Addr(a) => *a,
-        Target::Node(n) => *ctx
-            .addresses
-            .get(n)
-            .ok_or_else(|| StepError(format!("node `{n}` has no address in this lab")))?,
-    };
+    let ip = super::resolve(&step.to, ctx)?;
     let target = SocketAddr::new(ip, step.port);
     let to = format!("{}:{}", step.to, step.port);
     let time = Timestamp::now();

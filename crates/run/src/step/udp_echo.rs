@@ -7,20 +7,13 @@
 
 use std::net::SocketAddr;
 
-use netproof_plan::{Target, UdpEcho};
+use netproof_plan::UdpEcho;
 use netproof_probe::udp_echo;
-use netproof_sample::Labels;
 
 use super::{ActionOutcome, StepContext, StepError};
 
 pub(super) async fn run(step: &UdpEcho, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
-    let ip = match &step.to {
-        Target::Addr(a) => *a,
-        Target::Node(n) => *ctx
-            .addresses
-            .get(n)
-            .ok_or_else(|| StepError(format!("node `{n}` has no address in this lab")))?,
-    };
+    let ip = super::resolve(&step.to, ctx)?;
     let target = SocketAddr::new(ip, step.port);
     let socket = ctx.node.udp_socket(target).map_err(|e| {
         StepError(format!(
@@ -35,10 +28,7 @@ pub(super) async fn run(step: &UdpEcho, ctx: &StepContext) -> Result<ActionOutco
         size: step.size,
         timeout: step.wait,
     };
-    let mut labels = Labels::new();
-    labels.insert("step".into(), ctx.step_name.clone());
-    labels.insert("from".into(), ctx.node.name.clone());
-    labels.insert("to".into(), format!("{}:{}", step.to, step.port));
+    let labels = super::probe_labels(ctx, format!("{}:{}", step.to, step.port));
     let summary = tokio::time::timeout_at(
         ctx.deadline,
         udp_echo::run(socket, &cfg, ctx.sink.as_ref(), &labels),
