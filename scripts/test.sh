@@ -8,5 +8,7 @@ scripts/install-peers.sh
 if cargo nextest --version >/dev/null 2>&1; then
     exec cargo nextest run --workspace --no-fail-fast "$@"
 else
-    exec cargo test --workspace --no-fail-fast "$@"
+    # Without nextest's test groups, namespace tests would run beside each
+    # other and miscount what the kernel holds: one test at a time.
+    exec cargo test --workspace --no-fail-fast "$@" -- --test-threads=1
 fi
