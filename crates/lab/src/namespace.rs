@@ -464,42 +464,41 @@ const ROUTER_SYSCTLS: &[(&str, &str)] = &[
 /// Writes sysctls from one thread inside `ns` (a thread per write would
 /// cost more than the writes). /proc/sys/net resolves to the namespace of
 /// the task that opens it.
-fn write_sysctls(ns: &NetNs, node: &str, router: bool) -> Result<(), LabError> {
-    let keys: Vec<(&str, &str)> = NODE_SYSCTLS
+/// Writes a node's sysctls from the calling thread, which must already be
+/// inside the node's namespace (a builder thread of [`NetNs::create_here`]):
+/// /proc/sys/net resolves to the namespace of the task that opens it.
+fn sysctls_here(router: bool) -> std::io::Result<()> {
+    for (key, value) in NODE_SYSCTLS
         .iter()
         .chain(if router { ROUTER_SYSCTLS } else { &[] })
-        .copied()
-        .collect();
-    let result = ns
-        .run(|| {
-            for (key, value) in &keys {
-                let path = format!("/proc/sys/{key}");
-                let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
-                std::io::Write::write_all(&mut f, value.as_bytes())
-                    .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
-            }
-            // Unprivileged (datagram) ICMP sockets, so `ping` works inside a
-            // node without raw sockets. Every group where that is allowed;
-            // in a rootless lab only the groups of our user namespace exist
-            // (gid 0 inside), and the kernel refuses a wider range. Best
-            // effort: without it, ping falls back to a raw socket.
-            for range in ["0 2147483647", "0 0"] {
-                let ok = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open("/proc/sys/net/ipv4/ping_group_range")
-                    .and_then(|mut f| std::io::Write::write_all(&mut f, range.as_bytes()));
-                if ok.is_ok() {
-                    break;
-                }
-            }
-            Ok::<(), std::io::Error>(())
-        })
-        .map_err(at(format!("set the sysctls of node `{node}`")))?;
-    result.map_err(|e| LabError::Sysctl {
-        node: node.to_string(),
-        source: e,
-    })
+    {
+        let path = format!("/proc/sys/{key}");
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
+        std::io::Write::write_all(&mut f, value.as_bytes())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
+    }
+    // Unprivileged (datagram) ICMP sockets, so `ping` works inside a node
+    // without raw sockets. Every group where that is allowed; in a rootless
+    // lab only the groups of our user namespace exist (gid 0 inside), and
+    // the kernel refuses a wider range. Best effort: without it, ping falls
+    // back to a raw socket.
+    for range in ["0 2147483647", "0 0"] {
+        let ok = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/proc/sys/net/ipv4/ping_group_range")
+            .and_then(|mut f| std::io::Write::write_all(&mut f, range.as_bytes()));
+        if ok.is_ok() {
+            break;
+        }
+    }
+    Ok(())
 }
+
+/// One namespace as a builder thread made it (with its visit, for nodes).
+type Built1 = Result<(NetNs, Option<Visited>), NetnsError>;
+
+/// What a builder thread did inside a node's new namespace.
+type Visited = (std::io::Result<rtnetlink::sys::Socket>, std::io::Result<()>);
 
 async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     // Namespaces first (a cheap system call each, in order so a failure
@@ -509,8 +508,11 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     // starts and mounts overlap. Every namespace made is kept, even when
     // another fails, so teardown finds them all.
     let workers = 4usize.min(bp.names.len().max(1));
-    let mut made: Vec<Option<Result<NetNs, NetnsError>>> =
-        (0..bp.names.len()).map(|_| None).collect();
+    // Each builder thread moves from namespace to namespace: it creates
+    // one, opens the node's netlink socket and writes its sysctls while
+    // inside, then goes on to the next (one visit per node, no thread per
+    // namespace). The threads end when the scope does.
+    let mut made: Vec<Option<Built1>> = (0..bp.names.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         for (w, chunk) in made
             .chunks_mut(bp.names.len().div_ceil(workers).max(1))
@@ -519,15 +521,23 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
             let base = w * bp.names.len().div_ceil(workers).max(1);
             scope.spawn(move || {
                 for (k, slot) in chunk.iter_mut().enumerate() {
-                    *slot = Some(NetNs::create(&bp.names[base + k]));
+                    let i = base + k;
+                    let router = bp.routers.get(i).copied();
+                    *slot = Some(NetNs::create_here(&bp.names[i], || {
+                        router.map(|r| (Netlink::open_socket(), sysctls_here(r)))
+                    }));
                 }
             });
         }
     });
     let mut first_error = None;
+    let mut visits: Vec<Option<Visited>> = Vec::with_capacity(bp.names.len());
     for (i, r) in made.into_iter().enumerate() {
         match r {
-            Some(Ok(ns)) => built.namespaces.push(Arc::new(ns)),
+            Some(Ok((ns, visited))) => {
+                built.namespaces.push(Arc::new(ns));
+                visits.push(visited);
+            }
             Some(Err(e)) => {
                 let what = match bp.graph.nodes.get(i) {
                     Some(n) => format!("node `{}`", n.name),
@@ -545,11 +555,19 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     // nodes at once: the round trips overlap.
     let nodes = built.namespaces[..n_nodes]
         .iter()
+        .zip(visits)
         .enumerate()
-        .map(|(i, ns)| async move {
+        .map(|(i, (ns, visited))| async move {
             let node = &bp.graph.nodes[i].name;
-            let nl = Netlink::new(ns).map_err(at(format!("open netlink in node `{node}`")))?;
-            write_sysctls(ns, node, bp.routers[i])?;
+            let Some((socket, sysctls)) = visited else {
+                return Err(LabError::UnknownNode(node.clone()));
+            };
+            sysctls.map_err(|source| LabError::Sysctl {
+                node: node.clone(),
+                source,
+            })?;
+            let nl = Netlink::with_socket(ns, socket)
+                .map_err(at(format!("open netlink in node `{node}`")))?;
             nl.set_up("lo")
                 .await
                 .map_err(at(format!("bring `lo` up in node `{node}`")))?;

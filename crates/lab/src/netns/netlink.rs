@@ -73,6 +73,20 @@ impl Netlink {
     /// Opens a netlink handle inside `ns`, driven by the current tokio
     /// runtime (which must have IO enabled, as for any tokio socket).
     pub fn new(ns: &NetNs) -> Result<Netlink, NetnsError> {
+        let socket = ns.run(Self::open_socket)?;
+        Self::with_socket(ns, socket)
+    }
+
+    /// Opens a non-blocking netlink route socket in the calling thread's
+    /// namespace (for [`NetNs::create_here`]'s builder threads).
+    pub fn open_socket() -> io::Result<Socket> {
+        let socket = Socket::new(NETLINK_ROUTE)?;
+        socket.set_non_blocking(true)?;
+        Ok(socket)
+    }
+
+    /// A handle over a socket [`Netlink::open_socket`] made inside `ns`.
+    pub fn with_socket(ns: &NetNs, socket: io::Result<Socket>) -> Result<Netlink, NetnsError> {
         let name = ns.name().to_string();
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| NetnsError::NoRuntime { ns: name.clone() })?;
@@ -81,13 +95,7 @@ impl Netlink {
             op: "open a netlink socket in".into(),
             source,
         };
-        let socket = ns
-            .run(|| {
-                let socket = Socket::new(NETLINK_ROUTE)?;
-                socket.set_non_blocking(true)?;
-                Ok::<_, io::Error>(socket)
-            })?
-            .map_err(open_err)?;
+        let socket = socket.map_err(open_err)?;
         let socket = NsSocket::register(socket).map_err(open_err)?;
         let (connection, handle, _unsolicited) = rtnetlink::from_socket(socket);
         let connection = runtime.spawn(connection);

@@ -64,36 +64,7 @@ impl NetNs {
     /// namespace is held by its descriptor alone and [`NetNs::path`] is
     /// `None`.
     pub fn create(name: &str) -> Result<NetNs, NetnsError> {
-        validate_name(name)?;
-        let err = |op: &str, source: io::Error| NetnsError::Namespace {
-            ns: name.to_string(),
-            op: op.to_string(),
-            source,
-        };
-
-        let mount = match prepare_run_dir() {
-            Ok(()) => {
-                let path = Path::new(RUN_DIR).join(name);
-                // O_EXCL, like iproute2: two labs must not share a name,
-                // and we must never mount over someone else's namespace.
-                // Mode 0 as in iproute2: the file is only a mount point.
-                match std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o000)
-                    .open(&path)
-                {
-                    Ok(_) => Some(path),
-                    Err(e) if unwritable(&e) => None,
-                    Err(e) => {
-                        return Err(err(&format!("create `{}` for", path.display()), e));
-                    }
-                }
-            }
-            Err(e) if unwritable(&e) => None,
-            Err(e) => return Err(err(&format!("prepare `{RUN_DIR}` for"), e)),
-        };
-
+        let mount = Self::prepare(name)?;
         let target = mount.clone();
         let made = std::thread::Builder::new()
             .name("np-netns-new".into())
@@ -108,6 +79,65 @@ impl NetNs {
             },
             Err(e) => Err((Step::Unshare, e)),
         };
+        Self::finish(name, mount, result)
+    }
+
+    /// Like [`NetNs::create`], but moves the *calling* thread into the new
+    /// namespace and runs `inside` there before returning: a builder thread
+    /// can make many namespaces, and open each one's sockets and write its
+    /// sysctls on the way, without starting a thread per namespace.
+    ///
+    /// Only for a thread that exists to build namespaces: it stays in the
+    /// last namespace it created. Never call it from a runtime worker or a
+    /// caller's thread.
+    pub fn create_here<T>(
+        name: &str,
+        inside: impl FnOnce() -> T,
+    ) -> Result<(NetNs, T), NetnsError> {
+        let mount = Self::prepare(name)?;
+        let result = unshare_and_open(mount.as_deref());
+        let ns = Self::finish(name, mount, result)?;
+        Ok((ns, inside()))
+    }
+
+    /// Validates `name` and, when `/run/netns` is writable, creates its
+    /// empty mount point there.
+    fn prepare(name: &str) -> Result<Option<PathBuf>, NetnsError> {
+        validate_name(name)?;
+        let err = |op: &str, source: io::Error| NetnsError::Namespace {
+            ns: name.to_string(),
+            op: op.to_string(),
+            source,
+        };
+        match prepare_run_dir() {
+            Ok(()) => {
+                let path = Path::new(RUN_DIR).join(name);
+                // O_EXCL, like iproute2: two labs must not share a name,
+                // and we must never mount over someone else's namespace.
+                // Mode 0 as in iproute2: the file is only a mount point.
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o000)
+                    .open(&path)
+                {
+                    Ok(_) => Ok(Some(path)),
+                    Err(e) if unwritable(&e) => Ok(None),
+                    Err(e) => Err(err(&format!("create `{}` for", path.display()), e)),
+                }
+            }
+            Err(e) if unwritable(&e) => Ok(None),
+            Err(e) => Err(err(&format!("prepare `{RUN_DIR}` for"), e)),
+        }
+    }
+
+    /// Wraps up an unshare: the handle, or the error with the mount point
+    /// removed again.
+    fn finish(
+        name: &str,
+        mount: Option<PathBuf>,
+        result: Result<(OwnedFd, u64, u64), (Step, io::Error)>,
+    ) -> Result<NetNs, NetnsError> {
         match result {
             Ok((fd, dev, inode)) => Ok(NetNs {
                 name: name.to_string(),
@@ -124,7 +154,11 @@ impl NetNs {
                 if let Some(path) = &mount {
                     let _ = std::fs::remove_file(path);
                 }
-                Err(err(&op, e))
+                Err(NetnsError::Namespace {
+                    ns: name.to_string(),
+                    op,
+                    source: e,
+                })
             }
         }
     }
