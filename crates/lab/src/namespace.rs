@@ -708,17 +708,21 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                 // IPv6 installs a link's connected /127 from a work queue
                 // once the link is up; in a large lab built all at once the
                 // queue can lag, and a route via that link's neighbour is
-                // refused (EHOSTUNREACH) until it catches up. Retry a few
-                // times, briefly, before calling it a failure.
+                // refused (EHOSTUNREACH) until it catches up (seen at 1000
+                // nodes). The queue needs the RTNL lock that our own
+                // requests hold, so back off rather than hammer: up to
+                // about 10 s in all before calling it a failure.
                 let mut wait = Duration::from_millis(5);
+                let mut waited = Duration::ZERO;
                 loop {
                     match nl.add_route(r.dest.addr, r.dest.len, &hops).await {
                         Err(e)
                             if e.os_error() == Some(libc::EHOSTUNREACH)
-                                && wait < Duration::from_secs(2) =>
+                                && waited < Duration::from_secs(10) =>
                         {
                             tokio::time::sleep(wait).await;
-                            wait *= 2;
+                            waited += wait;
+                            wait = (wait * 2).min(Duration::from_secs(1));
                         }
                         other => {
                             return other.map_err(at(format!(
@@ -732,7 +736,14 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
         });
         per_node.push(futures::future::try_join_all(installs));
     }
-    futures::future::try_join_all(per_node).await?;
+    // At most 64 nodes' routes in flight at once: enough to overlap the
+    // round trips, few enough to leave the kernel's IPv6 work queue its turn
+    // at the RTNL lock in a 1000-node lab.
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(per_node)
+        .buffer_unordered(64)
+        .try_collect::<Vec<_>>()
+        .await?;
     // Closing the netlink sockets here lets the namespaces go with the lab.
     drop(links);
     Ok(())
