@@ -168,6 +168,12 @@ impl Control {
         }
     }
 
+    /// Records a warning about the lab itself (not a step) as an event.
+    pub(crate) fn warn(&self, kind: &str, message: &str) {
+        self.sink
+            .event(Event::new(kind, Severity::Warning, message.to_string()));
+    }
+
     fn event(&self, sink: &dyn Sink, kind: &str, message: String, labels: &[(&str, &str)]) {
         let mut e = Event::new(kind, Severity::Info, message);
         for (k, v) in labels {

@@ -648,13 +648,18 @@ impl Lab {
         for h in self.nodes.values_mut() {
             h.ns = None;
         }
+        let mut problems = Vec::new();
         if let Some(Fabric::Netns(built)) = self.fabric.take() {
-            for problem in built.teardown() {
-                eprintln!("warning: {problem}");
-            }
+            problems = built.teardown();
         }
-        // Everything is gone: the entry has nothing left to clean up.
-        let _ = self.registry.remove(&self.entry.id);
+        for problem in &problems {
+            self.control.warn("lab.teardown", problem);
+        }
+        // With everything gone the entry has nothing left to clean up; with
+        // something left, it stays, so `netproof lab gc` can finish the job.
+        if problems.is_empty() {
+            let _ = self.registry.remove(&self.entry.id);
+        }
     }
 
     /// The lab's id (`np-` and 6 hex digits), as `netproof lab status` shows it.
