@@ -437,8 +437,7 @@ impl Control {
             self.set_rate(i, rate).await?;
             lock(&self.state).reshaped.remove(&i);
         }
-        let started = self.start_stopped(None).await?;
-        let _ = started;
+        self.start_stopped(None).await?;
         self.event(
             sink,
             "fault.restore",

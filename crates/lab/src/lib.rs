@@ -552,7 +552,7 @@ impl PlannedLab {
             registry,
             entry,
         };
-        for (i, svc) in plan.services.iter().enumerate() {
+        for i in 0..plan.services.len() {
             if cancel.is_cancelled() {
                 lab.down().await;
                 return Err(LabError::Interrupted);
@@ -570,7 +570,6 @@ impl PlannedLab {
             // Best effort: the entry is for cleaning up after a crash;
             // PDEATHSIG already covers the common case.
             let _ = lab.registry.write(&lab.entry);
-            let _ = svc;
         }
         Ok(lab)
     }

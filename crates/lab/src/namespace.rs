@@ -495,7 +495,7 @@ fn sysctls_here(router: bool) -> std::io::Result<()> {
 }
 
 /// One namespace as a builder thread made it (with its visit, for nodes).
-type Built1 = Result<(NetNs, Option<Visited>), NetnsError>;
+type Made = Result<(NetNs, Option<Visited>), NetnsError>;
 
 /// What a builder thread did inside a node's new namespace.
 type Visited = (std::io::Result<rtnetlink::sys::Socket>, std::io::Result<()>);
@@ -512,7 +512,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     // one, opens the node's netlink socket and writes its sysctls while
     // inside, then goes on to the next (one visit per node, no thread per
     // namespace). The threads end when the scope does.
-    let mut made: Vec<Option<Built1>> = (0..bp.names.len()).map(|_| None).collect();
+    let mut made: Vec<Option<Made>> = (0..bp.names.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         for (w, chunk) in made
             .chunks_mut(bp.names.len().div_ceil(workers).max(1))

@@ -38,32 +38,24 @@ impl ProcessId {
         })
     }
 
-    /// The process with `pid`, if it exists.
+    /// The process with `pid`, if it exists (a zombie counts as gone: it
+    /// runs nothing and holds no namespace).
     pub fn of(pid: u32) -> Option<ProcessId> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         // The command name (field 2) is in parentheses and may contain
         // spaces or parentheses; fields after the *last* ')' are plain.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        // After ')': field 3 (state) is index 0, so field 22 is index 19.
-        let start_time = rest.split_whitespace().nth(19)?.parse().ok()?;
+        let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+        // Field 3 is the state; field 22, the start time, comes 19 later.
+        if rest.next()? == "Z" {
+            return None;
+        }
+        let start_time = rest.nth(18)?.parse().ok()?;
         Some(ProcessId { pid, start_time })
     }
 
     /// Whether this exact process (same pid, same start time) still runs.
-    /// A zombie counts as gone: it runs nothing and holds no namespace.
     pub fn is_alive(&self) -> bool {
-        match Self::of(self.pid) {
-            Some(now) => {
-                now.start_time == self.start_time
-                    && !std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-                        .map(|s| {
-                            s.rsplit_once(')')
-                                .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-                        })
-                        .unwrap_or(false)
-            }
-            None => false,
-        }
+        Self::of(self.pid).is_some_and(|now| now.start_time == self.start_time)
     }
 }
 

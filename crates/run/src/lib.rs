@@ -240,7 +240,6 @@ pub async fn execute(
                     Verdict::Fail | Verdict::Error => RunStatus::Failed,
                 }
             };
-            store.flush()?;
             if !service_failures.is_empty() && status != RunStatus::Interrupted {
                 return finish(RunStatus::Error, Some(service_failures.join("; ")));
             }
