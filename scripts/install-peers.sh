@@ -11,6 +11,10 @@ PEERS="
 python3 python3-minimal
 ip iproute2
 tc iproute2
+iperf3 iperf3
+nginx nginx-light
+knotd knot
+kdig knot-dnsutils
 "
 
 missing=""
@@ -18,6 +22,9 @@ echo "$PEERS" | while read -r cmd pkg; do
     [ -z "$cmd" ] && continue
     command -v "$cmd" >/dev/null 2>&1 || echo "$pkg"
 done > /tmp/netproof-missing-peers.$$
+# knotd's geoip module is a file, not a command.
+ls /usr/lib/*/knot/modules-*/geoip.so >/dev/null 2>&1 \
+    || echo knot-module-geoip >> /tmp/netproof-missing-peers.$$
 missing=$(tr '\n' ' ' < /tmp/netproof-missing-peers.$$)
 rm -f /tmp/netproof-missing-peers.$$
 

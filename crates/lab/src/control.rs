@@ -19,7 +19,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use netproof_plan::{Fault, Service};
+use netproof_link::emulator::{Emulator, Stats};
+use netproof_link::{Direction, LinkState};
+use netproof_plan::{Fault, LinkImpairments, Service};
 use netproof_sample::{Event, Severity, Sink};
 
 use crate::netns::{NetNs, Netlink, NetnsError};
@@ -34,8 +36,14 @@ pub(crate) struct LinkCtl {
     pub(crate) nodes: [usize; 2],
     /// The interface at each end.
     pub(crate) ifnames: [String; 2],
-    /// The rate the plan gives the link.
-    pub(crate) plan_rate: Option<u64>,
+    /// The rate each end's `tbf` gives what it sends, per the plan (veth
+    /// links only).
+    pub(crate) plan_tbf: [Option<u64>; 2],
+    /// The plan's impairments.
+    pub(crate) plan: LinkImpairments,
+    /// The link's emulator, for an emulated link (held weakly: the lab
+    /// owns it and stops it before its namespaces go).
+    pub(crate) emulator: Option<Weak<Emulator>>,
 }
 
 /// A route as installed: destination, prefix length, next hops.
@@ -66,6 +74,9 @@ pub enum FaultError {
     /// A service could not be started again.
     #[error(transparent)]
     Service(#[from] LabError),
+    /// A link's emulator did not take the change.
+    #[error("{0}")]
+    Emulator(std::io::Error),
 }
 
 struct Services {
@@ -77,6 +88,12 @@ struct Services {
 struct State {
     down: BTreeSet<usize>,
     reshaped: BTreeSet<usize>,
+    /// Emulated links' settings as `link_set` left them.
+    current: BTreeMap<usize, LinkImpairments>,
+    /// Each emulated link's counters at its last sample.
+    sampled: BTreeMap<usize, (std::time::Instant, Stats)>,
+    /// Emulated links whose emulator has died, with why.
+    dead: BTreeMap<usize, String>,
 }
 
 /// Shared live control of one lab.
@@ -203,6 +220,12 @@ impl Control {
     async fn set_link(&self, link: usize, up: bool) -> Result<(), FaultError> {
         let parts = self.netns.as_ref().ok_or(FaultError::NeedsNetns("link"))?;
         let l = &parts.links[link];
+        if let Some(e) = self.emulator(link)? {
+            // Carrier off and everything in flight dropped, as a pulled
+            // cable; the administrative state below withdraws the routes.
+            e.set_state(if up { LinkState::Up } else { LinkState::Down })
+                .map_err(FaultError::Emulator)?;
+        }
         for end in 0..2 {
             let nl = self.netlink(l.nodes[end])?;
             if up {
@@ -248,13 +271,34 @@ impl Control {
         Ok(())
     }
 
-    async fn set_rate(&self, link: usize, rate: Option<u64>) -> Result<(), FaultError> {
+    /// The emulator of link `link`, if it is an emulated link.
+    fn emulator(&self, link: usize) -> Result<Option<Arc<Emulator>>, FaultError> {
+        let parts = self.netns.as_ref().ok_or(FaultError::NeedsNetns("link"))?;
+        match &parts.links[link].emulator {
+            None => Ok(None),
+            Some(w) => w.upgrade().map(Some).ok_or(FaultError::Gone),
+        }
+    }
+
+    /// Gives an emulated link new settings, both directions.
+    fn set_emulated(&self, link: usize, imp: &LinkImpairments) -> Result<(), FaultError> {
+        if let Some(e) = self.emulator(link)? {
+            for d in Direction::BOTH {
+                e.set_params(d, imp.direction(d).params())
+                    .map_err(FaultError::Emulator)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets (or clears) each end's `tbf` of a veth link.
+    async fn set_rate(&self, link: usize, rates: [Option<u64>; 2]) -> Result<(), FaultError> {
         let parts = self
             .netns
             .as_ref()
             .ok_or(FaultError::NeedsNetns("link_set"))?;
         let l = &parts.links[link];
-        for end in 0..2 {
+        for (end, rate) in rates.into_iter().enumerate() {
             let nl = self.netlink(l.nodes[end])?;
             match rate {
                 Some(r) => {
@@ -370,21 +414,36 @@ impl Control {
                     }
                 }
             }
-            Fault::LinkSet { link, rate } => {
+            Fault::LinkSet { link, change } => {
                 let i = self.link_index(link)?;
-                self.set_rate(i, *rate).await?;
+                let parts = self
+                    .netns
+                    .as_ref()
+                    .ok_or(FaultError::NeedsNetns("link_set"))?;
+                let l = &parts.links[i];
+                // `change` names directions by the link's own ends.
+                if l.emulator.is_some() {
+                    let now = lock(&self.state)
+                        .current
+                        .get(&i)
+                        .cloned()
+                        .unwrap_or_else(|| l.plan.clone());
+                    let next = now.overlay(change);
+                    self.set_emulated(i, &next)?;
+                    lock(&self.state).current.insert(i, next);
+                } else {
+                    let rates = [
+                        change.direction(Direction::AtoB).rate,
+                        change.direction(Direction::BtoA).rate,
+                    ];
+                    self.set_rate(i, rates).await?;
+                }
                 lock(&self.state).reshaped.insert(i);
-                let name = format!("{}--{}", link[0], link[1]);
-                let what = rate.map_or("no rate limit".to_string(), |r| {
-                    format!(
-                        "rate {}",
-                        netproof_sample::Unit::BitsPerSecond.format(r as f64)
-                    )
-                });
+                let name = format!("{}--{}", l.ends[0], l.ends[1]);
                 self.event(
                     sink,
                     &kind,
-                    format!("link {name} set to {what}"),
+                    format!("link {name} set: {}", change.describe()),
                     &[("link", &name)],
                 );
             }
@@ -433,8 +492,15 @@ impl Control {
             self.set_link(i, true).await?;
         }
         for i in reshaped {
-            let rate = self.netns.as_ref().and_then(|p| p.links[i].plan_rate);
-            self.set_rate(i, rate).await?;
+            let Some(l) = self.netns.as_ref().map(|p| &p.links[i]) else {
+                continue;
+            };
+            if l.emulator.is_some() {
+                self.set_emulated(i, &l.plan)?;
+                lock(&self.state).current.remove(&i);
+            } else {
+                self.set_rate(i, l.plan_tbf).await?;
+            }
             lock(&self.state).reshaped.remove(&i);
         }
         self.start_stopped(None).await?;
@@ -445,6 +511,116 @@ impl Control {
             &[],
         );
         Ok(())
+    }
+
+    /// Samples every emulated link's counters into `sink`: what each
+    /// direction delivered and dropped since the last call, its queue now
+    /// and the longest wait in it. The first call only takes a baseline.
+    /// An emulator that has died is recorded as an error event, once.
+    pub fn sample_links(&self, sink: &dyn Sink) {
+        use netproof_link::core::DropReason;
+        use netproof_sample::Sample;
+        use netproof_sample::metric::{
+            LINK_DELIVERED, LINK_DROPPED, LINK_QUEUE, LINK_SOJOURN, LINK_THROUGHPUT,
+        };
+        let Some(parts) = &self.netns else {
+            return;
+        };
+        for (i, l) in parts.links.iter().enumerate() {
+            let Some(e) = l.emulator.as_ref().and_then(Weak::upgrade) else {
+                continue;
+            };
+            if lock(&self.state).dead.contains_key(&i) {
+                continue;
+            }
+            let name = format!("{}--{}", l.ends[0], l.ends[1]);
+            let stats = match e.stats() {
+                Ok(s) if e.is_alive() => s,
+                _ => {
+                    let why = format!("the link emulator of {name} has stopped");
+                    lock(&self.state).dead.insert(i, why.clone());
+                    sink.event(
+                        Event::new("lab.link_failed", Severity::Error, why).label("link", name),
+                    );
+                    continue;
+                }
+            };
+            let now = std::time::Instant::now();
+            let before = lock(&self.state).sampled.insert(i, (now, stats.clone()));
+            let Some((then, before)) = before else {
+                continue;
+            };
+            let secs = now.duration_since(then).as_secs_f64().max(1e-6);
+            for d in Direction::BOTH {
+                let (a, b) = (&before.dir[d.index()], &stats.dir[d.index()]);
+                let direction = match d {
+                    Direction::AtoB => format!("{}->{}", l.ends[0], l.ends[1]),
+                    Direction::BtoA => format!("{}->{}", l.ends[1], l.ends[0]),
+                };
+                let tag = |s: Sample| {
+                    s.label("link", name.clone())
+                        .label("direction", direction.clone())
+                };
+                sink.sample(tag(Sample::num(
+                    &LINK_DELIVERED,
+                    b.segments_out.saturating_sub(a.segments_out) as f64,
+                )));
+                sink.sample(tag(Sample::num(
+                    &LINK_THROUGHPUT,
+                    b.bytes_out.saturating_sub(a.bytes_out) as f64 * 8.0 / secs,
+                )));
+                for r in DropReason::ALL {
+                    let n = b.dropped[r.index()].saturating_sub(a.dropped[r.index()]);
+                    if n > 0 {
+                        sink.sample(
+                            tag(Sample::num(&LINK_DROPPED, n as f64)).label("reason", r.name()),
+                        );
+                    }
+                }
+                let shaped = l.plan.direction(d).rate.is_some()
+                    || l.plan.direction(d).trace.is_some()
+                    || lock(&self.state).current.get(&i).is_some_and(|c| {
+                        c.direction(d).rate.is_some() || c.direction(d).trace.is_some()
+                    });
+                if shaped {
+                    sink.sample(tag(Sample::num(&LINK_QUEUE, b.queue_segments as f64)));
+                    sink.sample(tag(Sample::num(&LINK_SOJOURN, b.max_sojourn as f64 / 1e9)));
+                }
+            }
+        }
+    }
+
+    /// Whether the lab has emulated links (whose counters are sampled).
+    pub fn has_emulated_links(&self) -> bool {
+        self.netns
+            .as_ref()
+            .is_some_and(|p| p.links.iter().any(|l| l.emulator.is_some()))
+    }
+
+    /// Forgets the last samples, so the next [`Control::sample_links`]
+    /// takes a fresh baseline (at the start of a case).
+    pub fn reset_link_samples(&self) {
+        lock(&self.state).sampled.clear();
+    }
+
+    /// Emulated links whose emulator has died, each with why.
+    pub fn failed_links(&self) -> Vec<String> {
+        let Some(parts) = &self.netns else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = lock(&self.state).dead.values().cloned().collect();
+        for (i, l) in parts.links.iter().enumerate() {
+            if let Some(e) = l.emulator.as_ref().and_then(Weak::upgrade)
+                && !e.is_alive()
+                && !lock(&self.state).dead.contains_key(&i)
+            {
+                out.push(format!(
+                    "the link emulator of {}--{} has stopped",
+                    l.ends[0], l.ends[1]
+                ));
+            }
+        }
+        out
     }
 
     /// Whether a fault has changed the lab since the last restore.

@@ -54,6 +54,8 @@ pub struct TopologyNode {
     pub addresses: Vec<String>,
     /// The services that run on it.
     pub services: Vec<String>,
+    /// Sysctls the plan set in its namespace, as applied.
+    pub sysctls: Vec<(String, String)>,
 }
 
 /// A link as built.
@@ -70,6 +72,14 @@ pub struct TopologyLink {
 /// Why the lab could not be built or kept up.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
+    /// An emulated link could not be made or started.
+    #[error("{link}: the link emulator: {source}")]
+    Emulator {
+        /// The link, as messages name it.
+        link: String,
+        /// What failed.
+        source: std::io::Error,
+    },
     /// A service's command could not be started.
     #[error("service `{service}` on node `{node}`: cannot start `{program}`: {source}")]
     Spawn {
@@ -369,6 +379,7 @@ impl Lab {
                 role: "lan".into(),
                 addresses: prefixes,
                 services: Vec::new(),
+                sysctls: Vec::new(),
             });
             for m in &lan.nodes {
                 links.push(TopologyLink {
@@ -409,6 +420,7 @@ impl Lab {
                 .nodes
                 .iter()
                 .map(|n| TopologyNode {
+                    sysctls: n.sysctl.clone(),
                     name: n.name.clone(),
                     role: match n.role {
                         Role::Host => "host".into(),
@@ -451,6 +463,15 @@ pub struct PlannedLab {
 }
 
 impl PlannedLab {
+    /// Seeds the random draws of the lab's emulated links (the run's seed;
+    /// else the plan's, else 0).
+    pub fn seed(mut self, seed: u64) -> Self {
+        if let Planned::Netns(bp) = &mut self.planned {
+            bp.seed = seed;
+        }
+        self
+    }
+
     /// Marks the lab as interactive (`netproof lab up`): `lab exec` and
     /// `lab down` can find it.
     pub fn interactive(mut self) -> Self {
@@ -628,6 +649,11 @@ impl Lab {
     /// Services that have exited on their own since the lab came up.
     pub fn failed_services(&self) -> Vec<ServiceFailure> {
         self.control.failed_services()
+    }
+
+    /// Emulated links whose emulator has died, each with why.
+    pub fn failed_links(&self) -> Vec<String> {
+        self.control.failed_links()
     }
 
     /// Returns the lab to the plan's state if a fault changed it.

@@ -21,9 +21,31 @@ use std::time::Duration;
 use netproof_plan::{Plan, Role};
 
 use crate::fabric::{End, Fabric, Graph, GraphLan, GraphLink, GraphNode, LAN_BRIDGE};
+use netproof_link::emulator::{Config as EmulatorConfig, Emulator};
+use netproof_link::tap::Tap;
+
 use crate::netns::{NetNs, Netlink, NetnsError};
 use crate::registry::{NamespaceEntry, Registry};
 use crate::{LabError, TopologyLink};
+
+/// How one link of the plan is made.
+pub(crate) struct LinkSpec {
+    /// The MTU the plan gives it.
+    pub(crate) mtu: Option<u32>,
+    /// The rate of each end's `tbf` (a veth link with a rate).
+    pub(crate) tbf: [Option<u64>; 2],
+    /// An emulated link: its parameters per direction.
+    pub(crate) emulated: Option<[netproof_link::LinkParams; 2]>,
+}
+
+/// Each emulated link's own seed, from the run's seed and the link's index
+/// (SplitMix64, so neighbouring links get unrelated streams).
+pub(crate) fn link_seed(seed: u64, link: usize) -> u64 {
+    let mut z = seed.wrapping_add((link as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
 
 /// Everything decided about a namespace lab before anything is created.
 pub(crate) struct Blueprint {
@@ -35,8 +57,12 @@ pub(crate) struct Blueprint {
     pub(crate) graph: Graph,
     /// Per node: does it forward?
     pub(crate) routers: Vec<bool>,
-    /// Per link: MTU and rate (bit/s) from the plan.
-    pub(crate) links: Vec<(Option<u32>, Option<u64>)>,
+    /// Per node: the plan's sysctls.
+    pub(crate) sysctls: Vec<Vec<(String, String)>>,
+    /// Per link: how it is made.
+    pub(crate) links: Vec<LinkSpec>,
+    /// Seeds every emulated link's random draws.
+    pub(crate) seed: u64,
     /// Per LAN: MTU from the plan.
     pub(crate) lan_mtus: Vec<Option<u32>>,
 }
@@ -62,11 +88,19 @@ impl Blueprint {
             .map(|(i, l)| {
                 let la = &self.fabric.addressing.links[i];
                 let mut props = vec![format!("{}", la.subnet_v4()), format!("{}", la.subnet_v6())];
-                if let Some(rate) = l.impairment.rate {
+                let spec = &self.links[i];
+                if spec.emulated.is_some() {
+                    let summary = l.impairment.summary();
+                    if !summary.is_empty() {
+                        props.push(summary);
+                    }
+                } else if let Some(rate) = l.impairment.symmetric_rate() {
                     props.push(format!(
                         "rate {}",
                         netproof_sample::Unit::BitsPerSecond.format(rate as f64)
                     ));
+                } else if !l.impairment.is_empty() {
+                    props.push(l.impairment.summary());
                 }
                 if let Some(mtu) = l.mtu {
                     props.push(format!("mtu {mtu}"));
@@ -78,7 +112,9 @@ impl Blueprint {
                 let ifb = self.fabric.naming.interface(i, End::B).unwrap_or("?");
                 TopologyLink {
                     ends: l.ends.clone(),
-                    mechanism: if l.impairment.rate.is_some() {
+                    mechanism: if spec.emulated.is_some() {
+                        format!("emulated {ifa}/{ifb} (TAP + netproof link emulator)")
+                    } else if spec.tbf.iter().any(Option::is_some) {
                         format!("veth {ifa}/{ifb} + tbf")
                     } else {
                         format!("veth {ifa}/{ifb}")
@@ -115,7 +151,9 @@ impl Blueprint {
                     ends: plan.links[i].ends.clone(),
                     nodes: [l.a, l.b],
                     ifnames: [ifname(i, l.a), ifname(i, l.b)],
-                    plan_rate: self.links[i].1,
+                    plan_tbf: self.links[i].tbf,
+                    plan: plan.links[i].impairment.clone(),
+                    emulator: built.emulators[i].as_ref().map(Arc::downgrade),
                 })
                 .collect(),
             routes: self
@@ -350,19 +388,38 @@ pub(crate) fn blueprint(plan: &Plan, lab_id: &str) -> Result<Blueprint, LabError
             .collect(),
         lan_mtus: plan.lans.iter().map(|l| l.mtu).collect(),
         routers: plan.nodes.iter().map(|n| n.role == Role::Router).collect(),
+        sysctls: plan.nodes.iter().map(|n| n.sysctl.clone()).collect(),
         links: plan
             .links
             .iter()
-            .map(|l| (l.mtu, l.impairment.rate))
+            .enumerate()
+            .map(|(i, l)| {
+                use netproof_plan::Direction;
+                let emulated = plan.emulated(i);
+                let dir = |d| l.impairment.direction(d);
+                LinkSpec {
+                    mtu: l.mtu,
+                    tbf: if emulated {
+                        [None, None]
+                    } else {
+                        [dir(Direction::AtoB).rate, dir(Direction::BtoA).rate]
+                    },
+                    emulated: emulated
+                        .then(|| [dir(Direction::AtoB).params(), dir(Direction::BtoA).params()]),
+                }
+            })
             .collect(),
+        seed: plan.seed.unwrap_or(0),
         fabric,
         graph,
     })
 }
 
-/// A built namespace lab: the namespaces, held open.
+/// A built namespace lab: the namespaces, held open, and the emulators of
+/// its emulated links (by link index).
 pub(crate) struct Built {
     pub(crate) namespaces: Vec<Arc<NetNs>>,
+    pub(crate) emulators: Vec<Option<Arc<Emulator>>>,
 }
 
 impl Built {
@@ -370,6 +427,19 @@ impl Built {
     /// inside a namespace keeps it alive after its mount is gone.
     pub(crate) fn teardown(self) -> Vec<String> {
         let mut problems = Vec::new();
+        // Emulators first: their TAP descriptors pin the namespaces.
+        for e in self.emulators.into_iter().flatten() {
+            match Arc::try_unwrap(e) {
+                Ok(e) => {
+                    let name = e.name().to_string();
+                    if let Err(why) = e.stop() {
+                        problems.push(format!("the link emulator of {name} had stopped: {why}"));
+                    }
+                }
+                // A sampler holds it for a moment; it stops when dropped.
+                Err(shared) => drop(shared),
+            }
+        }
         for ns in self.namespaces {
             match Arc::try_unwrap(ns) {
                 Ok(ns) => {
@@ -429,6 +499,7 @@ pub(crate) async fn build(
 
     let mut built = Built {
         namespaces: Vec::with_capacity(bp.names.len()),
+        emulators: Vec::new(),
     };
     match build_into(bp, &mut built).await {
         Ok(()) => Ok(built),
@@ -467,7 +538,7 @@ const ROUTER_SYSCTLS: &[(&str, &str)] = &[
 /// Writes a node's sysctls from the calling thread, which must already be
 /// inside the node's namespace (a builder thread of [`NetNs::create_here`]):
 /// /proc/sys/net resolves to the namespace of the task that opens it.
-fn sysctls_here(router: bool) -> std::io::Result<()> {
+fn sysctls_here(router: bool, plan: &[(String, String)]) -> std::io::Result<()> {
     for (key, value) in NODE_SYSCTLS
         .iter()
         .chain(if router { ROUTER_SYSCTLS } else { &[] })
@@ -489,6 +560,31 @@ fn sysctls_here(router: bool) -> std::io::Result<()> {
             .and_then(|mut f| std::io::Write::write_all(&mut f, range.as_bytes()));
         if ok.is_ok() {
             break;
+        }
+    }
+    // The plan's own, last, so they win over the lab's defaults.
+    for (key, value) in plan {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()));
+        if let Err(e) = written {
+            let mut why = format!("`{key}` = `{value}`: {e}");
+            if key.ends_with("tcp_congestion_control") {
+                let read = |f: &str| {
+                    std::fs::read_to_string(format!("/proc/sys/net/ipv4/{f}")).unwrap_or_default()
+                };
+                // A namespace other than the host's may only default to
+                // an algorithm the host allows.
+                why.push_str(&format!(
+                    " (this kernel has: {}; a lab node may default only to those the host's \
+                     net.ipv4.tcp_allowed_congestion_control lists: {})",
+                    read("tcp_available_congestion_control").trim(),
+                    read("tcp_allowed_congestion_control").trim()
+                ));
+            }
+            return Err(std::io::Error::new(e.kind(), why));
         }
     }
     Ok(())
@@ -523,8 +619,9 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                 for (k, slot) in chunk.iter_mut().enumerate() {
                     let i = base + k;
                     let router = bp.routers.get(i).copied();
+                    let extra = bp.sysctls.get(i).map_or(&[][..], Vec::as_slice);
                     *slot = Some(NetNs::create_here(&bp.names[i], || {
-                        router.map(|r| (Netlink::open_socket(), sysctls_here(r)))
+                        router.map(|r| (Netlink::open_socket(), sysctls_here(r, extra)))
                     }));
                 }
             });
@@ -591,16 +688,59 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
         let what = format!("link `{na}--{nb}`");
         let ifa = bp.fabric.naming.interface(li, End::A).unwrap_or_default();
         let ifb = bp.fabric.naming.interface(li, End::B).unwrap_or_default();
-        links[a]
-            .add_veth(ifa, &namespaces[b], ifb)
-            .await
-            .map_err(at(format!("create {what}")))?;
+        let spec = &bp.links[li];
+        let mut macs = None;
+        let emulator = match &spec.emulated {
+            None => {
+                links[a]
+                    .add_veth(ifa, &namespaces[b], ifb)
+                    .await
+                    .map_err(at(format!("create {what}")))?;
+                None
+            }
+            Some(params) => {
+                // A TAP device in each node's namespace, made by a thread
+                // inside it, and the emulator between them.
+                let tap = |node: usize, name: &str| -> Result<Tap, LabError> {
+                    let name = name.to_string();
+                    namespaces[node]
+                        .run(move || Tap::create(&name))
+                        .map_err(at(format!("create {what}")))?
+                        .map_err(|e| LabError::Emulator {
+                            link: what.clone(),
+                            source: e,
+                        })
+                };
+                let (ta, tb) = (tap(a, ifa)?, tap(b, ifb)?);
+                let mac = |t: &Tap| {
+                    t.hw_addr().map_err(|e| LabError::Emulator {
+                        link: what.clone(),
+                        source: e,
+                    })
+                };
+                macs = Some([mac(&ta)?, mac(&tb)?]);
+                let config = EmulatorConfig {
+                    name: format!("{na}--{nb}"),
+                    mtu: spec.mtu.unwrap_or(1500),
+                    params: params.clone(),
+                    seed: link_seed(bp.seed, li),
+                };
+                let e = Emulator::start(config, ta, tb).map_err(|e| LabError::Emulator {
+                    link: what.clone(),
+                    source: e,
+                })?;
+                Some(Arc::new(e))
+            }
+        };
         let addrs = &bp.fabric.addressing.links[li];
-        let (mtu, rate) = bp.links[li];
-        for (node, ifname, v4, v6) in [
+        let mtu = spec.mtu;
+        for (end, (node, ifname, v4, v6)) in [
             (a, ifa, addrs.v4[0], addrs.v6[0]),
             (b, ifb, addrs.v4[1], addrs.v6[1]),
-        ] {
+        ]
+        .into_iter()
+        .enumerate()
+        {
             let nl = &links[node];
             if let Some(mtu) = mtu {
                 nl.set_mtu(ifname, mtu)
@@ -613,7 +753,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
             nl.add_address(ifname, IpAddr::V6(v6), 127)
                 .await
                 .map_err(at(format!("address {what}")))?;
-            if let Some(rate) = rate {
+            if let Some(rate) = spec.tbf[end] {
                 // Each end shapes what it sends: the rate holds both ways.
                 nl.set_rate(ifname, rate, None, Duration::from_millis(50))
                     .await
@@ -622,6 +762,19 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
             nl.set_up(ifname)
                 .await
                 .map_err(at(format!("bring {what} up")))?;
+        }
+        if let Some(macs) = macs {
+            // Each end knows the other's address: no ARP or neighbour
+            // discovery through the emulator, where a lossy or slow link
+            // would hold the first packets back a second or more.
+            for (node, ifname, peer) in [(a, ifa, 1), (b, ifb, 0)] {
+                for addr in [IpAddr::V4(addrs.v4[peer]), IpAddr::V6(addrs.v6[peer])] {
+                    links[node]
+                        .add_neighbour(ifname, addr, macs[peer])
+                        .await
+                        .map_err(at(format!("introduce the ends of {what}")))?;
+                }
+            }
         }
         // A packet sent before both ends are running is lost, and a lost
         // SYN costs a connect its one-second retry: wait until each end
@@ -632,9 +785,9 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                 .await
                 .map_err(at(format!("wait for {what} to carry traffic")))?;
         }
-        Ok::<(), LabError>(())
+        Ok::<Option<Arc<Emulator>>, LabError>(emulator)
     });
-    futures::future::try_join_all(each_link).await?;
+    built.emulators = futures::future::try_join_all(each_link).await?;
     // LANs: a bridge in the LAN's own namespace, and from each member a
     // veth pair created in place, its far end a port of the bridge.
     let each_lan = bp
@@ -711,14 +864,14 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                 // refused (EHOSTUNREACH) until it catches up (seen at 1000
                 // nodes). The queue needs the RTNL lock that our own
                 // requests hold, so back off rather than hammer: up to
-                // about 10 s in all before calling it a failure.
+                // about 30 s in all (a loaded host) before calling it a failure.
                 let mut wait = Duration::from_millis(5);
                 let mut waited = Duration::ZERO;
                 loop {
                     match nl.add_route(r.dest.addr, r.dest.len, &hops).await {
                         Err(e)
                             if e.os_error() == Some(libc::EHOSTUNREACH)
-                                && waited < Duration::from_secs(10) =>
+                                && waited < Duration::from_secs(30) =>
                         {
                             tokio::time::sleep(wait).await;
                             waited += wait;

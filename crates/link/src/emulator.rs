@@ -1,20 +1,23 @@
-//! The forwarding engine: one thread per emulated link moves frames between
-//! the link's two TAP devices through a [`Pipeline`] per direction.
+//! The forwarding engine: a thread per direction of an emulated link moves
+//! frames from one TAP device to the other through that direction's
+//! [`Pipeline`].
 //!
-//! The thread reads what each end sends, pushes it into that direction's
-//! pipeline, writes what the pipelines release, and sleeps until the next
-//! release or the next frame, whichever comes first. It sleeps with
+//! Each thread reads what its end sends, pushes it into its pipeline,
+//! writes what the pipeline releases to the other end, and sleeps until the
+//! next release or the next frame, whichever comes first. It sleeps with
 //! `ppoll` (nanosecond timeouts, timer slack set to 1 ns) and spins the last
 //! stretch before a release, so frames leave within microseconds of their
-//! time rather than at the next millisecond.
+//! time rather than at the next millisecond. Two threads, because writing a
+//! frame into a node runs that node's receive path on the writer's core:
+//! the data's way and the acknowledgements' way then run side by side.
 //!
 //! The [`Emulator`] handle changes parameters and the link state at run
-//! time, reads counters, and stops the thread; dropping it stops the thread
-//! too, which closes the TAP devices and so removes them.
+//! time, reads counters, and stops the threads; dropping it stops them too,
+//! which closes the TAP devices and so removes them.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -58,21 +61,144 @@ pub struct Stats {
     /// Frames the receiving kernel refused (its backlog was full) or that
     /// could not be written, per direction.
     pub write_failures: [u64; 2],
+    /// Frames written to the receiving device, per direction: a super-frame
+    /// passed whole counts once, each piece of a split one once.
+    pub frames_written: [u64; 2],
+    /// How late pieces left after the time the pipeline gave them, both
+    /// directions together, since the emulator started.
+    pub lateness: Lateness,
+}
+
+/// A histogram of lateness in nanoseconds: exact below 8 ns, then eight
+/// buckets per power of two (within 12.5 %), so quantiles cost nothing to
+/// keep at millions of releases a second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lateness {
+    counts: Vec<u64>,
+    n: u64,
+    min: Nanos,
+    max: Nanos,
+}
+
+impl Default for Lateness {
+    fn default() -> Self {
+        Lateness {
+            counts: vec![0; 8 * 62],
+            n: 0,
+            min: Nanos::MAX,
+            max: 0,
+        }
+    }
+}
+
+impl Lateness {
+    fn bucket(v: Nanos) -> usize {
+        if v < 8 {
+            return v as usize;
+        }
+        let e = 63 - v.leading_zeros() as usize;
+        8 * (e - 2) + ((v >> (e - 3)) & 7) as usize
+    }
+
+    fn lower(b: usize) -> Nanos {
+        if b < 8 {
+            return b as Nanos;
+        }
+        let e = b / 8 + 2;
+        ((8 + (b % 8)) as Nanos) << (e - 3)
+    }
+
+    /// Records one release `late` ns after its time.
+    pub fn record(&mut self, late: Nanos) {
+        let b = Self::bucket(late).min(self.counts.len() - 1);
+        self.counts[b] += 1;
+        self.n += 1;
+        self.min = self.min.min(late);
+        self.max = self.max.max(late);
+    }
+
+    /// How many releases were recorded.
+    pub fn count(&self) -> u64 {
+        self.n
+    }
+
+    /// Adds another histogram's releases to this one.
+    pub fn merge(&mut self, other: &Lateness) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.n += other.n;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    /// The least lateness seen (`None` before any release).
+    pub fn min(&self) -> Option<Nanos> {
+        (self.n > 0).then_some(self.min)
+    }
+
+    /// The greatest lateness seen.
+    pub fn max(&self) -> Option<Nanos> {
+        (self.n > 0).then_some(self.max)
+    }
+
+    /// The `q` quantile (0..=1), as the upper edge of its bucket, so it
+    /// never understates.
+    pub fn quantile(&self, q: f64) -> Option<Nanos> {
+        if self.n == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * self.n as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (b, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(Self::lower(b + 1).saturating_sub(1).min(self.max));
+            }
+        }
+        Some(self.max)
+    }
 }
 
 enum Command {
-    Params(Direction, Box<LinkParams>),
+    Params(Box<LinkParams>),
     State(LinkState),
-    Stats(mpsc::Sender<Stats>),
+    Stats(mpsc::Sender<Side>),
     Stop,
 }
 
-/// A running emulated link.
-pub struct Emulator {
-    name: String,
+/// What one direction's engine reports.
+#[derive(Debug, Clone, Default)]
+struct Side {
+    counters: Counters,
+    write_failures: u64,
+    frames_written: u64,
+    lateness: Lateness,
+}
+
+/// The handle on one direction's thread.
+struct Worker {
     commands: mpsc::Sender<Command>,
     wake: OwnedFd,
-    thread: Option<JoinHandle<Result<Stats, String>>>,
+    thread: Option<JoinHandle<Result<Side, String>>>,
+}
+
+impl Worker {
+    fn send(&self, c: Command) -> Result<(), ()> {
+        self.commands.send(c).map_err(|_| ())?;
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd.
+        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        Ok(())
+    }
+}
+
+/// A running emulated link: a thread per direction, each reading what one
+/// end sends and writing it, shaped, to the other end.
+pub struct Emulator {
+    name: String,
+    taps: [Arc<Tap>; 2],
+    workers: [Worker; 2],
 }
 
 impl std::fmt::Debug for Emulator {
@@ -87,28 +213,59 @@ fn now_ns(epoch: Instant) -> Nanos {
     epoch.elapsed().as_nanos() as Nanos
 }
 
+fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd has no memory preconditions; the result is checked
+    // before it is owned.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 impl Emulator {
     /// Starts forwarding between `a` (the link's first end) and `b`.
     pub fn start(config: Config, a: Tap, b: Tap) -> io::Result<Emulator> {
-        // SAFETY: eventfd has no memory preconditions; the result is
-        // checked before it is owned.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+        let taps = [Arc::new(a), Arc::new(b)];
+        let [pa, pb] = config.params;
+        let seeds = [config.seed, config.seed ^ 0x9e37_79b9_7f4a_7c15];
+        let mut workers = Vec::with_capacity(2);
+        for (d, params) in [pa, pb].into_iter().enumerate() {
+            let wake = eventfd()?;
+            let wake_thread = wake.try_clone()?;
+            let (tx, rx) = mpsc::channel();
+            let engine = Engine {
+                name: config.name.clone(),
+                mtu: config.mtu,
+                from: taps[d].clone(),
+                to: taps[1 - d].clone(),
+                pipe: Pipeline::new(params, seeds[d]),
+                side: Side::default(),
+                commands: rx,
+                wake: wake_thread,
+                pool: Vec::new(),
+                scratch: Vec::with_capacity(256),
+                epoch: Instant::now(),
+                oversleep: 100_000,
+            };
+            let arrow = if d == 0 { "→" } else { "←" };
+            let thread = std::thread::Builder::new()
+                .name(format!("link{arrow} {}", config.name))
+                .spawn(move || engine.run())?;
+            workers.push(Worker {
+                commands: tx,
+                wake,
+                thread: Some(thread),
+            });
         }
-        // SAFETY: `fd` is a fresh descriptor nothing else owns.
-        let wake = unsafe { OwnedFd::from_raw_fd(fd) };
-        let wake_thread = wake.try_clone()?;
-        let (tx, rx) = mpsc::channel();
-        let name = config.name.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("link {}", config.name))
-            .spawn(move || Engine::new(config, a, b, rx, wake_thread).run())?;
+        let workers: [Worker; 2] = workers
+            .try_into()
+            .map_err(|_| io::Error::other("two workers"))?;
         Ok(Emulator {
-            name,
-            commands: tx,
-            wake,
-            thread: Some(thread),
+            name: config.name,
+            taps,
+            workers,
         })
     }
 
@@ -117,63 +274,106 @@ impl Emulator {
         &self.name
     }
 
-    fn send(&self, c: Command) -> io::Result<()> {
-        self.commands.send(c).map_err(|_| self.dead())?;
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to our eventfd.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        Ok(())
-    }
-
     fn dead(&self) -> io::Error {
         io::Error::other(format!("the emulator of link {} has stopped", self.name))
     }
 
     /// Changes one direction's parameters from now on.
     pub fn set_params(&self, dir: Direction, params: LinkParams) -> io::Result<()> {
-        self.send(Command::Params(dir, Box::new(params)))
+        self.workers[dir.index()]
+            .send(Command::Params(Box::new(params)))
+            .map_err(|_| self.dead())
     }
 
     /// Takes the link down (carrier off on both ends), blackholes it or
     /// brings it up.
     pub fn set_state(&self, state: LinkState) -> io::Result<()> {
-        self.send(Command::State(state))
+        for w in &self.workers {
+            w.send(Command::State(state)).map_err(|_| self.dead())?;
+        }
+        for t in &self.taps {
+            t.set_carrier(state != LinkState::Down).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "link {}: cannot set the carrier of {}: {e}",
+                        self.name,
+                        t.name()
+                    ),
+                )
+            })?;
+        }
+        Ok(())
     }
 
-    /// The counters now (waits at most a second for the engine's answer).
+    /// The counters now (waits at most a second for the engines' answers).
+    /// Their `max_sojourn` covers the time since the previous call.
     pub fn stats(&self) -> io::Result<Stats> {
-        let (tx, rx) = mpsc::channel();
-        self.send(Command::Stats(tx))?;
-        rx.recv_timeout(Duration::from_secs(1))
-            .map_err(|_| self.dead())
+        let mut sides = Vec::with_capacity(2);
+        for w in &self.workers {
+            let (tx, rx) = mpsc::channel();
+            w.send(Command::Stats(tx)).map_err(|_| self.dead())?;
+            sides.push(rx);
+        }
+        let mut out = Vec::with_capacity(2);
+        for rx in sides {
+            out.push(
+                rx.recv_timeout(Duration::from_secs(1))
+                    .map_err(|_| self.dead())?,
+            );
+        }
+        Ok(merge(&out[0], &out[1]))
     }
 
-    /// Whether the engine is still running.
+    /// Whether both directions' engines are still running.
     pub fn is_alive(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+        self.workers
+            .iter()
+            .all(|w| w.thread.as_ref().is_some_and(|t| !t.is_finished()))
     }
 
-    /// Stops the engine, closing (and so removing) both TAP devices, and
-    /// returns its final counters, or why it had died.
+    /// Stops the engines, closing (and so removing) both TAP devices, and
+    /// returns the final counters, or why an engine had died.
     pub fn stop(mut self) -> Result<Stats, String> {
         self.shutdown()
     }
 
     fn shutdown(&mut self) -> Result<Stats, String> {
-        let Some(thread) = self.thread.take() else {
-            return Err("already stopped".into());
-        };
-        let _ = self.send(Command::Stop);
-        match thread.join() {
-            Ok(r) => r,
-            Err(p) => Err(panic_message(&p)),
+        let mut sides = Vec::with_capacity(2);
+        let mut failure = None;
+        for w in &mut self.workers {
+            let Some(thread) = w.thread.take() else {
+                return Err("already stopped".into());
+            };
+            let _ = w.send(Command::Stop);
+            match thread.join() {
+                Ok(Ok(s)) => sides.push(s),
+                Ok(Err(e)) => failure = Some(e),
+                Err(p) => failure = Some(panic_message(&p)),
+            }
         }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(merge(&sides[0], &sides[1])),
+        }
+    }
+}
+
+/// Both directions' reports as one [`Stats`].
+fn merge(a: &Side, b: &Side) -> Stats {
+    let mut lateness = a.lateness.clone();
+    lateness.merge(&b.lateness);
+    Stats {
+        dir: [a.counters.clone(), b.counters.clone()],
+        write_failures: [a.write_failures, b.write_failures],
+        frames_written: [a.frames_written, b.frames_written],
+        lateness,
     }
 }
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        if self.thread.is_some() {
+        if self.workers.iter().any(|w| w.thread.is_some()) {
             let _ = self.shutdown();
         }
     }
@@ -193,12 +393,15 @@ struct Frame {
     info: FrameInfo,
 }
 
+/// One direction: reads what `from`'s node sends, shapes it, writes it to
+/// `to`'s node.
 struct Engine {
     name: String,
     mtu: u32,
-    taps: [Tap; 2],
-    pipes: [Pipeline<Frame>; 2],
-    write_failures: [u64; 2],
+    from: Arc<Tap>,
+    to: Arc<Tap>,
+    pipe: Pipeline<Frame>,
+    side: Side,
     commands: mpsc::Receiver<Command>,
     wake: OwnedFd,
     pool: Vec<Vec<u8>>,
@@ -209,105 +412,60 @@ struct Engine {
 }
 
 impl Engine {
-    fn new(
-        config: Config,
-        a: Tap,
-        b: Tap,
-        commands: mpsc::Receiver<Command>,
-        wake: OwnedFd,
-    ) -> Engine {
-        let [pa, pb] = config.params;
-        let seed = config.seed;
-        Engine {
-            name: config.name,
-            mtu: config.mtu,
-            taps: [a, b],
-            pipes: [
-                Pipeline::new(pa, seed),
-                Pipeline::new(pb, seed ^ 0x9e37_79b9_7f4a_7c15),
-            ],
-            write_failures: [0; 2],
-            commands,
-            wake,
-            pool: Vec::new(),
-            scratch: Vec::with_capacity(256),
-            epoch: Instant::now(),
-            oversleep: 100_000,
-        }
+    fn report(&mut self) -> Side {
+        self.side.counters = self.pipe.counters().clone();
+        self.side.clone()
     }
 
-    fn stats(&self) -> Stats {
-        Stats {
-            dir: [
-                self.pipes[0].counters().clone(),
-                self.pipes[1].counters().clone(),
-            ],
-            write_failures: self.write_failures,
-        }
-    }
-
-    fn run(mut self) -> Result<Stats, String> {
+    fn run(mut self) -> Result<Side, String> {
         // SAFETY: prctl with PR_SET_TIMERSLACK takes a value, no pointers.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
         loop {
-            if !self.commands()? {
-                return Ok(self.stats());
+            if !self.commands() {
+                return Ok(self.report());
             }
-            let mut busy = false;
-            for d in 0..2 {
-                busy |= self.receive(d)?;
+            // Due frames first, then what the device has, each frame
+            // pushed and whatever became due released at once, so an
+            // unimpaired link adds no batch delay.
+            let mut busy = self.release(now_ns(self.epoch));
+            busy |= self.receive()?;
+            if !busy {
+                self.wait();
             }
-            let now = now_ns(self.epoch);
-            for d in 0..2 {
-                busy |= self.release(d, now);
-            }
-            if busy {
-                continue;
-            }
-            self.wait();
         }
     }
 
     /// Applies pending commands; false when told to stop.
-    fn commands(&mut self) -> Result<bool, String> {
+    fn commands(&mut self) -> bool {
         loop {
             match self.commands.try_recv() {
-                Ok(Command::Params(d, p)) => {
+                Ok(Command::Params(p)) => {
                     let now = now_ns(self.epoch);
-                    self.pipes[d.index()].set_params(now, *p);
+                    self.pipe.set_params(now, *p);
                 }
                 Ok(Command::State(s)) => {
                     let now = now_ns(self.epoch);
-                    for p in &mut self.pipes {
-                        p.set_state(now, s);
-                    }
-                    for t in &self.taps {
-                        t.set_carrier(s != LinkState::Down).map_err(|e| {
-                            format!(
-                                "link {}: cannot set the carrier of {}: {e}",
-                                self.name,
-                                t.name()
-                            )
-                        })?;
-                    }
+                    self.pipe.set_state(now, s);
                 }
                 Ok(Command::Stats(reply)) => {
-                    let _ = reply.send(self.stats());
+                    let side = self.report();
+                    self.pipe.take_max_sojourn();
+                    let _ = reply.send(side);
                 }
-                Ok(Command::Stop) => return Ok(false),
-                Err(mpsc::TryRecvError::Empty) => return Ok(true),
-                Err(mpsc::TryRecvError::Disconnected) => return Ok(false),
+                Ok(Command::Stop) => return false,
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => return false,
             }
         }
     }
 
-    /// Reads up to a batch of frames sent into device `d`; true when it
+    /// Reads up to a batch of frames the `from` node sent; true when it
     /// read any.
-    fn receive(&mut self, d: usize) -> Result<bool, String> {
+    fn receive(&mut self) -> Result<bool, String> {
         let mut any = false;
         for _ in 0..BATCH {
             let mut buf = self.pool.pop().unwrap_or_else(|| vec![0u8; MAX_FRAME]);
-            let n = match self.taps[d].read_frame(&mut buf) {
+            let n = match self.from.read_frame(&mut buf) {
                 Ok(Some(n)) => n,
                 Ok(None) => {
                     self.pool.push(buf);
@@ -317,7 +475,7 @@ impl Engine {
                     return Err(format!(
                         "link {}: reading {}: {e}",
                         self.name,
-                        self.taps[d].name()
+                        self.from.name()
                     ));
                 }
             };
@@ -329,7 +487,7 @@ impl Engine {
             let now = now_ns(self.epoch);
             let seg_ip = info.segs.size.max(info.segs.last) as usize;
             if seg_ip.saturating_sub(info.l3) > self.mtu as usize {
-                self.pipes[d].count_drop(DropReason::Oversize, info.segs.count);
+                self.pipe.count_drop(DropReason::Oversize, info.segs.count);
                 self.pool.push(buf);
                 continue;
             }
@@ -341,19 +499,24 @@ impl Engine {
                 buf.truncate(n);
                 buf
             };
-            self.pipes[d].push(now, Frame { buf: frame, info }, info.segs, info.ect);
+            self.pipe
+                .push(now, Frame { buf: frame, info }, info.segs, info.ect);
+            self.release(now_ns(self.epoch));
         }
         Ok(any)
     }
 
-    /// Writes everything direction `d` releases by `now` to the other
-    /// device; true when it wrote any.
-    fn release(&mut self, d: usize, now: Nanos) -> bool {
+    /// Writes everything due by `now` to the `to` node; true when it wrote
+    /// any.
+    fn release(&mut self, now: Nanos) -> bool {
         let mut any = false;
-        let to = &self.taps[1 - d];
-        while let Some(out) = self.pipes[d].poll(now) {
+        while let Some(out) = self.pipe.poll(now) {
             any = true;
+            self.side
+                .lateness
+                .record(now_ns(self.epoch).saturating_sub(out.due));
             let f = &*out.frame;
+            let to = &self.to;
             let r = crate::vnet::emit(
                 &f.buf,
                 &f.info,
@@ -366,10 +529,12 @@ impl Engine {
                 &mut self.scratch,
                 |parts| to.write_frame(parts),
             );
-            if !matches!(r, Ok(true)) {
-                self.write_failures[d] += 1;
+            if matches!(r, Ok(true)) {
+                self.side.frames_written += 1;
+            } else {
+                self.side.write_failures += 1;
             }
-            if let Ok(mut f) = std::sync::Arc::try_unwrap(out.frame)
+            if let Ok(mut f) = Arc::try_unwrap(out.frame)
                 && f.buf.capacity() >= MAX_FRAME
                 && self.pool.len() < POOL
             {
@@ -380,11 +545,11 @@ impl Engine {
         any
     }
 
-    /// Sleeps until a device is readable, a command arrives, or the next
+    /// Sleeps until the device is readable, a command arrives, or the next
     /// release is near; then spins to the release time.
     fn wait(&mut self) {
         let now = now_ns(self.epoch);
-        let next = self.pipes.iter().filter_map(|p| p.next_deadline()).min();
+        let next = self.pipe.next_deadline();
         let sleep = next.map(|t| t.saturating_sub(now));
         let margin = (2 * self.oversleep).clamp(SPIN_MIN, SPIN_MAX);
         if let Some(s) = sleep
@@ -410,16 +575,11 @@ impl Engine {
         }
     }
 
-    /// ppoll on both devices and the wake-up fd; true when one is ready.
+    /// ppoll on the device and the wake-up fd; true when one is ready.
     fn poll_fds(&self, timeout: Option<Nanos>) -> bool {
         let mut fds = [
             libc::pollfd {
-                fd: self.taps[0].as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.taps[1].as_raw_fd(),
+                fd: self.from.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -452,5 +612,32 @@ impl Engine {
         let mut v: u64 = 0;
         // SAFETY: reads 8 bytes into a live u64; the fd is non-blocking.
         unsafe { libc::read(self.wake.as_raw_fd(), (&mut v as *mut u64).cast(), 8) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lateness;
+
+    #[test]
+    fn lateness_quantiles_are_within_a_bucket() {
+        let mut l = Lateness::default();
+        for v in 1..=10_000u64 {
+            l.record(v * 1000);
+        }
+        assert_eq!(l.count(), 10_000);
+        assert_eq!(l.min(), Some(1000));
+        assert_eq!(l.max(), Some(10_000_000));
+        for (q, want) in [(0.5, 5_000_000.0), (0.99, 9_900_000.0), (1.0, 10_000_000.0)] {
+            let got = l.quantile(q).unwrap() as f64;
+            assert!(got >= want && got <= want * 1.13, "q{q}: {got} for {want}");
+        }
+        for v in 0..8 {
+            assert_eq!(Lateness::lower(Lateness::bucket(v)), v);
+        }
+        for v in [8u64, 9, 15, 16, 100, 12345, 1 << 40] {
+            let b = Lateness::bucket(v);
+            assert!(Lateness::lower(b) <= v && v < Lateness::lower(b + 1), "{v}");
+        }
     }
 }

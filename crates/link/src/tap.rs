@@ -117,6 +117,29 @@ impl Tap {
         &self.name
     }
 
+    /// The device's Ethernet address.
+    pub fn hw_addr(&self) -> io::Result<[u8; 6]> {
+        #[repr(C)]
+        struct IfReqAddr {
+            name: [libc::c_char; libc::IFNAMSIZ],
+            addr: libc::sockaddr,
+            _pad: [u8; 8],
+        }
+        // SAFETY: all-zero is a valid ifreq.
+        let mut req: IfReqAddr = unsafe { std::mem::zeroed() };
+        // SAFETY: the TAP fd answers SIOCGIFHWADDR with a `struct ifreq`,
+        // which `IfReqAddr` lays out (name, then a sockaddr, padded to 40).
+        let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut mac = [0u8; 6];
+        for (m, b) in mac.iter_mut().zip(req.addr.sa_data.iter()) {
+            *m = *b as u8;
+        }
+        Ok(mac)
+    }
+
     /// Sets the carrier: off withdraws the device's routes, as a pulled
     /// cable does.
     pub fn set_carrier(&self, on: bool) -> io::Result<()> {

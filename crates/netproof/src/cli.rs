@@ -62,13 +62,167 @@ pub enum Command {
 /// `netproof probe ...`.
 #[derive(Debug, Subcommand)]
 pub enum ProbeCommand {
-    /// Answer probes: a UDP echo responder for `udp-echo` and `udp_echo` steps.
+    /// Answer probes: a UDP echo responder for `udp-echo` and `udp_echo`
+    /// steps, and an iperf3-compatible server for `throughput`.
     Serve(ProbeServeArgs),
     /// Send a series of UDP echo packets to a responder and report RTT,
     /// loss, duplicates, reordering and jitter.
     UdpEcho(ProbeUdpEchoArgs),
     /// Send a series of ICMP echo requests and report RTT and loss.
     Ping(ProbePingArgs),
+    /// Time HTTP(S) requests phase by phase (connect, TLS, first byte,
+    /// transfer) with the address, Host header and SNI set independently,
+    /// or offer an open-loop load (`--rate`).
+    Http(ProbeHttpArgs),
+    /// Measure TCP or UDP throughput against an iperf3 server (`iperf3 -s`
+    /// or `netproof probe serve --iperf`), speaking iperf3's protocol.
+    Throughput(ProbeThroughputArgs),
+    /// Ask a DNS server a question over UDP or TCP, optionally as a client
+    /// in a subnet (EDNS Client Subnet), and show the answer, its TTLs,
+    /// rcode, flags and latency.
+    Dns(ProbeDnsArgs),
+}
+
+/// `netproof probe dns`.
+#[derive(Debug, Args)]
+pub struct ProbeDnsArgs {
+    /// The server: `ADDR` (port 53), `ADDR:PORT` or `[IPv6]:PORT`.
+    #[arg(value_name = "SERVER")]
+    pub server: String,
+    /// The name to ask about, e.g. `www.cdn.test`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The record type: A, AAAA, CNAME, TXT, NS, SOA, MX, ...
+    #[arg(short = 't', long = "type", default_value = "A", value_name = "TYPE")]
+    pub rtype: String,
+    /// Ask as a client in this subnet (EDNS Client Subnet), e.g. `198.18.4.0/24`.
+    #[arg(long, value_name = "PREFIX")]
+    pub subnet: Option<String>,
+    /// Ask over TCP instead of UDP.
+    #[arg(long)]
+    pub tcp: bool,
+    /// Queries to send, one after another.
+    #[arg(short = 'c', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: u32,
+    /// Time between the starts of two queries.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub interval: String,
+    /// How long each UDP try waits for its answer (TCP: the whole exchange).
+    #[arg(long, default_value = "2s", value_name = "DURATION")]
+    pub timeout: String,
+    /// UDP sends per query.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub tries: u32,
+    /// Print the queries and every sample as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow a server outside the lab ranges and loopback. Only for a real lab you control.
+    #[arg(long)]
+    pub allow_external: bool,
+}
+
+/// `netproof probe throughput`.
+#[derive(Debug, Args)]
+pub struct ProbeThroughputArgs {
+    /// The iperf3 server's address.
+    #[arg(value_name = "ADDR")]
+    pub target: std::net::IpAddr,
+    /// The server's port.
+    #[arg(long, default_value_t = 5201)]
+    pub port: u16,
+    /// UDP instead of TCP.
+    #[arg(long)]
+    pub udp: bool,
+    /// Parallel streams.
+    #[arg(short = 'P', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
+    pub streams: u16,
+    /// How long data flows, e.g. `10s`.
+    #[arg(
+        short = 't',
+        long = "time",
+        default_value = "10s",
+        value_name = "DURATION"
+    )]
+    pub duration: String,
+    /// The server sends, netproof receives.
+    #[arg(short = 'R', long)]
+    pub reverse: bool,
+    /// Target rate per stream, e.g. `100Mbit` (UDP default 1Mbit; TCP unlimited).
+    #[arg(short = 'b', long = "bitrate", value_name = "RATE")]
+    pub rate: Option<String>,
+    /// Block (TCP) or datagram (UDP) size in bytes (default 128 KiB for TCP, 1460 for UDP).
+    #[arg(short = 'l', long = "length", value_name = "BYTES")]
+    pub length: Option<usize>,
+    /// Stop after this many bytes over all streams, e.g. `100MB`.
+    #[arg(short = 'n', long = "bytes", value_name = "SIZE")]
+    pub bytes: Option<String>,
+    /// Time between goodput samples.
+    #[arg(short = 'i', long, default_value = "1s", value_name = "DURATION")]
+    pub interval: String,
+    /// Print the summary and every sample as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow a target outside the lab ranges and loopback. Only for a real lab you control.
+    #[arg(long)]
+    pub allow_external: bool,
+}
+
+/// `netproof probe http`.
+#[derive(Debug, Args)]
+pub struct ProbeHttpArgs {
+    /// The URL, e.g. `https://a.test:8443/path` (with --connect-to, the host may be any name).
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Connect to this address instead of the URL's host (as `curl --connect-to`).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub connect_to: Option<std::net::SocketAddr>,
+    /// The Host header (HTTP/2 `:authority`) instead of the URL's host.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// The TLS server name instead of the URL's host.
+    #[arg(long, value_name = "NAME", conflicts_with = "no_sni")]
+    pub sni: Option<String>,
+    /// Send no TLS server name (the certificate is then checked against the Host's name).
+    #[arg(long)]
+    pub no_sni: bool,
+    /// Verify the server's certificate against the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Accept any certificate (it is still shown and recorded).
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// HTTP/2 (ALPN `h2` for https, prior knowledge for http).
+    #[arg(long)]
+    pub http2: bool,
+    /// Ask for a byte range, `FIRST-LAST` (inclusive) or `FIRST-`.
+    #[arg(long, value_name = "A-B")]
+    pub range: Option<String>,
+    /// Requests, one after another on fresh connections (default 1); with --rate, at most this many.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub requests: Option<u32>,
+    /// Limit on each request.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub timeout: String,
+    /// Load mode: offer this many requests per second, open-loop.
+    #[arg(long, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate: Option<u32>,
+    /// Load mode: connections, each with one request in flight at most.
+    #[arg(long, default_value_t = 1, requires = "rate", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connections: u32,
+    /// Load mode: schedule requests for this long.
+    #[arg(
+        long = "for",
+        default_value = "10s",
+        value_name = "DURATION",
+        requires = "rate"
+    )]
+    pub duration: String,
+    /// Print the summary and every sample as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Allow a target outside the lab ranges and loopback. Only for a real lab you control.
+    #[arg(long)]
+    pub allow_external: bool,
 }
 
 /// `netproof probe ping`.
@@ -101,8 +255,12 @@ pub struct ProbePingArgs {
 #[derive(Debug, Args)]
 pub struct ProbeServeArgs {
     /// Address and port to answer UDP echo on, e.g. `198.18.0.4:7007` or `[::]:7007`.
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub udp: std::net::SocketAddr,
+    #[arg(long, value_name = "ADDR:PORT", required_unless_present = "iperf")]
+    pub udp: Option<std::net::SocketAddr>,
+    /// Address to serve iperf3 clients on (`iperf3 -c`, `netproof probe
+    /// throughput`), e.g. `198.18.0.4` or `198.18.0.4:5201` (port 5201 by default).
+    #[arg(long, value_name = "ADDR[:PORT]")]
+    pub iperf: Option<String>,
     /// Stop after this long (e.g. `10m`); without it, until Ctrl-C or SIGTERM.
     #[arg(long = "for", value_name = "DURATION")]
     pub duration: Option<String>,

@@ -694,10 +694,11 @@ mod tests {
 
     #[test]
     fn unknown_metric_points_at_the_name() {
-        let text = "p99(tcp.latency) < 5ms";
+        // (`tcp.latency` would now be nearer `http.latency`.)
+        let text = "p99(tcp_conect.latency) < 5ms";
         let errors = err(text);
         assert_eq!(errors.len(), 1);
-        assert_eq!(&text[errors[0].range.clone()], "tcp.latency");
+        assert_eq!(&text[errors[0].range.clone()], "tcp_conect.latency");
         let hint = errors[0].hint.as_deref().unwrap();
         assert!(
             hint.contains("did you mean `tcp_connect.latency`?"),

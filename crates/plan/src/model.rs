@@ -8,8 +8,12 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+pub use netproof_link::params::{
+    Chance, Codel, Direction, Distribution, LinkParams, Loss, QueueLimit, Rate, Reorder, Trace,
+};
 use netproof_sample::Unit;
 
 /// A byte range in the plan's source text.
@@ -119,6 +123,30 @@ impl Plan {
     pub fn case(&self, id: &str) -> Option<&Case> {
         self.cases.iter().find(|c| c.id == id)
     }
+
+    /// Whether link `i` (in plan order) is an emulated link on the netns
+    /// backend: the plan impairs it with more than a rate, or a `link_set`
+    /// fault of some case does.
+    pub fn emulated(&self, i: usize) -> bool {
+        let Some(link) = self.links.get(i) else {
+            return false;
+        };
+        let same = |l: &[String; 2]| {
+            (l[0] == link.ends[0] && l[1] == link.ends[1])
+                || (l[0] == link.ends[1] && l[1] == link.ends[0])
+        };
+        link.impairment.needs_emulator()
+            || self
+                .cases
+                .iter()
+                .flat_map(|c| c.setup.iter().chain(&c.steps).chain(&c.teardown))
+                .any(|s| match &s.action {
+                    Action::Fault(Fault::LinkSet { link: l, change }) => {
+                        same(l) && change.needs_emulator()
+                    }
+                    _ => false,
+                })
+    }
 }
 
 /// Plan metadata.
@@ -146,6 +174,10 @@ pub struct Node {
     /// An address the plan fixes for the node (on the local backend, a
     /// loopback address), if any.
     pub address: Option<IpAddr>,
+    /// Per-namespace sysctls the plan sets on the node (netns backend), as
+    /// `net.ipv4.tcp_rmem` = `4096 131072 67108864`, as the plan's table
+    /// lists them.
+    pub sysctl: Vec<(String, String)>,
     /// Where the node is defined.
     pub span: Span,
 }
@@ -164,8 +196,8 @@ pub enum Role {
 pub struct Link {
     /// The two ends, as node names (validated to exist and to differ).
     pub ends: [String; 2],
-    /// Impairments the plan asks for (all `None` for a plain link).
-    pub impairment: Impairment,
+    /// Impairments the plan asks for (empty for a plain link).
+    pub impairment: LinkImpairments,
     /// Maximum transmission unit in bytes, if the plan sets one.
     pub mtu: Option<u32>,
     /// The link's cost for shortest-path routing (1 unless the plan says).
@@ -212,41 +244,242 @@ pub struct StaticRoute {
     pub span: Span,
 }
 
-/// Link impairments, in canonical units.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// What a link does to the frames crossing it in one direction, as far as
+/// the plan says (`None`: not set). Meanings and units are netem's; see
+/// [`netproof_link::params`] and the plan language reference.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Impairment {
-    /// One-way delay.
+    /// One-way propagation delay.
     pub delay: Option<Duration>,
-    /// Delay variation.
+    /// Delay variation (a standard deviation; a half-width for uniform).
     pub jitter: Option<Duration>,
-    /// Loss probability, 0..=1.
-    pub loss: Option<f64>,
+    /// The distribution jitter is drawn from.
+    pub distribution: Option<Distribution>,
+    /// Correlation of successive delays, 0..=1.
+    pub delay_correlation: Option<f64>,
+    /// Keep frames in order under jitter.
+    pub keep_order: Option<bool>,
+    /// The loss model.
+    pub loss: Option<Loss>,
+    /// Duplication.
+    pub duplicate: Option<Chance>,
+    /// Corruption (one flipped bit).
+    pub corrupt: Option<Chance>,
+    /// Reordering around the delay line.
+    pub reorder: Option<Reorder>,
     /// Rate limit in bits per second.
     pub rate: Option<u64>,
+    /// Bytes added to each packet when its serialization time is computed.
+    pub overhead: Option<i32>,
+    /// The bottleneck queue's limit.
+    pub queue: Option<QueueLimit>,
+    /// CoDel on the bottleneck queue.
+    pub codel: Option<Codel>,
+    /// A recorded link to replay.
+    pub trace: Option<PlanTrace>,
+}
+
+/// A trace file a link replays, read when the plan is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanTrace {
+    /// The file, as resolved against the plan's directory.
+    pub path: std::path::PathBuf,
+    /// Its delivery opportunities.
+    pub trace: Arc<Trace>,
 }
 
 impl Impairment {
-    /// Whether any impairment is set.
+    /// Whether nothing is set.
     pub fn is_empty(&self) -> bool {
-        self.delay.is_none() && self.jitter.is_none() && self.loss.is_none() && self.rate.is_none()
+        self.names().is_empty()
     }
 
-    /// The names of the impairments that are set, in plan order.
+    /// The names of the keys that are set, in the reference's order.
     pub fn names(&self) -> Vec<&'static str> {
+        let set = [
+            ("delay", self.delay.is_some()),
+            ("jitter", self.jitter.is_some()),
+            ("distribution", self.distribution.is_some()),
+            ("delay_correlation", self.delay_correlation.is_some()),
+            ("keep_order", self.keep_order.is_some()),
+            ("loss", self.loss.is_some()),
+            ("duplicate", self.duplicate.is_some()),
+            ("corrupt", self.corrupt.is_some()),
+            ("reorder", self.reorder.is_some()),
+            ("rate", self.rate.is_some()),
+            ("overhead", self.overhead.is_some()),
+            ("queue", self.queue.is_some()),
+            ("codel", self.codel.is_some()),
+            ("trace", self.trace.is_some()),
+        ];
+        set.iter().filter(|(_, on)| *on).map(|(n, _)| *n).collect()
+    }
+
+    /// Whether anything but a rate is set: only the link emulator does that
+    /// (a rate alone may be the kernel's `tbf`).
+    pub fn needs_emulator(&self) -> bool {
+        self.names().iter().any(|n| *n != "rate")
+    }
+
+    /// The values that are set: `delay 20.0 ms, jitter 1.00 ms, rate 10.0
+    /// Mbit/s`; keys without a short form are named.
+    pub fn describe(&self) -> String {
         let mut v = Vec::new();
-        if self.delay.is_some() {
-            v.push("delay");
+        if let Some(d) = self.delay {
+            v.push(format!("delay {}", Unit::Seconds.format(d.as_secs_f64())));
         }
-        if self.jitter.is_some() {
-            v.push("jitter");
+        if let Some(j) = self.jitter {
+            v.push(format!("jitter {}", Unit::Seconds.format(j.as_secs_f64())));
         }
-        if self.loss.is_some() {
-            v.push("loss");
+        if let Some(Loss::Random { p, .. }) = &self.loss {
+            v.push(format!("loss {}", Unit::Ratio.format(*p)));
         }
-        if self.rate.is_some() {
-            v.push("rate");
+        if let Some(r) = self.rate {
+            v.push(format!("rate {}", Unit::BitsPerSecond.format(r as f64)));
         }
-        v
+        for n in self.names() {
+            let shown = match n {
+                "delay" | "jitter" | "rate" => true,
+                "loss" => matches!(self.loss, Some(Loss::Random { .. })),
+                _ => false,
+            };
+            if !shown {
+                v.push(n.to_string());
+            }
+        }
+        v.join(", ")
+    }
+
+    /// This impairment with every field `over` sets replaced by `over`'s.
+    pub fn overlay(&self, over: &Impairment) -> Impairment {
+        fn pick<T: Clone>(base: &Option<T>, over: &Option<T>) -> Option<T> {
+            over.clone().or_else(|| base.clone())
+        }
+        Impairment {
+            delay: pick(&self.delay, &over.delay),
+            jitter: pick(&self.jitter, &over.jitter),
+            distribution: pick(&self.distribution, &over.distribution),
+            delay_correlation: pick(&self.delay_correlation, &over.delay_correlation),
+            keep_order: pick(&self.keep_order, &over.keep_order),
+            loss: pick(&self.loss, &over.loss),
+            duplicate: pick(&self.duplicate, &over.duplicate),
+            corrupt: pick(&self.corrupt, &over.corrupt),
+            reorder: pick(&self.reorder, &over.reorder),
+            rate: pick(&self.rate, &over.rate),
+            overhead: pick(&self.overhead, &over.overhead),
+            queue: pick(&self.queue, &over.queue),
+            codel: pick(&self.codel, &over.codel),
+            trace: pick(&self.trace, &over.trace),
+        }
+    }
+
+    /// The emulator's parameters: what is set, defaults for the rest.
+    pub fn params(&self) -> LinkParams {
+        LinkParams {
+            delay: self.delay.unwrap_or_default(),
+            jitter: self.jitter.unwrap_or_default(),
+            distribution: self.distribution.unwrap_or_default(),
+            delay_correlation: self.delay_correlation.unwrap_or_default(),
+            keep_order: self.keep_order.unwrap_or_default(),
+            loss: self.loss.clone().unwrap_or_default(),
+            duplicate: self.duplicate.unwrap_or_default(),
+            corrupt: self.corrupt.unwrap_or_default(),
+            reorder: self.reorder,
+            rate: self.rate.map(|bits_per_second| Rate {
+                bits_per_second,
+                overhead: self.overhead.unwrap_or(0),
+            }),
+            trace: self.trace.as_ref().map(|t| t.trace.clone()),
+            queue: self.queue.unwrap_or_default(),
+            codel: self.codel,
+        }
+    }
+}
+
+/// A link's impairments: both ways, and what differs per direction.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LinkImpairments {
+    /// What applies both ways (the link table's own keys).
+    pub both: Impairment,
+    /// Overrides from the first end toward the second (`a_to_b`).
+    pub a_to_b: Impairment,
+    /// Overrides from the second end toward the first (`b_to_a`).
+    pub b_to_a: Impairment,
+}
+
+impl LinkImpairments {
+    /// What applies in direction `d`.
+    pub fn direction(&self, d: Direction) -> Impairment {
+        match d {
+            Direction::AtoB => self.both.overlay(&self.a_to_b),
+            Direction::BtoA => self.both.overlay(&self.b_to_a),
+        }
+    }
+
+    /// Whether nothing is set in either direction.
+    pub fn is_empty(&self) -> bool {
+        self.both.is_empty() && self.a_to_b.is_empty() && self.b_to_a.is_empty()
+    }
+
+    /// Whether either direction needs the link emulator.
+    pub fn needs_emulator(&self) -> bool {
+        self.both.needs_emulator() || self.a_to_b.needs_emulator() || self.b_to_a.needs_emulator()
+    }
+
+    /// The same rate both ways, if that is all a kernel `tbf` has to do.
+    pub fn symmetric_rate(&self) -> Option<u64> {
+        let (a, b) = (
+            self.direction(Direction::AtoB).rate,
+            self.direction(Direction::BtoA).rate,
+        );
+        if a == b { a } else { None }
+    }
+
+    /// These impairments with `change` laid over them, direction by
+    /// direction (a `link_set` fault).
+    pub fn overlay(&self, change: &LinkImpairments) -> LinkImpairments {
+        LinkImpairments {
+            both: Impairment::default(),
+            a_to_b: self
+                .direction(Direction::AtoB)
+                .overlay(&change.direction(Direction::AtoB)),
+            b_to_a: self
+                .direction(Direction::BtoA)
+                .overlay(&change.direction(Direction::BtoA)),
+        }
+    }
+
+    /// The values that are set, for events and reports:
+    /// `delay 20.0 ms, loss 1.00 %; a→b rate 10.0 Mbit/s`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let both = self.both.describe();
+        if !both.is_empty() {
+            parts.push(both);
+        }
+        for (label, i) in [("a→b", &self.a_to_b), ("b→a", &self.b_to_a)] {
+            let t = i.describe();
+            if !t.is_empty() {
+                parts.push(format!("{label} {t}"));
+            }
+        }
+        parts.join("; ")
+    }
+
+    /// A one-line summary such as `delay, loss | b→a: rate`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        let both = self.both.names().join(", ");
+        if !both.is_empty() {
+            parts.push(both);
+        }
+        for (label, i) in [("a→b", &self.a_to_b), ("b→a", &self.b_to_a)] {
+            let names = i.names().join(", ");
+            if !names.is_empty() {
+                parts.push(format!("{label}: {names}"));
+            }
+        }
+        parts.join(" | ")
     }
 }
 
@@ -399,6 +632,128 @@ pub enum Action {
     UdpEcho(UdpEcho),
     /// `kind = "ping"`: a series of ICMP echo requests.
     Ping(Ping),
+    /// `kind = "http"`: HTTP(S) requests timed phase by phase, or an
+    /// open-loop load at a request rate.
+    Http(Http),
+    /// `kind = "throughput"`: an iperf3-compatible TCP or UDP throughput
+    /// test against an iperf3 server.
+    Throughput(Throughput),
+    /// `kind = "dns"`: DNS queries to a server, with EDNS Client Subnet.
+    Dns(Dns),
+}
+
+/// A series of DNS queries from one node to one server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dns {
+    /// The node that asks (its address is the source).
+    pub from: String,
+    /// The server.
+    pub server: Target,
+    /// The server's port (53 unless `server` names one).
+    pub port: u16,
+    /// The name asked about (`qname`), as written.
+    pub name: String,
+    /// The record type's name, upper case (`A`, `AAAA`, `TXT`, ...).
+    pub rtype: String,
+    /// The EDNS Client Subnet source prefix: a network address with no
+    /// bits set beyond its length.
+    pub subnet: Option<(IpAddr, u8)>,
+    /// UDP (with TCP after a truncated answer) or TCP only.
+    pub transport: Transport,
+    /// Queries in the series.
+    pub queries: u32,
+    /// Time between the starts of two queries.
+    pub interval: Duration,
+    /// UDP: how long each try waits for its answer; TCP: the limit on
+    /// the whole exchange.
+    pub wait: Duration,
+    /// UDP sends per query.
+    pub tries: u32,
+}
+
+/// The transport of a throughput test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// TCP streams.
+    Tcp,
+    /// UDP streams at a target rate.
+    Udp,
+}
+
+/// An iperf3-compatible throughput test from one node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Throughput {
+    /// The node that runs the client (its address is the source).
+    pub from: String,
+    /// The iperf3 server.
+    pub to: Target,
+    /// The server's port (5201 unless `to` names one).
+    pub port: u16,
+    /// TCP or UDP.
+    pub protocol: Transport,
+    /// Parallel streams.
+    pub streams: u16,
+    /// How long data flows.
+    pub duration: Duration,
+    /// The server sends (iperf3's `-R`).
+    pub reverse: bool,
+    /// Target rate per stream in bits/s; `None`: unlimited for TCP, 1 Mbit/s for UDP.
+    pub rate: Option<u64>,
+    /// Block (TCP) or datagram (UDP) size in bytes; `None` for iperf3's default.
+    pub length: Option<usize>,
+    /// Stop after this many bytes over all streams, if reached first.
+    pub bytes: Option<u64>,
+    /// Time between goodput samples.
+    pub interval: Duration,
+}
+
+/// HTTP(S) requests from one node. The address connected to, the Host
+/// header and the TLS server name are set independently.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Http {
+    /// The node that connects.
+    pub from: String,
+    /// The URL as written (scheme, host, port, path).
+    pub url: String,
+    /// `https` rather than `http`.
+    pub https: bool,
+    /// Where to connect: the URL's host when it is a node or an address,
+    /// else the step's `to`.
+    pub to: Target,
+    /// The port connected to.
+    pub port: u16,
+    /// The request's path and query.
+    pub path: String,
+    /// The Host header (HTTP/2 `:authority`).
+    pub host: String,
+    /// The TLS server name; `None` sends no SNI (`sni = false`).
+    pub sni: Option<String>,
+    /// A PEM file of CA certificates to verify the server against.
+    pub ca: Option<PathBuf>,
+    /// Accept any certificate (still recorded).
+    pub insecure: bool,
+    /// HTTP/2 (ALPN `h2` for https, prior knowledge for http).
+    pub http2: bool,
+    /// A byte range to ask for: first and last offsets (inclusive).
+    pub range: Option<(u64, Option<u64>)>,
+    /// Requests one after another, each on a fresh connection (without
+    /// `rate`); at most this many in load mode.
+    pub requests: u32,
+    /// Limit on each request.
+    pub request_timeout: Duration,
+    /// Load mode, when `rate` is set.
+    pub load: Option<HttpLoad>,
+}
+
+/// Open-loop load for an `http` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpLoad {
+    /// Connections, each with one request in flight at most.
+    pub connections: u32,
+    /// Requests per second offered.
+    pub rate: u32,
+    /// No request is scheduled after this long.
+    pub duration: Duration,
 }
 
 /// A series of ICMP echo requests from one node.
@@ -446,6 +801,9 @@ impl Action {
             Action::Fault(_) => "fault",
             Action::UdpEcho(_) => "udp_echo",
             Action::Ping(_) => "ping",
+            Action::Throughput(_) => "throughput",
+            Action::Http(_) => "http",
+            Action::Dns(_) => "dns",
         }
     }
 
@@ -459,6 +817,9 @@ impl Action {
             Action::Fault(f) => f.node(),
             Action::UdpEcho(u) => &u.from,
             Action::Ping(p) => &p.from,
+            Action::Throughput(t) => &t.from,
+            Action::Http(h) => &h.from,
+            Action::Dns(d) => &d.from,
         }
     }
 }
@@ -511,12 +872,13 @@ pub enum Fault {
         /// How many cycles.
         flaps: u32,
     },
-    /// `link_set`: change a link's properties while the lab runs.
+    /// `link_set`: change a link's properties while the lab runs; what it
+    /// sets replaces the link's setting, the rest stays.
     LinkSet {
         /// The link.
         link: [String; 2],
-        /// The new rate in bits per second.
-        rate: Option<u64>,
+        /// The changes.
+        change: Box<LinkImpairments>,
     },
     /// `node_stop`: stop the node's services (SIGTERM, then SIGKILL).
     NodeStop {

@@ -44,6 +44,11 @@ impl<'s> Checker<'s> {
         self.findings.push(finding);
     }
 
+    /// Whether a problem was reported at exactly `span`.
+    pub(crate) fn has_finding_at(&self, span: Span) -> bool {
+        self.findings.iter().any(|f| f.span() == span)
+    }
+
     /// Whether anything has been reported.
     pub(crate) fn clean(&self) -> bool {
         self.findings.is_empty()
@@ -506,6 +511,40 @@ impl<'a, 'i> Val<'a, 'i> {
             units::parse_rate,
             "100Mbit",
         )
+    }
+
+    /// The value as a table, if it is one (nothing is reported otherwise).
+    pub(crate) fn as_table(&self) -> Option<Table<'a, 'i>> {
+        match self.raw {
+            DeValue::Table(t) => Some(Table::new(t, self.span, self.name.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether the value is a TOML integer.
+    pub(crate) fn is_integer(&self) -> bool {
+        matches!(self.raw, DeValue::Integer(_))
+    }
+
+    /// Whether the value is a TOML boolean.
+    pub(crate) fn is_bool(&self) -> bool {
+        matches!(self.raw, DeValue::Boolean(_))
+    }
+
+    /// A size string (`64KiB`, `1500B`), in bytes.
+    pub(crate) fn size(&self, ck: &mut Checker<'_>) -> Option<u64> {
+        self.quantity(ck, "a size such as `\"64KiB\"`", units::parse_size, "64KiB")
+    }
+
+    /// `true` or `false`.
+    pub(crate) fn boolean(&self, ck: &mut Checker<'_>) -> Option<bool> {
+        match self.raw {
+            DeValue::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong_type(ck, "`true` or `false`", None);
+                None
+            }
+        }
     }
 
     /// A ratio: a string (`0.1%`, `0.001`) or a TOML number in 0..=1.

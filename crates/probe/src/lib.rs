@@ -13,9 +13,14 @@
 //!
 //! Today: [`udp_echo`] (RTT, loss, duplicates, reordering, RFC 3550 jitter)
 //! and [`ping`] (ICMP and ICMPv6 echo: RTT and loss, with the same series
-//! statistics).
+//! statistics), [`http`], [`throughput`] and [`dns`] (queries with EDNS
+//! Client Subnet over UDP and TCP).
 
+pub mod dns;
+pub mod http;
 pub mod ping;
+mod rxtime;
+pub mod throughput;
 pub mod udp_echo;
 
 pub use ping::{Config as PingConfig, PingError};

@@ -266,6 +266,24 @@ fn topology_section(out: &mut String, data: &RunData) {
         }
         out.push_str("</table>\n");
     }
+    let tuned: Vec<_> = t.nodes.iter().filter(|n| !n.sysctls.is_empty()).collect();
+    if !tuned.is_empty() {
+        out.push_str(
+            "<p>Host tuning the plan applied (per-namespace sysctls):</p>\n<table>\n<tr><th>Node</th><th>Sysctl</th><th>Value</th></tr>\n",
+        );
+        for n in tuned {
+            for (k, v) in &n.sysctls {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                    escape(&n.name),
+                    escape(k),
+                    escape(v)
+                );
+            }
+        }
+        out.push_str("</table>\n");
+    }
 }
 
 fn case_section(

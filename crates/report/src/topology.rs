@@ -91,7 +91,10 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
         let len = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1.0);
         let (nx, ny) = (-(y2 - y1) / len, (x2 - x1) / len);
         let (cx, cy) = (mx + nx * bow * 2.0, my + ny * bow * 2.0);
-        let emulated = link.mechanism != "none" && !link.mechanism.is_empty();
+        let m = link.mechanism.as_str();
+        let emulated = !(m.is_empty()
+            || m.starts_with("none")
+            || (m.starts_with("veth") && !m.contains("tbf")));
         let dash = if emulated {
             ""
         } else {
@@ -245,6 +248,9 @@ fn node_title(node: &TopologyNode) -> String {
     for a in &node.addresses {
         let _ = write!(t, "\n{a}");
     }
+    for (k, v) in &node.sysctls {
+        let _ = write!(t, "\n{k} = {v}");
+    }
     t
 }
 
@@ -270,6 +276,7 @@ mod tests {
             role: role.to_string(),
             addresses: vec!["198.18.0.1/31".to_string()],
             services: vec![],
+            sysctls: vec![],
         }
     }
 

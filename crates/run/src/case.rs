@@ -55,8 +55,13 @@ pub(crate) async fn run(
     let mut errors: Vec<String> = Vec::new();
 
     let failed = lab.failed_services();
-    if !failed.is_empty() {
-        let why: Vec<String> = failed.iter().map(ToString::to_string).collect();
+    let failed_links = lab.failed_links();
+    if !failed.is_empty() || !failed_links.is_empty() {
+        let why: Vec<String> = failed
+            .iter()
+            .map(ToString::to_string)
+            .chain(failed_links)
+            .collect();
         return Ok(CaseOutcome {
             verdict: Verdict::Error,
             error: Some(why.join("; ")),
@@ -64,6 +69,21 @@ pub(crate) async fn run(
     }
 
     let handles = lab.handles();
+    // Emulated links' counters, every 100 ms while the case runs.
+    let sampler = handles.control.has_emulated_links().then(|| {
+        let control = handles.control.clone();
+        let sink = case_sink.clone();
+        control.reset_link_samples();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                let (c, s) = (control.clone(), sink.clone());
+                // A query to each emulator's thread: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || c.sample_links(s.as_ref())).await;
+            }
+        })
+    });
     let cancel = run_cancel.child();
     let timer = {
         let cancel = cancel.clone();
@@ -223,6 +243,13 @@ pub(crate) async fn run(
         }
     }
 
+    if let Some(s) = sampler {
+        s.abort();
+        let _ = s.await;
+        let (c, sink) = (handles.control.clone(), case_sink.clone());
+        let _ = tokio::task::spawn_blocking(move || c.sample_links(sink.as_ref())).await;
+    }
+
     // The next case starts from the plan's state, whatever faults did.
     if let Err(e) = lab.restore(case_sink.as_ref()).await {
         errors.push(format!("the lab could not be restored after the case: {e}"));
@@ -239,6 +266,7 @@ pub(crate) async fn run(
     for f in lab.failed_services() {
         errors.push(f.to_string());
     }
+    errors.extend(lab.failed_links());
 
     // Judge, unless setup never let the timeline run.
     let mut verdict = Verdict::Pass;

@@ -145,7 +145,7 @@ pub async fn execute(
         (None, Some(s)) => (s, "plan"),
         (None, None) => (draw_seed(), "drawn"),
     };
-    let planned = lab::Lab::plan(plan, backend);
+    let planned = lab::Lab::plan(plan, backend).map(|p| p.seed(seed));
     let topology = planned
         .as_ref()
         .map(|p| record_topology(p.topology()))
@@ -300,6 +300,7 @@ fn record_topology(t: &lab::Topology) -> netproof_store::Topology {
                 role: n.role.clone(),
                 addresses: n.addresses.clone(),
                 services: n.services.clone(),
+                sysctls: n.sysctls.clone(),
             })
             .collect(),
         links: t

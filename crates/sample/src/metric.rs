@@ -241,6 +241,228 @@ pub const PING_LOSS: Metric = Metric {
     better: Better::Lower,
 };
 
+/// An emulated link: packets it delivered in one direction since the last
+/// sample (labels `link`, `direction`).
+pub const LINK_DELIVERED: Metric = Metric {
+    name: "link.delivered",
+    unit: Unit::Count,
+    description: "packets an emulated link delivered in one direction since its last sample (every 100 ms while a case runs)",
+    better: Better::Neither,
+};
+/// An emulated link: its delivery rate in one direction over the interval.
+pub const LINK_THROUGHPUT: Metric = Metric {
+    name: "link.throughput",
+    unit: Unit::BitsPerSecond,
+    description: "bits per second an emulated link delivered in one direction over the last sampling interval",
+    better: Better::Neither,
+};
+/// An emulated link: packets dropped since the last sample, by `reason`.
+pub const LINK_DROPPED: Metric = Metric {
+    name: "link.dropped",
+    unit: Unit::Count,
+    description: "packets an emulated link dropped in one direction since its last sample, labelled by `reason`: loss, queue, aqm, down or oversize",
+    better: Better::Lower,
+};
+/// An emulated link: packets waiting in its bottleneck queue.
+pub const LINK_QUEUE: Metric = Metric {
+    name: "link.queue",
+    unit: Unit::Count,
+    description: "packets waiting in an emulated link's bottleneck queue in one direction, when sampled",
+    better: Better::Lower,
+};
+/// An emulated link: the longest time a packet waited in its queue.
+pub const LINK_SOJOURN: Metric = Metric {
+    name: "link.sojourn",
+    unit: Unit::Seconds,
+    description: "the longest time a packet spent in an emulated link's bottleneck queue in one direction since the last sample",
+    better: Better::Lower,
+};
+
+/// `http`: name resolution time (only when the target is a name).
+pub const HTTP_DNS: Metric = Metric {
+    name: "http.dns",
+    unit: Unit::Seconds,
+    description: "time to resolve the target's name (only when a name was resolved); no value when it failed",
+    better: Better::Lower,
+};
+/// `http`: TCP handshake time.
+pub const HTTP_CONNECT: Metric = Metric {
+    name: "http.connect",
+    unit: Unit::Seconds,
+    description: "time from connect() to an established TCP connection; no value when it failed",
+    better: Better::Lower,
+};
+/// `http`: TLS handshake time, with the certificate as labels.
+pub const HTTP_TLS: Metric = Metric {
+    name: "http.tls",
+    unit: Unit::Seconds,
+    description: "TLS handshake time including certificate verification; labels cert_subject, cert_issuer, cert_names, cert_not_after; no value when the handshake or verification failed",
+    better: Better::Lower,
+};
+/// `http`: time to first byte.
+pub const HTTP_TTFB: Metric = Metric {
+    name: "http.ttfb",
+    unit: Unit::Seconds,
+    description: "time from sending the request to the response's status line and headers",
+    better: Better::Lower,
+};
+/// `http`: body transfer time.
+pub const HTTP_TRANSFER: Metric = Metric {
+    name: "http.transfer",
+    unit: Unit::Seconds,
+    description: "time from the response headers to the last body byte",
+    better: Better::Lower,
+};
+/// `http`: whole request time.
+pub const HTTP_TOTAL: Metric = Metric {
+    name: "http.total",
+    unit: Unit::Seconds,
+    description: "time from the start (name resolution or connect) to the last body byte; no value when any phase failed",
+    better: Better::Lower,
+};
+/// `http`: body bytes received.
+pub const HTTP_BYTES: Metric = Metric {
+    name: "http.bytes",
+    unit: Unit::Bytes,
+    description: "response body bytes received (not ok when the body was cut short or failed a check)",
+    better: Better::Neither,
+};
+/// `http`: body bits over request-to-last-byte time.
+pub const HTTP_GOODPUT: Metric = Metric {
+    name: "http.goodput",
+    unit: Unit::BitsPerSecond,
+    description: "body bits divided by the time from sending the request to the last body byte",
+    better: Better::Higher,
+};
+/// `http`: the response status code.
+pub const HTTP_STATUS: Metric = Metric {
+    name: "http.status",
+    unit: Unit::Count,
+    description: "the response's status code; not ok when 400 or above",
+    better: Better::Neither,
+};
+/// `http`: the names the server's certificate is valid for.
+pub const HTTP_CERT_NAMES: Metric = Metric {
+    name: "http.cert_names",
+    unit: Unit::Text,
+    description: "the DNS names and addresses in the presented certificate's subjectAltName, as a set (recorded even when verification failed)",
+    better: Better::Neither,
+};
+/// `http`: how long the presented certificate stays valid.
+pub const HTTP_CERT_EXPIRY: Metric = Metric {
+    name: "http.cert_expiry",
+    unit: Unit::Seconds,
+    description: "time left until the presented certificate's notAfter (negative once expired)",
+    better: Better::Higher,
+};
+/// `http` load mode: latency of one request from its scheduled start.
+pub const HTTP_LATENCY: Metric = Metric {
+    name: "http.latency",
+    unit: Unit::Seconds,
+    description: "load mode: time from a request's scheduled start to its last body byte, so queueing behind a slow server counts (no coordinated omission); no value when it failed",
+    better: Better::Lower,
+};
+
+/// `dns`: time from sending a query to its whole answer.
+pub const DNS_LATENCY: Metric = Metric {
+    name: "dns.latency",
+    unit: Unit::Seconds,
+    description: "time from sending a DNS query (over TCP: from the connect; after a truncated UDP answer: including the TCP retry) to the whole answer; no value when no usable answer came (reason in `error`)",
+    better: Better::Lower,
+};
+/// `dns`: the data of the answer section's records.
+pub const DNS_ANSWER: Metric = Metric {
+    name: "dns.answer",
+    unit: Unit::Text,
+    description: "the data of the answer's records (addresses, names, TXT strings) as a set; label `answer` holds them joined by commas, for filters",
+    better: Better::Neither,
+};
+/// `dns`: the response code.
+pub const DNS_RCODE: Metric = Metric {
+    name: "dns.rcode",
+    unit: Unit::Text,
+    description: "the answer's response code (`NOERROR`, `NXDOMAIN`, `SERVFAIL`, ...); not ok unless NOERROR",
+    better: Better::Neither,
+};
+/// `dns`: the smallest TTL in the answer section.
+pub const DNS_TTL: Metric = Metric {
+    name: "dns.ttl",
+    unit: Unit::Seconds,
+    description: "the smallest TTL among the answer's records; absent when the answer section is empty",
+    better: Better::Neither,
+};
+/// `dns`: how many records the answer section has.
+pub const DNS_ANSWERS: Metric = Metric {
+    name: "dns.answers",
+    unit: Unit::Count,
+    description: "the number of records in the answer section",
+    better: Better::Neither,
+};
+
+/// `throughput`: goodput of one interval, per stream and for all streams.
+pub const THROUGHPUT_GOODPUT: Metric = Metric {
+    name: "throughput.goodput",
+    unit: Unit::BitsPerSecond,
+    description: "goodput of one interval of an iperf3-compatible test, per stream (label `stream`) and for all (`stream=all`); label `side` says where it was measured",
+    better: Better::Higher,
+};
+/// `throughput`: goodput over the whole test, as the receiver counted it.
+pub const THROUGHPUT_TEST_GOODPUT: Metric = Metric {
+    name: "throughput.test_goodput",
+    unit: Unit::BitsPerSecond,
+    description: "bytes the receiver got over the whole test divided by its time, per stream and for all; no value when the test failed (reason in `error`)",
+    better: Better::Higher,
+};
+/// `throughput`: bytes the receiver got over the whole test.
+pub const THROUGHPUT_BYTES: Metric = Metric {
+    name: "throughput.bytes",
+    unit: Unit::Bytes,
+    description: "payload bytes the receiver got over the whole test, per stream and for all",
+    better: Better::Neither,
+};
+/// `throughput`: TCP segments the sender retransmitted over the test.
+pub const THROUGHPUT_RETRANSMITS: Metric = Metric {
+    name: "throughput.retransmits",
+    unit: Unit::Count,
+    description: "TCP segments the sending side retransmitted over the test (TCP_INFO), per stream and for all",
+    better: Better::Lower,
+};
+/// `throughput`: the sender's smoothed RTT at the end of an interval.
+pub const THROUGHPUT_RTT: Metric = Metric {
+    name: "throughput.rtt",
+    unit: Unit::Seconds,
+    description: "smoothed round-trip time of a TCP stream netproof sends, from TCP_INFO at the end of each interval",
+    better: Better::Lower,
+};
+/// `throughput`: the sender's congestion window at the end of an interval.
+pub const THROUGHPUT_CWND: Metric = Metric {
+    name: "throughput.cwnd",
+    unit: Unit::Bytes,
+    description: "congestion window of a TCP stream netproof sends (segments × MSS, TCP_INFO) at the end of each interval",
+    better: Better::Neither,
+};
+/// `throughput`: share of UDP datagrams lost.
+pub const THROUGHPUT_UDP_LOSS: Metric = Metric {
+    name: "throughput.udp_loss",
+    unit: Unit::Ratio,
+    description: "share of a UDP test's datagrams the receiver never got, per stream and for all",
+    better: Better::Lower,
+};
+/// `throughput`: RFC 3550 jitter of a UDP test at the receiver.
+pub const THROUGHPUT_UDP_JITTER: Metric = Metric {
+    name: "throughput.udp_jitter",
+    unit: Unit::Seconds,
+    description: "RFC 3550 interarrival jitter of a UDP test at the receiver, per stream and for all (averaged)",
+    better: Better::Lower,
+};
+/// `throughput`: UDP datagrams that arrived after a later one.
+pub const THROUGHPUT_UDP_OUT_OF_ORDER: Metric = Metric {
+    name: "throughput.udp_out_of_order",
+    unit: Unit::Count,
+    description: "UDP datagrams that arrived after a later-numbered one, counted where netproof receives",
+    better: Better::Lower,
+};
+
 /// Every metric a step can emit today. Later step kinds add theirs here.
 pub const CATALOG: &[Metric] = &[
     EXEC_EXIT_CODE,
@@ -255,6 +477,37 @@ pub const CATALOG: &[Metric] = &[
     UDP_ECHO_REORDERED,
     PING_RTT,
     PING_LOSS,
+    LINK_DELIVERED,
+    LINK_THROUGHPUT,
+    LINK_DROPPED,
+    LINK_QUEUE,
+    LINK_SOJOURN,
+    THROUGHPUT_GOODPUT,
+    THROUGHPUT_TEST_GOODPUT,
+    THROUGHPUT_BYTES,
+    THROUGHPUT_RETRANSMITS,
+    THROUGHPUT_RTT,
+    THROUGHPUT_CWND,
+    THROUGHPUT_UDP_LOSS,
+    THROUGHPUT_UDP_JITTER,
+    THROUGHPUT_UDP_OUT_OF_ORDER,
+    HTTP_DNS,
+    HTTP_CONNECT,
+    HTTP_TLS,
+    HTTP_TTFB,
+    HTTP_TRANSFER,
+    HTTP_TOTAL,
+    HTTP_BYTES,
+    HTTP_GOODPUT,
+    HTTP_STATUS,
+    HTTP_CERT_NAMES,
+    HTTP_CERT_EXPIRY,
+    HTTP_LATENCY,
+    DNS_LATENCY,
+    DNS_ANSWER,
+    DNS_RCODE,
+    DNS_TTL,
+    DNS_ANSWERS,
 ];
 
 /// Looks a metric up by name.

@@ -161,6 +161,9 @@ pub struct TopologyNode {
     pub addresses: Vec<String>,
     /// Services running on it.
     pub services: Vec<String>,
+    /// Sysctls the plan set in its namespace, as applied (host tuning).
+    #[serde(default)]
+    pub sysctls: Vec<(String, String)>,
 }
 
 /// A link as built.

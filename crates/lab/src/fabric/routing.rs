@@ -167,7 +167,109 @@ pub fn routes(g: &Graph, addr: &Addressing) -> Result<RouteTable, FabricError> {
         };
         nodes.push(table);
     }
+    uplink_aggregates(g, &mut nodes);
     Ok(RouteTable { nodes })
+}
+
+/// The node at the far end of next hop `h` of node `s`, when it is across
+/// a link (LAN next hops are left alone).
+fn neighbour(g: &Graph, s: usize, h: &NextHop) -> Option<usize> {
+    match h.dev {
+        Dev::Link(l) => {
+            let link = g.links.get(l)?;
+            Some(if link.a == s { link.b } else { link.a })
+        }
+        Dev::Lan(_) => None,
+    }
+}
+
+/// Whether `p` lies within `lab`.
+fn within(lab: &Prefix, p: &Prefix) -> bool {
+    p.len >= lab.len && lab.contains(p.addr)
+}
+
+/// Replaces, on each router, the routes through its most used set of next
+/// hops by one route to the whole lab (`198.18.0.0/15`, `2001:2::/48`)
+/// through that set: a leaf switch then holds its own rack's routes and
+/// one uplink route instead of a route per rack, and a tree node its
+/// subtree's and one toward the root.
+///
+/// Forwarding of every assigned address is unchanged: the routes a node
+/// keeps are disjoint from the ones it drops (the aggregation is exact), so
+/// a dropped destination now matches only the lab-wide route, which has the
+/// same next hops. Addresses nobody has now follow lab-wide routes too, so
+/// those must never form a cycle: routers are taken from the one whose
+/// lab-wide route would replace the most routes, and a router gets one
+/// only if none of its next hops can already reach it through lab-wide
+/// routes. Each family is done on its own; next hops through LANs and to
+/// hosts (which do not forward) are never chosen.
+fn uplink_aggregates(g: &Graph, nodes: &mut [Vec<Route>]) {
+    for v6 in [false, true] {
+        let lab = if v6 { LAB_V6 } else { LAB_V4 };
+        // Per router: its most used next-hop set and how many routes use it.
+        let mut candidates: Vec<(usize, usize, Vec<NextHop>, Vec<usize>)> = Vec::new();
+        for (s, routes) in nodes.iter().enumerate() {
+            if !g.nodes[s].router {
+                continue;
+            }
+            let mut counts: HashMap<&[NextHop], usize> = HashMap::new();
+            for r in routes {
+                if r.dest.addr.is_ipv6() == v6 && within(&lab, &r.dest) {
+                    *counts.entry(r.nexthops.as_slice()).or_default() += 1;
+                }
+            }
+            let best = counts
+                .into_iter()
+                .filter(|(_, n)| *n >= 2)
+                .filter_map(|(hops, n)| {
+                    let to: Option<Vec<usize>> = hops.iter().map(|h| neighbour(g, s, h)).collect();
+                    let to = to?;
+                    to.iter()
+                        .all(|&v| g.nodes[v].router)
+                        .then(|| (n, hops.to_vec(), to))
+                })
+                // Most routes replaced; ties by next hops, so the choice
+                // does not depend on hash order.
+                .max_by(|a, b| a.0.cmp(&b.0).then_with(|| b.2.cmp(&a.2)));
+            if let Some((n, hops, to)) = best {
+                candidates.push((n, s, hops, to));
+            }
+        }
+        candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        // Lab-wide routes chosen so far, as edges between routers.
+        let mut up: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
+        for (_, s, hops, to) in candidates {
+            if to.iter().any(|&v| reaches(&up, v, s)) {
+                continue;
+            }
+            up[s] = to;
+            let routes = &mut nodes[s];
+            routes.retain(|r| {
+                !(r.dest.addr.is_ipv6() == v6 && within(&lab, &r.dest) && r.nexthops == hops)
+            });
+            routes.push(Route {
+                dest: lab,
+                nexthops: hops,
+            });
+            routes.sort_by_key(|r| (r.dest.addr.is_ipv6(), r.dest.addr, r.dest.len));
+        }
+    }
+}
+
+/// Whether `to` can be reached from `from` along lab-wide routes.
+fn reaches(up: &[Vec<usize>], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; up.len()];
+    let mut stack = vec![from];
+    while let Some(v) = stack.pop() {
+        if v == to {
+            return true;
+        }
+        if std::mem::replace(&mut seen[v], true) {
+            continue;
+        }
+        stack.extend(up[v].iter().copied());
+    }
+    false
 }
 
 /// What the per-node steps share.

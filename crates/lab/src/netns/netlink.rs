@@ -253,6 +253,29 @@ impl Netlink {
         self.link_result(r, ifname, &op)
     }
 
+    /// Adds a permanent neighbour entry: `addr` is at link-layer address
+    /// `mac` on `ifname` (`ip neigh add ADDR lladdr MAC dev IF nud
+    /// permanent`). An emulated link's ends know each other this way, so
+    /// no address resolution crosses the emulator and is delayed or lost.
+    pub async fn add_neighbour(
+        &self,
+        ifname: &str,
+        addr: IpAddr,
+        mac: [u8; 6],
+    ) -> Result<(), NetnsError> {
+        let op = format!("add neighbour {addr} on interface `{ifname}`");
+        let index = self.lookup(ifname, &op).await?;
+        let r = self
+            .handle
+            .neighbours()
+            .add(index, addr)
+            .link_layer_address(&mac)
+            .replace()
+            .execute()
+            .await;
+        self.link_result(r, ifname, &op)
+    }
+
     /// Adds a route to `dest/prefix_len` through `nexthops`, each a
     /// (gateway, interface) pair: one next hop makes a plain route, several
     /// make one kernel multipath (ECMP) route. IPv4 and IPv6 alike; an IPv4

@@ -4,6 +4,8 @@ mod check;
 mod compare;
 mod lab;
 mod probe;
+mod probe_dns;
+mod probe_http;
 mod report;
 mod run;
 mod runs;

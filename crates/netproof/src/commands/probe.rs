@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-use netproof_probe::udp_echo;
+use netproof_probe::{throughput, udp_echo};
 use netproof_sample::{Labels, MemorySink, Value};
 
-use crate::cli::{ProbeCommand, ProbePingArgs, ProbeServeArgs, ProbeUdpEchoArgs};
+use crate::cli::{
+    ProbeCommand, ProbePingArgs, ProbeServeArgs, ProbeThroughputArgs, ProbeUdpEchoArgs,
+};
 use crate::error::{CliError, Code};
 
 pub fn run(command: ProbeCommand) -> Result<Code, CliError> {
@@ -13,6 +15,9 @@ pub fn run(command: ProbeCommand) -> Result<Code, CliError> {
         ProbeCommand::Serve(a) => serve(a),
         ProbeCommand::UdpEcho(a) => udp_echo_cmd(a),
         ProbeCommand::Ping(a) => ping_cmd(a),
+        ProbeCommand::Http(a) => super::probe_http::run(a),
+        ProbeCommand::Throughput(a) => throughput_cmd(a),
+        ProbeCommand::Dns(a) => super::probe_dns::run(a),
     }
 }
 
@@ -34,39 +39,233 @@ fn serve(args: ProbeServeArgs) -> Result<Code, CliError> {
         .as_deref()
         .map(|d| duration("for", d))
         .transpose()?;
+    let iperf = args.iperf.as_deref().map(iperf_addr).transpose()?;
     runtime()?.block_on(async {
-        let socket = tokio::net::UdpSocket::bind(args.udp).await.map_err(|e| {
-            CliError::Usage(format!(
-                "cannot answer UDP echo on {}: {e}\nhint: is the address this host's, and the port free?",
-                args.udp
-            ))
-        })?;
-        eprintln!("answering UDP echo on {}", args.udp);
+        let echo = match args.udp {
+            Some(addr) => Some(tokio::net::UdpSocket::bind(addr).await.map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot answer UDP echo on {addr}: {e}\nhint: is the address this host's, and the port free?"
+                ))
+            })?),
+            None => None,
+        };
+        let listener = match iperf {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot serve iperf3 on {addr}: {e}\nhint: is the address this host's, and the port free (is an `iperf3 -s` running)?"
+                ))
+            })?),
+            None => None,
+        };
+        if let Some(a) = args.udp {
+            eprintln!("answering UDP echo on {a}");
+        }
+        if let Some(a) = iperf {
+            eprintln!("serving iperf3 on {a}");
+        }
         let cancel = netproof_run::Cancel::new();
         netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
-        let stop = async {
-            match limit {
-                Some(d) => {
-                    tokio::select! {
-                        _ = tokio::time::sleep(d) => {}
-                        _ = cancel.cancelled() => {}
+        let stop = || {
+            let cancel = cancel.clone();
+            async move {
+                match limit {
+                    Some(d) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(d) => {}
+                            _ = cancel.cancelled() => {}
+                        }
                     }
+                    None => cancel.cancelled().await,
                 }
-                None => cancel.cancelled().await,
             }
         };
-        let stats = udp_echo::serve(socket, stop)
-            .await
-            .map_err(CliError::Runtime)?;
-        eprintln!(
-            "answered {} requests, ignored {} malformed datagrams",
-            stats.replied, stats.malformed
-        );
+        let echo_task = async {
+            match echo {
+                Some(socket) => udp_echo::serve(socket, stop()).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let iperf_task = async {
+            match listener {
+                Some(l) => throughput::serve(l, &throughput::ServeConfig::default(), stop(), |o| {
+                    eprintln!("iperf3: {}", o.describe());
+                })
+                .await
+                .map(Some),
+                None => Ok(None),
+            }
+        };
+        let (echo_stats, iperf_stats) = tokio::join!(echo_task, iperf_task);
+        if let Some(stats) = echo_stats.map_err(CliError::Runtime)? {
+            eprintln!(
+                "answered {} requests, ignored {} malformed datagrams",
+                stats.replied, stats.malformed
+            );
+        }
+        if let Some(stats) = iperf_stats.map_err(CliError::Runtime)? {
+            eprintln!(
+                "iperf3: {} tests completed, {} failed, {} clients turned away",
+                stats.completed, stats.failed, stats.denied
+            );
+        }
         Ok(Code::Success)
     })
 }
 
-fn check_target(ip: std::net::IpAddr, allow_external: bool) -> Result<(), CliError> {
+/// `ADDR`, `ADDR:PORT`, `[IPv6]:PORT` or a bare IPv6 address; port 5201
+/// unless given.
+fn iperf_addr(text: &str) -> Result<std::net::SocketAddr, CliError> {
+    if let Ok(a) = text.parse::<std::net::SocketAddr>() {
+        return Ok(a);
+    }
+    text.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, throughput::DEFAULT_PORT))
+        .map_err(|_| {
+            CliError::Usage(format!(
+                "--iperf `{text}` is not an address\nhint: write `198.18.0.4`, `198.18.0.4:5201` or `[2001:2::4]:5201`"
+            ))
+        })
+}
+
+fn throughput_cmd(args: ProbeThroughputArgs) -> Result<Code, CliError> {
+    check_target(args.target, args.allow_external)?;
+    let target = std::net::SocketAddr::new(args.target, args.port);
+    let rate = args
+        .rate
+        .as_deref()
+        .map(|r| {
+            netproof_plan::units::parse_rate(r)
+                .map_err(|e| CliError::Usage(format!("--bitrate `{r}`: {e}")))
+        })
+        .transpose()?;
+    let bytes = args
+        .bytes
+        .as_deref()
+        .map(|b| {
+            netproof_plan::units::parse_size(b)
+                .map_err(|e| CliError::Usage(format!("--bytes `{b}`: {e}")))
+        })
+        .transpose()?;
+    let protocol = if args.udp {
+        throughput::Protocol::Udp
+    } else {
+        throughput::Protocol::Tcp
+    };
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id());
+    let cfg = throughput::Config {
+        streams: args.streams,
+        reverse: args.reverse,
+        rate,
+        length: args.length,
+        bytes,
+        interval: duration("interval", &args.interval)?,
+        seed,
+        ..throughput::Config::new(target, protocol, duration("time", &args.duration)?)
+    };
+    cfg.validate().map_err(|e| CliError::Usage(e.to_string()))?;
+    let sink = MemorySink::new();
+    let result = runtime()?.block_on(throughput::run(
+        &throughput::Direct,
+        &cfg,
+        &sink,
+        &Labels::new(),
+    ));
+    let samples = sink.contents().samples;
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "target": target.to_string(),
+                        "error": e.to_string(),
+                        "samples": samples_json(&samples),
+                    })
+                );
+            }
+            eprintln!("error: {e}");
+            return Ok(Code::Failed);
+        }
+    };
+    let bps = netproof_sample::Unit::BitsPerSecond;
+    if args.json {
+        let streams: Vec<serde_json::Value> = summary
+            .streams
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id,
+                    "sent_bytes": s.sent_bytes,
+                    "received_bytes": s.received_bytes,
+                    "receiver_seconds": s.receiver_seconds,
+                    "goodput_bps": s.goodput(),
+                    "retransmits": s.retransmits,
+                })
+            })
+            .collect();
+        let udp = summary.udp().map(|u| {
+            serde_json::json!({
+                "sent_packets": u.sent,
+                "lost_packets": u.lost,
+                "loss": u.loss(),
+                "out_of_order": u.out_of_order,
+                "jitter_s": u.jitter,
+            })
+        });
+        println!(
+            "{}",
+            serde_json::json!({
+                "target": target.to_string(),
+                "protocol": summary.protocol.as_str(),
+                "reverse": summary.reverse,
+                "duration_s": summary.duration.as_secs_f64(),
+                "sent_bytes": summary.sent_bytes(),
+                "received_bytes": summary.received_bytes(),
+                "goodput_bps": summary.goodput(),
+                "retransmits": summary.retransmits(),
+                "udp": udp,
+                "streams": streams,
+                "samples": samples_json(&samples),
+            })
+        );
+    } else {
+        for s in samples.iter().filter(|s| {
+            s.metric == "throughput.goodput" && s.labels.get("stream").is_some_and(|v| v == "all")
+        }) {
+            if let Some(v) = s.value.as_f64() {
+                println!("  {}", bps.format(v));
+            }
+        }
+        println!(
+            "{target} {}{}: {} received in {} ({}){}",
+            summary.protocol.as_str(),
+            if summary.reverse { " reverse" } else { "" },
+            netproof_sample::Unit::Bytes.format(summary.received_bytes() as f64),
+            netproof_sample::Unit::Seconds.format(summary.duration.as_secs_f64()),
+            bps.format(summary.goodput()),
+            summary
+                .retransmits()
+                .map_or(String::new(), |r| format!(", {r} retransmits"))
+        );
+        if let Some(u) = summary.udp() {
+            println!(
+                "udp: {} sent, {} lost ({}), {} out of order, jitter {}",
+                u.sent,
+                u.lost,
+                netproof_sample::Unit::Ratio.format(u.loss().unwrap_or(0.0)),
+                u.out_of_order,
+                netproof_sample::Unit::Seconds.format(u.jitter)
+            );
+        }
+    }
+    Ok(Code::Success)
+}
+
+pub(super) fn check_target(ip: std::net::IpAddr, allow_external: bool) -> Result<(), CliError> {
     if !allow_external && !netproof_plan::address::is_lab_or_loopback(ip) {
         return Err(CliError::Usage(format!(
             "`{ip}` is outside the lab ranges (198.18.0.0/15, 2001:2::/48) and loopback\nhint: probe a lab address, or pass --allow-external for a real lab you control"
@@ -76,7 +275,7 @@ fn check_target(ip: std::net::IpAddr, allow_external: bool) -> Result<(), CliErr
 }
 
 /// One JSON object per sample.
-fn samples_json(samples: &[netproof_sample::Sample]) -> Vec<serde_json::Value> {
+pub(super) fn samples_json(samples: &[netproof_sample::Sample]) -> Vec<serde_json::Value> {
     samples
         .iter()
         .map(|s| {

@@ -4,13 +4,16 @@
 
 mod check;
 mod crash;
+mod dns;
 mod examples;
 mod help;
+mod http;
 mod lab;
 mod netns;
 mod probe;
 mod reports;
 mod run;
+mod throughput;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

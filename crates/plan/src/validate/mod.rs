@@ -10,10 +10,39 @@
 //! plan, even one whose node had other problems, so a single bad node does
 //! not cascade into an "unknown node" at each use.
 
+/// A key list: the given keys, then every link impairment key (the keys
+/// of `[[link]]` that `a_to_b`, `b_to_a` and a `link_set` fault share), so
+/// the list is written once.
+macro_rules! with_impairment_keys {
+    ($($k:literal),* $(,)?) => {
+        &[
+            $($k,)*
+            "delay",
+            "jitter",
+            "distribution",
+            "delay_correlation",
+            "keep_order",
+            "loss",
+            "duplicate",
+            "corrupt",
+            "reorder",
+            "rate",
+            "overhead",
+            "queue",
+            "codel",
+            "trace",
+        ]
+    };
+}
+
 mod case;
+mod dns;
+mod http;
+mod impair;
 mod meta;
 mod service;
 mod step;
+mod throughput;
 mod topology;
 
 use toml::de::DeTable;
@@ -38,7 +67,16 @@ pub(crate) fn plan(
     let meta = meta::validate(ck, root.get("plan"));
     let plan_backend = meta.as_ref().and_then(|m| m.backend);
     let backend = Backend::effective(options.backend, plan_backend);
-    let cx = Context { options, backend };
+    let plan_dir = source
+        .path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let cx = Context {
+        options,
+        backend,
+        plan_dir,
+    };
 
     let node_tables = tables(ck, root.get("node"), "node");
     let mut names = Names::new(ck, &node_tables);
@@ -118,6 +156,8 @@ pub(crate) struct Context<'o> {
     /// The backend the plan will run on: `--backend`, else the plan's,
     /// else the default.
     pub backend: Backend,
+    /// The plan file's directory: files the plan names are relative to it.
+    pub plan_dir: std::path::PathBuf,
 }
 
 /// The elements of an array of tables such as `[[node]]`.

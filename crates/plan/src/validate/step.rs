@@ -41,7 +41,10 @@ const KINDS: &[(&str, &[&str])] = &[
     ("tcp_connect", &["from", "to"]),
     (
         "fault",
-        &["fault", "link", "links", "node", "period", "flaps", "rate"],
+        // `link_set` takes a link's impairment keys.
+        with_impairment_keys!(
+            "fault", "link", "links", "node", "period", "flaps", "a_to_b", "b_to_a"
+        ),
     ),
     (
         "udp_echo",
@@ -51,6 +54,9 @@ const KINDS: &[(&str, &[&str])] = &[
         "ping",
         &["from", "to", "packets", "interval", "size", "wait"],
     ),
+    ("http", super::http::KEYS),
+    ("throughput", super::throughput::KEYS),
+    ("dns", super::dns::KEYS),
 ];
 
 /// The faults, with the keys each one needs besides `fault`.
@@ -59,12 +65,14 @@ const FAULTS: &[(&str, &[&str])] = &[
     ("link_up", &["link"]),
     ("partition", &["links"]),
     ("link_flap", &["link", "period", "flaps"]),
-    ("link_set", &["link", "rate"]),
+    ("link_set", LINK_SET_KEYS),
     ("node_stop", &["node"]),
     ("node_kill", &["node"]),
     ("node_start", &["node"]),
     ("restore", &[]),
 ];
+/// `link_set` takes the link and any of a link's impairment keys.
+const LINK_SET_KEYS: &[&str] = with_impairment_keys!("link", "a_to_b", "b_to_a");
 const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every", "for", "count", "timeout"];
 
 /// What the case needs to know about a step even when it is invalid.
@@ -251,6 +259,9 @@ pub(super) fn validate(
         "fault" => fault(ck, cx, names, &t),
         "udp_echo" => udp_echo(ck, cx, names, &t, &label),
         "ping" => ping(ck, cx, names, &t, &label),
+        "http" => super::http::http(ck, cx, names, &t, &label),
+        "throughput" => super::throughput::throughput(ck, cx, names, &t, &label),
+        "dns" => super::dns::dns(ck, cx, names, &t, &label),
         _ => tcp_connect(ck, cx, names, &t),
     };
     let default_timeout = match (kind, &action) {
@@ -262,6 +273,9 @@ pub(super) fn validate(
         ("ping", Some(Action::Ping(p))) => {
             p.interval.saturating_mul(p.packets) + p.wait + Duration::from_secs(1)
         }
+        ("http", Some(Action::Http(h))) => super::http::default_timeout(h),
+        ("throughput", Some(Action::Throughput(t))) => super::throughput::default_timeout(t),
+        ("dns", Some(Action::Dns(d))) => super::dns::default_timeout(d),
         _ => Duration::from_secs(3),
     };
 
@@ -420,9 +434,9 @@ fn fault(
         return None;
     };
     // Keys of other faults are errors here, so a typo cannot pass silently.
-    let fault_keys = ["link", "links", "node", "period", "flaps", "rate"];
+    let fault_keys = ["link", "links", "node", "period", "flaps"];
     let mut ok = true;
-    for key in fault_keys {
+    for &key in fault_keys.iter().chain(&LINK_SET_KEYS[1..]) {
         if let Some(v) = t.get(key)
             && !needs.contains(&key)
         {
@@ -434,6 +448,8 @@ fn fault(
                 )
                 .hint(if needs.is_empty() {
                     format!("`{name}` takes no further keys")
+                } else if name == "link_set" {
+                    format!("`{name}` takes `link` and a link's impairment keys")
                 } else {
                     format!("`{name}` takes {}", spelling::one_of(needs))
                 }),
@@ -510,24 +526,20 @@ fn fault(
         }
         "link_set" => {
             let l = link();
-            let rate = t
-                .require(ck, "rate", "add `rate = \"10Mbit\"`, the link's new rate")
-                .and_then(|v| {
-                    let r = v.rate(ck)?;
-                    if r == 0 {
-                        v.invalid(
-                            ck,
-                            "`rate` 0 passes nothing".to_string(),
-                            "zero rate",
-                            Some("to cut the link use `fault = \"link_down\"`; else give a rate above 0".to_string()),
-                        );
-                        return None;
-                    }
-                    Some(r)
-                });
+            let display = format!("fault `{name}`");
+            let change = super::impair::link(ck, &cx.plan_dir, t, &display);
+            if let Some(c) = &change
+                && c.is_empty()
+            {
+                ck.report(
+                    Finding::new(which.span, "`link_set` changes nothing".to_string(), "nothing to set")
+                        .hint("give the link's new properties, e.g. `delay = \"50ms\"`, `loss = \"1%\"` or `rate = \"10Mbit\"`"),
+                );
+                return None;
+            }
             Fault::LinkSet {
                 link: l?,
-                rate: Some(rate?),
+                change: Box::new(change?),
             }
         }
         "node_stop" | "node_kill" | "node_start" => {
@@ -744,7 +756,7 @@ const TARGET_HINT: &str = "write `NODE:PORT`, `IPv4:PORT` or `[IPv6]:PORT`, e.g.
 
 /// Parses `NODE:PORT`, `IP:PORT` or `[IPv6]:PORT`, reporting at the part
 /// that is wrong.
-fn target(
+pub(super) fn target(
     ck: &mut Checker<'_>,
     cx: &Context<'_>,
     names: &Names,

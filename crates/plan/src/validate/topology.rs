@@ -4,14 +4,112 @@ use std::net::IpAddr;
 
 use crate::address;
 use crate::diagnostic::Finding;
-use crate::model::{Backend, Impairment, Lan, Link, Node, Role, Span, StaticRoute};
+use crate::model::{Backend, Lan, Link, Node, Role, Span, StaticRoute};
 use crate::spelling;
 use crate::tree::{Checker, Table};
 
 use super::{Context, Names, Unique, matches_pattern, optional, suggest_name};
 
-const NODE_KEYS: &[&str] = &["name", "role", "address"];
-const LINK_KEYS: &[&str] = &["ends", "delay", "jitter", "loss", "rate", "mtu", "cost"];
+const NODE_KEYS: &[&str] = &["name", "role", "address", "sysctl"];
+
+/// The per-namespace sysctls a node may set (host tuning: buffers for long
+/// fat pipes, congestion control, TCP options). Others are global, or
+/// belong to the lab (forwarding, multipath hashing).
+pub(crate) const NODE_SYSCTLS: &[&str] = &[
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_congestion_control",
+    "net.ipv4.tcp_ecn",
+    "net.ipv4.tcp_sack",
+    "net.ipv4.tcp_timestamps",
+    "net.ipv4.tcp_window_scaling",
+    "net.ipv4.tcp_mtu_probing",
+    "net.ipv4.tcp_notsent_lowat",
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_no_metrics_save",
+    "net.ipv4.tcp_fastopen",
+    "net.ipv4.ip_default_ttl",
+    "net.ipv4.ip_local_port_range",
+];
+
+/// A node's `sysctl` table: allowlisted keys, values as strings or
+/// integers, buffer triples checked for shape.
+fn sysctls(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    v: &crate::tree::Val<'_, '_>,
+) -> Option<Vec<(String, String)>> {
+    let t = v.table(
+        ck,
+        "sysctl",
+        "a table such as `{ \"net.ipv4.tcp_rmem\" = \"4096 131072 67108864\" }`",
+    )?;
+    if cx.backend != Backend::Netns {
+        ck.report(
+            Finding::new(
+                v.entry_span(),
+                "`sysctl` needs the netns backend".to_string(),
+                "needs the netns backend",
+            )
+            .hint("on the local backend every node is this host; run on netns, or remove `sysctl`"),
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (key, span) in t.keys() {
+        let Some(val) = t.get(key) else { continue };
+        if !NODE_SYSCTLS.contains(&key) {
+            let hint = match spelling::closest(key, NODE_SYSCTLS.iter().copied()) {
+                _ if val.as_table().is_some() => {
+                    "TOML reads dotted keys as nested tables: quote the sysctl's name, e.g. `\"net.ipv4.tcp_rmem\" = \"...\"`"
+                        .to_string()
+                }
+                Some(near) => format!("did you mean `{near}`? a node may set {}", spelling::one_of(NODE_SYSCTLS)),
+                None => format!("a node may set {}", spelling::one_of(NODE_SYSCTLS)),
+            };
+            ck.report(
+                Finding::new(
+                    span,
+                    format!("`{key}` is not a sysctl a node may set"),
+                    "not allowed",
+                )
+                .hint(hint),
+            );
+            ok = false;
+            continue;
+        }
+        let value = if val.is_integer() {
+            val.integer(ck, "").map(|i| i.to_string())
+        } else {
+            val.text(ck).map(|s| s.value.trim().to_string())
+        };
+        let Some(value) = value else {
+            ok = false;
+            continue;
+        };
+        if key.ends_with("tcp_rmem") || key.ends_with("tcp_wmem") {
+            let nums: Vec<Option<u64>> = value.split_whitespace().map(|n| n.parse().ok()).collect();
+            let good = nums.len() == 3
+                && nums.iter().all(Option::is_some)
+                && nums[0] <= nums[1]
+                && nums[1] <= nums[2];
+            if !good {
+                val.invalid(
+                    ck,
+                    format!("`{key}` = `{value}` is not three byte counts, min <= default <= max"),
+                    "not min default max",
+                    Some("write e.g. `\"4096 131072 67108864\"` (64 MiB holds one flow of 17 Gbit/s at 20 ms)".to_string()),
+                );
+                ok = false;
+                continue;
+            }
+        }
+        out.push((key.to_string(), value));
+    }
+    ok.then_some(out)
+}
+const LINK_KEYS: &[&str] = with_impairment_keys!("ends", "mtu", "cost", "a_to_b", "b_to_a");
 
 /// Node names become part of namespace and interface names, which the
 /// kernel limits to 15 bytes with our prefixes; 32 keeps room for the lab's
@@ -105,10 +203,15 @@ pub(super) fn nodes(
                     Some(Some(ip))
                 }),
             };
+            let sysctl = match t.get("sysctl") {
+                None => Some(Vec::new()),
+                Some(v) => sysctls(ck, cx, &v),
+            };
             Some(Node {
                 name: name?,
                 role: role?,
                 address: address?,
+                sysctl: sysctl?,
                 span: t.span(),
             })
         })
@@ -292,54 +395,15 @@ pub(super) fn links(
                 _ => None,
             };
 
-            let delay = t.get("delay").map(|v| v.duration(ck));
-            let jitter = t.get("jitter").map(|v| v.duration(ck));
-            let loss = t.get("loss").map(|v| v.ratio(ck));
-            let rate = t.get("rate").map(|v| {
-                let r = v.rate(ck)?;
-                if r < 8 {
-                    v.invalid(
-                        ck,
-                        format!("{display} has `rate` {r} bit/s, less than one byte a second"),
-                        "rate too low",
-                        Some("remove `rate` for an unlimited link, or give at least `8bit`".to_string()),
-                    );
-                    return None;
-                }
-                Some(r)
-            });
+            let impairment = super::impair::link(ck, &cx.plan_dir, t, &display);
             let mtu = t.get("mtu").map(|v| {
                 let m = v.int_in(ck, 68..=65535, "bytes");
                 netns_mtu(ck, cx, m, &v)
             });
 
-            if let (Some(j), None) = (t.get("jitter"), t.get("delay")) {
-                ck.report(
-                    Finding::new(j.key_span(), format!("{display} has `jitter` but no `delay`"), "jitter without delay")
-                        .hint("jitter varies the delay around its mean: add `delay`, or remove `jitter`"),
-                );
-            }
             let cost = t.get("cost").map(|v| v.int_in(ck, 1..=65535, "").and_then(|c| u32::try_from(c).ok()));
-            if cx.backend == Backend::Netns {
-                for key in ["delay", "jitter", "loss"] {
-                    if let Some(v) = t.get(key) {
-                        ck.report(
-                            Finding::new(
-                                v.entry_span(),
-                                format!("{display}: `{key}` needs the link emulator, which is not in this build yet"),
-                                "needs the link emulator",
-                            )
-                            .hint(format!(
-                                "the netns backend shapes `rate` with the kernel's tbf; delay, jitter and loss \
-                                 come from netproof's userspace link emulator (this kernel has no netem). \
-                                 Remove `{key}` for now"
-                            )),
-                        );
-                    }
-                }
-            }
             if cx.backend == Backend::Local {
-                for key in ["delay", "jitter", "loss", "rate"] {
+                for key in super::impair::KEYS.iter().chain(super::impair::DIRECTIONS) {
                     if let Some(v) = t.get(key) {
                         ck.report(
                             Finding::new(
@@ -349,8 +413,8 @@ pub(super) fn links(
                             )
                             .hint(format!(
                                 "link properties need the netns backend (`backend = \"netns\"` or `--backend \
-                                 netns`; `rate` now, delay, jitter and loss with the link emulator); remove \
-                                 `{key}` to run on the local backend"
+                                 netns`, the default), where the link emulator shapes them; remove `{key}` to \
+                                 run on the local backend"
                             )),
                         );
                     }
@@ -359,12 +423,7 @@ pub(super) fn links(
 
             Some(Link {
                 ends: ends?,
-                impairment: Impairment {
-                    delay: optional(delay)?,
-                    jitter: optional(jitter)?,
-                    loss: optional(loss)?,
-                    rate: optional(rate)?,
-                },
+                impairment: impairment?,
                 mtu: optional(mtu)?,
                 cost: optional(cost)?.unwrap_or(1),
                 span: t.span(),
@@ -388,8 +447,8 @@ pub(super) fn lans(
         .map(|t| {
             t.reject_unknown(ck, LAN_KEYS, &|key| match key {
                 "ends" | "members" => Some("a LAN lists its members in `nodes`".to_string()),
-                "delay" | "jitter" | "loss" | "rate" => {
-                    Some("LANs carry no impairments yet; put them on a `[[link]]`".to_string())
+                k if super::impair::KEYS.contains(&k) => {
+                    Some("LANs carry no impairments; put them on a `[[link]]`".to_string())
                 }
                 _ => None,
             });

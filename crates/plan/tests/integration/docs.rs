@@ -39,7 +39,12 @@ fn toml_examples_parse_and_error_examples_fail() {
     let mut ok = 0;
     let mut failing = 0;
     for (info, line, body) in blocks(&doc) {
-        let name = format!("docs/plan-language.md:{line}");
+        // Examples read as if they were plans in plans/, so the files they
+        // name (trace = "traces/...") resolve as they would for a user.
+        let name = workspace_dir()
+            .join(format!("plans/docs-example-line-{line}.toml"))
+            .display()
+            .to_string();
         match info.as_str() {
             "toml" => {
                 if let Err(e) = parse(&name, &body) {

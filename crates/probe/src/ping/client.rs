@@ -7,7 +7,7 @@
 //! (about `count × interval + timeout`) and in samples (one `ping.rtt` per
 //! request plus one `ping.loss`), whatever the network does.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -148,6 +148,9 @@ pub async fn run(
     };
     // AsyncFd needs a non-blocking socket; a caller's own may not be one.
     socket.set_nonblocking(true).map_err(setup)?;
+    // Round trips end when the reply reached the socket, as ping measures
+    // them; without stamps (an odd kernel), when the task read it.
+    let _ = crate::rxtime::enable(std::os::fd::AsRawFd::as_raw_fd(&socket));
     // SAFETY: `Socket` owns its descriptor: it stays open, and is the
     // one `as_raw_fd` returns, until the socket is dropped, which only the
     // `AsyncFd` can do from here on.
@@ -199,9 +202,11 @@ pub async fn run(
                     grace.as_mut().reset(start + at + cfg.timeout);
                 }
             }
-            r = socket.async_io(Interest::READABLE, |mut s| s.read(&mut inbuf)) => match r {
-                Ok(n) => {
-                    let at = start.elapsed();
+            r = socket.async_io(Interest::READABLE, |s| {
+                crate::rxtime::recv(std::os::fd::AsRawFd::as_raw_fd(s), &mut inbuf)
+            }) => match r {
+                Ok((n, stamp)) => {
+                    let at = crate::rxtime::offset(stamp, wall_start, start.elapsed());
                     if let Some(reply) = inbuf.get(..n).and_then(|d| series.receive(d, at)) {
                         let s = Sample::num(&PING_RTT, reply.rtt.as_secs_f64())
                             .at(wall(reply.sent_at));

@@ -16,6 +16,7 @@ use netproof_sample::metric::{
 };
 use netproof_sample::{Labels, Metric, Sample, Sink, Timestamp, Value};
 use thiserror::Error;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -117,6 +118,9 @@ pub async fn run(
     // (a reply whose stamp does not match is counted as stray). A lost
     // packet is then found by its timeout rather than by an ICMP error.
 
+    // Round trips end when the reply reached the socket (the kernel's
+    // stamp), not when this task woke to read it.
+    let _ = crate::rxtime::enable(std::os::fd::AsRawFd::as_raw_fd(&socket));
     let wall_start = Timestamp::now();
     let start = Instant::now();
     let wall = |offset: Duration| {
@@ -167,9 +171,11 @@ pub async fn run(
                     grace.as_mut().reset(start + at + cfg.timeout);
                 }
             }
-            r = socket.recv_from(&mut inbuf) => match r {
-                Ok((n, _from)) => {
-                    let at = start.elapsed();
+            r = socket.async_io(Interest::READABLE, || {
+                crate::rxtime::recv(std::os::fd::AsRawFd::as_raw_fd(&socket), &mut inbuf)
+            }) => match r {
+                Ok((n, stamp)) => {
+                    let at = crate::rxtime::offset(stamp, wall_start, start.elapsed());
                     match inbuf.get(..n).map(Packet::parse) {
                         Some(Ok(p)) if p.kind == Kind::Reply => {
                             let stamp = Duration::from_nanos(p.stamp_ns);

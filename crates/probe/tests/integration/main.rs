@@ -1,5 +1,7 @@
 //! The probe crate's one integration-test binary: probes against real
 //! responders over loopback only.
 
+mod http;
 mod ping;
+mod throughput;
 mod udp_echo;

@@ -149,12 +149,14 @@ pub fn run() -> RunData {
                     role: "host".to_string(),
                     addresses: vec!["198.18.0.0/31".to_string(), "2001:2::/127".to_string()],
                     services: vec![],
+                    sysctls: vec![],
                 },
                 TopologyNode {
                     name: "edge-a".to_string(),
                     role: "host".to_string(),
                     addresses: vec!["198.18.0.1/31".to_string(), "2001:2::1/127".to_string()],
                     services: vec!["edge".to_string()],
+                    sysctls: vec![("net.ipv4.tcp_congestion_control".into(), "cubic".into())],
                 },
             ],
             links: vec![TopologyLink {

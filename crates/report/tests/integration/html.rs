@@ -38,6 +38,12 @@ fn html_has_plots_topology_and_expectations() {
     assert!(html.contains("delay 2ms, loss 0.1%"), "link label");
     assert!(html.contains("[emulator]"), "link mechanism");
     assert!(html.contains("198.18.0.1/31"), "node address");
+    assert!(
+        html.contains(
+            "<td><code>net.ipv4.tcp_congestion_control</code></td><td><code>cubic</code></td>"
+        ),
+        "host tuning table"
+    );
     assert!(html.contains("lab-1"), "host facts");
     assert!(html.contains("(from the plan)"), "seed source");
     assert!(html.contains("netproof run plans/edge-latency.toml --db lab.db"));

@@ -7,9 +7,12 @@
 //! the validated [`Action`] enum; a new step kind (a probe, a fault) adds an
 //! arm and a module here, nothing else changes.
 
+mod dns;
 mod exec;
+mod http;
 mod ping;
 mod tcp_connect;
+mod throughput;
 mod udp_echo;
 
 use std::collections::BTreeMap;
@@ -79,6 +82,9 @@ async fn act(action: &Action, ctx: &StepContext) -> Result<ActionOutcome, StepEr
         Action::TcpConnect(t) => tcp_connect::run(t, ctx).await,
         Action::UdpEcho(u) => udp_echo::run(u, ctx).await,
         Action::Ping(p) => ping::run(p, ctx).await,
+        Action::Throughput(t) => throughput::run(t, ctx).await,
+        Action::Http(h) => http::run(h, ctx).await,
+        Action::Dns(d) => dns::run(d, ctx).await,
         // Faults act on the lab, not from a node; the case runs them.
         Action::Fault(f) => Err(StepError(format!(
             "fault `{}` reached the node step runner",
@@ -234,6 +240,69 @@ pub fn describe(step: &Step) -> String {
             p.size,
             fmt_duration(p.interval)
         ),
+        Action::Http(h) => {
+            let mut what = format!(
+                "GET `{}` from `{}` via `{}:{}`, Host `{}`, SNI {}{}",
+                h.url,
+                h.from,
+                h.to,
+                h.port,
+                h.host,
+                h.sni
+                    .as_deref()
+                    .map_or("none".to_string(), |s| format!("`{s}`")),
+                if h.http2 { ", HTTP/2" } else { "" }
+            );
+            if let Some(l) = &h.load {
+                what.push_str(&format!(
+                    ": load of {} req/s over {} connections for {} (at most {} requests)",
+                    l.rate,
+                    l.connections,
+                    fmt_duration(l.duration),
+                    h.requests
+                ));
+            } else if h.requests > 1 {
+                what.push_str(&format!(", {} requests", h.requests));
+            }
+            what
+        }
+        Action::Throughput(t) => format!(
+            "iperf3 {}{} test from `{}` to `{}:{}`: {} stream{} for {}{}",
+            match t.protocol {
+                netproof_plan::Transport::Tcp => "TCP",
+                netproof_plan::Transport::Udp => "UDP",
+            },
+            if t.reverse { " reverse" } else { "" },
+            t.from,
+            t.to,
+            t.port,
+            t.streams,
+            if t.streams == 1 { "" } else { "s" },
+            fmt_duration(t.duration),
+            t.rate.map_or(String::new(), |r| format!(
+                " at {} per stream",
+                netproof_sample::Unit::BitsPerSecond.format(r as f64)
+            ))
+        ),
+        Action::Dns(d) => format!(
+            "ask `{}:{}` from `{}` for {} `{}`{} over {}{}",
+            d.server,
+            d.port,
+            d.from,
+            d.rtype,
+            d.name,
+            d.subnet
+                .map_or(String::new(), |(a, l)| format!(" as a client in {a}/{l}")),
+            match d.transport {
+                netproof_plan::Transport::Udp => "UDP",
+                netproof_plan::Transport::Tcp => "TCP",
+            },
+            if d.queries > 1 {
+                format!(", {} queries every {}", d.queries, fmt_duration(d.interval))
+            } else {
+                String::new()
+            }
+        ),
         Action::UdpEcho(u) => format!(
             "send {} UDP echo packets of {} B every {} from `{}` to `{}:{}`",
             u.packets,
@@ -280,13 +349,9 @@ fn describe_fault(f: &netproof_plan::Fault) -> String {
             link(l),
             fmt_duration(*period)
         ),
-        Fault::LinkSet { link: l, rate } => format!(
-            "fault: link {} set to {}",
-            link(l),
-            rate.map_or("no rate limit".into(), |r| {
-                netproof_sample::Unit::BitsPerSecond.format(r as f64)
-            })
-        ),
+        Fault::LinkSet { link: l, change } => {
+            format!("fault: link {} set: {}", link(l), change.describe())
+        }
         Fault::NodeStop { node } => format!("fault: stop the services of `{node}`"),
         Fault::NodeKill { node } => format!("fault: kill the services of `{node}` (SIGKILL)"),
         Fault::NodeStart { node } => format!("fault: start the services of `{node}` again"),

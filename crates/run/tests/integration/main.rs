@@ -19,6 +19,7 @@ fn node(name: &str) -> Node {
         name: name.into(),
         role: Role::Host,
         address: None,
+        sysctl: Vec::new(),
         span: Span::default(),
     }
 }

@@ -50,6 +50,7 @@ pub fn new_run(owner: Owner, started: i64) -> NewRun {
                 role: "host".into(),
                 addresses: vec!["198.18.0.1/31".into(), "2001:2::1/127".into()],
                 services: vec!["edge".into()],
+                sysctls: vec![],
             }],
             links: vec![TopologyLink {
                 ends: ["client-a".into(), "edge-a".into()],

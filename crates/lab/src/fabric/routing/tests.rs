@@ -104,13 +104,28 @@ fn a_line_gives_hosts_two_routes_and_routers_the_rest() {
             dev: Dev::Link(l_mid),
         }]
     );
-    assert!(to_b.dest.len >= 31, "{to_b:?}");
+    // r1 sends everything but a's addresses through r2, so it holds one
+    // lab-wide route through r2; r2's would point back at r1 (a loop for
+    // addresses nobody has), so r2 keeps its own routes.
+    assert_eq!(to_b.dest, LAB_V4, "{to_b:?}");
+    assert!(
+        r.nodes[r2]
+            .iter()
+            .all(|x| x.dest != LAB_V4 && x.dest != LAB_V6),
+        "{:?}",
+        r.nodes[r2]
+    );
     assert_eq!(hop_links(&r, r1, lo6(&ad, b)), [l_mid]);
     assert_eq!(hop_links(&r, r1, ad.links[l_b].v4[1].into()), [l_mid]);
     assert_eq!(hop_links(&r, r1, ad.links[l_b].v6[1].into()), [l_mid]);
     // ... and a's through the link to a, but has no route for its own links.
     assert_eq!(hop_links(&r, r1, lo4(&ad, a)), [l_a]);
-    assert!(r.lookup(r1, ad.links[l_mid].v4[1].into()).is_none());
+    // Its own links are connected routes (the kernel's, longer than any
+    // route here): the table has nothing more specific for them.
+    assert!(
+        r.lookup(r1, ad.links[l_mid].v4[1].into())
+            .is_none_or(|x| x.dest == LAB_V4)
+    );
     no_default_routes(&r);
 }
 
@@ -758,4 +773,84 @@ fn a_host_only_graph_links_hosts_directly() {
     // The h1--h2 link: h0 reaches h1's end (h1 is its neighbour), not h2's.
     assert_eq!(hop_links(&t, 0, a.links[1].v4[End::A.index()].into()), [0]);
     assert!(t.lookup(0, a.links[1].v4[End::B.index()].into()).is_none());
+}
+
+#[test]
+fn addresses_nobody_has_never_loop_between_lab_wide_routes() {
+    // Routers' lab-wide routes carry every address the lab has not given
+    // out too: on every graph, from every node, such a packet ends in "no
+    // route" at some router, never in a loop and never through a host.
+    let mut rng = Rng::new(0x5eed_0005);
+    let mut graphs: Vec<Graph> = (0..150).map(|_| any(&mut rng)).collect();
+    graphs.push(tree(300, &mut rng));
+    graphs.push(leaf_spine(4, 8, 5));
+    graphs.push(campus(2, 4, 5));
+    let unassigned: [IpAddr; 5] = [
+        "198.18.255.250".parse().unwrap(),
+        "198.19.127.250".parse().unwrap(),
+        "198.19.255.250".parse().unwrap(),
+        "2001:2:0:ffff::fffe".parse().unwrap(),
+        "2001:2:0:3ffe::1".parse().unwrap(),
+    ];
+    let mut lab_wide = 0;
+    for g in &graphs {
+        let (a, t) = plan(g);
+        lab_wide += t
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| g.nodes[*i].router && r.iter().any(|x| x.dest == LAB_V4))
+            .count();
+        let net = Network::new(g, &a, &t);
+        for s in 0..g.nodes.len() {
+            for &dst in &unassigned {
+                for fate in net.send(s, dst) {
+                    assert!(
+                        matches!(fate, Fate::NoRoute { .. }),
+                        "{dst} from {}: {fate:?}",
+                        g.nodes[s].name
+                    );
+                }
+            }
+        }
+    }
+    assert!(lab_wide > 100, "lab-wide routes were tried: {lab_wide}");
+}
+
+#[test]
+fn a_leaf_switch_holds_its_rack_and_one_route_up() {
+    // 4 spines, 8 leaves of 5 hosts: a leaf reaches the other racks through
+    // all four spines, so one lab-wide route per family does it.
+    let g = leaf_spine(4, 8, 5);
+    let (a, t) = plan(&g);
+    for (i, n) in g.nodes.iter().enumerate() {
+        if n.name.starts_with("leaf") {
+            let up: Vec<&Route> = t.nodes[i].iter().filter(|r| r.dest == LAB_V4).collect();
+            assert_eq!(up.len(), 1, "{}: {:?}", n.name, t.nodes[i]);
+            assert_eq!(up[0].nexthops.len(), 4, "through every spine");
+            // No route per rack: every other leaf and host is reached by
+            // the lab-wide route.
+            for (v, m) in g.nodes.iter().enumerate() {
+                let other = (m.name.starts_with("leaf") || m.name.starts_with("host"))
+                    && v != i
+                    && !t.nodes[i].is_empty();
+                if other
+                    && !g
+                        .links
+                        .iter()
+                        .any(|l| (l.a, l.b) == (i, v) || (l.a, l.b) == (v, i))
+                {
+                    let r4 = t.lookup(i, lo4(&a, v)).unwrap();
+                    let r6 = t.lookup(i, lo6(&a, v)).unwrap();
+                    assert_eq!(
+                        (r4.dest, r6.dest),
+                        (LAB_V4, LAB_V6),
+                        "{} to {}",
+                        n.name,
+                        m.name
+                    );
+                }
+            }
+        }
+    }
 }

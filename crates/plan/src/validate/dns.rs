@@ -1,0 +1,375 @@
+//! `kind = "dns"`: a series of DNS queries from one node to a server, with
+//! an optional EDNS Client Subnet prefix.
+//!
+//! The server is a node or an address (port 53 unless written); the name,
+//! the record type and the subnet are checked here, so a typo in any of
+//! them is a plan error at its key, not a failed query at run time.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::diagnostic::Finding;
+use crate::model::{Action, Dns, Target, Transport};
+use crate::tree::{Checker, Str, Table};
+use crate::units::format_duration;
+
+use super::topology::external_allowed;
+use super::{Context, Names, optional, positive_duration};
+
+/// The keys a `dns` step adds to the common ones.
+pub(super) const KEYS: &[&str] = &[
+    "from",
+    "server",
+    "qname",
+    "type",
+    "subnet",
+    "transport",
+    "queries",
+    "interval",
+    "wait",
+    "tries",
+];
+
+/// The record types a step may ask for.
+const TYPES: &[&str] = &[
+    "A", "AAAA", "CNAME", "TXT", "NS", "SOA", "MX", "SRV", "PTR", "CAA", "HTTPS", "SVCB", "ANY",
+];
+
+const DEFAULT_PORT: u16 = 53;
+const DEFAULT_WAIT: Duration = Duration::from_secs(2);
+const DEFAULT_TRIES: u32 = 3;
+
+pub(super) fn dns(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    t: &Table<'_, '_>,
+    label: &str,
+) -> Option<Action> {
+    let from = t
+        .require(ck, "from", "add `from = \"...\"`, the node that asks")
+        .and_then(|v| v.str(ck))
+        .and_then(|s| names.resolve_str(ck, &s));
+    let server = t
+        .require(
+            ck,
+            "server",
+            "add `server = \"NODE\"` (port 53), `\"NODE:PORT\"` or an address: the DNS server asked",
+        )
+        .and_then(|v| v.str(ck))
+        .and_then(|s| match s.value.parse::<IpAddr>() {
+            // A bare address, IPv6 ones too: port 53.
+            Ok(ip) => external_allowed(ck, cx, ip, s.span).then_some((Target::Addr(ip), DEFAULT_PORT)),
+            Err(_) if s.value.contains(':') => super::step::target(ck, cx, names, &s),
+            Err(_) => names
+                .resolve_str(ck, &s)
+                .map(|n| (Target::Node(n), DEFAULT_PORT)),
+        });
+    let name = t
+        .require(
+            ck,
+            "qname",
+            "add `qname = \"www.cdn.test\"`, the name asked about",
+        )
+        .and_then(|v| v.text(ck))
+        .and_then(|s| dns_name(ck, &s));
+    let rtype = t.get("type").map(|v| {
+        let s = v.str(ck)?;
+        let upper = s.value.to_ascii_uppercase();
+        if TYPES.contains(&upper.as_str()) {
+            Some(upper)
+        } else {
+            ck.report(
+                Finding::new(
+                    s.span,
+                    format!("`{}` is not a record type a `dns` step asks for", s.value),
+                    "unknown type",
+                )
+                .hint(format!("write one of {}", crate::spelling::one_of(TYPES))),
+            );
+            None
+        }
+    });
+    let subnet = t
+        .get("subnet")
+        .map(|v| v.str(ck).and_then(|s| subnet(ck, &s)));
+    let transport = t.get("transport").map(|v| {
+        let s = v.str(ck)?;
+        match s.value {
+            "udp" => Some(Transport::Udp),
+            "tcp" => Some(Transport::Tcp),
+            other => {
+                ck.report(
+                    Finding::new(s.span, format!("unknown transport `{other}`"), "not a transport")
+                        .hint("write `transport = \"udp\"` (TCP after a truncated answer) or `transport = \"tcp\"`"),
+                );
+                None
+            }
+        }
+    });
+    let queries = t.get("queries").map(|v| {
+        v.int_in(ck, 1..=100_000, "queries")
+            .and_then(|n| u32::try_from(n).ok())
+    });
+    let interval = t.get("interval").map(|v| positive_duration(ck, &v));
+    let wait = t.get("wait").map(|v| positive_duration(ck, &v));
+    let tries = t.get("tries").map(|v| {
+        v.int_in(ck, 1..=10, "tries")
+            .and_then(|n| u32::try_from(n).ok())
+    });
+    let transport = optional(transport)?.unwrap_or(Transport::Udp);
+    if let (Transport::Tcp, Some(v)) = (transport, t.get("tries")) {
+        ck.report(
+            Finding::new(
+                v.key_span(),
+                "`tries` is for UDP; a TCP query is sent once".to_string(),
+                "not for tcp",
+            )
+            .hint("remove `tries`, or use `transport = \"udp\"`"),
+        );
+        return None;
+    }
+    let step = Dns {
+        from: from?,
+        server: server.as_ref()?.0.clone(),
+        port: server.as_ref()?.1,
+        name: name?,
+        rtype: optional(rtype)?.unwrap_or_else(|| "A".to_string()),
+        subnet: optional(subnet)?,
+        transport,
+        queries: optional(queries)?.unwrap_or(1),
+        interval: optional(interval)?.unwrap_or(Duration::from_secs(1)),
+        wait: optional(wait)?.unwrap_or(DEFAULT_WAIT),
+        tries: optional(tries)?.unwrap_or(DEFAULT_TRIES),
+    };
+    // Read quietly: a malformed `timeout` is reported by the common checks.
+    if let Some(v) = t.get("timeout")
+        && let Some(timeout) = v.duration(&mut Checker::new(ck.text))
+    {
+        let needed = step.interval.saturating_mul(step.queries - 1) + step.wait;
+        if timeout < needed {
+            ck.report(
+                Finding::new(v.key_span(), format!("step `{label}` cannot finish its queries within its `timeout`"), "too short")
+                    .hint(format!(
+                        "{} queries every {} with a wait of {} take at least {}; raise `timeout` or remove it (the default fits every try)",
+                        step.queries,
+                        format_duration(step.interval),
+                        format_duration(step.wait),
+                        format_duration(needed)
+                    )),
+            );
+            return None;
+        }
+    }
+    Some(Action::Dns(step))
+}
+
+/// The step's default `timeout`: every query's tries and a TCP retry, one
+/// after another, plus a second.
+pub(super) fn default_timeout(d: &Dns) -> Duration {
+    let per_query = d.wait.saturating_mul(d.tries + 1);
+    (d.interval.max(per_query))
+        .saturating_mul(d.queries)
+        .saturating_add(Duration::from_secs(1))
+}
+
+/// A DNS name in ASCII: labels of letters, digits, `-` and `_`, at most
+/// 63 bytes each and 253 in all, with an optional final dot.
+fn dns_name(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<String> {
+    let text = s.value;
+    let bare = text.strip_suffix('.').unwrap_or(text);
+    let ok = !bare.is_empty()
+        && bare.len() <= 253
+        && bare.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*')
+        });
+    if ok {
+        Some(text.to_string())
+    } else {
+        ck.report(
+            Finding::new(
+                s.span,
+                format!("`{text}` is not a DNS name"),
+                "invalid name",
+            )
+            .hint("write labels of letters, digits and `-` separated by dots, e.g. `www.cdn.test`"),
+        );
+        None
+    }
+}
+
+/// `ADDR/LEN` with no address bits set beyond `LEN`.
+fn subnet(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<(IpAddr, u8)> {
+    let text = s.value;
+    let hint = "write a network prefix such as `198.18.4.0/24` or `2001:2:4::/48`";
+    let bad = |ck: &mut Checker<'_>, msg: String, label: &str, hint: String| {
+        ck.report(Finding::new(s.span, msg, label).hint(hint));
+    };
+    let Some((a, l)) = text.split_once('/') else {
+        bad(
+            ck,
+            format!("`{text}` has no prefix length"),
+            "expected `/LEN`",
+            hint.into(),
+        );
+        return None;
+    };
+    let Ok(addr) = a.parse::<IpAddr>() else {
+        bad(
+            ck,
+            format!("`{a}` is not an IPv4 or IPv6 address"),
+            "not an address",
+            hint.into(),
+        );
+        return None;
+    };
+    let max: u8 = if addr.is_ipv4() { 32 } else { 128 };
+    let Some(len) = l
+        .parse::<u8>()
+        .ok()
+        .filter(|n| *n <= max && l.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        bad(
+            ck,
+            format!("`/{l}` is not a prefix length (0 to {max})"),
+            "invalid length",
+            hint.into(),
+        );
+        return None;
+    };
+    let masked = match addr {
+        IpAddr::V4(v) => {
+            let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            IpAddr::V4((u32::from(v) & m).into())
+        }
+        IpAddr::V6(v) => {
+            let m = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            IpAddr::V6((u128::from(v) & m).into())
+        }
+    };
+    if masked != addr {
+        // RFC 7871 section 6: a server answers such a query with FORMERR.
+        bad(
+            ck,
+            format!("`{text}` has address bits set beyond /{len}"),
+            "host bits set",
+            format!("write the network, `{masked}/{len}`"),
+        );
+        return None;
+    }
+    Some((addr, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::model::{Action, Dns, Target, Transport};
+    use crate::{Options, parse};
+
+    fn plan(step: &str) -> String {
+        format!(
+            r#"
+[plan]
+name = "dns"
+summary = "dns steps"
+backend = "local"
+
+[[node]]
+name = "client"
+
+[[node]]
+name = "ns"
+
+[[case]]
+id = "D-01"
+title = "ask"
+steps = [ {step} ]
+"#
+        )
+    }
+
+    fn ok(step: &str) -> (Dns, std::time::Duration) {
+        let p = parse(Path::new("p.toml"), &plan(step), &Options::default())
+            .unwrap_or_else(|e| panic!("{}", e.render(false, 100)));
+        let s = &p.cases[0].steps[0];
+        match &s.action {
+            Action::Dns(d) => (d.clone(), s.timeout),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn errors(step: &str) -> Vec<String> {
+        let e = parse(Path::new("p.toml"), &plan(step), &Options::default()).unwrap_err();
+        e.problems()
+            .into_iter()
+            .map(|p| format!("{} | {}", p.message, p.hint.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_and_every_key() {
+        let (d, timeout) =
+            ok(r#"{ kind = "dns", from = "client", server = "ns", qname = "www.cdn.test" }"#);
+        assert_eq!(d.server, Target::Node("ns".into()));
+        assert_eq!(d.port, 53);
+        assert_eq!(d.rtype, "A");
+        assert_eq!(d.transport, Transport::Udp);
+        assert_eq!((d.queries, d.tries, d.subnet), (1, 3, None));
+        // One query: 3 tries and a TCP retry of 2 s each, plus 1 s.
+        assert_eq!(timeout, std::time::Duration::from_secs(9));
+
+        let (d, _) = ok(
+            r#"{ kind = "dns", from = "client", server = "[::1]:5353", qname = "www.cdn.test.", type = "aaaa", subnet = "2001:2:4::/48", transport = "tcp", queries = 4, interval = "100ms", wait = "1s" }"#,
+        );
+        assert_eq!(d.server, Target::Addr("::1".parse().unwrap()));
+        assert_eq!(d.port, 5353);
+        assert_eq!(d.rtype, "AAAA");
+        assert_eq!(d.subnet, Some(("2001:2:4::".parse().unwrap(), 48)));
+        assert_eq!(d.transport, Transport::Tcp);
+        let (d, _) = ok(
+            r#"{ kind = "dns", from = "client", server = "127.0.0.1", qname = "x.test", subnet = "198.18.4.0/24" }"#,
+        );
+        assert_eq!(d.port, 53);
+        assert_eq!(d.subnet, Some(("198.18.4.0".parse().unwrap(), 24)));
+    }
+
+    #[test]
+    fn mistakes_are_reported_at_their_key() {
+        let e = errors(
+            r#"{ kind = "dns", from = "client", server = "ns", qname = "www.cdn.test", subnet = "198.18.4.1/24" }"#,
+        );
+        assert!(e[0].contains("address bits set beyond /24"), "{e:?}");
+        assert!(e[0].contains("`198.18.4.0/24`"), "{e:?}");
+        let e = errors(
+            r#"{ kind = "dns", from = "client", server = "ns", qname = "www.cdn.test", type = "AXFR" }"#,
+        );
+        assert!(e[0].contains("not a record type"), "{e:?}");
+        let e = errors(r#"{ kind = "dns", from = "client", server = "ns", qname = "bad name" }"#);
+        assert!(e[0].contains("not a DNS name"), "{e:?}");
+        let e = errors(
+            r#"{ kind = "dns", from = "client", server = "ns", qname = "a.test", transport = "tcp", tries = 2 }"#,
+        );
+        assert!(e[0].contains("`tries` is for UDP"), "{e:?}");
+        let e = errors(
+            r#"{ kind = "dns", from = "client", server = "ns", qname = "a.test", transport = "quic" }"#,
+        );
+        assert!(e[0].contains("unknown transport"), "{e:?}");
+        let e = errors(
+            r#"{ kind = "dns", from = "client", server = "ns", qname = "a.test", queries = 10, interval = "1s", timeout = "5s" }"#,
+        );
+        assert!(e[0].contains("cannot finish its queries"), "{e:?}");
+        let e =
+            errors(r#"{ kind = "dns", from = "client", server = "8.8.8.8", qname = "a.test" }"#);
+        assert!(e[0].contains("8.8.8.8"), "{e:?}");
+        let e = errors(r#"{ kind = "dns", from = "client", server = "ns" }"#);
+        assert!(e[0].contains("qname"), "{e:?}");
+        let e = errors(
+            r#"{ kind = "dns", from = "client", server = "ns", qname = "a.test", subnet = "198.18.4.0" }"#,
+        );
+        assert!(e[0].contains("no prefix length"), "{e:?}");
+    }
+}

@@ -1,0 +1,103 @@
+//! `http`: HTTP(S) requests from a node, or an open-loop load.
+//!
+//! The TCP connection is made on the node (inside its namespace on the
+//! netns backend) through [`netproof_lab::NodeHandle::tcp_connect`]; the
+//! probe runs TLS and HTTP over it with the step's Host header and SNI,
+//! each set independently of the address. A failed request is a result
+//! (failed samples with the phase and reason), not a step error; only a
+//! setup that cannot run (an unreadable CA file) is.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use netproof_plan::Http;
+use netproof_probe::http::{
+    ByteRange, Client, Config, Connector, Endpoint, LoadConfig, Sni, Trust, Url,
+};
+
+use super::{ActionOutcome, StepContext, StepError};
+
+pub(super) async fn run(step: &Http, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
+    let ip = super::resolve(&step.to, ctx)?;
+    let target = SocketAddr::new(ip, step.port);
+    let url = Url::parse(&step.url).map_err(|e| StepError(e.to_string()))?;
+    let cfg = Config {
+        connect: Some(Endpoint::Addr(target)),
+        host: Some(step.host.clone()),
+        sni: match &step.sni {
+            Some(n) => Sni::Name(n.clone()),
+            None => Sni::Off,
+        },
+        trust: match &step.ca {
+            Some(path) => Trust::CaFile(path.clone()),
+            None => Trust::Insecure,
+        },
+        http2: step.http2,
+        range: step.range.map(|(first, last)| ByteRange { first, last }),
+        requests: step.requests,
+        timeout: step.request_timeout,
+        ..Config::new(url)
+    };
+    let node = ctx.node.clone();
+    let connector: Connector = Arc::new(move |addr| {
+        let node = node.clone();
+        Box::pin(async move { node.tcp_connect(addr).await })
+    });
+    let client = Client::new(cfg, connector).map_err(|e| StepError(e.to_string()))?;
+    let labels = super::probe_labels(ctx, format!("{}:{}", step.to, step.port));
+    let late = || {
+        StepError(format!(
+            "the HTTP probe of {} did not finish within the step's timeout",
+            step.url
+        ))
+    };
+    match &step.load {
+        None => {
+            let summary =
+                tokio::time::timeout_at(ctx.deadline, client.run(ctx.sink.as_ref(), &labels))
+                    .await
+                    .map_err(|_| late())?;
+            let first = summary
+                .requests
+                .iter()
+                .find_map(|r| match (&r.failure, r.status) {
+                    (Some(f), _) => Some(f.to_string()),
+                    (None, Some(s)) if s >= 400 => Some(format!("status {s}")),
+                    _ => None,
+                });
+            Ok(match first {
+                None => ActionOutcome::Ok,
+                Some(why) => ActionOutcome::Failed(format!(
+                    "GET {} via {target} (Host `{}`): {why}",
+                    step.url, step.host
+                )),
+            })
+        }
+        Some(l) => {
+            let load = LoadConfig {
+                connections: l.connections,
+                rate: f64::from(l.rate),
+                requests: u64::from(step.requests),
+                duration: l.duration,
+            };
+            let summary = tokio::time::timeout_at(
+                ctx.deadline,
+                client.load(&load, ctx.sink.as_ref(), &labels),
+            )
+            .await
+            .map_err(|_| late())?
+            .map_err(|e| StepError(e.to_string()))?;
+            Ok(if summary.failed == 0 {
+                ActionOutcome::Ok
+            } else {
+                ActionOutcome::Failed(format!(
+                    "{} of {} requests to {} failed; first: {}",
+                    summary.failed,
+                    summary.sent,
+                    step.url,
+                    summary.first_failure.unwrap_or_default()
+                ))
+            })
+        }
+    }
+}
