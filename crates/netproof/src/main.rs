@@ -1,6 +1,8 @@
 //! The `netproof` binary: parse the command line, dispatch, print the error
 //! once, exit with a code CI can use.
 
+#[macro_use]
+mod out;
 mod cli;
 mod commands;
 mod error;

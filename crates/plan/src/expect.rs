@@ -1,14 +1,26 @@
-//! The expectation language: `AGG(METRIC{labels}) OP THRESHOLD`.
+//! The expectation language: `AGG(METRIC{labels}) OP THRESHOLD`, and
+//! `all|any(METRIC{labels}) [!]contains "TEXT"` for text and set values.
 //!
 //! ```text
 //! expectation := aggregate "(" metric [ "{" labels "}" ] ")" op threshold
+//!              | ( "all" | "any" ) "(" metric [ "{" labels "}" ] ")"
+//!                ( "contains" | "!contains" ) quoted
 //! aggregate   := "min" | "max" | "mean" | "sum" | "count" | "success_ratio"
 //!              | "rate" | "p" NUMBER            (0..=100, e.g. p50, p99.9)
 //! labels      := label { "," label } [ "," ]
-//! label       := NAME "=" ( '"' TEXT '"' | "'" TEXT "'" )
+//! label       := NAME "=" quoted
+//! quoted      := '"' TEXT '"' | "'" TEXT "'"
 //! op          := "<" | "<=" | ">" | ">=" | "==" | "!="
 //! threshold   := a quantity in the unit of the aggregate's result
 //! ```
+//!
+//! The TEXT after `contains` may hold `{addr:NODE}` and `{addr6:NODE}`
+//! placeholders (`{{` and `}}` are literal braces); this module splits
+//! them out and reports where each node name is, and the validator checks
+//! that the node exists. `contains` applies only to metrics whose
+//! catalogue unit is text: the catalogue does not tell a text metric from
+//! a set-valued one, so both may use it (a text value contains TEXT when
+//! it equals it).
 //!
 //! Whitespace is allowed between tokens. The metric must be in
 //! [`netproof_sample::metric::CATALOG`]; the threshold is converted to the
@@ -26,7 +38,8 @@ use std::ops::Range;
 use netproof_sample::Unit;
 use netproof_sample::metric::{self, CATALOG};
 
-use crate::model::{Aggregate, Comparison, Expectation, Span};
+use crate::arg::NodeRef;
+use crate::model::{Aggregate, Comparison, Contains, Expectation, Span, Template, TemplatePart};
 use crate::spelling;
 use crate::units::{self, UnitError};
 
@@ -76,14 +89,25 @@ const AGGREGATES: &[&str] = &[
     "rate",
     "p50",
     "p99",
+    "all",
+    "any",
 ];
 const OPS_HINT: &str = "compare with `<`, `<=`, `>`, `>=`, `==` or `!=`";
 const SHAPE_HINT: &str =
     "an expectation reads `AGGREGATE(METRIC) OP THRESHOLD`, e.g. `p99(tcp_connect.latency) < 5ms`";
+const CONTAINS_HINT: &str = "write `all(METRIC) contains \"TEXT\"` (every sample contains it) or `any(METRIC) contains \"TEXT\"` (at least one does), e.g. `all(dns.answer) contains \"198.18.10.1\"`";
+const PLACEHOLDER_HINT: &str =
+    "the placeholders are `{addr:NODE}` and `{addr6:NODE}`; write `{{` and `}}` for literal braces";
 
 /// Parses one expectation. The returned [`Expectation::span`] covers the
 /// whole text; the caller replaces it with the span in the plan.
 pub fn parse(text: &str) -> Result<Expectation, Vec<ExpectError>> {
+    parse_with_refs(text).map(|(e, _)| e)
+}
+
+/// [`parse`], also returning the node names that placeholders in a
+/// `contains` text refer to, with their byte ranges, for the validator.
+pub(crate) fn parse_with_refs(text: &str) -> Result<(Expectation, Vec<NodeRef>), Vec<ExpectError>> {
     let mut errors = Vec::new();
     let mut cur = Cursor { text, pos: 0 };
     let syntax = parse_syntax(&mut cur);
@@ -114,6 +138,88 @@ pub fn parse(text: &str) -> Result<Expectation, Vec<ExpectError>> {
     let (Some(aggregate), Some(metric)) = (aggregate, metric) else {
         return Err(errors);
     };
+    let quantifier = matches!(aggregate, Aggregate::All | Aggregate::Any);
+
+    let (op, threshold_text, threshold_range) = match syntax.rhs {
+        Rhs::Contains {
+            negated,
+            op,
+            text: contains,
+            refs,
+        } => {
+            if !quantifier {
+                errors.push(
+                    ExpectError::new(
+                        syntax.aggregate.1.clone(),
+                        format!(
+                            "`{}` cannot be used with `{}`; only `all` and `any` can",
+                            aggregate.name(),
+                            &text[op.clone()]
+                        ),
+                        "not `all` or `any`",
+                    )
+                    .hint(CONTAINS_HINT),
+                );
+            }
+            if metric.unit != Unit::Text {
+                errors.push(
+                    ExpectError::new(
+                        metric_range.clone(),
+                        format!(
+                            "`{}` is a number ({}), so `{}` cannot test it",
+                            metric.name,
+                            metric.unit.as_str(),
+                            &text[op]
+                        ),
+                        "a number, not text or a set",
+                    )
+                    .hint(format!(
+                        "`contains` tests text and set metrics ({}); compare numbers with `<`, `<=`, `>`, `>=`, `==` or `!=`",
+                        text_metrics()
+                    )),
+                );
+            }
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            return Ok((
+                Expectation {
+                    text: text.to_string(),
+                    aggregate,
+                    metric: metric.name.to_string(),
+                    labels: syntax.labels,
+                    // Unused by a `contains` test.
+                    op: Comparison::Eq,
+                    threshold: 0.0,
+                    unit: Unit::Text,
+                    span: Span::new(0, text.len()),
+                    contains: Some(Contains {
+                        negated,
+                        text: contains,
+                    }),
+                },
+                refs,
+            ));
+        }
+        Rhs::Compare { op, threshold } => (op, threshold.0, threshold.1),
+    };
+    if quantifier {
+        errors.push(
+            ExpectError::new(
+                syntax.aggregate.1.clone(),
+                format!(
+                    "`{}` tests each sample with `contains` or `!contains`, not `{}`",
+                    aggregate.name(),
+                    op.as_str()
+                ),
+                "needs `contains`",
+            )
+            .hint(format!(
+                "{CONTAINS_HINT}; to compare numbers use `min`, `max`, `count`, ..."
+            )),
+        );
+        return Err(errors);
+    }
 
     let numeric = matches!(
         aggregate,
@@ -134,7 +240,7 @@ pub fn parse(text: &str) -> Result<Expectation, Vec<ExpectError>> {
                 ),
                 "numeric aggregate of a text metric",
             )
-            .hint("text metrics take `count`, `success_ratio` or `rate`"),
+            .hint("text metrics take `count`, `success_ratio`, `rate`, or `all`/`any` with `contains`"),
         );
         return Err(errors);
     }
@@ -145,7 +251,7 @@ pub fn parse(text: &str) -> Result<Expectation, Vec<ExpectError>> {
         _ => metric.unit,
     };
     let subject = format!("{}({})", aggregate.name(), metric.name);
-    let (threshold_text, threshold_range) = &syntax.threshold;
+    let (threshold_text, threshold_range) = (&threshold_text, &threshold_range);
     let threshold = match threshold_value(aggregate, unit, threshold_text) {
         Ok(v) => v,
         Err(e) => {
@@ -163,16 +269,20 @@ pub fn parse(text: &str) -> Result<Expectation, Vec<ExpectError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Expectation {
-        text: text.to_string(),
-        aggregate,
-        metric: metric.name.to_string(),
-        labels: syntax.labels,
-        op: syntax.op,
-        threshold,
-        unit,
-        span: Span::new(0, text.len()),
-    })
+    Ok((
+        Expectation {
+            text: text.to_string(),
+            aggregate,
+            metric: metric.name.to_string(),
+            labels: syntax.labels,
+            op,
+            threshold,
+            unit,
+            span: Span::new(0, text.len()),
+            contains: None,
+        },
+        Vec::new(),
+    ))
 }
 
 /// The parts of an expectation as written, before meaning is checked.
@@ -182,8 +292,24 @@ struct Syntax {
     labels: Vec<(String, String)>,
     /// Byte offset just past `)`.
     close: usize,
-    op: Comparison,
-    threshold: (String, Range<usize>),
+    rhs: Rhs,
+}
+
+/// What follows the `)`.
+enum Rhs {
+    /// `OP THRESHOLD`.
+    Compare {
+        op: Comparison,
+        threshold: (String, Range<usize>),
+    },
+    /// `contains "TEXT"` or `!contains "TEXT"`.
+    Contains {
+        negated: bool,
+        /// Where `contains` or `!contains` is written.
+        op: Range<usize>,
+        text: Template,
+        refs: Vec<NodeRef>,
+    },
 }
 
 struct Cursor<'t> {
@@ -294,6 +420,24 @@ fn parse_syntax(cur: &mut Cursor<'_>) -> Result<Syntax, ExpectError> {
     cur.skip_ws();
     let op_start = cur.pos;
     let rest = &text[cur.pos..];
+    if let Some(len) = contains_keyword(rest) {
+        let op = op_start..op_start + len;
+        cur.pos += len;
+        cur.skip_ws();
+        let (text, refs) = contains_text(cur, &op)?;
+        return Ok(Syntax {
+            aggregate: (cur.text[agg.clone()].to_string(), agg),
+            metric: (cur.text[metric.clone()].to_string(), metric),
+            labels,
+            close,
+            rhs: Rhs::Contains {
+                negated: len > "contains".len(),
+                op,
+                text,
+                refs,
+            },
+        });
+    }
     let (op, len) = if rest.starts_with("<=") {
         (Comparison::Le, 2)
     } else if rest.starts_with(">=") {
@@ -346,12 +490,216 @@ fn parse_syntax(cur: &mut Cursor<'_>) -> Result<Syntax, ExpectError> {
         metric: (text[metric.clone()].to_string(), metric),
         labels,
         close,
-        op,
-        threshold: (
-            threshold.to_string(),
-            threshold_start..threshold_start + threshold.len(),
-        ),
+        rhs: Rhs::Compare {
+            op,
+            threshold: (
+                threshold.to_string(),
+                threshold_start..threshold_start + threshold.len(),
+            ),
+        },
     })
+}
+
+/// The length of `contains` or `!contains` at the start of `rest`, when it
+/// is the whole word.
+fn contains_keyword(rest: &str) -> Option<usize> {
+    let len = if rest.starts_with("!contains") {
+        "!contains".len()
+    } else if rest.starts_with("contains") {
+        "contains".len()
+    } else {
+        return None;
+    };
+    let next = rest[len..].chars().next();
+    (!next.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')).then_some(len)
+}
+
+/// The quoted TEXT after `contains` (`op` is where that word is), which
+/// must end the expectation, split into text and placeholders.
+fn contains_text(
+    cur: &mut Cursor<'_>,
+    op: &Range<usize>,
+) -> Result<(Template, Vec<NodeRef>), ExpectError> {
+    let word = &cur.text[op.clone()];
+    if !matches!(cur.peek(), Some('"' | '\'')) {
+        let range = if cur.peek().is_none() {
+            op.clone()
+        } else {
+            cur.here()
+        };
+        return Err(ExpectError::new(
+            range,
+            format!(
+                "expected a quoted text after `{word}`, found {}",
+                cur.found()
+            ),
+            "expected a quoted text",
+        )
+        .hint(CONTAINS_HINT));
+    }
+    let open = cur.pos;
+    let (value, escaped) = quoted(cur, &format!("`{word}`"))?;
+    let close = cur.pos;
+    cur.skip_ws();
+    if cur.peek().is_some() {
+        return Err(ExpectError::new(
+            cur.pos..cur.text.trim_end().len().max(cur.pos),
+            format!(
+                "unexpected `{}` after the quoted text",
+                cur.text[cur.pos..].trim_end()
+            ),
+            "unexpected text",
+        )
+        .hint("the quoted text ends the expectation; put quotes inside it as `\\\"`"));
+    }
+    // Placeholder ranges map one to one onto the expectation only when the
+    // quoted text has no escapes; otherwise point at the whole of it.
+    let at = |r: Range<usize>| {
+        if escaped {
+            open..close
+        } else {
+            open + 1 + r.start..open + 1 + r.end
+        }
+    };
+    template(&value)
+        .map_err(|mut e| {
+            e.range = at(e.range);
+            e
+        })
+        .map(|(t, refs)| {
+            let refs = refs
+                .into_iter()
+                .map(|r| NodeRef {
+                    range: at(r.range),
+                    name: r.name,
+                })
+                .collect();
+            (t, refs)
+        })
+}
+
+/// Splits `s` into literal text and `{addr:NODE}`/`{addr6:NODE}`
+/// placeholders; ranges are byte offsets into `s`.
+fn template(s: &str) -> Result<(Template, Vec<NodeRef>), ExpectError> {
+    let mut parts = Vec::new();
+    let mut refs = Vec::new();
+    let mut lit = String::new();
+    let mut i = 0;
+    while i < s.len() {
+        let rest = &s[i..];
+        if rest.starts_with("{{") || rest.starts_with("}}") {
+            lit.push_str(&rest[..1]);
+            i += 2;
+        } else if rest.starts_with('{') {
+            let Some(len) = rest.find('}') else {
+                return Err(ExpectError::new(
+                    i..s.len(),
+                    format!("unclosed `{{` in `{s}`"),
+                    "unclosed `{`",
+                )
+                .hint(PLACEHOLDER_HINT));
+            };
+            let inner = &rest[1..len];
+            let (part, prefix): (fn(String) -> TemplatePart, &str) = if inner.starts_with("addr6:")
+            {
+                (TemplatePart::Addr6, "addr6:")
+            } else {
+                (TemplatePart::Addr, "addr:")
+            };
+            match inner.strip_prefix(prefix) {
+                Some(node) if !node.is_empty() => {
+                    if !lit.is_empty() {
+                        parts.push(TemplatePart::Text(std::mem::take(&mut lit)));
+                    }
+                    parts.push(part(node.to_string()));
+                    let start = i + 1 + prefix.len();
+                    refs.push(NodeRef {
+                        name: node.to_string(),
+                        range: start..start + node.len(),
+                    });
+                }
+                _ => {
+                    return Err(ExpectError::new(
+                        i..i + len + 1,
+                        format!("unknown placeholder `{{{inner}}}`"),
+                        "unknown placeholder",
+                    )
+                    .hint(PLACEHOLDER_HINT));
+                }
+            }
+            i += len + 1;
+        } else if rest.starts_with('}') {
+            return Err(ExpectError::new(
+                i..i + 1,
+                format!("unmatched `}}` in `{s}`"),
+                "unmatched `}`",
+            )
+            .hint(PLACEHOLDER_HINT));
+        } else {
+            let next = rest.find(['{', '}']).unwrap_or(rest.len());
+            lit.push_str(&rest[..next]);
+            i += next;
+        }
+    }
+    if !lit.is_empty() || parts.is_empty() {
+        parts.push(TemplatePart::Text(lit));
+    }
+    Ok((Template(parts), refs))
+}
+
+/// Reads a quoted string at the cursor (which is on the quote), with `\\`,
+/// `\"` and `\'` escapes; `what` names it in messages. Returns the value
+/// and whether it had escapes.
+fn quoted(cur: &mut Cursor<'_>, what: &str) -> Result<(String, bool), ExpectError> {
+    let Some(quote @ ('"' | '\'')) = cur.peek() else {
+        return Err(ExpectError::new(
+            cur.here(),
+            format!("expected a quoted value for {what}, found {}", cur.found()),
+            "expected a quoted value",
+        ));
+    };
+    let open = cur.pos;
+    cur.pos += quote.len_utf8();
+    let mut value = String::new();
+    let mut escaped = false;
+    loop {
+        match cur.peek() {
+            None => {
+                return Err(ExpectError::new(
+                    open..cur.text.len(),
+                    format!("unclosed value for {what}"),
+                    "unclosed quote",
+                )
+                .hint(format!("close it with {quote}")));
+            }
+            Some(c) if c == quote => {
+                cur.pos += 1;
+                return Ok((value, escaped));
+            }
+            Some('\\') => {
+                escaped = true;
+                cur.pos += 1;
+                match cur.peek() {
+                    Some(c @ ('\\' | '"' | '\'')) => {
+                        value.push(c);
+                        cur.pos += 1;
+                    }
+                    _ => {
+                        return Err(ExpectError::new(
+                            cur.pos - 1..cur.pos + cur.peek().map_or(0, char::len_utf8),
+                            format!("unknown escape in the value for {what}"),
+                            "unknown escape",
+                        )
+                        .hint("only `\\\\`, `\\\"` and `\\'` are escapes"));
+                    }
+                }
+            }
+            Some(c) => {
+                value.push(c);
+                cur.pos += c.len_utf8();
+            }
+        }
+    }
 }
 
 /// Parses `key="value", ...}` after the opening brace, consuming the `}`.
@@ -382,8 +730,8 @@ fn parse_labels(cur: &mut Cursor<'_>) -> Result<Vec<(String, String)>, ExpectErr
             .hint(format!("write `{key}=\"value\"`")));
         }
         cur.skip_ws();
-        let quote = match cur.peek() {
-            Some(q @ ('"' | '\'')) => q,
+        match cur.peek() {
+            Some('"' | '\'') => {}
             _ => {
                 return Err(ExpectError::new(
                     cur.here(),
@@ -395,47 +743,8 @@ fn parse_labels(cur: &mut Cursor<'_>) -> Result<Vec<(String, String)>, ExpectErr
                 )
                 .hint(format!("label values are quoted: `{key}=\"value\"`")));
             }
-        };
-        let open = cur.pos;
-        cur.pos += 1;
-        let mut value = String::new();
-        loop {
-            match cur.peek() {
-                None => {
-                    return Err(ExpectError::new(
-                        open..cur.text.len(),
-                        format!("unclosed value for label `{key}`"),
-                        "unclosed quote",
-                    )
-                    .hint(format!("close it with {quote}")));
-                }
-                Some(c) if c == quote => {
-                    cur.pos += 1;
-                    break;
-                }
-                Some('\\') => {
-                    cur.pos += 1;
-                    match cur.peek() {
-                        Some(c @ ('\\' | '"' | '\'')) => {
-                            value.push(c);
-                            cur.pos += 1;
-                        }
-                        _ => {
-                            return Err(ExpectError::new(
-                                cur.pos - 1..cur.pos + cur.peek().map_or(0, char::len_utf8),
-                                "unknown escape in a label value",
-                                "unknown escape",
-                            )
-                            .hint("only `\\\\`, `\\\"` and `\\'` are escapes"));
-                        }
-                    }
-                }
-                Some(c) => {
-                    value.push(c);
-                    cur.pos += c.len_utf8();
-                }
-            }
         }
+        let (value, _) = quoted(cur, &format!("label `{key}`"))?;
         if labels.iter().any(|(k, _)| *k == key) {
             return Err(ExpectError::new(
                 key_range,
@@ -470,6 +779,8 @@ fn aggregate(name: &str) -> Result<Aggregate, String> {
         "count" => Aggregate::Count,
         "success_ratio" => Aggregate::SuccessRatio,
         "rate" => Aggregate::Rate,
+        "all" => Aggregate::All,
+        "any" => Aggregate::Any,
         "avg" | "average" => return Err("write `mean` for the arithmetic mean".to_string()),
         "median" => return Err("write `p50` for the median".to_string()),
         _ => match name.strip_prefix('p') {
@@ -483,8 +794,8 @@ fn aggregate(name: &str) -> Result<Aggregate, String> {
             },
             _ => {
                 return Err(spelling::did_you_mean(name, AGGREGATES.iter().copied()).unwrap_or_else(|| {
-                    "aggregates are `min`, `max`, `mean`, `sum`, `count`, `success_ratio`, `rate` and \
-                     percentiles `p0`..`p100` (e.g. `p99`, `p99.9`)"
+                    "aggregates are `min`, `max`, `mean`, `sum`, `count`, `success_ratio`, `rate`, \
+                     percentiles `p0`..`p100` (e.g. `p99`, `p99.9`), and `all` and `any` with `contains`"
                         .to_string()
                 }));
             }
@@ -501,6 +812,16 @@ fn is_plain_number(s: &str) -> bool {
     !int.is_empty()
         && int.bytes().all(|b| b.is_ascii_digit())
         && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The metrics `contains` may test: those whose unit is text.
+fn text_metrics() -> String {
+    let names: Vec<String> = CATALOG
+        .iter()
+        .filter(|m| m.unit == Unit::Text)
+        .map(|m| format!("`{}`", m.name))
+        .collect();
+    names.join(", ")
 }
 
 fn metric_list() -> String {
@@ -626,180 +947,4 @@ fn threshold_error(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ok(text: &str) -> Expectation {
-        match parse(text) {
-            Ok(e) => e,
-            Err(errors) => panic!("{text}: {errors:?}"),
-        }
-    }
-
-    fn err(text: &str) -> Vec<ExpectError> {
-        parse(text).expect_err(text)
-    }
-
-    #[test]
-    fn percentile_with_duration() {
-        let e = ok("p99(tcp_connect.latency) < 5ms");
-        assert_eq!(e.aggregate, Aggregate::Percentile(99.0));
-        assert_eq!(e.metric, "tcp_connect.latency");
-        assert_eq!(e.op, Comparison::Lt);
-        assert!((e.threshold - 0.005).abs() < 1e-12);
-        assert_eq!(e.unit, Unit::Seconds);
-        assert_eq!(
-            ok("p99.9(tcp_connect.latency)<=1s").aggregate,
-            Aggregate::Percentile(99.9)
-        );
-        assert_eq!(
-            ok("p0(exec.duration) >= 0s").aggregate,
-            Aggregate::Percentile(0.0)
-        );
-        assert_eq!(ok("p100(exec.duration) >= 0s").aggregate.name(), "p100");
-    }
-
-    #[test]
-    fn labels_and_whitespace() {
-        let e = ok(r#"  mean ( tcp_connect.latency { step = "probe", to='server' , } ) != 1.5s "#);
-        assert_eq!(
-            e.labels,
-            vec![
-                ("step".into(), "probe".into()),
-                ("to".into(), "server".into())
-            ]
-        );
-        assert_eq!(e.op, Comparison::Ne);
-        assert_eq!(e.threshold, 1.5);
-        let e = ok(r#"count(exec.stdout{error="a \"b\""}) == 0"#);
-        assert_eq!(e.labels[0].1, "a \"b\"");
-    }
-
-    #[test]
-    fn units_per_aggregate() {
-        let e = ok("success_ratio(tcp_connect.latency) >= 99%");
-        assert_eq!((e.unit, e.threshold), (Unit::Ratio, 0.99));
-        assert_eq!(ok("success_ratio(exec.exit_code) >= 0.5").threshold, 0.5);
-        let e = ok("count(exec.stdout) > 3");
-        assert_eq!((e.unit, e.threshold), (Unit::Count, 3.0));
-        let e = ok("rate(tcp_connect.latency) >= 9.5/s");
-        assert_eq!((e.unit, e.threshold), (Unit::Count, 9.5));
-        assert_eq!(ok("rate(tcp_connect.latency) >= 9").threshold, 9.0);
-        let e = ok("max(exec.stdout_bytes) <= 1KiB");
-        assert_eq!((e.unit, e.threshold), (Unit::Bytes, 1024.0));
-        assert_eq!(ok("max(exec.exit_code) == 0").threshold, 0.0);
-        assert_eq!(ok("min(exec.exit_code) != -1").threshold, -1.0);
-        assert_eq!(ok("rate(exec.stdout) > 1/s").unit, Unit::Count);
-    }
-
-    #[test]
-    fn unknown_metric_points_at_the_name() {
-        // (`tcp.latency` would now be nearer `http.latency`.)
-        let text = "p99(tcp_conect.latency) < 5ms";
-        let errors = err(text);
-        assert_eq!(errors.len(), 1);
-        assert_eq!(&text[errors[0].range.clone()], "tcp_conect.latency");
-        let hint = errors[0].hint.as_deref().unwrap();
-        assert!(
-            hint.contains("did you mean `tcp_connect.latency`?"),
-            "{hint}"
-        );
-        assert!(hint.contains("exec.exit_code"), "{hint}");
-    }
-
-    #[test]
-    fn unit_mismatch_points_at_the_threshold() {
-        let text = "p99(tcp_connect.latency) < 5Mbit";
-        let errors = err(text);
-        assert_eq!(&text[errors[0].range.clone()], "5Mbit");
-        assert!(errors[0].message.contains("a duration"), "{:?}", errors[0]);
-        let errors = err("p99(tcp_connect.latency) < 5");
-        assert!(errors[0].message.contains("has no unit"));
-        assert!(
-            err("success_ratio(exec.exit_code) > 99")[0]
-                .message
-                .contains("100%")
-        );
-        assert!(
-            err("count(exec.exit_code) > 5ms")[0]
-                .message
-                .contains("plain number")
-        );
-        assert!(
-            err("count(exec.exit_code) > -1")[0]
-                .message
-                .contains("plain number")
-        );
-        assert!(
-            err("max(exec.exit_code) > 1s")[0]
-                .message
-                .contains("plain number")
-        );
-    }
-
-    #[test]
-    fn numeric_aggregate_of_text_is_an_error() {
-        let errors = err("mean(exec.stdout) > 1");
-        assert!(errors[0].message.contains("is text"));
-        assert!(errors[0].hint.as_deref().unwrap().contains("count"));
-    }
-
-    #[test]
-    fn semantic_errors_are_all_reported() {
-        let errors = err("avg(tcp.latency) < 5ms");
-        assert_eq!(errors.len(), 2);
-        assert!(errors[0].hint.as_deref().unwrap().contains("mean"));
-    }
-
-    #[test]
-    fn syntax_errors_point_at_the_spot() {
-        for (text, at) in [
-            ("", 0),
-            ("p99", 3),
-            ("p99(", 4),
-            ("p99(tcp_connect.latency", 23),
-            ("p99(tcp_connect.latency) 5ms", 25),
-            ("p99(tcp_connect.latency) <", 25),
-            ("p99(tcp_connect.latency) = 5ms", 25),
-            ("p99(tcp_connect.latency) => 5ms", 25),
-            ("p99(tcp_connect.latency{step}) < 5ms", 28),
-            ("p99(tcp_connect.latency{step=x}) < 5ms", 29),
-            ("p99(tcp_connect.latency{step=\"x) < 5ms", 29),
-            ("p99(tcp_connect.latency{a=\"1\",a=\"2\"}) < 5ms", 30),
-            ("(x) < 1", 0),
-        ] {
-            let errors = err(text);
-            assert_eq!(errors.len(), 1, "{text}");
-            assert_eq!(errors[0].range.start, at, "{text}: {:?}", errors[0]);
-        }
-    }
-
-    #[test]
-    fn percentile_bounds() {
-        assert!(
-            err("p101(exec.duration) < 1s")[0]
-                .hint
-                .as_deref()
-                .unwrap()
-                .contains("p100")
-        );
-        assert!(parse("p99.(exec.duration) < 1s").is_err());
-        assert!(parse("p-1(exec.duration) < 1s").is_err());
-        assert!(
-            err("median(exec.duration) < 1s")[0]
-                .hint
-                .as_deref()
-                .unwrap()
-                .contains("p50")
-        );
-    }
-
-    #[test]
-    fn never_panics_on_prefixes() {
-        let text = r#"p99.9(tcp_connect.latency{step="µ-probe", to='b'}) <= 5ms"#;
-        for (i, _) in text.char_indices() {
-            let _ = parse(&text[..i]);
-            let _ = parse(&text[i..]);
-        }
-    }
-}
+mod tests;

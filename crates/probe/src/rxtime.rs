@@ -94,6 +94,9 @@ mod tests {
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         use std::os::fd::AsRawFd;
         enable(rx.as_raw_fd()).unwrap();
+        // The kernel turns stamping on from a work queue: until then it
+        // stamps at read time. Give it a moment.
+        std::thread::sleep(Duration::from_millis(50));
         let before = Timestamp::now();
         tx.send_to(b"hello", rx.local_addr().unwrap()).unwrap();
         std::thread::sleep(Duration::from_millis(20));

@@ -477,9 +477,7 @@ fn expectations(out: &mut String, case: &CaseSummary) {
                 Some(Verdict::Error) | None => " error-cell",
                 _ => "",
             };
-            let v = m
-                .value
-                .map_or_else(|| "not measured".to_string(), |v| value_text(v, unit));
+            let v = e.rep_text(m).unwrap_or_else(|| "not measured".to_string());
             let _ = write!(out, "<td class=\"num{class}\">{}</td>", escape(&v));
         }
         if case.reps.len() > 1 {

@@ -170,7 +170,6 @@ fn case_section(out: &mut String, case: &CaseSummary) {
     }
     for e in &case.expectations {
         let unit = e.unit();
-        let measured = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| value_text(v, unit));
         if multi {
             let _ = write!(
                 out,
@@ -184,7 +183,8 @@ fn case_section(out: &mut String, case: &CaseSummary) {
                     Some(Verdict::Fail) => " ✗",
                     Some(Verdict::Error) | None => " ⚠",
                 };
-                let _ = write!(out, " {}{mark} |", md_text(&measured(m.value)));
+                let v = e.rep_text(m).unwrap_or_else(|| "—".to_string());
+                let _ = write!(out, " {}{mark} |", md_text(&v));
             }
             let median = match (e.median, &e.ci) {
                 (Some(m), Some(ci)) => format!("{} {}", value_text(m, unit), ci.describe(unit)),
@@ -198,7 +198,10 @@ fn case_section(out: &mut String, case: &CaseSummary) {
                 out,
                 "| {} | {} | {} | {} | {} |",
                 md_code(&e.text),
-                md_text(&measured(m.and_then(|m| m.value))),
+                md_text(
+                    &m.and_then(|m| e.rep_text(m))
+                        .unwrap_or_else(|| "—".to_string())
+                ),
                 md_text(&e.threshold_text()),
                 m.map_or(0, |m| m.samples),
                 verdict(e.verdict)

@@ -183,10 +183,44 @@ impl ExpectationSummary {
         }
     }
 
+    /// Whether it is `all(...)`/`any(...) [!]contains "TEXT"`, whose
+    /// measurement is a count of samples that passed the test and whose
+    /// detail says it in words.
+    pub fn is_membership(&self) -> bool {
+        self.op == "contains" || self.op == "!contains"
+    }
+
+    /// One repetition's measurement as a table cell: the value in its unit,
+    /// or `3 of 4` samples for a `contains` test.
+    pub fn rep_text(&self, m: &RepMeasurement) -> Option<String> {
+        let v = m.value?;
+        Some(if self.is_membership() {
+            format!("{} of {}", value_text(v, None), m.samples)
+        } else {
+            value_text(v, self.unit())
+        })
+    }
+
     /// The key figure: the measured value for one repetition, the median
-    /// and its interval for several, `not measured` for none.
+    /// and its interval for several, `not measured` for none. A `contains`
+    /// test says what it found in words (`3 of 3 answers contain
+    /// 198.18.10.1`), or in how many repetitions it held.
     pub fn figure(&self) -> String {
         let unit = self.unit();
+        if self.is_membership() && self.median.is_some() {
+            // `detail` is the repetitions' own when they all say the same.
+            if let Some(d) = &self.detail
+                && self.measured.iter().all(|m| m.detail.as_ref() == Some(d))
+            {
+                return d.clone();
+            }
+            let held = self
+                .measured
+                .iter()
+                .filter(|m| m.verdict == Some(Verdict::Pass))
+                .count();
+            return format!("held in {held} of {} repetitions", self.measured.len());
+        }
         match (self.median, &self.ci) {
             (None, _) => "not measured".to_string(),
             (Some(m), None) => value_text(m, unit),
@@ -515,6 +549,19 @@ pub(crate) fn problems(case: &CaseSummary) -> Vec<Problem> {
                     continue;
                 }
             };
+            // A `contains` test's detail says what was measured.
+            if e.is_membership()
+                && m.value.is_some()
+                && let Some(d) = &m.detail
+            {
+                out.push(Problem {
+                    repetition: rep(m.repetition),
+                    expectation: Some(e.text.clone()),
+                    verdict,
+                    message: format!("{}: {d}", verdict.as_str()),
+                });
+                continue;
+            }
             let measured = match m.value {
                 Some(x) => format!("measured {}", value_text(x, e.unit())),
                 None => "not measured".to_string(),

@@ -17,7 +17,7 @@ use netproof_store::{CaseRunId, NewStep, ResultStore, Scope, Verdict};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::judge::{Tee, judge};
+use crate::judge::{NodeAddresses, Tee, judge};
 use crate::step::{self, StepContext, StepOutcome};
 use crate::{RunError, Shared};
 use netproof_lab::{Cancel, Reason};
@@ -272,8 +272,9 @@ pub(crate) async fn run(
     let mut verdict = Verdict::Pass;
     if setup_ok {
         let samples = kept.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let addresses = node_addresses(lab);
         for exp in &case.expect {
-            let result = judge(exp, &samples, timeline_secs);
+            let result = judge(exp, &samples, timeline_secs, &addresses);
             verdict = verdict.max(result.verdict);
             store.record_expectation(case_run, &result)?;
         }
@@ -285,6 +286,16 @@ pub(crate) async fn run(
         verdict,
         error: (!errors.is_empty()).then(|| errors.join("; ")),
     })
+}
+
+/// The lab's addresses, for placeholders in `contains` expectations.
+fn node_addresses(lab: &Lab) -> NodeAddresses {
+    let addr = lab.addresses();
+    let addr6 = addr
+        .keys()
+        .filter_map(|n| Some((n.clone(), lab.node(n)?.addr6?)))
+        .collect();
+    NodeAddresses { addr, addr6 }
 }
 
 /// Records and runs one step. The outer `Result` is an infrastructure

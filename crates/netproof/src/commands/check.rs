@@ -49,7 +49,7 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
                         "steps": steps,
                     }));
                 } else {
-                    println!(
+                    outln!(
                         "ok: {}: plan `{}`: {} nodes, {} links, {} services, {} cases, {} steps",
                         path.display(),
                         plan.meta.name,
@@ -74,7 +74,7 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
         }
     }
     if args.json {
-        println!("{}", serde_json::Value::Array(report));
+        outln!("{}", serde_json::Value::Array(report));
         return Ok(if failures.is_empty() {
             Code::Success
         } else {

@@ -14,11 +14,11 @@ pub fn run(args: CompareArgs, color: bool) -> Result<Code, CliError> {
     let rb = Report::load(store.as_ref(), b)?;
     let cmp = compare(&ra, &rb);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&cmp).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&cmp).unwrap_or_default());
     } else if args.markdown {
-        print!("{}", cmp.markdown());
+        out!("{}", cmp.markdown());
     } else {
-        print!("{}", cmp.terminal(color));
+        out!("{}", cmp.terminal(color));
     }
     Ok(if cmp.has_regressions() {
         Code::Failed

@@ -58,30 +58,30 @@ fn up(args: LabUpArgs) -> Result<Code, CliError> {
             .interactive()
             .up(&plan, sink, &cancel)
             .await?;
-        println!(
+        outln!(
             "lab {} is up: plan `{}` on the {} backend",
             lab.id(),
             plan.meta.name,
             backend.as_str()
         );
-        println!();
-        println!("{:<16} {:<18} SERVICES", "NODE", "ADDRESS");
+        outln!();
+        outln!("{:<16} {:<18} SERVICES", "NODE", "ADDRESS");
         for n in &lab.topology().nodes {
-            println!(
+            outln!(
                 "{:<16} {:<18} {}",
                 n.name,
                 n.addresses.join(", "),
                 n.services.join(", ")
             );
         }
-        println!();
+        outln!();
         if let Some(first) = plan.nodes.first() {
-            println!(
+            outln!(
                 "run a command on a node:  netproof lab exec {} -- sh -c 'echo $NP_NODE $NP_ADDR'",
                 first.name
             );
         }
-        println!("stop the lab:             Ctrl-C here, or netproof lab down");
+        outln!("stop the lab:             Ctrl-C here, or netproof lab down");
         let mut reported = 0;
         loop {
             tokio::select! {
@@ -215,24 +215,29 @@ fn status(args: LabStatusArgs) -> Result<Code, CliError> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
         return Ok(Code::Success);
     }
     if entries.is_empty() {
-        println!(
+        outln!(
             "no labs on this host (registry: {})",
             registry.dir().display()
         );
     } else {
-        println!(
+        outln!(
             "{:<10} {:<6} {:<12} {:<8} {:>5} {:>9}  PLAN",
-            "LAB", "STATE", "MODE", "BACKEND", "NODES", "OWNER"
+            "LAB",
+            "STATE",
+            "MODE",
+            "BACKEND",
+            "NODES",
+            "OWNER"
         );
         let mut stale = 0;
         for e in &entries {
             let alive = e.owner.is_alive();
             stale += usize::from(!alive);
-            println!(
+            outln!(
                 "{:<10} {:<6} {:<12} {:<8} {:>5} {:>9}  {}",
                 e.id,
                 if alive { "up" } else { "stale" },
@@ -244,7 +249,7 @@ fn status(args: LabStatusArgs) -> Result<Code, CliError> {
             );
         }
         if stale > 0 {
-            println!(
+            outln!(
                 "\n{stale} stale lab(s) left by a process that died; `netproof lab gc` removes them"
             );
         }
@@ -270,7 +275,7 @@ fn down(args: LabDownArgs) -> Result<Code, CliError> {
     while Instant::now() < deadline {
         let (entries, _) = registry.list();
         if !entries.iter().any(|e| e.id == entry.id) || !entry.owner.is_alive() {
-            println!("lab {} is down", entry.id);
+            outln!("lab {} is down", entry.id);
             return Ok(Code::Success);
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -285,9 +290,9 @@ fn gc() -> Result<Code, CliError> {
     let registry = Registry::default_location();
     let report = registry::gc(&registry);
     if report.labs.is_empty() {
-        println!("nothing to clean up");
+        outln!("nothing to clean up");
     } else {
-        println!(
+        outln!(
             "removed {} stale lab(s) ({}): {} namespace(s), {} process(es)",
             report.labs.len(),
             report.labs.join(", "),

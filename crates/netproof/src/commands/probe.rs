@@ -178,7 +178,7 @@ fn throughput_cmd(args: ProbeThroughputArgs) -> Result<Code, CliError> {
         Ok(s) => s,
         Err(e) => {
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({
                         "target": target.to_string(),
@@ -216,7 +216,7 @@ fn throughput_cmd(args: ProbeThroughputArgs) -> Result<Code, CliError> {
                 "jitter_s": u.jitter,
             })
         });
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "target": target.to_string(),
@@ -237,10 +237,10 @@ fn throughput_cmd(args: ProbeThroughputArgs) -> Result<Code, CliError> {
             s.metric == "throughput.goodput" && s.labels.get("stream").is_some_and(|v| v == "all")
         }) {
             if let Some(v) = s.value.as_f64() {
-                println!("  {}", bps.format(v));
+                outln!("  {}", bps.format(v));
             }
         }
-        println!(
+        outln!(
             "{target} {}{}: {} received in {} ({}){}",
             summary.protocol.as_str(),
             if summary.reverse { " reverse" } else { "" },
@@ -252,7 +252,7 @@ fn throughput_cmd(args: ProbeThroughputArgs) -> Result<Code, CliError> {
                 .map_or(String::new(), |r| format!(", {r} retransmits"))
         );
         if let Some(u) = summary.udp() {
-            println!(
+            outln!(
                 "udp: {} sent, {} lost ({}), {} out of order, jitter {}",
                 u.sent,
                 u.lost,
@@ -330,7 +330,7 @@ fn ping_cmd(args: ProbePingArgs) -> Result<Code, CliError> {
     })?;
     let contents = sink.contents();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "target": args.target.to_string(),
@@ -341,7 +341,7 @@ fn ping_cmd(args: ProbePingArgs) -> Result<Code, CliError> {
             })
         );
     } else {
-        println!(
+        outln!(
             "{}: {} sent, {} received, {} lost ({})",
             args.target,
             summary.sent,
@@ -349,7 +349,7 @@ fn ping_cmd(args: ProbePingArgs) -> Result<Code, CliError> {
             summary.lost,
             netproof_sample::Unit::Ratio.format(summary.lost as f64 / summary.sent.max(1) as f64)
         );
-        println!("{}", rtt_line(&contents.samples, "ping.rtt"));
+        outln!("{}", rtt_line(&contents.samples, "ping.rtt"));
     }
     Ok(if summary.lost == 0 {
         Code::Success
@@ -385,7 +385,7 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
     let contents = sink.contents();
     let lost = summary.lost;
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "target": args.target.to_string(),
@@ -399,7 +399,7 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
             })
         );
     } else {
-        println!(
+        outln!(
             "{}: {} sent, {} received, {} lost ({}), {} duplicates, {} reordered",
             args.target,
             summary.sent,
@@ -409,7 +409,7 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
             summary.duplicates,
             summary.reordered
         );
-        println!(
+        outln!(
             "{}, jitter {}",
             rtt_line(&contents.samples, "udp_echo.rtt"),
             netproof_sample::Unit::Seconds.format(summary.jitter.as_secs_f64())

@@ -99,7 +99,7 @@ pub(super) fn run(args: ProbeDnsArgs) -> Result<Code, CliError> {
     })?;
     if args.json {
         let queries: Vec<serde_json::Value> = summary.queries.iter().map(query_json).collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "server": cfg.server.to_string(),
@@ -167,7 +167,7 @@ fn print_query(cfg: &dns::Config, q: &QueryReport) {
             let latency = q
                 .latency
                 .map_or("-".into(), |d| Unit::Seconds.format(d.as_secs_f64()));
-            println!(
+            outln!(
                 "{head}: {}, flags [{}]{scope}, {} record{} in {latency}",
                 r.rcode,
                 r.flags.text(),
@@ -175,11 +175,11 @@ fn print_query(cfg: &dns::Config, q: &QueryReport) {
                 if r.answers.len() == 1 { "" } else { "s" }
             );
             for a in &r.answers {
-                println!("  {}\t{}\t{}\t{}", a.name, a.ttl, a.rtype, a.data);
+                outln!("  {}\t{}\t{}\t{}", a.name, a.ttl, a.rtype, a.data);
             }
         }
-        (_, Some(why)) => println!("{head}: failed: {why}"),
-        (None, None) => println!("{head}: no answer"),
+        (_, Some(why)) => outln!("{head}: failed: {why}"),
+        (None, None) => outln!("{head}: no answer"),
     }
 }
 

@@ -100,7 +100,7 @@ pub(super) fn run(args: ProbeHttpArgs) -> Result<Code, CliError> {
                     "max_s": q.max.as_secs_f64(),
                 })
             });
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({
                     "url": args.url, "sent": s.sent, "ok": s.ok, "failed": s.failed,
@@ -111,7 +111,7 @@ pub(super) fn run(args: ProbeHttpArgs) -> Result<Code, CliError> {
             );
         } else {
             let t = |d: Duration| Unit::Seconds.format(d.as_secs_f64());
-            println!(
+            outln!(
                 "{}: {} sent at {rate}/s over {} connections, {} ok, {} failed in {} ({:.1} ok/s)",
                 args.url,
                 s.sent,
@@ -122,7 +122,7 @@ pub(super) fn run(args: ProbeHttpArgs) -> Result<Code, CliError> {
                 s.achieved_rate
             );
             if let Some(q) = s.latency {
-                println!(
+                outln!(
                     "latency from the scheduled start: p50 {} p90 {} p99 {} p99.9 {} max {}",
                     t(q.p50),
                     t(q.p90),
@@ -132,7 +132,7 @@ pub(super) fn run(args: ProbeHttpArgs) -> Result<Code, CliError> {
                 );
             }
             if let Some(f) = &s.first_failure {
-                println!("first failure: {f}");
+                outln!("first failure: {f}");
             }
         }
         return Ok(if s.failed == 0 {
@@ -144,7 +144,7 @@ pub(super) fn run(args: ProbeHttpArgs) -> Result<Code, CliError> {
     let summary = rt.block_on(client.run(&sink, &Labels::new()));
     let cfg = client.config();
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "url": args.url,
@@ -183,7 +183,7 @@ fn print_request(url: &str, cfg: &Config, r: &RequestReport) {
         (Some(s), Some(p)) => format!("{s} over {}, {} B", p.as_str(), r.bytes),
         _ => "no response".to_string(),
     };
-    println!(
+    outln!(
         "GET {url} via {via} (Host {}{sni}): {head}",
         cfg.host_header()
     );
@@ -204,10 +204,10 @@ fn print_request(url: &str, cfg: &Config, r: &RequestReport) {
         phases.push(format!("goodput {}", Unit::BitsPerSecond.format(g)));
     }
     if !phases.is_empty() {
-        println!("  {}", phases.join("  "));
+        outln!("  {}", phases.join("  "));
     }
     if let Some(c) = &r.cert {
-        println!(
+        outln!(
             "  certificate {}, issued by {}, names {}, valid until {}",
             c.subject,
             c.issuer,
@@ -216,6 +216,6 @@ fn print_request(url: &str, cfg: &Config, r: &RequestReport) {
         );
     }
     if let Some(f) = &r.failure {
-        println!("  failed in {}: {}", f.phase.as_str(), f.reason);
+        outln!("  failed in {}: {}", f.phase.as_str(), f.reason);
     }
 }

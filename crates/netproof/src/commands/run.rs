@@ -105,9 +105,9 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
             };
             let report = Report::load(store.as_ref(), outcome.run)?.with_location(store.location());
             if args.json {
-                println!("{}", report.json());
+                outln!("{}", report.json());
             } else {
-                print!("{}", report.terminal(color));
+                out!("{}", report.terminal(color));
             }
             if let Some(err) = &outcome.error {
                 eprintln!("error: run {} could not complete: {err}", outcome.run.0);
@@ -116,7 +116,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
                 let written = report.write(dir, &formats)?;
                 if !args.json {
                     for p in written {
-                        println!("wrote {}", p.display());
+                        outln!("wrote {}", p.display());
                     }
                 }
             }

@@ -26,26 +26,30 @@ pub fn run(args: RunsArgs) -> Result<Code, CliError> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
         return Ok(Code::Success);
     }
     if runs.is_empty() {
-        println!(
+        outln!(
             "no runs in `{}` yet\nhint: `netproof run PLAN` makes one",
             store.location()
         );
         return Ok(Code::Success);
     }
-    println!(
+    outln!(
         "{:>5}  {:<11}  {:<20}  {:>9}  {:<7}  PLAN",
-        "ID", "STATUS", "STARTED (UTC)", "DURATION", "BACKEND"
+        "ID",
+        "STATUS",
+        "STARTED (UTC)",
+        "DURATION",
+        "BACKEND"
     );
     for r in &runs {
         let duration = r
             .ended
             .map(|e| netproof_sample::Unit::Seconds.format((e.0 - r.info.started.0) as f64 / 1e9))
             .unwrap_or_else(|| "-".into());
-        println!(
+        outln!(
             "{:>5}  {:<11}  {:<20}  {:>9}  {:<7}  {} ({})",
             r.id.0,
             r.status.as_str(),

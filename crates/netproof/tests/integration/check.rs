@@ -118,3 +118,22 @@ fn unknown_backend_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown backend `mars`"));
 }
+
+#[test]
+fn output_into_a_closed_pipe_is_dropped_not_a_panic() {
+    // `netproof check ... | head -0`: the reader is gone before the first
+    // write. The command must finish with its own exit code, not panic.
+    let s = Scratch::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let plan = repo().join("plans/examples/loopback-basics.toml");
+    let o = s
+        .command(&["check", plan.to_str().unwrap()])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}

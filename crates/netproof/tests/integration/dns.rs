@@ -327,3 +327,70 @@ expect = [
     let o = s.netproof(&["run", plan.to_str().unwrap()]);
     assert_ne!(o.status.code(), Some(0), "{}", show(&o));
 }
+
+/// `all`/`any(dns.answer) [!]contains` judged over real answers from knotd,
+/// with a node-address placeholder, and a failing one whose report says
+/// which answer spoiled it.
+#[test]
+fn contains_expectations_judge_real_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _knot = start_knot(dir.path(), port);
+    let s = Scratch::new();
+    let text = format!(
+        r#"[plan]
+name = "dns-contains"
+summary = "set-valued expectations over knotd's answers"
+backend = "local"
+
+[[node]]
+name = "client"
+
+[[case]]
+id = "SET-01"
+title = "198.18.4.0/24 gets edge-a, 198.18.5.0/24 edge-b"
+steps = [
+  {{ kind = "dns", name = "s4", from = "client", server = "127.0.0.1:{port}", qname = "www.cdn.test", subnet = "198.18.4.0/24", queries = 3, interval = "50ms" }},
+  {{ kind = "dns", name = "s5", from = "client", server = "127.0.0.1:{port}", qname = "www.cdn.test", subnet = "198.18.5.0/24" }},
+]
+expect = [
+  'all(dns.answer{{step="s4"}}) contains "198.18.10.1"',
+  'any(dns.answer) contains "198.18.10.2"',
+  'all(dns.answer{{step="s4"}}) !contains "{{addr:client}}"',
+  'count(dns.answer) == 4',
+]
+"#
+    );
+    let plan = s.plan("contains.toml", &text);
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("3 of 3 answers contain 198.18.10.1"),
+        "{}",
+        show(&o)
+    );
+
+    // Over every answer, 198.18.10.1 is missing from s5's: a failure that
+    // names the answer.
+    let wrong = text.replace(
+        r#"all(dns.answer{step="s4"}) contains "198.18.10.1""#,
+        r#"all(dns.answer) contains "198.18.10.1""#,
+    );
+    assert_ne!(wrong, text);
+    let plan = s.plan("wrong.toml", &wrong);
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains(
+            "3 of 4 answers contain 198.18.10.1; the first that does not: {198.18.10.2} in step `s5`"
+        ),
+        "{}",
+        show(&o)
+    );
+}

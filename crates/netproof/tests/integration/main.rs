@@ -5,6 +5,7 @@
 mod check;
 mod crash;
 mod dns;
+mod emulated;
 mod examples;
 mod help;
 mod http;
@@ -12,6 +13,7 @@ mod lab;
 mod netns;
 mod probe;
 mod reports;
+mod rootless;
 mod run;
 mod throughput;
 

@@ -127,7 +127,9 @@ fn case(
     }
     check_step_names(ck, &label, &outs);
 
-    let expect = t.get("expect").map(|v| expectations(ck, &v, &label, &outs));
+    let expect = t
+        .get("expect")
+        .map(|v| expectations(ck, &v, names, &label, &outs));
 
     let mut phases: [Vec<Step>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     let mut steps_ok = true;
@@ -188,6 +190,7 @@ fn check_step_names(ck: &mut Checker<'_>, case: &str, outs: &[(Phase, StepOut)])
 fn expectations(
     ck: &mut Checker<'_>,
     v: &Val<'_, '_>,
+    names: &Names,
     case: &str,
     steps: &[(Phase, StepOut)],
 ) -> Option<Vec<Expectation>> {
@@ -195,9 +198,13 @@ fn expectations(
     let mut out = Vec::with_capacity(texts.len());
     let mut ok = true;
     for s in &texts {
-        match expect::parse(s.value) {
-            Ok(mut e) => {
+        match expect::parse_with_refs(s.value) {
+            Ok((mut e, refs)) => {
                 e.span = s.span;
+                // `{addr:NODE}` in a `contains` text names a plan node.
+                for r in refs {
+                    ok &= names.resolve(ck, &r.name, s.sub(r.range)).is_some();
+                }
                 ok &= cross_check(ck, s, &e, case, steps);
                 out.push(e);
             }

@@ -98,3 +98,67 @@ fn json_has_facts_and_summary() {
         0.75
     );
 }
+
+/// A `contains` test reads in words in every format, not as a bare count.
+#[test]
+fn contains_expectation_says_what_it_found() {
+    use netproof_store::{CaseRunId, ExpectationResult, ExpectationRow};
+    let mut data = fixture::run();
+    for (text, measured, verdict, detail) in [
+        (
+            r#"all(exec.stdout) contains "ok""#,
+            1.0,
+            Verdict::Pass,
+            "1 of 1 output contains ok",
+        ),
+        (
+            r#"any(exec.stdout) contains "{addr:b}""#,
+            0.0,
+            Verdict::Fail,
+            "0 of 1 output contain 198.18.0.2; the first: \"ok\" in step `hello`",
+        ),
+    ] {
+        data.expectations.push(ExpectationRow {
+            case_run: CaseRunId(4),
+            result: ExpectationResult {
+                text: text.to_string(),
+                metric: "exec.stdout".to_string(),
+                aggregate: text[..3].to_string(),
+                op: "contains".to_string(),
+                threshold: 1.0,
+                measured: Some(measured),
+                unit: "text".to_string(),
+                verdict,
+                detail: Some(detail.to_string()),
+                samples: 1,
+            },
+        });
+    }
+    let r = Report::from_data(data, Default::default());
+    let exec = r
+        .summary()
+        .cases
+        .into_iter()
+        .find(|c| c.id == "EXEC-01")
+        .unwrap();
+    let e = exec
+        .expectations
+        .iter()
+        .find(|e| e.text.starts_with("all("))
+        .unwrap();
+    assert!(e.is_membership());
+    assert_eq!(e.figure(), "1 of 1 output contains ok");
+    assert_eq!(e.threshold_text(), "contains");
+    assert_eq!(e.rep_text(&e.measured[0]).as_deref(), Some("1 of 1"));
+
+    let t = r.terminal(false);
+    assert!(t.contains("1 of 1 output contains ok"), "{t}");
+    assert!(
+        t.contains("fail: 0 of 1 output contain 198.18.0.2; the first: \"ok\" in step `hello`"),
+        "{t}"
+    );
+    assert!(!t.contains("measured 0"), "{t}");
+    let md = r.markdown();
+    assert!(md.contains("| 1 of 1 |"), "{md}");
+    assert!(md.contains("1 of 1 output contains ok"), "{md}");
+}

@@ -96,6 +96,7 @@ fn expect(
         threshold,
         unit,
         span: Span::default(),
+        contains: None,
     }
 }
 

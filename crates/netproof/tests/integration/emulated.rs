@@ -1,0 +1,446 @@
+//! The netns backend's emulated links, per-node host tuning, and the
+//! probes that need real servers, run inside lab nodes (root; one at a
+//! time with the other netns tests, see .config/nextest.toml).
+
+use crate::netns::{assert_back_to, census, stdout_of};
+use crate::{Scratch, show};
+
+/// TAP devices any process of ours still holds open (an emulator that
+/// outlived its lab would show here).
+fn open_taps() -> usize {
+    let mut n = 0;
+    for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|t| t.as_os_str() == "/dev/net/tun") {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+const EMULATED: &str = r#"[plan]
+name = "emulated"
+summary = "Delay, loss and a run-time change through the link emulator"
+backend = "netns"
+seed = 7
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+delay = "10ms"
+
+[[link]]
+ends = ["r1", "server"]
+delay = "5ms"
+
+[[service]]
+name = "echo"
+node = "server"
+command = ["{netproof}", "probe", "serve", "--udp", "{addr:server}:7007"]
+ready = { command = ["{netproof}", "probe", "udp-echo", "{addr:server}:7007", "--packets", "1", "--wait", "500ms"] }
+
+[[case]]
+id = "RTT"
+title = "ping sees the two delays twice"
+steps = [
+  { kind = "ping", from = "client", to = "server", packets = 40, interval = "10ms" },
+]
+expect = ["min(ping.rtt) >= 30ms", "p50(ping.rtt) < 30.5ms", "max(ping.loss) == 0%"]
+
+[[case]]
+id = "LOSS"
+title = "one-way loss on r1 to server"
+setup = [
+  { kind = "fault", fault = "link_set", link = "server--r1", a_to_b = { loss = "2%" } },
+]
+steps = [
+  { kind = "udp_echo", from = "client", to = "server:7007", packets = 3000, interval = "1ms", wait = "1s" },
+]
+
+[[case]]
+id = "SET"
+title = "link_set adds 20 ms each way at 400 ms"
+steps = [
+  { kind = "fault", fault = "link_set", link = "r1--client", delay = "30ms", at = "400ms" },
+  { kind = "ping", from = "client", to = "server", packets = 10, interval = "100ms", at = "0s" },
+]
+expect = ["min(ping.rtt) < 31ms", "max(ping.rtt) >= 70ms"]
+"#;
+
+#[test]
+fn netns_emulated_links_delay_lose_and_change_at_run_time_and_leave_nothing() {
+    let before = census();
+    let taps = open_taps();
+    let s = Scratch::new();
+    let plan = s.plan("emulated.toml", EMULATED);
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    // LOSS has no expectation: its loss is judged here, against the
+    // binomial distribution.
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+
+    let case = |id: &str| data.cases.iter().find(|c| c.info.case_id == id).unwrap().id;
+    let loss_case = case("LOSS");
+    let lost: Vec<f64> = data
+        .samples
+        .iter()
+        .filter(|r| r.case_run == Some(loss_case) && r.sample.metric == "udp_echo.loss")
+        .filter_map(|r| r.sample.value.as_f64())
+        .collect();
+    assert_eq!(lost.len(), 1, "one loss figure for the series");
+    // 3000 packets at 2 %: the binomial 99 % interval is 41..=80 lost.
+    let n = (lost[0] * 3000.0).round();
+    assert!((41.0..=80.0).contains(&n), "{n} of 3000 lost at 2 %");
+
+    // The emulator's own counters landed in the store, by direction and
+    // reason, and they account for every lost echo request.
+    let dropped: f64 = data
+        .samples
+        .iter()
+        .filter(|r| r.case_run == Some(loss_case) && r.sample.metric == "link.dropped")
+        .filter(|r| {
+            r.sample.labels.get("direction").map(String::as_str) == Some("r1->server")
+                && r.sample.labels.get("reason").map(String::as_str) == Some("loss")
+        })
+        .filter_map(|r| r.sample.value.as_f64())
+        .sum();
+    assert!(
+        (dropped - n).abs() <= 2.0,
+        "the link counted {dropped} drops, the probe {n} losses"
+    );
+    let other_way: f64 = data
+        .samples
+        .iter()
+        .filter(|r| r.sample.metric == "link.dropped")
+        .filter(|r| r.sample.labels.get("direction").map(String::as_str) == Some("server->r1"))
+        .filter_map(|r| r.sample.value.as_f64())
+        .sum();
+    assert_eq!(other_way, 0.0, "loss is one way only");
+    assert!(
+        data.samples
+            .iter()
+            .any(|r| r.sample.metric == "link.delivered" && r.sample.value.as_f64() > Some(0.0))
+    );
+
+    // The change is an event, and the report says which links are emulated.
+    assert!(
+        data.events
+            .iter()
+            .any(|e| e.kind == "fault.link_set" && e.message.contains("delay 30")),
+        "{:?}",
+        data.events
+    );
+    let mech: Vec<&str> = data
+        .run
+        .info
+        .topology
+        .links
+        .iter()
+        .map(|l| l.mechanism.as_str())
+        .collect();
+    assert!(mech.iter().all(|m| m.starts_with("emulated")), "{mech:?}");
+
+    assert_back_to(&before);
+    assert_eq!(open_taps(), taps, "a TAP device outlived its lab");
+}
+
+#[test]
+fn netns_emulated_rate_holds_tcp_goodput_to_the_configured_rate() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "emu-rate.toml",
+        r#"[plan]
+name = "emu-rate"
+summary = "The emulator's rate holds TCP to 50 Mbit/s"
+backend = "netns"
+
+[[node]]
+name = "sender"
+[[node]]
+name = "sink"
+
+[[link]]
+ends = ["sender", "sink"]
+delay = "1ms"
+rate = "50Mbit"
+queue = 200
+
+[[service]]
+name = "sink"
+node = "sink"
+command = ["python3", "-c", "import socket\ns=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 9000)); s.listen(8)\nwhile True:\n  c,_=s.accept()\n  while c.recv(1<<16): pass\n  c.sendall(b'k'); c.close()"]
+ready = { tcp = 9000 }
+
+[[case]]
+id = "RATE"
+title = "goodput at the emulated rate"
+steps = [
+  { kind = "exec", name = "send", node = "sender", command = ["python3", "-c", "import socket,time,os\nn=10_000_000\ns=socket.create_connection((os.environ['NP_ADDR_SINK'], 9000)); t=time.time(); s.sendall(b'x'*n); s.shutdown(socket.SHUT_WR); s.recv(1); print(n*8/(time.time()-t))"] },
+]
+expect = ["max(exec.exit_code) == 0"]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let g: f64 = stdout_of(&data, "send").parse().unwrap();
+    // The rate counts whole frames (Ethernet, IP and TCP headers): TCP's
+    // payload is 1448 of each 1514 bytes, 95.6 % of the rate.
+    let expected = 50e6 * 1448.0 / 1514.0;
+    assert!(
+        (g - expected).abs() / expected < 0.05,
+        "{g} bit/s of goodput, expected {expected} within 5 %"
+    );
+    assert_back_to(&before);
+}
+
+#[test]
+fn netns_emulated_link_keys_are_checked_at_file_line_col() {
+    let s = Scratch::new();
+    let plan = s.plan(
+        "bad-link.toml",
+        r#"[plan]
+name = "bad-link"
+summary = "impossible impairments"
+backend = "netns"
+
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+
+[[link]]
+ends = ["a", "b"]
+jitter = "5ms"
+loss = "120%"
+trace = "no-such-trace.up"
+queue = 10
+"#,
+    );
+    let o = s.netproof(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for want in [
+        "bad-link.toml:13:1",
+        "has `jitter` but no `delay`",
+        "more than 100%",
+        "cannot read",
+        "bad-link.toml:15:9",
+    ] {
+        assert!(err.contains(want), "missing `{want}` in:\n{err}");
+    }
+}
+
+#[test]
+fn netns_node_sysctls_are_applied_in_the_node_and_recorded_with_the_run() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "tuned.toml",
+        r#"[plan]
+name = "tuned"
+summary = "Per-node TCP tuning"
+backend = "netns"
+
+[[node]]
+name = "sender"
+sysctl = { "net.ipv4.tcp_wmem" = "4096 16384 67108864", "net.ipv4.tcp_congestion_control" = "reno" }
+[[node]]
+name = "plain"
+
+[[link]]
+ends = ["sender", "plain"]
+
+[[case]]
+id = "T"
+title = "each node sees its own values"
+steps = [
+  { kind = "exec", name = "tuned", node = "sender", command = ["cat", "/proc/sys/net/ipv4/tcp_wmem", "/proc/sys/net/ipv4/tcp_congestion_control"] },
+  { kind = "exec", name = "untouched", node = "plain", command = ["cat", "/proc/sys/net/ipv4/tcp_wmem"] },
+]
+expect = ["max(exec.exit_code) == 0"]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let tuned = stdout_of(&data, "tuned");
+    let words: Vec<&str> = tuned.split_whitespace().collect();
+    assert_eq!(words, ["4096", "16384", "67108864", "reno"]);
+    assert_ne!(
+        stdout_of(&data, "untouched").split_whitespace().last(),
+        Some("67108864"),
+        "another node keeps its own buffers"
+    );
+    let node = &data.run.info.topology.nodes[0];
+    assert_eq!(
+        node.sysctls,
+        vec![
+            (
+                "net.ipv4.tcp_congestion_control".to_string(),
+                "reno".to_string()
+            ),
+            (
+                "net.ipv4.tcp_wmem".to_string(),
+                "4096 16384 67108864".to_string()
+            ),
+        ]
+    );
+    // A congestion control the kernel lacks fails the lab and names the
+    // ones it has.
+    let bad = s.plan(
+        "bad-cc.toml",
+        r#"[plan]
+name = "bad-cc"
+summary = "No such congestion control"
+backend = "netns"
+
+[[node]]
+name = "a"
+sysctl = { "net.ipv4.tcp_congestion_control" = "no-such-cc" }
+"#,
+    );
+    let o = s.netproof(&["run", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("no-such-cc") && err.contains("this kernel has"),
+        "{err}"
+    );
+    assert_back_to(&before);
+}
+
+#[test]
+fn netns_throughput_http_and_dns_probes_run_inside_lab_nodes() {
+    // Real servers as services on a lab node (netproof's iperf3 server,
+    // nginx, knotd with its geoip module answering by client subnet),
+    // probed from a client two hops away over an emulated link.
+    let before = census();
+    let s = Scratch::new();
+    let d = s.path("srv");
+    std::fs::create_dir_all(d.join("www")).unwrap();
+    std::fs::write(d.join("www/hello"), "hello from the lab\n").unwrap();
+    let dd = d.display();
+    std::fs::write(
+        d.join("nginx.conf"),
+        format!(
+            // As root, nginx's worker would run as `nobody`, which cannot
+            // read the test's private directory.
+            "daemon off;\nuser root;\nworker_processes 1;\npid {dd}/nginx.pid;\nerror_log {dd}/nginx.err;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ access_log off; client_body_temp_path {dd}; proxy_temp_path {dd}; fastcgi_temp_path {dd}; uwsgi_temp_path {dd}; scgi_temp_path {dd};\n\
+             server {{ listen 0.0.0.0:8080; listen [::]:8080; root {dd}/www; }} }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("cdn.test.zone"),
+        "$ORIGIN cdn.test.\n$TTL 300\n@ SOA ns.cdn.test. admin.cdn.test. 1 3600 600 86400 300\n@ NS ns.cdn.test.\nns A 198.18.0.1\nwww A 198.18.10.9\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("geo.conf"),
+        "www.cdn.test:\n  - net: 198.18.4.0/24\n    A: 198.18.10.1\n  - net: 198.18.5.0/24\n    A: 198.18.10.2\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("knot.conf"),
+        format!(
+            "server:\n    rundir: \"{dd}\"\n    pidfile: \"{dd}/knot.pid\"\n    edns-client-subnet: on\n    listen: [ \"0.0.0.0@5353\", \"::@5353\" ]\n\
+             database:\n    storage: \"{dd}\"\ncontrol:\n    listen: \"{dd}/knot.sock\"\n\
+             mod-geoip:\n  - id: geo\n    mode: subnet\n    ttl: 30\n    config-file: \"{dd}/geo.conf\"\n\
+             template:\n  - id: default\n    storage: \"{dd}\"\n\
+             zone:\n  - domain: cdn.test\n    file: \"{dd}/cdn.test.zone\"\n    module: mod-geoip/geo\n"
+        ),
+    )
+    .unwrap();
+    let plan = s.plan(
+        "probes.toml",
+        &format!(
+            r#"[plan]
+name = "lab-probes"
+summary = "Throughput, HTTP and DNS probes from a lab node"
+backend = "netns"
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+delay = "2ms"
+[[link]]
+ends = ["r1", "server"]
+
+[[service]]
+name = "iperf"
+node = "server"
+command = ["{{netproof}}", "probe", "serve", "--iperf", "{{addr:server}}"]
+ready = {{ tcp = 5201 }}
+
+[[service]]
+name = "web"
+node = "server"
+command = ["nginx", "-p", "{dd}", "-c", "{dd}/nginx.conf"]
+ready = {{ tcp = 8080 }}
+
+[[service]]
+name = "dns"
+node = "server"
+command = ["knotd", "-c", "{dd}/knot.conf"]
+ready = {{ tcp = 5353 }}
+
+[[case]]
+id = "P"
+title = "each probe works from inside a node"
+steps = [
+  {{ kind = "throughput", from = "client", to = "server", duration = "1s" }},
+  {{ kind = "http", from = "client", url = "http://server:8080/hello" }},
+  {{ kind = "dns", name = "eu", from = "client", server = "server:5353", qname = "www.cdn.test", subnet = "198.18.4.0/24" }},
+  {{ kind = "dns", name = "us", from = "client", server = "server:5353", qname = "www.cdn.test", subnet = "198.18.5.0/24", transport = "tcp" }},
+]
+expect = [
+  "min(throughput.test_goodput{{stream=\"all\"}}) > 100Mbit",
+  "min(http.status) == 200",
+  "count(dns.answer{{step=\"eu\", answer=\"198.18.10.1\"}}) == 1",
+  "count(dns.answer{{step=\"us\", answer=\"198.18.10.2\"}}) == 1",
+]
+"#
+        ),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    // The HTTP request and the connection under the throughput test came
+    // from the client's own address, two hops away.
+    let http = data
+        .samples
+        .iter()
+        .find(|r| r.sample.metric == "http.total")
+        .expect("an http.total sample");
+    assert_eq!(
+        http.sample.labels.get("from").map(String::as_str),
+        Some("client")
+    );
+    assert_back_to(&before);
+}
