@@ -34,6 +34,10 @@ const BATCH: usize = 64;
 /// virtual machine with slow timers still releases on time.
 const SPIN_MIN: Nanos = 20_000;
 const SPIN_MAX: Nanos = 1_000_000;
+/// How long segments behind a rate or a trace may wait to leave together
+/// with the ones due just after them (the release lateness this costs is at
+/// most this).
+const COALESCE: Nanos = 20_000;
 /// Frames shorter than this are copied out of the read buffer, so a queue
 /// of small frames does not hold 64 KiB buffers.
 const SMALL: usize = 2048;
@@ -420,6 +424,15 @@ impl Engine {
     fn run(mut self) -> Result<Side, String> {
         // SAFETY: prctl with PR_SET_TIMERSLACK takes a value, no pointers.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+        // A frame due now should not wait behind the hosts' own work on a
+        // busy core: a higher priority for this thread (Linux applies a
+        // nice value to one thread, by its id). Best effort: without the
+        // privilege the thread keeps the normal priority.
+        // SAFETY: gettid and setpriority take values, no pointers.
+        unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, -15);
+        }
         loop {
             if !self.commands() {
                 return Ok(self.report());
@@ -509,6 +522,9 @@ impl Engine {
     /// Writes everything due by `now` to the `to` node; true when it wrote
     /// any.
     fn release(&mut self, now: Nanos) -> bool {
+        if self.due().is_none_or(|t| t > now) {
+            return false;
+        }
         let mut any = false;
         while let Some(out) = self.pipe.poll(now) {
             any = true;
@@ -545,11 +561,22 @@ impl Engine {
         any
     }
 
+    /// When to release next: the pipeline's next deadline, and behind a
+    /// rate or a trace, [`COALESCE`] later, so the segments that leave one
+    /// after another within that window go as one piece (one write of a
+    /// super-frame instead of one per 1500 bytes at 10 Gbit/s).
+    fn due(&self) -> Option<Nanos> {
+        let next = self.pipe.next_deadline()?;
+        let p = self.pipe.params();
+        let shaped = p.rate.is_some() || p.trace.is_some();
+        Some(if shaped { next + COALESCE } else { next })
+    }
+
     /// Sleeps until the device is readable, a command arrives, or the next
     /// release is near; then spins to the release time.
     fn wait(&mut self) {
         let now = now_ns(self.epoch);
-        let next = self.pipe.next_deadline();
+        let next = self.due();
         let sleep = next.map(|t| t.saturating_sub(now));
         let margin = (2 * self.oversleep).clamp(SPIN_MIN, SPIN_MAX);
         if let Some(s) = sleep
