@@ -431,3 +431,23 @@ fn netns_link_drops_and_counts_a_frame_larger_than_its_mtu() {
     assert!(d.segments_out >= 1, "the small datagram crossed");
     drop((a, b));
 }
+
+#[test]
+fn netns_link_emulator_death_is_seen_not_taken_for_loss() {
+    // Deleting a TAP device under the emulator ends its reads with an
+    // error: the engine stops, says why, and the handle sees it.
+    let (a, b, emu) = pair(LinkParams::default(), "a -- b");
+    assert!(emu.is_alive());
+    ns_run(&a.ns_path, &["ip", "link", "del", "npt-a"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while emu.is_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !emu.is_alive(),
+        "the emulator should notice its device is gone"
+    );
+    let why = emu.stop().expect_err("a dead emulator reports why");
+    assert!(why.contains("npt-a"), "{why}");
+    drop((a, b));
+}

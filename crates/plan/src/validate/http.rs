@@ -316,9 +316,12 @@ pub(super) fn http(
             }),
         });
 
+    // Relative to the plan's file, as every file a plan names (a trace,
+    // a CA), so a plan runs the same from any directory. Not read now: a
+    // setup step may make the lab CA.
     let ca = t
         .get("ca")
-        .map(|v| v.text(ck).map(|s| std::path::PathBuf::from(s.value)));
+        .map(|v| v.text(ck).map(|s| cx.plan_dir.join(s.value)));
     let insecure = t.get("insecure").map(|v| v.boolean(ck));
     if let (Some(true), Some(_), Some(i)) = (https, t.get("ca"), t.get("insecure")) {
         ck.report(
