@@ -209,6 +209,11 @@ pub struct ProbeHttpArgs {
     /// Load mode: connections, each with one request in flight at most.
     #[arg(long, default_value_t = 1, requires = "rate", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub connections: u32,
+    /// Load mode: threads driving the connections. One (the default) runs
+    /// every connection on one core with no wake-ups between threads, the
+    /// cheapest per request; more spread them over cores.
+    #[arg(long, default_value_t = 1, requires = "rate", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub threads: u32,
     /// Load mode: schedule requests for this long.
     #[arg(
         long = "for",

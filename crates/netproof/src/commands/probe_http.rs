@@ -76,10 +76,20 @@ pub(super) fn run(args: ProbeHttpArgs) -> Result<Code, CliError> {
     let cfg = config(&args)?;
     let client = Client::new(cfg, direct()).map_err(usage)?;
     let sink = MemorySink::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::Runtime)?;
+    // One thread unless asked for more: a single-threaded runtime answers
+    // each socket's readiness with no hand-over between threads, which is
+    // most of a load generator's cost per request.
+    let rt = if args.rate.is_some() && args.threads > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads as usize)
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .map_err(CliError::Runtime)?;
     if let Some(rate) = args.rate {
         let duration = netproof_plan::units::parse_duration(&args.duration)
             .map_err(|e| usage(format!("--for `{}`: {e}", args.duration)))?;

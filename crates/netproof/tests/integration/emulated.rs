@@ -339,9 +339,10 @@ fn netns_throughput_http_and_dns_probes_run_inside_lab_nodes() {
     std::fs::write(
         d.join("nginx.conf"),
         format!(
-            // As root, nginx's worker would run as `nobody`, which cannot
+            // One process, so stopping the service stops all of nginx; as
+            // root its worker would otherwise run as `nobody`, which cannot
             // read the test's private directory.
-            "daemon off;\nuser root;\nworker_processes 1;\npid {dd}/nginx.pid;\nerror_log {dd}/nginx.err;\n\
+            "daemon off;\nmaster_process off;\nuser root;\nworker_processes 1;\npid {dd}/nginx.pid;\nerror_log {dd}/nginx.err;\n\
              events {{ worker_connections 64; }}\n\
              http {{ access_log off; client_body_temp_path {dd}; proxy_temp_path {dd}; fastcgi_temp_path {dd}; uwsgi_temp_path {dd}; scgi_temp_path {dd};\n\
              server {{ listen 0.0.0.0:8080; listen [::]:8080; root {dd}/www; }} }}\n"
