@@ -94,6 +94,8 @@ struct State {
     sampled: BTreeMap<usize, (std::time::Instant, Stats)>,
     /// Emulated links whose emulator has died, with why.
     dead: BTreeMap<usize, String>,
+    /// Emulated links a `link_blackhole` fault left dropping everything.
+    blackholed: BTreeSet<usize>,
 }
 
 /// Shared live control of one lab.
@@ -235,7 +237,11 @@ impl Control {
             }
         }
         if up {
-            lock(&self.state).down.remove(&link);
+            {
+                let mut st = lock(&self.state);
+                st.down.remove(&link);
+                st.blackholed.remove(&link);
+            }
             // The kernel dropped the routes through the link, on its two
             // ends only, when it went down (static routes elsewhere stay).
             // Put those back, each with its next hops over links that are
@@ -376,6 +382,24 @@ impl Control {
                     &[("link", &names.join(","))],
                 );
             }
+            Fault::LinkBlackhole { link } => {
+                let i = self.link_index(link)?;
+                let name = format!("{}--{}", link[0], link[1]);
+                let e = self.emulator(i)?.ok_or_else(|| {
+                    FaultError::Emulator(std::io::Error::other(format!(
+                        "link {name} is not emulated, so it cannot drop frames with its carrier up"
+                    )))
+                })?;
+                e.set_state(LinkState::Blackhole)
+                    .map_err(FaultError::Emulator)?;
+                lock(&self.state).blackholed.insert(i);
+                self.event(
+                    sink,
+                    &kind,
+                    format!("link {name} drops every frame; carrier up, routes stay"),
+                    &[("link", &name)],
+                );
+            }
             Fault::LinkFlap {
                 link,
                 period,
@@ -484,12 +508,18 @@ impl Control {
     /// Returns the lab to the plan's state: links up with their planned
     /// rates, every service running. Records what it changed.
     pub async fn restore(&self, sink: &dyn Sink) -> Result<(), FaultError> {
-        let (down, reshaped) = {
+        let (down, reshaped, blackholed) = {
             let st = lock(&self.state);
-            (st.down.clone(), st.reshaped.clone())
+            (st.down.clone(), st.reshaped.clone(), st.blackholed.clone())
         };
         for i in down {
             self.set_link(i, true).await?;
+        }
+        for i in blackholed {
+            if let Some(e) = self.emulator(i)? {
+                e.set_state(LinkState::Up).map_err(FaultError::Emulator)?;
+            }
+            lock(&self.state).blackholed.remove(&i);
         }
         for i in reshaped {
             let Some(l) = self.netns.as_ref().map(|p| &p.links[i]) else {
@@ -627,6 +657,6 @@ impl Control {
     pub fn is_changed(&self) -> bool {
         let st = lock(&self.state);
         let stopped = lock(&self.services).running.iter().any(Option::is_none);
-        !st.down.is_empty() || !st.reshaped.is_empty() || stopped
+        !st.down.is_empty() || !st.reshaped.is_empty() || !st.blackholed.is_empty() || stopped
     }
 }

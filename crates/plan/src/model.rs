@@ -128,7 +128,7 @@ impl Plan {
 
     /// Whether link `i` (in plan order) is an emulated link on the netns
     /// backend: the plan impairs it with more than a rate, or a `link_set`
-    /// fault of some case does.
+    /// fault of some case does, or a `link_blackhole` fault acts on it.
     pub fn emulated(&self, i: usize) -> bool {
         let Some(link) = self.links.get(i) else {
             return false;
@@ -146,6 +146,7 @@ impl Plan {
                     Action::Fault(Fault::LinkSet { link: l, change }) => {
                         same(l) && change.needs_emulator()
                     }
+                    Action::Fault(Fault::LinkBlackhole { link: l }) => same(l),
                     _ => false,
                 })
     }
@@ -626,6 +627,13 @@ pub enum Fault {
         /// The links.
         links: Vec<[String; 2]>,
     },
+    /// `link_blackhole`: every frame dropped with the carrier up, a failure
+    /// routing does not see (an emulated link); `link_up` or `restore`
+    /// ends it.
+    LinkBlackhole {
+        /// The link.
+        link: [String; 2],
+    },
     /// `link_flap`: down for half a period, up for half, `flaps` times.
     LinkFlap {
         /// The link.
@@ -670,6 +678,7 @@ impl Fault {
             Fault::LinkDown { links } if links.len() > 1 => "partition",
             Fault::LinkDown { .. } => "link_down",
             Fault::LinkUp { .. } => "link_up",
+            Fault::LinkBlackhole { .. } => "link_blackhole",
             Fault::LinkFlap { .. } => "link_flap",
             Fault::LinkSet { .. } => "link_set",
             Fault::NodeStop { .. } => "node_stop",
@@ -685,7 +694,9 @@ impl Fault {
             Fault::LinkDown { links } | Fault::LinkUp { links } => {
                 links.first().map_or("", |l| l[0].as_str())
             }
-            Fault::LinkFlap { link, .. } | Fault::LinkSet { link, .. } => &link[0],
+            Fault::LinkFlap { link, .. }
+            | Fault::LinkSet { link, .. }
+            | Fault::LinkBlackhole { link } => &link[0],
             Fault::NodeStop { node } | Fault::NodeKill { node } | Fault::NodeStart { node } => node,
             Fault::Restore => "",
         }

@@ -445,3 +445,68 @@ expect = [
     );
     assert_back_to(&before);
 }
+
+#[test]
+fn netns_blackhole_drops_everything_while_routes_stay_and_link_up_ends_it() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "blackhole.toml",
+        r#"[plan]
+name = "blackhole"
+summary = "A failure routing does not see"
+backend = "netns"
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+[[link]]
+ends = ["r1", "server"]
+
+[[service]]
+name = "echo"
+node = "server"
+command = ["{netproof}", "probe", "serve", "--udp", "{addr:server}:7007"]
+ready = { command = ["{netproof}", "probe", "udp-echo", "{addr:server}:7007", "--packets", "1", "--wait", "500ms"] }
+
+[[case]]
+id = "BH"
+title = "echoes are lost from 400 to 800 ms, with the route to the server in place"
+steps = [
+  { kind = "udp_echo", from = "client", to = "server:7007", packets = 600, interval = "2ms", at = "0s" },
+  { kind = "fault", fault = "link_blackhole", link = "r1--server", at = "400ms" },
+  { kind = "exec", name = "route", node = "r1", command = ["ip", "-4", "route", "get", "{addr:server}"], at = "600ms" },
+  { kind = "fault", fault = "link_up", link = "r1--server", at = "800ms" },
+]
+expect = ["max(udp_echo.loss) > 25%", "max(udp_echo.loss) < 45%"]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    // While the link dropped everything, r1 still routed to the server
+    // over it: routing never saw the failure.
+    let route = stdout_of(&data, "route");
+    assert!(route.contains("dev server"), "{route}");
+    let down: f64 = data
+        .samples
+        .iter()
+        .filter(|r| r.sample.metric == "link.dropped")
+        .filter(|r| r.sample.labels.get("reason").map(String::as_str) == Some("down"))
+        .filter_map(|r| r.sample.value.as_f64())
+        .sum();
+    assert!(
+        down >= 100.0,
+        "the emulator counted {down} frames dropped while blackholed"
+    );
+    assert!(data.events.iter().any(|e| e.kind == "fault.link_blackhole"));
+    assert_back_to(&before);
+}

@@ -63,6 +63,7 @@ const KINDS: &[(&str, &[&str])] = &[
 const FAULTS: &[(&str, &[&str])] = &[
     ("link_down", &["link"]),
     ("link_up", &["link"]),
+    ("link_blackhole", &["link"]),
     ("partition", &["links"]),
     ("link_flap", &["link", "period", "flaps"]),
     ("link_set", LINK_SET_KEYS),
@@ -481,6 +482,7 @@ fn fault(
         "link_up" => Fault::LinkUp {
             links: vec![link()?],
         },
+        "link_blackhole" => Fault::LinkBlackhole { link: link()? },
         "partition" => {
             let v = t.require(
                 ck,

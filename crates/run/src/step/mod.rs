@@ -340,6 +340,10 @@ fn describe_fault(f: &netproof_plan::Fault) -> String {
         ),
         Fault::LinkDown { links } => format!("fault: link {} down (both ends)", link(&links[0])),
         Fault::LinkUp { links } => format!("fault: link {} up", link(&links[0])),
+        Fault::LinkBlackhole { link: l } => format!(
+            "fault: link {} drops every frame, carrier up (routing does not see it)",
+            link(l)
+        ),
         Fault::LinkFlap {
             link: l,
             period,
