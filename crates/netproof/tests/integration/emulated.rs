@@ -510,3 +510,70 @@ expect = ["max(udp_echo.loss) > 25%", "max(udp_echo.loss) < 45%"]
     assert!(data.events.iter().any(|e| e.kind == "fault.link_blackhole"));
     assert_back_to(&before);
 }
+
+#[test]
+fn netns_tcp_over_ipv6_crosses_a_lossy_emulated_link_intact() {
+    // IPv6 super-frames cut around lost segments must be accepted as they
+    // are over IPv4: every byte arrives, and the receiver counts no header
+    // or checksum errors.
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "v6-loss.toml",
+        r#"[plan]
+name = "v6-loss"
+summary = "TCP over IPv6 through 1 % loss"
+backend = "netns"
+seed = 3
+
+[[node]]
+name = "sender"
+[[node]]
+name = "sink"
+
+[[link]]
+ends = ["sender", "sink"]
+loss = "1%"
+
+[[service]]
+name = "sink"
+node = "sink"
+command = ["python3", "-c", "import socket\ns=socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('::', 9000)); s.listen(8)\nwhile True:\n  c,_=s.accept(); n=0\n  while True:\n    b=c.recv(1<<16)\n    if not b: break\n    n+=len(b)\n  c.sendall(str(n).encode()); c.close()"]
+ready = { tcp = 9000 }
+
+[[case]]
+id = "V6"
+title = "20 MB over IPv6 through 1 % loss"
+steps = [
+  { kind = "exec", name = "send", node = "sender", command = ["python3", "-c", "import socket,os\nn=20_000_000\ns=socket.create_connection((os.environ['NP_ADDR6_SINK'], 9000)); s.sendall(b'y'*n); s.shutdown(socket.SHUT_WR); print(s.recv(64).decode())"] },
+  { kind = "exec", name = "errors", node = "sink", command = ["nstat", "-az", "Ip6InHdrErrors", "TcpInCsumErrors", "Ip6InDiscards"] },
+]
+expect = ["max(exec.exit_code) == 0"]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    assert_eq!(stdout_of(&data, "send"), "20000000", "every byte arrived");
+    let errors = stdout_of(&data, "errors");
+    for counter in ["Ip6InHdrErrors", "TcpInCsumErrors", "Ip6InDiscards"] {
+        let line = errors
+            .lines()
+            .find(|l| l.starts_with(counter))
+            .unwrap_or_else(|| panic!("nstat shows no {counter}:\n{errors}"));
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{errors}");
+    }
+    let lost: f64 = data
+        .samples
+        .iter()
+        .filter(|r| r.sample.metric == "link.dropped")
+        .filter(|r| r.sample.labels.get("reason").map(String::as_str) == Some("loss"))
+        .filter_map(|r| r.sample.value.as_f64())
+        .sum();
+    assert!(
+        lost > 10.0,
+        "the link lost {lost} segments: the test must cut super-frames"
+    );
+    assert_back_to(&before);
+}
