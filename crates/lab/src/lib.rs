@@ -535,6 +535,7 @@ impl PlannedLab {
                 .collect(),
             namespaces: Vec::new(),
             processes: Vec::new(),
+            user_namespace: None,
         };
         registry
             .write(&entry)
@@ -707,15 +708,31 @@ fn lab_id() -> String {
 }
 
 /// Makes `cmd` enter the network namespace `ns` (an open namespace file,
-/// e.g. `/run/netns/NAME`) between fork and exec. The file is kept open by
-/// the closure until the command is dropped.
-pub fn enter_before_exec(cmd: &mut std::process::Command, ns: std::fs::File) {
+/// e.g. `/run/netns/NAME`) between fork and exec, after the user namespace
+/// `user` when one is given (a lab built without root: its network
+/// namespaces belong to its owner's user namespace, and only a member of
+/// that may enter them). The files are kept open by the closure until the
+/// command is dropped.
+///
+/// Joining a user namespace needs a single-threaded process, which the
+/// child between fork and exec is, and `CAP_SYS_ADMIN` in that namespace,
+/// which its creator's uid has without asking.
+pub fn enter_before_exec(
+    cmd: &mut std::process::Command,
+    user: Option<std::fs::File>,
+    ns: std::fs::File,
+) {
     use std::os::fd::AsRawFd;
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs between fork and exec and calls only setns,
-    // which is async-signal-safe; `ns` lives as long as the closure.
+    // which is async-signal-safe; the files live as long as the closure.
     unsafe {
         cmd.pre_exec(move || {
+            if let Some(user) = &user
+                && libc::setns(user.as_raw_fd(), libc::CLONE_NEWUSER) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             if libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
                 return Err(std::io::Error::last_os_error());
             }

@@ -487,7 +487,10 @@ pub(crate) async fn build(
         .map(|(name, node)| NamespaceEntry {
             node,
             name: name.clone(),
-            path: Some(std::path::Path::new(crate::netns::RUN_DIR).join(name)),
+            // Without root nothing is mounted: the namespaces die with
+            // this process and leave gc nothing to remove.
+            path: (!crate::rootless::active())
+                .then(|| std::path::Path::new(crate::netns::RUN_DIR).join(name)),
         })
         .collect();
     for (n, ns) in entry.nodes.iter_mut().zip(&entry.namespaces) {
@@ -501,13 +504,43 @@ pub(crate) async fn build(
         namespaces: Vec::with_capacity(bp.names.len()),
         emulators: Vec::new(),
     };
-    match build_into(bp, &mut built).await {
+    let done = match build_into(bp, &mut built).await {
+        Ok(()) => {
+            record_entrances(&built, entry);
+            registry
+                .write(entry)
+                .map_err(|e| LabError::Registry(registry.dir().display().to_string(), e))
+        }
+        Err(e) => Err(e),
+    };
+    match done {
         Ok(()) => Ok(built),
         Err(e) => {
             built.teardown();
             Err(e)
         }
     }
+}
+
+/// Records how another process (`lab exec`) enters each node, now that the
+/// namespaces exist: its `/run/netns` mount, or, where there is none (a lab
+/// built without root), this process's descriptor of it, which a process
+/// of the same user can open as `/proc/<pid>/fd/<n>` while this one lives.
+/// Such a namespace belongs to our user namespace, which the entering
+/// process must join first, so that is recorded too.
+fn record_entrances(built: &Built, entry: &mut crate::registry::Entry) {
+    use std::os::fd::AsRawFd;
+    let proc = std::path::PathBuf::from(format!("/proc/{}", std::process::id()));
+    for (rec, ns) in entry.namespaces.iter_mut().zip(&built.namespaces) {
+        rec.path = ns.path().map(std::path::Path::to_path_buf);
+    }
+    for (node, ns) in entry.nodes.iter_mut().zip(&built.namespaces) {
+        node.namespace = Some(match ns.path() {
+            Some(path) => path.to_path_buf(),
+            None => proc.join(format!("fd/{}", ns.fd().as_raw_fd())),
+        });
+    }
+    entry.user_namespace = crate::rootless::active().then(|| proc.join("ns/user"));
 }
 
 /// The sysctls every lab namespace gets, written in one visit.
@@ -899,5 +932,40 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
         .await?;
     // Closing the netlink sockets here lets the namespaces go with the lab.
     drop(links);
+    routers_link_local_ready(bp, built).await;
     Ok(())
+}
+
+/// Waits, at most a few seconds, until every router's IPv6 link-local
+/// addresses are no longer tentative. Even with DAD off the kernel clears
+/// that flag from a work queue after link-up, which lags on a loaded host;
+/// until then a router cannot solicit the next hop of a packet it forwards,
+/// and the first IPv6 connection through it would stall by a one-second
+/// SYN retransmit. Best effort: a slow kernel delays the lab, never fails
+/// it.
+async fn routers_link_local_ready(bp: &Blueprint, built: &Built) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut pending: Vec<usize> = (0..bp.graph.nodes.len())
+        .filter(|&i| bp.routers.get(i).copied().unwrap_or(false))
+        .collect();
+    while !pending.is_empty() && std::time::Instant::now() < deadline {
+        pending.retain(|&i| {
+            let table = built.namespaces[i]
+                .run(|| std::fs::read_to_string("/proc/thread-self/net/if_inet6"))
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            // Fields: address, ifindex, prefix length, scope, flags, name;
+            // 0x40 is IFA_F_TENTATIVE.
+            table.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() == 6
+                    && f[0].starts_with("fe80")
+                    && u32::from_str_radix(f[4], 16).is_ok_and(|flags| flags & 0x40 != 0)
+            })
+        });
+        if !pending.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
 }

@@ -6,6 +6,9 @@
 //! file names the owner by pid **and** process start time, so a reused pid is
 //! never taken for the owner, and lists the namespaces (with their
 //! `/run/netns` paths) and the processes (pid and start time) the lab made.
+//! A lab built without root has no `/run/netns` paths: its namespaces die
+//! with their owner, and its nodes are reached through the owner's
+//! `/proc/PID/...` files, which [`gc`] never touches.
 //! A lab that comes down in order removes its file; one whose owner died
 //! leaves it, and [`gc`] finishes the teardown.
 //!
@@ -77,7 +80,9 @@ pub struct NodeEntry {
     pub name: String,
     /// Its addresses, the first being the one `NP_ADDR` names.
     pub addresses: Vec<String>,
-    /// Its namespace's path, on the netns backend.
+    /// Its namespace's path, on the netns backend: `/run/netns/<name>`, or
+    /// for a lab built without root the owner's descriptor of it,
+    /// `/proc/<owner pid>/fd/<n>` (valid only while the owner lives).
     pub namespace: Option<PathBuf>,
 }
 
@@ -112,6 +117,12 @@ pub struct Entry {
     pub namespaces: Vec<NamespaceEntry>,
     /// Processes, in start order.
     pub processes: Vec<ProcessEntry>,
+    /// For a lab built without root, the owner's user namespace
+    /// (`/proc/<owner pid>/ns/user`): `lab exec` enters it before a node's
+    /// network namespace, which belongs to it. Valid only while the owner
+    /// lives.
+    #[serde(default)]
+    pub user_namespace: Option<PathBuf>,
 }
 
 /// Where the registry lives and how to read and write it.
@@ -241,7 +252,9 @@ pub fn gc(registry: &Registry) -> GcReport {
             }
         }
         for ns in &entry.namespaces {
-            if let Some(path) = &ns.path {
+            // A path under /proc is a live process's view, never a mount
+            // of ours (and the owner is gone anyway).
+            if let Some(path) = ns.path.as_ref().filter(|p| !p.starts_with("/proc")) {
                 match remove_mount(path) {
                     Ok(true) => report.namespaces += 1,
                     Ok(false) => {}
@@ -301,6 +314,7 @@ mod tests {
             nodes: vec![],
             namespaces: vec![],
             processes: vec![],
+            user_namespace: None,
         }
     }
 
@@ -314,6 +328,36 @@ mod tests {
             ..me
         };
         assert!(!imposter.is_alive());
+    }
+
+    #[test]
+    fn gc_never_touches_proc_and_reads_entries_without_a_user_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::at(dir.path());
+        let dead = ProcessId {
+            pid: std::process::id(),
+            start_time: ProcessId::current().start_time + 1,
+        };
+        let mut e = entry("np-dead02", dead);
+        e.backend = "netns".into();
+        e.user_namespace = Some("/proc/1/ns/user".into());
+        e.namespaces.push(NamespaceEntry {
+            node: "client".into(),
+            name: "np-dead02-client".into(),
+            path: Some("/proc/self/ns/net".into()),
+        });
+        reg.write(&e).unwrap();
+        let report = gc(&reg);
+        assert_eq!(report.labs, vec!["np-dead02".to_string()]);
+        assert_eq!((report.namespaces, report.problems.len()), (0, 0));
+        assert!(std::path::Path::new("/proc/self/ns/net").exists());
+        // An entry from before `user_namespace` existed still reads.
+        let mut old = serde_json::to_value(entry("np-old001", ProcessId::current())).unwrap();
+        old.as_object_mut().unwrap().remove("user_namespace");
+        std::fs::write(dir.path().join("np-old001.json"), old.to_string()).unwrap();
+        let (all, bad) = reg.list();
+        assert_eq!((all.len(), bad.len()), (1, 0));
+        assert_eq!(all[0].user_namespace, None);
     }
 
     #[test]

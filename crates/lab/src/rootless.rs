@@ -6,8 +6,10 @@
 //! fresh user namespace (the user becomes root inside it, and nobody
 //! outside) and a private mount namespace, after which the netns backend
 //! works as usual with three differences: `/run/netns` is not writable, so
-//! namespaces are held by descriptor only (`lab exec` cannot reach them
-//! from another process); the lab registry lives under `$XDG_RUNTIME_DIR`
+//! namespaces are held by descriptor only (`lab exec`, run by the same user,
+//! reaches them through the owner's `/proc/PID/ns/user` and
+//! `/proc/PID/fd/N`, which the registry records while the owner lives);
+//! the lab registry lives under `$XDG_RUNTIME_DIR`
 //! (decided before the switch, while the real user is still visible); and
 //! what the kernel reserves for the real root (global sysctls, devices such
 //! as `/dev/net/tun` when it is mode 0600) stays out of reach.
@@ -18,8 +20,18 @@
 //! database (whose writer is a thread) or starts the runtime.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::registry::Registry;
+
+/// Set once [`enter_if_unprivileged`] has switched this process.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process switched to a user namespace of its own (and so
+/// looks like root from inside while being an ordinary user outside).
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
 
 /// Why the switch to a user namespace failed.
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +108,7 @@ pub fn enter_if_unprivileged() -> Result<bool, RootlessError> {
     write("setgroups", "deny".into())?;
     write("uid_map", format!("0 {uid} 1"))?;
     write("gid_map", format!("0 {gid} 1"))?;
+    ACTIVE.store(true, Ordering::Relaxed);
     // Keep any mount we make (none today) from propagating to the host.
     let root = c"/";
     // SAFETY: valid NUL-terminated path; null source, type and data are

@@ -214,6 +214,37 @@ async fn ready_all(nl: &Netlink, ifnames: &[&str]) {
     }
 }
 
+/// Waits (bounded) until each of `ifnames` in `ns` has its IPv6
+/// link-local address, no longer tentative. Even with DAD off the kernel
+/// clears the tentative flag from a work queue after link-up; on a loaded
+/// host that lags, and a router cannot solicit a next hop meanwhile, which
+/// stalls a first IPv6 connect by a one-second SYN retransmit.
+fn link_local_all(ns: &NetNs, ifnames: &[&str]) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let table = ns
+            .run(|| std::fs::read_to_string("/proc/thread-self/net/if_inet6"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_default();
+        let has = |ifname: &str| {
+            table.lines().any(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let tentative = u32::from_str_radix(f.get(4).unwrap_or(&"40"), 16)
+                    .map_or(true, |flags| flags & 0x40 != 0);
+                f.len() == 6 && f[0].starts_with("fe80") && f[5] == ifname && !tentative
+            })
+        };
+        if ifnames.iter().all(|i| has(i)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no IPv6 link-local address on {ifnames:?} after {WAIT:?}:\n{table}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 async fn addr(nl: &Netlink, ifname: &str, a: &str, len: u8) {
     nl.add_address(ifname, ip(a), len)
         .await
@@ -358,6 +389,9 @@ async fn netns_line_through_a_router_routes_v4_and_v6() {
     ready_all(&na, &["lo", "to-r"]).await;
     ready_all(&nr, &["lo", "to-a", "to-b"]).await;
     ready_all(&nb, &["lo", "to-r"]).await;
+    link_local_all(&a, &["to-r"]);
+    link_local_all(&r, &["to-a", "to-b"]);
+    link_local_all(&b, &["to-r"]);
 
     let routes: [(&Netlink, &str, u8, &str, &str); 8] = [
         (&na, "198.18.1.2", 32, "198.18.0.1", "to-r"),

@@ -106,6 +106,16 @@ fn up(args: LabUpArgs) -> Result<Code, CliError> {
 fn live_lab(id: Option<&str>) -> Result<Entry, CliError> {
     let registry = Registry::default_location();
     let (entries, _) = registry.list();
+    if let Some(stale) = id.and_then(|id| {
+        entries
+            .iter()
+            .find(|e| e.id == id && e.interactive && !e.owner.is_alive())
+    }) {
+        return Err(CliError::Usage(format!(
+            "lab {} is stale: its owner (pid {}) has exited and its nodes are gone\nhint: `netproof lab gc` removes what it left; `netproof lab up PLAN` starts a new one",
+            stale.id, stale.owner.pid
+        )));
+    }
     let live: Vec<Entry> = entries
         .into_iter()
         .filter(|e| e.interactive && e.owner.is_alive())
@@ -172,27 +182,80 @@ fn exec(args: LabExecArgs) -> Result<Code, CliError> {
     if let Some(a6) = node.addresses.get(1) {
         cmd.env("NP_ADDR6", a6);
     }
-    if entry.backend == "netns" && node.namespace.is_none() {
-        return Err(CliError::Usage(format!(
-            "lab {} was built without root: its namespaces are held by its owner (pid {}) alone and cannot be entered from here\nhint: run `lab up` as root to use `lab exec`",
-            entry.id, entry.owner.pid
-        )));
+    if entry.backend == "netns" {
+        let (user, net) = open_namespaces(&entry, node)?;
+        netproof_lab::enter_before_exec(&mut cmd, user, net);
     }
-    if let Some(ns) = &node.namespace {
-        let file = std::fs::File::open(ns).map_err(|source| CliError::Write {
-            path: ns.clone(),
-            source,
-        })?;
-        netproof_lab::enter_before_exec(&mut cmd, file);
-    }
-    let status = cmd
-        .status()
-        .map_err(|e| CliError::Usage(format!("cannot run `{program}` on `{}`: {e}", node.name)))?;
+    let status = cmd.status().map_err(|e| {
+        let hint = if entry.user_namespace.is_some() && e.raw_os_error() == Some(libc::EPERM) {
+            format!(
+                "\nhint: lab {} was built without root; only the user who ran `netproof lab up` (or root) may enter its nodes",
+                entry.id
+            )
+        } else {
+            String::new()
+        };
+        CliError::Usage(format!(
+            "cannot run `{program}` on `{}`: {e}{hint}",
+            node.name
+        ))
+    })?;
     Ok(Code::Child(match (status.code(), status.signal()) {
         (Some(c), _) => u8::try_from(c).unwrap_or(1),
         (None, Some(sig)) => 128u8.saturating_add(u8::try_from(sig).unwrap_or(0)),
         _ => 1,
     }))
+}
+
+/// Opens what `lab exec` enters to reach `node`: the owner's user
+/// namespace when the lab was built without root, and the node's network
+/// namespace (its `/run/netns` mount, or the owner's descriptor of it).
+fn open_namespaces(
+    entry: &Entry,
+    node: &registry::NodeEntry,
+) -> Result<(Option<std::fs::File>, std::fs::File), CliError> {
+    let Some(ns) = &node.namespace else {
+        return Err(CliError::Usage(format!(
+            "lab {} records no namespace for node `{}` (an entry written by an older netproof?)\nhint: take it down with `netproof lab down --lab {}` and bring it up again",
+            entry.id, node.name, entry.id
+        )));
+    };
+    let rootless = entry.user_namespace.is_some();
+    let open = |path: &std::path::Path, what: &str| {
+        std::fs::File::open(path).map_err(|e| {
+            let hint = if rootless {
+                format!(
+                    "lab {} was built without root, so its namespaces are reached through its owner, pid {}: only the user who ran `netproof lab up` (or root) may open them, and only while that process runs",
+                    entry.id, entry.owner.pid
+                )
+            } else {
+                "is the lab still up? `netproof lab status` lists the labs on this host; entering a namespace needs root".to_string()
+            };
+            CliError::Usage(format!(
+                "cannot enter node `{}` of lab {}: cannot open {what} `{}`: {e}\nhint: {hint}",
+                node.name,
+                entry.id,
+                path.display()
+            ))
+        })
+    };
+    let user = entry
+        .user_namespace
+        .as_deref()
+        .map(|p| open(p, "its owner's user namespace"))
+        .transpose()?;
+    let net = open(ns, "its network namespace")?;
+    // The /proc paths name the owner by pid alone: had it exited between
+    // the registry check and the opens, the pid could name another
+    // process. Still the same process (pid and start time) now means the
+    // files are the lab's.
+    if rootless && !entry.owner.is_alive() {
+        return Err(CliError::Usage(format!(
+            "lab {} went down (its owner, pid {}, exited) while `lab exec` was entering it\nhint: `netproof lab status` lists the labs on this host",
+            entry.id, entry.owner.pid
+        )));
+    }
+    Ok((user, net))
 }
 
 fn status(args: LabStatusArgs) -> Result<Code, CliError> {
