@@ -46,10 +46,7 @@ pub(super) fn dns(
     t: &Table<'_, '_>,
     label: &str,
 ) -> Option<Action> {
-    let from = t
-        .require(ck, "from", "add `from = \"...\"`, the node that asks")
-        .and_then(|v| v.str(ck))
-        .and_then(|s| names.resolve_str(ck, &s));
+    let from = super::step::from_node(ck, names, t, "asks");
     let server = t
         .require(
             ck,

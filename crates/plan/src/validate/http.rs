@@ -174,10 +174,7 @@ pub(super) fn http(
     t: &Table<'_, '_>,
     label: &str,
 ) -> Option<Action> {
-    let from = t
-        .require(ck, "from", "add `from = \"...\"`, the node that connects")
-        .and_then(|v| v.str(ck))
-        .and_then(|s| names.resolve_str(ck, &s));
+    let from = super::step::from_node(ck, names, t, "connects");
     let url_val = t.require(
         ck,
         "url",

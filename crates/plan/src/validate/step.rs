@@ -571,10 +571,7 @@ fn ping(
     t: &Table<'_, '_>,
     label: &str,
 ) -> Option<Action> {
-    let from = t
-        .require(ck, "from", "add `from = \"...\"`, the node that pings")
-        .and_then(|v| v.str(ck))
-        .and_then(|s| names.resolve_str(ck, &s));
+    let from = from_node(ck, names, t, "pings");
     let to = t
         .require(
             ck,
@@ -631,10 +628,7 @@ fn udp_echo(
     t: &Table<'_, '_>,
     label: &str,
 ) -> Option<Action> {
-    let from = t
-        .require(ck, "from", "add `from = \"...\"`, the node that sends")
-        .and_then(|v| v.str(ck))
-        .and_then(|s| names.resolve_str(ck, &s));
+    let from = from_node(ck, names, t, "sends");
     let to = t
         .require(
             ck,
@@ -734,10 +728,7 @@ fn tcp_connect(
     names: &Names,
     t: &Table<'_, '_>,
 ) -> Option<Action> {
-    let from = t
-        .require(ck, "from", "add `from = \"...\"`, the node that connects")
-        .and_then(|v| v.str(ck))
-        .and_then(|s| names.resolve_str(ck, &s));
+    let from = from_node(ck, names, t, "connects");
     let to = t
         .require(
             ck,
@@ -862,4 +853,21 @@ pub(super) fn target(
         names.resolve(ck, host, host_span).map(Target::Node)
     };
     Some((target?, port?))
+}
+
+/// The step's `from` node, required; `does` says what it does in the hint
+/// (`"connects"`, `"pings"`).
+pub(super) fn from_node(
+    ck: &mut Checker<'_>,
+    names: &Names,
+    t: &Table<'_, '_>,
+    does: &str,
+) -> Option<String> {
+    t.require(
+        ck,
+        "from",
+        &format!("add `from = \"...\"`, the node that {does}"),
+    )
+    .and_then(|v| v.str(ck))
+    .and_then(|s| names.resolve_str(ck, &s))
 }

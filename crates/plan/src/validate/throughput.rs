@@ -32,14 +32,7 @@ pub(super) fn throughput(
     t: &Table<'_, '_>,
     label: &str,
 ) -> Option<Action> {
-    let from = t
-        .require(
-            ck,
-            "from",
-            "add `from = \"...\"`, the node that runs the client",
-        )
-        .and_then(|v| v.str(ck))
-        .and_then(|s| names.resolve_str(ck, &s));
+    let from = super::step::from_node(ck, names, t, "runs the client");
     let to = t
         .require(
             ck,
