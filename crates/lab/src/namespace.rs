@@ -936,13 +936,10 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     Ok(())
 }
 
-/// Waits, at most a few seconds, until every router's IPv6 link-local
-/// addresses are no longer tentative. Even with DAD off the kernel clears
-/// that flag from a work queue after link-up, which lags on a loaded host;
-/// until then a router cannot solicit the next hop of a packet it forwards,
-/// and the first IPv6 connection through it would stall by a one-second
-/// SYN retransmit. Best effort: a slow kernel delays the lab, never fails
-/// it.
+/// Waits, at most a few seconds, until no router's IPv6 link-local
+/// address is tentative (see [`crate::netns::addrconf`]): a first IPv6
+/// connection through a router would otherwise stall on a loaded host.
+/// Best effort: a slow kernel delays the lab, never fails it.
 async fn routers_link_local_ready(bp: &Blueprint, built: &Built) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let mut pending: Vec<usize> = (0..bp.graph.nodes.len())
@@ -950,19 +947,8 @@ async fn routers_link_local_ready(bp: &Blueprint, built: &Built) {
         .collect();
     while !pending.is_empty() && std::time::Instant::now() < deadline {
         pending.retain(|&i| {
-            let table = built.namespaces[i]
-                .run(|| std::fs::read_to_string("/proc/thread-self/net/if_inet6"))
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default();
-            // Fields: address, ifindex, prefix length, scope, flags, name;
-            // 0x40 is IFA_F_TENTATIVE.
-            table.lines().any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                f.len() == 6
-                    && f[0].starts_with("fe80")
-                    && u32::from_str_radix(f[4], 16).is_ok_and(|flags| flags & 0x40 != 0)
-            })
+            crate::netns::addrconf::link_locals(&built.namespaces[i])
+                .is_ok_and(|ll| ll.iter().any(|l| l.tentative))
         });
         if !pending.is_empty() {
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -36,6 +36,7 @@
 //! operation needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN); rootless
 //! mode inside a user namespace is a later step.
 
+pub mod addrconf;
 pub mod census;
 mod error;
 mod netlink;

@@ -214,32 +214,19 @@ async fn ready_all(nl: &Netlink, ifnames: &[&str]) {
     }
 }
 
-/// Waits (bounded) until each of `ifnames` in `ns` has its IPv6
-/// link-local address, no longer tentative. Even with DAD off the kernel
-/// clears the tentative flag from a work queue after link-up; on a loaded
-/// host that lags, and a router cannot solicit a next hop meanwhile, which
-/// stalls a first IPv6 connect by a one-second SYN retransmit.
+/// Waits (bounded) until each of `ifnames` in `ns` has a link-local
+/// address that is no longer tentative (see [`super::addrconf`]).
 fn link_local_all(ns: &NetNs, ifnames: &[&str]) {
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let table = ns
-            .run(|| std::fs::read_to_string("/proc/thread-self/net/if_inet6"))
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_default();
-        let has = |ifname: &str| {
-            table.lines().any(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                let tentative = u32::from_str_radix(f.get(4).unwrap_or(&"40"), 16)
-                    .map_or(true, |flags| flags & 0x40 != 0);
-                f.len() == 6 && f[0].starts_with("fe80") && f[5] == ifname && !tentative
-            })
-        };
-        if ifnames.iter().all(|i| has(i)) {
+        let ll = super::addrconf::link_locals(ns).unwrap_or_else(|e| panic!("{e}"));
+        let ready = |ifname: &str| ll.iter().any(|l| l.ifname == ifname && !l.tentative);
+        if ifnames.iter().all(|i| ready(i)) {
             return;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no IPv6 link-local address on {ifnames:?} after {WAIT:?}:\n{table}"
+            "no usable IPv6 link-local address on {ifnames:?} after {WAIT:?}: {ll:?}"
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
