@@ -11,7 +11,11 @@
 //!
 //! Run as root: `cargo bench -p netproof-lab --bench lab` (or
 //! `-- --quick` for the 10- and 100-node sizes only, `-- --only line` for
-//! one topology). This is a
+//! one topology, `-- --phases` for the time of each phase of the build).
+//! Each lab is built once the machine is idle again: the kernel frees the
+//! previous lab's namespaces from a work queue after teardown has
+//! returned, and that work would otherwise be charged to the next lab's
+//! bring-up. This is a
 //! benchmark, not a test: nothing here asserts a time.
 
 use std::fmt::Write as _;
@@ -109,10 +113,59 @@ async fn measure(text: &str) -> Result<(Duration, Duration, usize, usize), Strin
         .await
         .map_err(|e| e.to_string())?;
     let up = start.elapsed();
+    if std::env::args().any(|a| a == "--phases") {
+        let phases: Vec<String> = lab
+            .build_phases()
+            .iter()
+            .map(|(name, d)| format!("{name} {d:.1?}"))
+            .collect();
+        println!("  phases: {}", phases.join(", "));
+    }
     let start = Instant::now();
     lab.down().await;
     let down = start.elapsed();
     Ok((up, down, plan.nodes.len(), routes))
+}
+
+/// Busy and total jiffies of all CPUs, from /proc/stat.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?;
+    let v: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    // idle and iowait
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Some((total - idle, total))
+}
+
+/// Waits (at most 60 s) until the machine is idle: the kernel frees a
+/// deleted namespace from a work queue after `ip netns del` (or our
+/// teardown) has returned, and a lab built while it still runs measures
+/// the previous lab's teardown, not its own bring-up. Returns how long it
+/// waited.
+fn settle() -> Duration {
+    let start = Instant::now();
+    let mut quiet = 0;
+    let Some(mut last) = cpu_jiffies() else {
+        return Duration::ZERO;
+    };
+    while quiet < 2 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+        let Some(now) = cpu_jiffies() else { break };
+        let (busy, total) = (now.0 - last.0, now.1 - last.1);
+        // Under 10 % busy over the interval counts as quiet.
+        if total > 0 && busy * 10 < total {
+            quiet += 1;
+        } else {
+            quiet = 0;
+        }
+        last = now;
+    }
+    start.elapsed()
 }
 
 /// Mininet's time to build and tear down `linear,n`, if it is installed.
@@ -164,6 +217,7 @@ fn main() {
             if only.as_deref().is_some_and(|o| o != name) {
                 continue;
             }
+            settle();
             match rt.block_on(measure(&text)) {
                 Ok((up, down, nodes, routes)) => {
                     println!(

@@ -647,6 +647,17 @@ impl Lab {
         &self.topology
     }
 
+    /// How long each phase of building the lab took, in order
+    /// (`namespaces`, `loopbacks`, `links`, `LANs`, `routes`, `IPv6
+    /// link-local ready`); empty for the local backend. For benchmarks
+    /// and for finding what makes a large lab slow to come up.
+    pub fn build_phases(&self) -> &[(&'static str, std::time::Duration)] {
+        match &self.fabric {
+            Some(Fabric::Netns(built)) => &built.phases,
+            _ => &[],
+        }
+    }
+
     /// Services that have exited on their own since the lab came up.
     pub fn failed_services(&self) -> Vec<ServiceFailure> {
         self.control.failed_services()

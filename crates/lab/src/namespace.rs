@@ -24,7 +24,7 @@ use crate::fabric::{End, Fabric, Graph, GraphLan, GraphLink, GraphNode, LAN_BRID
 use netproof_link::emulator::{Config as EmulatorConfig, Emulator};
 use netproof_link::tap::Tap;
 
-use crate::netns::{NetNs, Netlink, NetnsError};
+use crate::netns::{self, NetNs, NetSysctls, Netlink, NetnsError, PrivateProc};
 use crate::registry::{NamespaceEntry, Registry};
 use crate::{LabError, TopologyLink};
 
@@ -420,6 +420,9 @@ pub(crate) fn blueprint(plan: &Plan, lab_id: &str) -> Result<Blueprint, LabError
 pub(crate) struct Built {
     pub(crate) namespaces: Vec<Arc<NetNs>>,
     pub(crate) emulators: Vec<Option<Arc<Emulator>>>,
+    /// How long each phase of the build took, in order (see
+    /// [`crate::Lab::build_phases`]).
+    pub(crate) phases: Vec<(&'static str, Duration)>,
 }
 
 impl Built {
@@ -503,6 +506,7 @@ pub(crate) async fn build(
     let mut built = Built {
         namespaces: Vec::with_capacity(bp.names.len()),
         emulators: Vec::new(),
+        phases: Vec::new(),
     };
     let done = match build_into(bp, &mut built).await {
         Ok(()) => {
@@ -543,7 +547,8 @@ fn record_entrances(built: &Built, entry: &mut crate::registry::Entry) {
     entry.user_namespace = crate::rootless::active().then(|| proc.join("ns/user"));
 }
 
-/// The sysctls every lab namespace gets, written in one visit.
+/// The sysctls every lab namespace gets (paths below `/proc/sys/net`),
+/// written in one visit.
 ///
 /// Flows, not host pairs, spread over equal-cost paths (policy 0 hashes
 /// addresses only). IPv6 drops a link's addresses when it goes down unless
@@ -553,33 +558,33 @@ fn record_entrances(built: &Built, entry: &mut crate::registry::Entry) {
 /// IPv6; lab addresses are unique by construction. All are set before the
 /// veths exist, so `default` applies to them.
 const NODE_SYSCTLS: &[(&str, &str)] = &[
-    ("net/ipv4/fib_multipath_hash_policy", "1"),
-    ("net/ipv6/fib_multipath_hash_policy", "1"),
-    ("net/ipv6/conf/all/keep_addr_on_down", "1"),
-    ("net/ipv6/conf/default/keep_addr_on_down", "1"),
-    ("net/ipv6/conf/all/accept_dad", "0"),
-    ("net/ipv6/conf/default/accept_dad", "0"),
+    ("ipv4/fib_multipath_hash_policy", "1"),
+    ("ipv6/fib_multipath_hash_policy", "1"),
+    ("ipv6/conf/all/keep_addr_on_down", "1"),
+    ("ipv6/conf/default/keep_addr_on_down", "1"),
+    ("ipv6/conf/all/accept_dad", "0"),
+    ("ipv6/conf/default/accept_dad", "0"),
 ];
-const ROUTER_SYSCTLS: &[(&str, &str)] = &[
-    ("net/ipv4/ip_forward", "1"),
-    ("net/ipv6/conf/all/forwarding", "1"),
-];
+const ROUTER_SYSCTLS: &[(&str, &str)] =
+    &[("ipv4/ip_forward", "1"), ("ipv6/conf/all/forwarding", "1")];
 
-/// Writes sysctls from one thread inside `ns` (a thread per write would
-/// cost more than the writes). /proc/sys/net resolves to the namespace of
-/// the task that opens it.
 /// Writes a node's sysctls from the calling thread, which must already be
 /// inside the node's namespace (a builder thread of [`NetNs::create_here`]):
-/// /proc/sys/net resolves to the namespace of the task that opens it.
-fn sysctls_here(router: bool, plan: &[(String, String)]) -> std::io::Result<()> {
+/// /proc/sys/net resolves to the namespace of the task that looks it up.
+/// Every write goes through one descriptor of `/proc/sys/net` (see
+/// [`NetSysctls`] for why that matters at a thousand nodes).
+fn sysctls_here(
+    router: bool,
+    plan: &[(String, String)],
+    proc: Option<&PrivateProc>,
+) -> std::io::Result<()> {
+    let mut net = NetSysctls::open_here(proc)?;
     for (key, value) in NODE_SYSCTLS
         .iter()
         .chain(if router { ROUTER_SYSCTLS } else { &[] })
     {
-        let path = format!("/proc/sys/{key}");
-        let mut f = std::fs::OpenOptions::new().write(true).open(&path)?;
-        std::io::Write::write_all(&mut f, value.as_bytes())
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
+        net.write(key, value)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("net/{key}: {e}")))?;
     }
     // Unprivileged (datagram) ICMP sockets, so `ping` works inside a node
     // without raw sockets. Every group where that is allowed; in a rootless
@@ -587,21 +592,15 @@ fn sysctls_here(router: bool, plan: &[(String, String)]) -> std::io::Result<()> 
     // the kernel refuses a wider range. Best effort: without it, ping falls
     // back to a raw socket.
     for range in ["0 2147483647", "0 0"] {
-        let ok = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/proc/sys/net/ipv4/ping_group_range")
-            .and_then(|mut f| std::io::Write::write_all(&mut f, range.as_bytes()));
-        if ok.is_ok() {
+        if net.write("ipv4/ping_group_range", range).is_ok() {
             break;
         }
     }
     // The plan's own, last, so they win over the lab's defaults.
     for (key, value) in plan {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, value.as_bytes()));
+        let written = netns::key_below_net(key)
+            .map_err(std::io::Error::other)
+            .and_then(|rel| net.write(&rel, value));
         if let Err(e) = written {
             let mut why = format!("`{key}` = `{value}`: {e}");
             if key.ends_with("tcp_congestion_control") {
@@ -623,6 +622,23 @@ fn sysctls_here(router: bool, plan: &[(String, String)]) -> std::io::Result<()> 
     Ok(())
 }
 
+/// Times the phases of a build, one after the other.
+struct Lap(std::time::Instant);
+
+impl Lap {
+    fn start() -> Lap {
+        Lap(std::time::Instant::now())
+    }
+
+    /// The time since the start or the previous call.
+    fn next(&mut self) -> Duration {
+        let now = std::time::Instant::now();
+        let lap = now - self.0;
+        self.0 = now;
+        lap
+    }
+}
+
 /// One namespace as a builder thread made it (with its visit, for nodes).
 type Made = Result<(NetNs, Option<Visited>), NetnsError>;
 
@@ -633,6 +649,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     // Namespaces first (a cheap system call each, in order so a failure
     // leaves `built` holding exactly what exists).
     let n_nodes = bp.graph.nodes.len();
+    let mut lap = Lap::start();
     // A few threads at once: most of the cost is the kernel's, but thread
     // starts and mounts overlap. Every namespace made is kept, even when
     // another fails, so teardown finds them all.
@@ -649,12 +666,19 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
         {
             let base = w * bp.names.len().div_ceil(workers).max(1);
             scope.spawn(move || {
+                // A fresh private procfs every few dozen namespaces keeps
+                // each one's sysctl lookups short (see PrivateProc).
+                let mut proc: Option<PrivateProc> = None;
                 for (k, slot) in chunk.iter_mut().enumerate() {
+                    if k % 32 == 0 {
+                        proc = PrivateProc::new().ok();
+                    }
+                    let proc = proc.as_ref();
                     let i = base + k;
                     let router = bp.routers.get(i).copied();
                     let extra = bp.sysctls.get(i).map_or(&[][..], Vec::as_slice);
                     *slot = Some(NetNs::create_here(&bp.names[i], || {
-                        router.map(|r| (Netlink::open_socket(), sysctls_here(r, extra)))
+                        router.map(|r| (Netlink::open_socket(), sysctls_here(r, extra, proc)))
                     }));
                 }
             });
@@ -681,6 +705,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
     if let Some(e) = first_error {
         return Err(e);
     }
+    built.phases.push(("namespaces", lap.next()));
     // Then every node's netlink handle, `lo`, loopbacks and sysctls, all
     // nodes at once: the round trips overlap.
     let nodes = built.namespaces[..n_nodes]
@@ -711,6 +736,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
             Ok::<Netlink, LabError>(nl)
         });
     let links: Vec<Netlink> = futures::future::try_join_all(nodes).await?;
+    built.phases.push(("loopbacks", lap.next()));
     // Links: each veth pair created in place, in one request; all links at once.
     let namespaces = &built.namespaces;
     let links_ref = &links;
@@ -821,6 +847,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
         Ok::<Option<Arc<Emulator>>, LabError>(emulator)
     });
     built.emulators = futures::future::try_join_all(each_link).await?;
+    built.phases.push(("links", lap.next()));
     // LANs: a bridge in the LAN's own namespace, and from each member a
     // veth pair created in place, its far end a port of the bridge.
     let each_lan = bp
@@ -878,6 +905,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
             Ok::<(), LabError>(())
         });
     futures::future::try_join_all(each_lan).await?;
+    built.phases.push(("LANs", lap.next()));
     // Routes: every node's requests in flight at once (the kernel applies
     // them in order per socket; the round trips overlap), all nodes at once.
     let mut per_node = Vec::with_capacity(bp.fabric.routes.nodes.len());
@@ -930,9 +958,11 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
         .buffer_unordered(64)
         .try_collect::<Vec<_>>()
         .await?;
+    built.phases.push(("routes", lap.next()));
     // Closing the netlink sockets here lets the namespaces go with the lab.
     drop(links);
     routers_link_local_ready(bp, built).await;
+    built.phases.push(("IPv6 link-local ready", lap.next()));
     Ok(())
 }
 

@@ -50,5 +50,5 @@ mod tests;
 pub use error::NetnsError;
 pub use netlink::{IFNAME_MAX, Netlink};
 pub use ns::{NAME_PREFIX, NetNs, RUN_DIR, prepare_exec};
-pub use sysctl::{sysctl_read, sysctl_write};
+pub use sysctl::{NetSysctls, PrivateProc, key_below_net, sysctl_read, sysctl_write};
 pub use tbf::default_burst;

@@ -746,3 +746,55 @@ async fn netns_hundred_namespaces_in_a_line() {
     assert_eq!(inodes.len(), N);
     guard.finish(Vec::new());
 }
+
+/// A builder thread's sysctl writes land in the namespace it is in, both
+/// through a private procfs instance and through the host's `/proc`, and
+/// never in the host's own namespace.
+#[test]
+fn netns_sysctls_written_from_inside_land_in_that_namespace() {
+    let mut guard = Guard::new("sysctls");
+    let host_before =
+        std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/accept_dad").expect("host sysctl");
+    let mut namespaces = Vec::new();
+    for (short, private) in [("p", true), ("h", false)] {
+        let name = format!("{}{short}", guard.prefix);
+        // The thread enters the namespace it creates, as a lab's builder
+        // threads do.
+        let made = std::thread::spawn(move || {
+            NetNs::create_here(&name, || {
+                let proc = private.then(|| PrivateProc::new().expect("fsopen proc as root"));
+                let mut net = NetSysctls::open_here(proc.as_ref())?;
+                net.write("ipv6/conf/all/accept_dad", "0")?;
+                net.write("ipv4/ip_forward", "1")?;
+                net.write("ipv4/tcp_rmem", "4096 131072 8388608")?;
+                // A missing key is an error, not a silent no-op.
+                assert!(net.write("ipv4/no_such_key", "1").is_err());
+                Ok::<(), io::Error>(())
+            })
+        })
+        .join()
+        .expect("builder thread");
+        let ns = match made {
+            Ok((ns, Ok(()))) => ns,
+            Ok((ns, Err(e))) => panic!("writing sysctls in {}: {e}", ns.name()),
+            Err(e) => panic!("{e}"),
+        };
+        guard.inodes.insert(ns.inode());
+        for (key, want) in [
+            ("net.ipv6.conf.all.accept_dad", "0"),
+            ("net.ipv4.ip_forward", "1"),
+            ("net.ipv4.tcp_rmem", "4096\t131072\t8388608"),
+        ] {
+            let got = sysctl_read(&ns, key).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(got, want, "{key} in {}", ns.name());
+        }
+        namespaces.push(ns);
+    }
+    let host_after =
+        std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/accept_dad").expect("host sysctl");
+    assert_eq!(
+        host_before, host_after,
+        "the host's own setting is untouched"
+    );
+    guard.finish(namespaces);
+}
