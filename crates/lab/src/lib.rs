@@ -448,6 +448,7 @@ impl Lab {
             topology,
             planned,
             interactive: false,
+            ip_netns: false,
         })
     }
 }
@@ -460,6 +461,9 @@ pub struct PlannedLab {
     topology: Topology,
     planned: Planned,
     interactive: bool,
+    /// Bind-mount every namespace under `/run/netns` (see
+    /// [`PlannedLab::ip_netns`]).
+    ip_netns: bool,
 }
 
 impl PlannedLab {
@@ -473,9 +477,24 @@ impl PlannedLab {
     }
 
     /// Marks the lab as interactive (`netproof lab up`): `lab exec` and
-    /// `lab down` can find it.
+    /// `lab down` can find it, and its namespaces are named under
+    /// `/run/netns` (as with [`PlannedLab::ip_netns`]).
     pub fn interactive(mut self) -> Self {
         self.interactive = true;
+        self.ip_netns = true;
+        self
+    }
+
+    /// With `on`, the netns backend bind-mounts each node's namespace at
+    /// `/run/netns/<lab id>-<node>`, as `ip netns add` does, so `ip netns
+    /// exec` and `ip -n` work while the lab is up (and `lab gc` removes
+    /// what a killed owner left there). Otherwise, the default for runs,
+    /// the namespaces are held by this process's descriptors alone and the
+    /// kernel frees them when it exits, however it exits; building is
+    /// faster too, by a file under `/run/netns` per node. Without root
+    /// nothing is ever mounted.
+    pub fn ip_netns(mut self, on: bool) -> Self {
+        self.ip_netns |= on;
         self
     }
 
@@ -509,6 +528,7 @@ impl PlannedLab {
             topology,
             planned,
             interactive,
+            ip_netns,
         } = self;
         let registry = registry::Registry::default_location();
         let mut entry = registry::Entry {
@@ -543,7 +563,7 @@ impl PlannedLab {
         let (fabric, parts) = match planned {
             Planned::Local(lease) => (Fabric::Local(lease), None),
             Planned::Netns(bp) => {
-                let built = match namespace::build(&bp, &registry, &mut entry).await {
+                let built = match namespace::build(&bp, &registry, &mut entry, ip_netns).await {
                     Ok(b) => b,
                     Err(e) => {
                         let _ = registry.remove(&entry.id);

@@ -462,6 +462,36 @@ impl Built {
     }
 }
 
+/// Brings `ifname` up and then adds its two addresses, in that order.
+///
+/// Why up first (kernel behaviour, seen here in about 1 of 6 builds of a
+/// 1000-node leaf-spine): an IPv6 address added to an interface that is
+/// down gets no connected route then; the kernel adds it when the
+/// interface comes up, from the link-up notifier, with an allocation that
+/// may not sleep, and on a busy host that allocation can fail and the
+/// route is dropped without a word while the address stays. The interface
+/// then holds `2001:2:0:425::a/127` with no route for it, its neighbour is
+/// unreachable over IPv6 for the life of the lab, and a route through that
+/// neighbour is refused with EHOSTUNREACH. Added to an interface that is
+/// up, the address gets its connected route in the same request, from an
+/// allocation that may sleep.
+async fn up_then_address(
+    nl: &Netlink,
+    ifname: &str,
+    v4: (IpAddr, u8),
+    v6: (IpAddr, u8),
+    up: &str,
+    address: &str,
+) -> Result<(), LabError> {
+    nl.set_up(ifname).await.map_err(at(up))?;
+    for (addr, len) in [v4, v6] {
+        nl.add_address(ifname, addr, len)
+            .await
+            .map_err(at(address))?;
+    }
+    Ok(())
+}
+
 /// One step of the build, for error messages.
 fn at(step: impl Into<String>) -> impl FnOnce(NetnsError) -> LabError {
     let step = step.into();
@@ -476,7 +506,11 @@ pub(crate) async fn build(
     bp: &Blueprint,
     registry: &Registry,
     entry: &mut crate::registry::Entry,
+    mount: bool,
 ) -> Result<Built, LabError> {
+    // Without root nothing can be mounted: the namespaces die with this
+    // process and leave gc nothing to remove.
+    let mount = mount && !crate::rootless::active();
     let owners = bp
         .graph
         .nodes
@@ -490,10 +524,9 @@ pub(crate) async fn build(
         .map(|(name, node)| NamespaceEntry {
             node,
             name: name.clone(),
-            // Without root nothing is mounted: the namespaces die with
-            // this process and leave gc nothing to remove.
-            path: (!crate::rootless::active())
-                .then(|| std::path::Path::new(crate::netns::RUN_DIR).join(name)),
+            // Unmounted namespaces die with this process and leave gc
+            // nothing to remove.
+            path: mount.then(|| std::path::Path::new(crate::netns::RUN_DIR).join(name)),
         })
         .collect();
     for (n, ns) in entry.nodes.iter_mut().zip(&entry.namespaces) {
@@ -508,7 +541,7 @@ pub(crate) async fn build(
         emulators: Vec::new(),
         phases: Vec::new(),
     };
-    let done = match build_into(bp, &mut built).await {
+    let done = match build_into(bp, &mut built, mount).await {
         Ok(()) => {
             record_entrances(&built, entry);
             registry
@@ -645,7 +678,7 @@ type Made = Result<(NetNs, Option<Visited>), NetnsError>;
 /// What a builder thread did inside a node's new namespace.
 type Visited = (std::io::Result<rtnetlink::sys::Socket>, std::io::Result<()>);
 
-async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
+async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<(), LabError> {
     // Namespaces first (a cheap system call each, in order so a failure
     // leaves `built` holding exactly what exists).
     let n_nodes = bp.graph.nodes.len();
@@ -677,7 +710,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                     let i = base + k;
                     let router = bp.routers.get(i).copied();
                     let extra = bp.sysctls.get(i).map_or(&[][..], Vec::as_slice);
-                    *slot = Some(NetNs::create_here(&bp.names[i], || {
+                    *slot = Some(NetNs::create_here(&bp.names[i], mount, || {
                         router.map(|r| (Netlink::open_socket(), sysctls_here(r, extra, proc)))
                     }));
                 }
@@ -806,21 +839,21 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                     .await
                     .map_err(at(format!("set the MTU of {what}")))?;
             }
-            nl.add_address(ifname, IpAddr::V4(v4), 31)
-                .await
-                .map_err(at(format!("address {what}")))?;
-            nl.add_address(ifname, IpAddr::V6(v6), 127)
-                .await
-                .map_err(at(format!("address {what}")))?;
             if let Some(rate) = spec.tbf[end] {
                 // Each end shapes what it sends: the rate holds both ways.
                 nl.set_rate(ifname, rate, None, Duration::from_millis(50))
                     .await
                     .map_err(at(format!("limit the rate of {what}")))?;
             }
-            nl.set_up(ifname)
-                .await
-                .map_err(at(format!("bring {what} up")))?;
+            up_then_address(
+                nl,
+                ifname,
+                (IpAddr::V4(v4), 31),
+                (IpAddr::V6(v6), 127),
+                &format!("bring {what} up"),
+                &format!("address {what}"),
+            )
+            .await?;
         }
         if let Some(macs) = macs {
             // Each end knows the other's address: no ARP or neighbour
@@ -882,18 +915,18 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                         .await
                         .map_err(at(format!("set the MTU of {what}")))?;
                 }
-                nl.add_address(ifname, IpAddr::V4(addrs.v4[k]), addrs.prefix_v4.len)
-                    .await
-                    .map_err(at(format!("address node `{node}` on {what}")))?;
-                nl.add_address(ifname, IpAddr::V6(addrs.v6[k]), addrs.prefix_v6.len)
-                    .await
-                    .map_err(at(format!("address node `{node}` on {what}")))?;
                 br.set_up(port)
                     .await
                     .map_err(at(format!("bring the port of `{node}` on {what} up")))?;
-                nl.set_up(ifname)
-                    .await
-                    .map_err(at(format!("bring node `{node}` up on {what}")))?;
+                up_then_address(
+                    nl,
+                    ifname,
+                    (IpAddr::V4(addrs.v4[k]), addrs.prefix_v4.len),
+                    (IpAddr::V6(addrs.v6[k]), addrs.prefix_v6.len),
+                    &format!("bring node `{node}` up on {what}"),
+                    &format!("address node `{node}` on {what}"),
+                )
+                .await?;
             }
             for (k, &member) in lan.members.iter().enumerate() {
                 let ifname = bp.fabric.naming.lan_interface(li, k).unwrap_or_default();
@@ -919,40 +952,17 @@ async fn build_into(bp: &Blueprint, built: &mut Built) -> Result<(), LabError> {
                 .map(|h| (h.via, bp.fabric.naming.dev(node, h.dev).unwrap_or_default()))
                 .collect();
             async move {
-                // IPv6 installs a link's connected /127 from a work queue
-                // once the link is up; in a large lab built all at once the
-                // queue can lag, and a route via that link's neighbour is
-                // refused (EHOSTUNREACH) until it catches up (seen at 1000
-                // nodes). The queue needs the RTNL lock that our own
-                // requests hold, so back off rather than hammer: up to
-                // about 30 s in all (a loaded host) before calling it a failure.
-                let mut wait = Duration::from_millis(5);
-                let mut waited = Duration::ZERO;
-                loop {
-                    match nl.add_route(r.dest.addr, r.dest.len, &hops).await {
-                        Err(e)
-                            if e.os_error() == Some(libc::EHOSTUNREACH)
-                                && waited < Duration::from_secs(30) =>
-                        {
-                            tokio::time::sleep(wait).await;
-                            waited += wait;
-                            wait = (wait * 2).min(Duration::from_secs(1));
-                        }
-                        other => {
-                            return other.map_err(at(format!(
-                                "add the route to {} in node `{name}`",
-                                r.dest
-                            )));
-                        }
-                    }
-                }
+                // Every gateway is on a connected route by now (see
+                // up_then_address), so a refusal here is an error.
+                nl.add_route(r.dest.addr, r.dest.len, &hops)
+                    .await
+                    .map_err(at(format!("add the route to {} in node `{name}`", r.dest)))
             }
         });
         per_node.push(futures::future::try_join_all(installs));
     }
     // At most 64 nodes' routes in flight at once: enough to overlap the
-    // round trips, few enough to leave the kernel's IPv6 work queue its turn
-    // at the RTNL lock in a 1000-node lab.
+    // round trips.
     use futures::{StreamExt, TryStreamExt};
     futures::stream::iter(per_node)
         .buffer_unordered(64)

@@ -5,10 +5,12 @@
 //! anything, and rewrites it as it goes (atomically: write then rename). The
 //! file names the owner by pid **and** process start time, so a reused pid is
 //! never taken for the owner, and lists the namespaces (with their
-//! `/run/netns` paths) and the processes (pid and start time) the lab made.
-//! A lab built without root has no `/run/netns` paths: its namespaces die
-//! with their owner, and its nodes are reached through the owner's
-//! `/proc/PID/...` files, which [`gc`] never touches.
+//! `/run/netns` paths, where it mounts them) and the processes (pid and
+//! start time) the lab made. A lab that mounts nothing there (a `run`
+//! without `--ip-netns`, or any lab built without root) holds its
+//! namespaces by descriptor: they die with their owner, and its nodes are
+//! reached through the owner's `/proc/PID/...` files, which [`gc`] never
+//! touches.
 //! A lab that comes down in order removes its file; one whose owner died
 //! leaves it, and [`gc`] finishes the teardown.
 //!

@@ -426,6 +426,10 @@ pub struct RunArgs {
     /// and recorded).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// netns backend: also name each node's namespace in /run/netns while the
+    /// run lasts, so `ip netns exec <lab>-<node> ...` works (as with `lab up`).
+    #[arg(long)]
+    pub ip_netns: bool,
     #[command(flatten)]
     pub plan: PlanOptions,
 }

@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub cases: Vec<String>,
     /// The command line, recorded with the run.
     pub command_line: String,
+    /// `--ip-netns`: name the lab's namespaces under `/run/netns` while
+    /// the run lasts, for `ip netns exec`.
+    pub ip_netns: bool,
 }
 
 /// Errors that stop a run before or while it executes.
@@ -145,7 +148,7 @@ pub async fn execute(
         (None, Some(s)) => (s, "plan"),
         (None, None) => (draw_seed(), "drawn"),
     };
-    let planned = lab::Lab::plan(plan, backend).map(|p| p.seed(seed));
+    let planned = lab::Lab::plan(plan, backend).map(|p| p.seed(seed).ip_netns(options.ip_netns));
     let topology = planned
         .as_ref()
         .map(|p| record_topology(p.topology()))

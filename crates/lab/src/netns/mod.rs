@@ -1,8 +1,8 @@
 //! Linux network namespaces and netlink: the kernel primitives the `netns`
 //! backend builds a lab from.
 //!
-//! - [`NetNs`]: create a namespace (bind-mounted under `/run/netns` when
-//!   root, so `ip netns exec` works), run code inside it
+//! - [`NetNs`]: create a namespace (held by a descriptor, and optionally
+//!   bind-mounted under `/run/netns` when root, so `ip netns exec` works), run code inside it
 //!   ([`NetNs::run`]), start processes inside it ([`prepare_exec`]), set
 //!   its sysctls ([`sysctl_write`]), delete it.
 //! - [`Netlink`]: links, addresses, routes (ECMP included) and `tbf` rate

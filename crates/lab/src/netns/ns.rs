@@ -6,7 +6,8 @@
 //! (`unshare(CLONE_NEWNET)` changes only the calling thread), so no thread
 //! of the caller, and in particular no worker of a shared tokio runtime,
 //! ever changes namespace. The namespace lives as long as [`NetNs`] holds
-//! its descriptor; when running as root it is also bind-mounted at
+//! its descriptor; when running as root [`NetNs::create`] (and
+//! [`NetNs::create_here`] when asked) also bind-mounts it at
 //! `/run/netns/<name>`, exactly as `ip netns add` does, so
 //! `ip netns exec <name> ...` and `ip -n <name> ...` work for debugging.
 //!
@@ -87,14 +88,26 @@ impl NetNs {
     /// can make many namespaces, and open each one's sockets and write its
     /// sysctls on the way, without starting a thread per namespace.
     ///
+    /// With `mount` false the namespace is held by its descriptor alone,
+    /// even as root: nothing is created under `/run/netns` (which costs a
+    /// file there per namespace; on a disk-backed `/run` that was a third
+    /// of the time to create a namespace), and the kernel frees the
+    /// namespace when this process lets go of it, however it ends.
+    ///
     /// Only for a thread that exists to build namespaces: it stays in the
     /// last namespace it created. Never call it from a runtime worker or a
     /// caller's thread.
     pub fn create_here<T>(
         name: &str,
+        mount: bool,
         inside: impl FnOnce() -> T,
     ) -> Result<(NetNs, T), NetnsError> {
-        let mount = Self::prepare(name)?;
+        let mount = if mount {
+            Self::prepare(name)?
+        } else {
+            validate_name(name)?;
+            None
+        };
         let result = unshare_and_open(mount.as_deref());
         let ns = Self::finish(name, mount, result)?;
         Ok((ns, inside()))

@@ -749,7 +749,8 @@ async fn netns_hundred_namespaces_in_a_line() {
 
 /// A builder thread's sysctl writes land in the namespace it is in, both
 /// through a private procfs instance and through the host's `/proc`, and
-/// never in the host's own namespace.
+/// never in the host's own namespace; a namespace made without a mount has
+/// no `/run/netns` entry.
 #[test]
 fn netns_sysctls_written_from_inside_land_in_that_namespace() {
     let mut guard = Guard::new("sysctls");
@@ -761,7 +762,9 @@ fn netns_sysctls_written_from_inside_land_in_that_namespace() {
         // The thread enters the namespace it creates, as a lab's builder
         // threads do.
         let made = std::thread::spawn(move || {
-            NetNs::create_here(&name, || {
+            // One namespace named under /run/netns, one held by its
+            // descriptor alone.
+            NetNs::create_here(&name, private, || {
                 let proc = private.then(|| PrivateProc::new().expect("fsopen proc as root"));
                 let mut net = NetSysctls::open_here(proc.as_ref())?;
                 net.write("ipv6/conf/all/accept_dad", "0")?;
@@ -780,6 +783,13 @@ fn netns_sysctls_written_from_inside_land_in_that_namespace() {
             Err(e) => panic!("{e}"),
         };
         guard.inodes.insert(ns.inode());
+        assert_eq!(ns.path().is_some(), private, "{}", ns.name());
+        assert_eq!(
+            guard.run_dir_entries().contains(&ns.name().to_string()),
+            private,
+            "/run/netns entry of {}",
+            ns.name()
+        );
         for (key, want) in [
             ("net.ipv6.conf.all.accept_dad", "0"),
             ("net.ipv4.ip_forward", "1"),

@@ -82,6 +82,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
         repeat: args.repeat,
         cases: args.cases.clone(),
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
+        ip_netns: args.ip_netns,
     };
     let show_progress = !args.json && std::io::stderr().is_terminal();
 

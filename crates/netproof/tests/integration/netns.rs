@@ -143,10 +143,10 @@ expect = [
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
 }
 
-#[test]
-fn netns_sigkilled_run_leaves_namespaces_that_gc_removes() {
-    let before = census();
-    let s = Scratch::new();
+/// Starts a long run of the line plan (with `extra` flags), waits until it
+/// has measured something, kills it with SIGKILL and returns its registry
+/// entry's namespace names.
+fn sigkill_a_running_line(s: &Scratch, extra: &[&str]) -> Vec<String> {
     let plan = s.plan(
         "line.toml",
         &format!(
@@ -158,8 +158,10 @@ steps = [ {{ kind = "tcp_connect", from = "client", to = "server:7001", every = 
 "#
         ),
     );
+    let mut args = vec!["run", plan.to_str().unwrap()];
+    args.extend_from_slice(extra);
     let mut child = s
-        .command(&["run", plan.to_str().unwrap()])
+        .command(&args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -181,7 +183,6 @@ steps = [ {{ kind = "tcp_connect", from = "client", to = "server:7001", every = 
         libc::kill(child.id() as i32, libc::SIGKILL);
     }
     child.wait().unwrap();
-    // The mounts keep the namespaces alive: that is what gc is for.
     let entry = std::fs::read_dir(s.path("registry"))
         .unwrap()
         .flatten()
@@ -196,6 +197,38 @@ steps = [ {{ kind = "tcp_connect", from = "client", to = "server:7001", every = 
         .map(|n| n["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ours.len(), 4, "{entry}");
+    ours
+}
+
+#[test]
+fn netns_sigkilled_run_leaves_nothing_the_kernel_keeps() {
+    // A run holds its namespaces by descriptor: when it dies, however it
+    // dies, the kernel frees them. gc only has the registry entry left.
+    let before = census();
+    let s = Scratch::new();
+    sigkill_a_running_line(&s, &[]);
+    assert_back_to(&before);
+    let o = s.netproof(&["lab", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["state"], "stale", "{v}");
+    let o = s.netproof(&["lab", "gc"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("0 namespace(s)"),
+        "{}",
+        show(&o)
+    );
+    let o = s.netproof(&["lab", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v, serde_json::json!([]), "gc removed the entry");
+}
+
+#[test]
+fn netns_sigkilled_run_with_ip_netns_leaves_namespaces_that_gc_removes() {
+    let before = census();
+    let s = Scratch::new();
+    let ours = sigkill_a_running_line(&s, &["--ip-netns"]);
+    // The mounts keep the namespaces alive: that is what gc is for.
     let present = census().1;
     assert!(
         ours.iter().all(|n| present.contains(n)),
