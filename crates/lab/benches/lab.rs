@@ -4,7 +4,9 @@
 //! routers, a tree of routers with hosts at the leaves, a leaf-spine with
 //! ECMP), every node addressed, routed, `lo` up and forwarding on where it
 //! routes, and prints the time per node up and down and the routes
-//! installed. When Mininet is installed (`apt-get install mininet
+//! installed, beside what `ip -batch` takes to create the same namespaces
+//! and veth pairs and nothing else (the kernel's share, measured in the
+//! same run). When Mininet is installed (`apt-get install mininet
 //! bridge-utils net-tools`), it builds the same line topologies with
 //! `mn --switch lxbr --controller none` in a private PID and mount
 //! namespace (its cleanup kills processes by name) and prints the ratio.
@@ -28,51 +30,65 @@ use netproof_lab::{Cancel, Lab};
 use netproof_plan::{Backend, Options};
 use netproof_sample::MemorySink;
 
-/// A plan with `routers` nodes (role router) and `hosts`, and links.
-fn plan_text(name: &str, nodes: &[(String, bool)], links: &[(usize, usize)]) -> String {
-    let mut s = format!(
-        "[plan]\nname = \"{name}\"\nsummary = \"benchmark topology\"\nbackend = \"netns\"\n"
-    );
-    for (n, router) in nodes {
-        let _ = write!(s, "\n[[node]]\nname = \"{n}\"\n");
-        if *router {
-            s.push_str("role = \"router\"\n");
-        }
-    }
-    for (a, b) in links {
-        let _ = write!(
-            s,
-            "\n[[link]]\nends = [\"{}\", \"{}\"]\n",
-            nodes[*a].0, nodes[*b].0
-        );
-    }
-    s
+/// A generated topology: nodes (name, router?) and links between them.
+struct Topo {
+    name: &'static str,
+    nodes: Vec<(String, bool)>,
+    links: Vec<(usize, usize)>,
 }
 
-fn line(n: usize) -> String {
-    let nodes: Vec<(String, bool)> = (0..n).map(|i| (format!("r{i}"), true)).collect();
-    let links: Vec<(usize, usize)> = (1..n).map(|i| (i - 1, i)).collect();
-    plan_text("line", &nodes, &links)
+impl Topo {
+    /// The plan for it.
+    fn plan_text(&self) -> String {
+        let mut s = format!(
+            "[plan]\nname = \"{}\"\nsummary = \"benchmark topology\"\nbackend = \"netns\"\n",
+            self.name
+        );
+        for (n, router) in &self.nodes {
+            let _ = write!(s, "\n[[node]]\nname = \"{n}\"\n");
+            if *router {
+                s.push_str("role = \"router\"\n");
+            }
+        }
+        for (a, b) in &self.links {
+            let _ = write!(
+                s,
+                "\n[[link]]\nends = [\"{}\", \"{}\"]\n",
+                self.nodes[*a].0, self.nodes[*b].0
+            );
+        }
+        s
+    }
+}
+
+fn line(n: usize) -> Topo {
+    Topo {
+        name: "line",
+        nodes: (0..n).map(|i| (format!("r{i}"), true)).collect(),
+        links: (1..n).map(|i| (i - 1, i)).collect(),
+    }
 }
 
 /// A binary tree of routers whose last level is hosts.
-fn tree(n: usize) -> String {
+fn tree(n: usize) -> Topo {
     let routers = n / 2;
-    let nodes: Vec<(String, bool)> = (0..n)
-        .map(|i| {
-            if i < routers {
-                (format!("r{i}"), true)
-            } else {
-                (format!("h{i}"), false)
-            }
-        })
-        .collect();
-    let links: Vec<(usize, usize)> = (1..n).map(|i| ((i - 1) / 2, i)).collect();
-    plan_text("tree", &nodes, &links)
+    Topo {
+        name: "tree",
+        nodes: (0..n)
+            .map(|i| {
+                if i < routers {
+                    (format!("r{i}"), true)
+                } else {
+                    (format!("h{i}"), false)
+                }
+            })
+            .collect(),
+        links: (1..n).map(|i| ((i - 1) / 2, i)).collect(),
+    }
 }
 
 /// `spines` spines, each leaf linked to every spine, hosts under leaves.
-fn leaf_spine(n: usize) -> String {
+fn leaf_spine(n: usize) -> Topo {
     let spines = (n / 50).clamp(2, 16);
     let leaves = (n / 20).clamp(2, 64);
     let hosts = n.saturating_sub(spines + leaves);
@@ -91,7 +107,56 @@ fn leaf_spine(n: usize) -> String {
         nodes.push((format!("h{h}"), false));
         links.push((spines + h % leaves, spines + leaves + h));
     }
-    plan_text("leaf-spine", &nodes, &links)
+    Topo {
+        name: "leaf-spine",
+        nodes,
+        links,
+    }
+}
+
+/// The kernel's own cost of the same objects, measured in the same run:
+/// `ip -batch` creating one namespace per node (`ip netns add`) and one
+/// veth pair per link, made in place across its two namespaces, and
+/// nothing else (no addresses, no links up, no routes, no sysctls). Then
+/// it deletes them (not timed). `None` if `ip` failed.
+fn ip_batch_floor(t: &Topo) -> Option<Duration> {
+    let dir = std::env::temp_dir().join(format!("np-lab-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let ns = |i: usize| format!("np-bench{}-{i}", std::process::id());
+    let mut add = String::new();
+    for i in 0..t.nodes.len() {
+        let _ = writeln!(add, "netns add {}", ns(i));
+    }
+    for (k, (a, b)) in t.links.iter().enumerate() {
+        let _ = writeln!(
+            add,
+            "link add name e{k} netns {} type veth peer name e{k} netns {}",
+            ns(*a),
+            ns(*b)
+        );
+    }
+    let mut del = String::new();
+    for i in 0..t.nodes.len() {
+        let _ = writeln!(del, "netns del {}", ns(i));
+    }
+    let (add_file, del_file) = (dir.join("add"), dir.join("del"));
+    std::fs::write(&add_file, add).ok()?;
+    std::fs::write(&del_file, del).ok()?;
+    let start = Instant::now();
+    let ok = Command::new("ip")
+        .arg("-batch")
+        .arg(&add_file)
+        .status()
+        .is_ok_and(|s| s.success());
+    let took = start.elapsed();
+    // Always delete, whatever got created; `-force` goes on after errors.
+    let _ = Command::new("ip")
+        .args(["-force", "-batch"])
+        .arg(&del_file)
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(&dir);
+    ok.then_some(took)
 }
 
 async fn measure(text: &str) -> Result<(Duration, Duration, usize, usize), String> {
@@ -204,28 +269,48 @@ fn main() {
         .build()
         .expect("runtime");
     println!(
-        "{:<11} {:>6} {:>8} {:>10} {:>10} {:>12} {:>12}",
-        "topology", "nodes", "routes", "up", "down", "up/node", "down/node"
+        "{:<11} {:>6} {:>6} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}",
+        "topology",
+        "nodes",
+        "links",
+        "routes",
+        "up",
+        "down",
+        "up/node",
+        "down/node",
+        "ip -batch",
+        "up/ip"
     );
+    // One unmeasured build first, so the first figure does not pay for
+    // cold caches and the runtime's start.
+    let _ = rt.block_on(measure(&line(10).plan_text()));
     let mut lines = Vec::new();
     for &n in sizes {
-        for (name, text) in [
-            ("line", line(n)),
-            ("tree", tree(n)),
-            ("leaf-spine", leaf_spine(n)),
-        ] {
+        for topo in [line(n), tree(n), leaf_spine(n)] {
+            let name = topo.name;
             if only.as_deref().is_some_and(|o| o != name) {
                 continue;
             }
             settle();
+            let text = topo.plan_text();
             match rt.block_on(measure(&text)) {
                 Ok((up, down, nodes, routes)) => {
+                    settle();
+                    let floor = ip_batch_floor(&topo);
+                    let (floor_s, ratio) = match floor {
+                        Some(f) => (
+                            format!("{f:.1?}"),
+                            format!("{:.1}x", up.as_secs_f64() / f.as_secs_f64()),
+                        ),
+                        None => ("-".into(), "-".into()),
+                    };
                     println!(
-                        "{name:<11} {nodes:>6} {routes:>8} {:>10.1?} {:>10.1?} {:>12.1?} {:>12.1?}",
+                        "{name:<11} {nodes:>6} {:>6} {routes:>8} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {floor_s:>10} {ratio:>7}",
+                        topo.links.len(),
                         up,
                         down,
                         up / nodes as u32,
-                        down / nodes as u32
+                        down / nodes as u32,
                     );
                     if name == "line" {
                         lines.push((n, up + down));
