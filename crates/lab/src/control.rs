@@ -44,6 +44,9 @@ pub(crate) struct LinkCtl {
     /// The link's emulator, for an emulated link (held weakly: the lab
     /// owns it and stops it before its namespaces go).
     pub(crate) emulator: Option<Weak<Emulator>>,
+    /// The ends' permanent neighbour entries, put back when the link comes
+    /// up (see [`crate::namespace::introduce_ends`]).
+    pub(crate) neighbours: Option<crate::namespace::LinkEnds>,
 }
 
 /// A route as installed: destination, prefix length, next hops.
@@ -241,6 +244,16 @@ impl Control {
                 let mut st = lock(&self.state);
                 st.down.remove(&link);
                 st.blackholed.remove(&link);
+            }
+            // Taking an end down dropped its neighbour entries.
+            if let Some(ends) = &l.neighbours {
+                let (na, nb) = (self.netlink(l.nodes[0])?, self.netlink(l.nodes[1])?);
+                crate::namespace::introduce_ends(
+                    [&na, &nb],
+                    [l.ifnames[0].as_str(), l.ifnames[1].as_str()],
+                    ends,
+                )
+                .await?;
             }
             // The kernel dropped the routes through the link, on its two
             // ends only, when it went down (static routes elsewhere stay).

@@ -154,6 +154,7 @@ impl Blueprint {
                     plan_tbf: self.links[i].tbf,
                     plan: plan.links[i].impairment.clone(),
                     emulator: built.emulators[i].as_ref().map(Arc::downgrade),
+                    neighbours: built.link_ends.get(i).copied().flatten(),
                 })
                 .collect(),
             routes: self
@@ -423,6 +424,54 @@ pub(crate) struct Built {
     /// How long each phase of the build took, in order (see
     /// [`crate::Lab::build_phases`]).
     pub(crate) phases: Vec<(&'static str, Duration)>,
+    /// Per link: its two ends, each with a permanent neighbour entry for
+    /// the other (see [`introduce_ends`]); `None` where an end had no
+    /// Ethernet address.
+    pub(crate) link_ends: Vec<Option<LinkEnds>>,
+}
+
+/// A point-to-point link's two ends, as neighbour entries need them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LinkEnds {
+    pub(crate) v4: [std::net::Ipv4Addr; 2],
+    pub(crate) v6: [std::net::Ipv6Addr; 2],
+    pub(crate) macs: [[u8; 6]; 2],
+}
+
+/// Gives each end of a link permanent neighbour entries for the other
+/// end's IPv4 and IPv6 addresses, as `ip neigh replace ... nud permanent`
+/// would, instead of letting them find each other by ARP and neighbour
+/// discovery. `nls[k]` acts in the namespace of end `k`, whose interface
+/// is `ifnames[k]`.
+///
+/// Why:
+/// - The kernel's IPv6 neighbour table is one for the whole host: every
+///   namespace's entries count against `net.ipv6.neigh.default.gc_thresh3`
+///   (1024 by default, settable only in the host's own namespace), and
+///   past it a new neighbour is refused ("neighbor table overflow") and
+///   the packet that needed it dropped. A 1000-node leaf-spine reached
+///   that limit from a few dozen pings between hosts and lost 3 of 40
+///   first pings. Permanent entries do not count against it.
+/// - An emulated link may be slow or lossy, and a lost solicitation would
+///   hold the first packets back a second or more.
+/// - No first packet of a measurement waits for address resolution.
+///
+/// Taking an end down drops its entries; a link fault puts them back when
+/// it brings the link up. LAN members still use ARP and neighbour
+/// discovery.
+pub(crate) async fn introduce_ends(
+    nls: [&Netlink; 2],
+    ifnames: [&str; 2],
+    ends: &LinkEnds,
+) -> Result<(), NetnsError> {
+    for (me, peer) in [(0, 1), (1, 0)] {
+        for addr in [IpAddr::V4(ends.v4[peer]), IpAddr::V6(ends.v6[peer])] {
+            nls[me]
+                .add_neighbour(ifnames[me], addr, ends.macs[peer])
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 impl Built {
@@ -540,6 +589,7 @@ pub(crate) async fn build(
         namespaces: Vec::with_capacity(bp.names.len()),
         emulators: Vec::new(),
         phases: Vec::new(),
+        link_ends: Vec::new(),
     };
     let done = match build_into(bp, &mut built, mount).await {
         Ok(()) => {
@@ -855,31 +905,35 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
             )
             .await?;
         }
-        if let Some(macs) = macs {
-            // Each end knows the other's address: no ARP or neighbour
-            // discovery through the emulator, where a lossy or slow link
-            // would hold the first packets back a second or more.
-            for (node, ifname, peer) in [(a, ifa, 1), (b, ifb, 0)] {
-                for addr in [IpAddr::V4(addrs.v4[peer]), IpAddr::V6(addrs.v6[peer])] {
-                    links[node]
-                        .add_neighbour(ifname, addr, macs[peer])
-                        .await
-                        .map_err(at(format!("introduce the ends of {what}")))?;
-                }
-            }
-        }
         // A packet sent before both ends are running is lost, and a lost
         // SYN costs a connect its one-second retry: wait until each end
-        // carries traffic (usually one query).
-        for (node, ifname) in [(a, ifa), (b, ifb)] {
-            links[node]
+        // carries traffic (usually one query), learning its address.
+        let mut found = [None; 2];
+        for (k, (node, ifname)) in [(a, ifa), (b, ifb)].into_iter().enumerate() {
+            found[k] = links[node]
                 .wait_ready(ifname, Duration::from_secs(5))
                 .await
                 .map_err(at(format!("wait for {what} to carry traffic")))?;
         }
-        Ok::<Option<Arc<Emulator>>, LabError>(emulator)
+        let macs = macs.or(match found {
+            [Some(ma), Some(mb)] => Some([ma, mb]),
+            _ => None,
+        });
+        let ends = macs.map(|macs| LinkEnds {
+            v4: addrs.v4,
+            v6: addrs.v6,
+            macs,
+        });
+        if let Some(ends) = &ends {
+            introduce_ends([&links[a], &links[b]], [ifa, ifb], ends)
+                .await
+                .map_err(at(format!("introduce the ends of {what}")))?;
+        }
+        Ok::<_, LabError>((emulator, ends))
     });
-    built.emulators = futures::future::try_join_all(each_link).await?;
+    let made: Vec<(Option<Arc<Emulator>>, Option<LinkEnds>)> =
+        futures::future::try_join_all(each_link).await?;
+    (built.emulators, built.link_ends) = made.into_iter().unzip();
     built.phases.push(("links", lap.next()));
     // LANs: a bridge in the LAN's own namespace, and from each member a
     // veth pair created in place, its far end a port of the bridge.

@@ -198,14 +198,24 @@ impl Netlink {
     /// unknown (`IFF_RUNNING`), and, where IPv6 is enabled on the
     /// interface, IPv6 ready (`IF_READY` in `IFLA_INET6_FLAGS`, set only
     /// once the queue is active).
-    pub async fn wait_ready(&self, ifname: &str, timeout: Duration) -> Result<(), NetnsError> {
+    ///
+    /// Returns the interface's hardware address, when it has a 6-byte one
+    /// (a veth or TAP end), for permanent neighbour entries.
+    pub async fn wait_ready(
+        &self,
+        ifname: &str,
+        timeout: Duration,
+    ) -> Result<Option<[u8; 6]>, NetnsError> {
         let op = format!("wait for interface `{ifname}` to carry traffic");
         let start = Instant::now();
         loop {
             let link = self.link(ifname, &op).await?;
             let state = readiness(&link);
             if state.is_none() {
-                return Ok(());
+                return Ok(link.attributes.iter().find_map(|a| match a {
+                    LinkAttribute::Address(mac) => <[u8; 6]>::try_from(mac.as_slice()).ok(),
+                    _ => None,
+                }));
             }
             if start.elapsed() >= timeout {
                 let missing = state.unwrap_or_default();

@@ -338,6 +338,7 @@ title = "the next case starts from the plan's state"
 steps = [
   { kind = "tcp_connect", from = "client", to = "server:7001", every = "20ms", count = 10 },
   { kind = "exec", name = "qdisc", node = "client", command = ["tc", "qdisc", "show", "dev", "r1"] },
+  { kind = "exec", name = "neigh", node = "server", command = ["ip", "neigh", "show", "nud", "permanent"] },
 ]
 expect = ["success_ratio(tcp_connect.latency) == 100%"]
 "#;
@@ -387,12 +388,31 @@ fn netns_faults_act_at_their_time_and_the_lab_is_restored_after_each_case() {
     ] {
         at(kind);
     }
-    let qdisc = data
-        .samples
-        .iter()
-        .find(|r| r.sample.metric == "exec.stdout" && r.case_run == Some(data.cases[2].id))
-        .map(|r| format!("{:?}", r.sample.value))
-        .unwrap();
+    let stdout = |step: &str| {
+        data.samples
+            .iter()
+            .find(|r| {
+                r.sample.metric == "exec.stdout"
+                    && r.case_run == Some(data.cases[2].id)
+                    && r.sample.labels.get("step").map(String::as_str) == Some(step)
+            })
+            .map(|r| format!("{:?}", r.sample.value))
+            .unwrap_or_else(|| panic!("no stdout of `{step}`"))
+    };
+    let qdisc = stdout("qdisc");
+    // The link the faults took down and up, and the partition undone by
+    // the restore, have their permanent neighbour entries back: r1's end,
+    // IPv4 and IPv6.
+    let neigh = stdout("neigh");
+    assert_eq!(
+        neigh.matches("PERMANENT").count(),
+        2,
+        "server's permanent neighbours after the faults: {neigh}"
+    );
+    assert!(
+        neigh.contains("198.19.") && neigh.contains("2001:2:"),
+        "{neigh}"
+    );
     assert!(
         !qdisc.contains("tbf"),
         "the rate set by a fault outlived its case: {qdisc}"
