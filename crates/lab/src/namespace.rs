@@ -1026,18 +1026,24 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
     // Closing the netlink sockets here lets the namespaces go with the lab.
     drop(links);
     routers_link_local_ready(bp, built).await;
-    built.phases.push(("IPv6 link-local ready", lap.next()));
+    built
+        .phases
+        .push(("LAN routers' IPv6 link-local ready", lap.next()));
     Ok(())
 }
 
-/// Waits, at most a few seconds, until no router's IPv6 link-local
-/// address is tentative (see [`crate::netns::addrconf`]): a first IPv6
-/// connection through a router would otherwise stall on a loaded host.
-/// Best effort: a slow kernel delays the lab, never fails it.
+/// Waits, at most a few seconds, until no IPv6 link-local address of a
+/// router on a LAN is tentative (see [`crate::netns::addrconf`]): such a
+/// router solicits the LAN members it forwards to from its link-local
+/// address, and a first IPv6 connection through it would otherwise stall
+/// on a loaded host. Routers without a LAN never solicit: every link
+/// neighbour has a permanent entry ([`introduce_ends`]). Best effort: a
+/// slow kernel delays the lab, never fails it.
 async fn routers_link_local_ready(bp: &Blueprint, built: &Built) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let on_lan = |i: usize| bp.graph.lans.iter().any(|l| l.members.contains(&i));
     let mut pending: Vec<usize> = (0..bp.graph.nodes.len())
-        .filter(|&i| bp.routers.get(i).copied().unwrap_or(false))
+        .filter(|&i| bp.routers.get(i).copied().unwrap_or(false) && on_lan(i))
         .collect();
     while !pending.is_empty() && std::time::Instant::now() < deadline {
         pending.retain(|&i| {
