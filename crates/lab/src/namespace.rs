@@ -511,7 +511,8 @@ impl Built {
     }
 }
 
-/// Brings `ifname` up and then adds its two addresses, in that order.
+/// Brings `ifname` up (unless it already is: `up` false) and then adds
+/// its two addresses, in that order.
 ///
 /// Why up first (kernel behaviour, seen here in about 1 of 6 builds of a
 /// 1000-node leaf-spine): an IPv6 address added to an interface that is
@@ -527,12 +528,15 @@ impl Built {
 async fn up_then_address(
     nl: &Netlink,
     ifname: &str,
+    up: bool,
     v4: (IpAddr, u8),
     v6: (IpAddr, u8),
-    up: &str,
+    bring_up: &str,
     address: &str,
 ) -> Result<(), LabError> {
-    nl.set_up(ifname).await.map_err(at(up))?;
+    if up {
+        nl.set_up(ifname).await.map_err(at(bring_up))?;
+    }
     for (addr, len) in [v4, v6] {
         nl.add_address(ifname, addr, len)
             .await
@@ -835,7 +839,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         let emulator = match &spec.emulated {
             None => {
                 links[a]
-                    .add_veth(ifa, &namespaces[b], ifb)
+                    .add_veth_up(ifa, &namespaces[b], ifb, spec.mtu)
                     .await
                     .map_err(at(format!("create {what}")))?;
                 None
@@ -875,7 +879,9 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
             }
         };
         let addrs = &bp.fabric.addressing.links[li];
-        let mtu = spec.mtu;
+        // A veth pair was made with its MTU and end `a` up.
+        let veth = spec.emulated.is_none();
+        let mtu = spec.mtu.filter(|_| !veth);
         for (end, (node, ifname, v4, v6)) in [
             (a, ifa, addrs.v4[0], addrs.v6[0]),
             (b, ifb, addrs.v4[1], addrs.v6[1]),
@@ -898,6 +904,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
             up_then_address(
                 nl,
                 ifname,
+                !(veth && end == 0),
                 (IpAddr::V4(v4), 31),
                 (IpAddr::V6(v6), 127),
                 &format!("bring {what} up"),
@@ -975,6 +982,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
                 up_then_address(
                     nl,
                     ifname,
+                    true,
                     (IpAddr::V4(addrs.v4[k]), addrs.prefix_v4.len),
                     (IpAddr::V6(addrs.v6[k]), addrs.prefix_v6.len),
                     &format!("bring node `{node}` up on {what}"),

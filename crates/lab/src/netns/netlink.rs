@@ -373,6 +373,38 @@ impl Netlink {
         r.map_err(|e| self.netlink_error(Some(local), &op, e))
     }
 
+    /// Like [`Netlink::add_veth`], and in the same request: both ends get
+    /// `mtu` when given, and `local` is brought up (the peer cannot be:
+    /// the kernel opens it before `local` exists, and refuses with
+    /// ENOTCONN). One request instead of up to four.
+    pub async fn add_veth_up(
+        &self,
+        local: &str,
+        peer_ns: &NetNs,
+        peer: &str,
+        mtu: Option<u32>,
+    ) -> Result<(), NetnsError> {
+        self.check_ifname(local)?;
+        check_ifname(peer_ns.name(), peer)?;
+        let op = format!(
+            "create veth pair `{local}` -- `{peer}` (in namespace `{}`), `{local}` up",
+            peer_ns.name()
+        );
+        let mut peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns.fd().as_raw_fd());
+        let mut msg = LinkVeth::new(local, peer).up();
+        if let Some(mtu) = mtu {
+            peer_msg = peer_msg.mtu(mtu);
+            msg = msg.mtu(mtu);
+        }
+        let msg = msg
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
+            .build();
+        // As in add_veth: `peer_ns` is borrowed until the kernel has
+        // resolved its descriptor.
+        let r = self.handle.link().add(msg).execute().await;
+        r.map_err(|e| self.netlink_error(Some(local), &op, e))
+    }
+
     /// Deletes interface `ifname` (for a veth, both ends go).
     pub async fn delete_link(&self, ifname: &str) -> Result<(), NetnsError> {
         self.check_ifname(ifname)?;
