@@ -793,7 +793,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         return Err(e);
     }
     built.phases.push(("namespaces", lap.next()));
-    // Then every node's netlink handle, `lo`, loopbacks and sysctls, all
+    // Then every node's netlink handle, `lo` and loopback addresses, all
     // nodes at once: the round trips overlap.
     let nodes = built.namespaces[..n_nodes]
         .iter()
@@ -835,7 +835,6 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         let ifa = bp.fabric.naming.interface(li, End::A).unwrap_or_default();
         let ifb = bp.fabric.naming.interface(li, End::B).unwrap_or_default();
         let spec = &bp.links[li];
-        let mut macs = None;
         let emulator = match &spec.emulated {
             None => {
                 links[a]
@@ -858,13 +857,6 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
                         })
                 };
                 let (ta, tb) = (tap(a, ifa)?, tap(b, ifb)?);
-                let mac = |t: &Tap| {
-                    t.hw_addr().map_err(|e| LabError::Emulator {
-                        link: what.clone(),
-                        source: e,
-                    })
-                };
-                macs = Some([mac(&ta)?, mac(&tb)?]);
                 let config = EmulatorConfig {
                     name: format!("{na}--{nb}"),
                     mtu: spec.mtu.unwrap_or(1500),
@@ -922,15 +914,14 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
                 .await
                 .map_err(at(format!("wait for {what} to carry traffic")))?;
         }
-        let macs = macs.or(match found {
-            [Some(ma), Some(mb)] => Some([ma, mb]),
+        let ends = match found {
+            [Some(ma), Some(mb)] => Some(LinkEnds {
+                v4: addrs.v4,
+                v6: addrs.v6,
+                macs: [ma, mb],
+            }),
             _ => None,
-        });
-        let ends = macs.map(|macs| LinkEnds {
-            v4: addrs.v4,
-            v6: addrs.v6,
-            macs,
-        });
+        };
         if let Some(ends) = &ends {
             introduce_ends([&links[a], &links[b]], [ifa, ifb], ends)
                 .await
