@@ -669,8 +669,8 @@ impl Lab {
 
     /// How long each phase of building the lab took, in order
     /// (`namespaces`, `loopbacks`, `links`, `LANs`, `routes`, `LAN
-    /// routers' IPv6 link-local ready`); empty for the local backend. For benchmarks
-    /// and for finding what makes a large lab slow to come up.
+    /// routers' IPv6 link-local ready`); empty for the local backend. For
+    /// benchmarks, and for finding what makes a large lab slow to come up.
     pub fn build_phases(&self) -> &[(&'static str, std::time::Duration)] {
         match &self.fabric {
             Some(Fabric::Netns(built)) => &built.phases,
