@@ -47,6 +47,9 @@ pub(crate) struct LinkCtl {
     /// The ends' permanent neighbour entries, put back when the link comes
     /// up (see [`crate::namespace::introduce_ends`]).
     pub(crate) neighbours: Option<crate::namespace::LinkEnds>,
+    /// The link's IPv6 subnet (a /127), whose connected route bringing the
+    /// link up must restore.
+    pub(crate) subnet_v6: std::net::Ipv6Addr,
 }
 
 /// A route as installed: destination, prefix length, next hops.
@@ -244,6 +247,26 @@ impl Control {
                 let mut st = lock(&self.state);
                 st.down.remove(&link);
                 st.blackholed.remove(&link);
+            }
+            // The kernel puts an IPv6 address's connected route back at
+            // link-up from an allocation that may fail on a busy host, and
+            // then goes on without it (see namespace::up_then_address):
+            // make sure it is there.
+            for end in 0..2 {
+                let nl = self.netlink(l.nodes[end])?;
+                if nl
+                    .ensure_connected_route(&l.ifnames[end], IpAddr::V6(l.subnet_v6), 127)
+                    .await?
+                {
+                    self.warn(
+                        "lab.link",
+                        &format!(
+                            "the kernel had not restored the route to {}/127 on `{}` of {}--{} \
+                             when the link came up; netproof added it",
+                            l.subnet_v6, l.ifnames[end], l.ends[0], l.ends[1]
+                        ),
+                    );
+                }
             }
             // Taking an end down dropped its neighbour entries.
             if let Some(ends) = &l.neighbours {

@@ -155,6 +155,7 @@ impl Blueprint {
                     plan: plan.links[i].impairment.clone(),
                     emulator: built.emulators[i].as_ref().map(Arc::downgrade),
                     neighbours: built.link_ends.get(i).copied().flatten(),
+                    subnet_v6: self.fabric.addressing.links[i].v6[0],
                 })
                 .collect(),
             routes: self

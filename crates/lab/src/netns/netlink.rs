@@ -339,6 +339,38 @@ impl Netlink {
         r.map_err(|e| self.netlink_error(None, &op, e))
     }
 
+    /// Adds the connected route `dest/prefix_len dev ifname` the way the
+    /// kernel adds one for an interface's address (protocol kernel,
+    /// metric 256, link scope), unless it is already there: for putting
+    /// back one the kernel failed to add. Returns whether it was missing.
+    pub async fn ensure_connected_route(
+        &self,
+        ifname: &str,
+        dest: IpAddr,
+        prefix_len: u8,
+    ) -> Result<bool, NetnsError> {
+        let op = format!("add connected route {dest}/{prefix_len} dev `{ifname}`");
+        if let Some(reason) = prefix_problem(dest, prefix_len) {
+            return Err(self.invalid(&op, reason));
+        }
+        let index = self.lookup(ifname, &op).await?;
+        let message = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(dest, prefix_len)
+            .map_err(|e| self.invalid(&op, e.to_string()))?
+            .output_interface(index)
+            .protocol(rtnetlink::packet_route::route::RouteProtocol::Kernel)
+            .scope(rtnetlink::packet_route::route::RouteScope::Link)
+            .priority(256)
+            .build();
+        match self.handle.route().add(message).execute().await {
+            Ok(()) => Ok(true),
+            Err(e) => match self.netlink_error(None, &op, e) {
+                e if e.os_error() == Some(libc::EEXIST) => Ok(false),
+                e => Err(e),
+            },
+        }
+    }
+
     /// Creates a veth pair: `local` in this handle's namespace and `peer`
     /// directly in `peer_ns`, in one request.
     ///

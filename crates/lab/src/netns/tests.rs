@@ -808,3 +808,72 @@ fn netns_sysctls_written_from_inside_land_in_that_namespace() {
     );
     guard.finish(namespaces);
 }
+
+/// `ensure_connected_route` puts back a connected route the kernel lost,
+/// so traffic to the neighbour flows again, and leaves one that is there.
+#[tokio::test]
+async fn netns_a_lost_connected_route_is_put_back() {
+    let mut guard = Guard::new("connected");
+    let a = guard.create("a");
+    let b = guard.create("b");
+    let na = Netlink::new(&a).unwrap_or_else(|e| panic!("{e}"));
+    let nb = Netlink::new(&b).unwrap_or_else(|e| panic!("{e}"));
+    na.add_veth("to-b", &b, "to-a")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    up_all(&na, &["lo", "to-b"]).await;
+    up_all(&nb, &["lo", "to-a"]).await;
+    addr(&na, "to-b", "2001:2::2", 127).await;
+    addr(&nb, "to-a", "2001:2::3", 127).await;
+    ready_all(&na, &["to-b"]).await;
+    ready_all(&nb, &["to-a"]).await;
+    let route = || {
+        run_peer(
+            "ip",
+            &["-n", a.name(), "-6", "route", "show", "dev", "to-b"],
+        )
+    };
+    assert!(route().contains("2001:2::2/127"), "{}", route());
+    // Present: nothing to do.
+    let added = na
+        .ensure_connected_route("to-b", ip("2001:2::2"), 127)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!added);
+    // Lost, as the kernel loses it when an allocation fails at link-up.
+    run_peer(
+        "ip",
+        &[
+            "-n",
+            a.name(),
+            "-6",
+            "route",
+            "del",
+            "2001:2::2/127",
+            "dev",
+            "to-b",
+        ],
+    );
+    assert!(!route().contains("2001:2::2/127"), "{}", route());
+    assert!(
+        tcp_round_trip(&a, None, &b, "[2001:2::3]:7001".parse().expect("addr"))
+            .await
+            .is_err(),
+        "IPv6 to the neighbour without a connected route"
+    );
+    let added = na
+        .ensure_connected_route("to-b", ip("2001:2::2"), 127)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(added);
+    let shown = route();
+    assert!(
+        shown.contains("2001:2::2/127 proto kernel metric 256"),
+        "{shown}"
+    );
+    tcp_round_trip(&a, None, &b, "[2001:2::3]:7002".parse().expect("addr"))
+        .await
+        .unwrap_or_else(|e| panic!("IPv6 once the route is back: {e}"));
+    drop((na, nb));
+    guard.finish(vec![a, b]);
+}
