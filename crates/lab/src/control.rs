@@ -44,12 +44,12 @@ pub(crate) struct LinkCtl {
     /// The link's emulator, for an emulated link (held weakly: the lab
     /// owns it and stops it before its namespaces go).
     pub(crate) emulator: Option<Weak<Emulator>>,
-    /// The ends' permanent neighbour entries, put back when the link comes
-    /// up (see [`crate::namespace::introduce_ends`]).
-    pub(crate) neighbours: Option<crate::namespace::LinkEnds>,
-    /// The link's IPv6 subnet (a /127), whose connected route bringing the
-    /// link up must restore.
-    pub(crate) subnet_v6: std::net::Ipv6Addr,
+    /// The link's addresses.
+    pub(crate) addrs: crate::fabric::LinkAddresses,
+    /// The ends' hardware addresses, for the permanent neighbour entries
+    /// put back when the link comes up (see
+    /// [`crate::namespace::introduce_ends`]).
+    pub(crate) macs: Option<crate::namespace::Macs>,
 }
 
 /// A route as installed: destination, prefix length, next hops.
@@ -252,29 +252,31 @@ impl Control {
             // link-up from an allocation that may fail on a busy host, and
             // then goes on without it (see namespace::up_then_address):
             // make sure it is there.
+            let subnet = l.addrs.subnet_v6();
             for end in 0..2 {
                 let nl = self.netlink(l.nodes[end])?;
                 if nl
-                    .ensure_connected_route(&l.ifnames[end], IpAddr::V6(l.subnet_v6), 127)
+                    .ensure_connected_route(&l.ifnames[end], subnet.addr, subnet.len)
                     .await?
                 {
                     self.warn(
                         "lab.link",
                         &format!(
-                            "the kernel had not restored the route to {}/127 on `{}` of {}--{} \
+                            "the kernel had not restored the route to {subnet} on `{}` of {}--{} \
                              when the link came up; netproof added it",
-                            l.subnet_v6, l.ifnames[end], l.ends[0], l.ends[1]
+                            l.ifnames[end], l.ends[0], l.ends[1]
                         ),
                     );
                 }
             }
             // Taking an end down dropped its neighbour entries.
-            if let Some(ends) = &l.neighbours {
+            if let Some(macs) = l.macs {
                 let (na, nb) = (self.netlink(l.nodes[0])?, self.netlink(l.nodes[1])?);
                 crate::namespace::introduce_ends(
                     [&na, &nb],
                     [l.ifnames[0].as_str(), l.ifnames[1].as_str()],
-                    ends,
+                    &l.addrs,
+                    macs,
                 )
                 .await?;
             }

@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use netproof_plan::{Plan, Role};
 
-use crate::fabric::{End, Fabric, Graph, GraphLan, GraphLink, GraphNode, LAN_BRIDGE};
+use crate::fabric::{
+    End, Fabric, Graph, GraphLan, GraphLink, GraphNode, LAN_BRIDGE, LinkAddresses,
+};
 use netproof_link::emulator::{Config as EmulatorConfig, Emulator};
 use netproof_link::tap::Tap;
 
@@ -154,8 +156,8 @@ impl Blueprint {
                     plan_tbf: self.links[i].tbf,
                     plan: plan.links[i].impairment.clone(),
                     emulator: built.emulators[i].as_ref().map(Arc::downgrade),
-                    neighbours: built.link_ends.get(i).copied().flatten(),
-                    subnet_v6: self.fabric.addressing.links[i].v6[0],
+                    addrs: self.fabric.addressing.links[i],
+                    macs: built.link_macs.get(i).copied().flatten(),
                 })
                 .collect(),
             routes: self
@@ -425,25 +427,20 @@ pub(crate) struct Built {
     /// How long each phase of the build took, in order (see
     /// [`crate::Lab::build_phases`]).
     pub(crate) phases: Vec<(&'static str, Duration)>,
-    /// Per link: its two ends, each with a permanent neighbour entry for
-    /// the other (see [`introduce_ends`]); `None` where an end had no
-    /// Ethernet address.
-    pub(crate) link_ends: Vec<Option<LinkEnds>>,
+    /// Per link: the hardware addresses of its two ends, each of which has
+    /// a permanent neighbour entry for the other (see [`introduce_ends`]);
+    /// `None` where an end had no Ethernet address.
+    pub(crate) link_macs: Vec<Option<Macs>>,
 }
 
-/// A point-to-point link's two ends, as neighbour entries need them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct LinkEnds {
-    pub(crate) v4: [std::net::Ipv4Addr; 2],
-    pub(crate) v6: [std::net::Ipv6Addr; 2],
-    pub(crate) macs: [[u8; 6]; 2],
-}
+/// The hardware addresses of a link's two ends, end `a` first.
+pub(crate) type Macs = [[u8; 6]; 2];
 
 /// Gives each end of a link permanent neighbour entries for the other
 /// end's IPv4 and IPv6 addresses, as `ip neigh replace ... nud permanent`
 /// would, instead of letting them find each other by ARP and neighbour
 /// discovery. `nls[k]` acts in the namespace of end `k`, whose interface
-/// is `ifnames[k]`.
+/// is `ifnames[k]` and whose hardware address is `macs[k]`.
 ///
 /// Why:
 /// - The kernel's IPv6 neighbour table is one for the whole host: every
@@ -463,13 +460,12 @@ pub(crate) struct LinkEnds {
 pub(crate) async fn introduce_ends(
     nls: [&Netlink; 2],
     ifnames: [&str; 2],
-    ends: &LinkEnds,
+    addrs: &LinkAddresses,
+    macs: Macs,
 ) -> Result<(), NetnsError> {
     for (me, peer) in [(0, 1), (1, 0)] {
-        for addr in [IpAddr::V4(ends.v4[peer]), IpAddr::V6(ends.v6[peer])] {
-            nls[me]
-                .add_neighbour(ifnames[me], addr, ends.macs[peer])
-                .await?;
+        for addr in [IpAddr::V4(addrs.v4[peer]), IpAddr::V6(addrs.v6[peer])] {
+            nls[me].add_neighbour(ifnames[me], addr, macs[peer]).await?;
         }
     }
     Ok(())
@@ -594,7 +590,7 @@ pub(crate) async fn build(
         namespaces: Vec::with_capacity(bp.names.len()),
         emulators: Vec::new(),
         phases: Vec::new(),
-        link_ends: Vec::new(),
+        link_macs: Vec::new(),
     };
     let done = match build_into(bp, &mut built, mount).await {
         Ok(()) => {
@@ -915,24 +911,20 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
                 .await
                 .map_err(at(format!("wait for {what} to carry traffic")))?;
         }
-        let ends = match found {
-            [Some(ma), Some(mb)] => Some(LinkEnds {
-                v4: addrs.v4,
-                v6: addrs.v6,
-                macs: [ma, mb],
-            }),
+        let macs = match found {
+            [Some(ma), Some(mb)] => Some([ma, mb]),
             _ => None,
         };
-        if let Some(ends) = &ends {
-            introduce_ends([&links[a], &links[b]], [ifa, ifb], ends)
+        if let Some(macs) = macs {
+            introduce_ends([&links[a], &links[b]], [ifa, ifb], addrs, macs)
                 .await
                 .map_err(at(format!("introduce the ends of {what}")))?;
         }
-        Ok::<_, LabError>((emulator, ends))
+        Ok::<_, LabError>((emulator, macs))
     });
-    let made: Vec<(Option<Arc<Emulator>>, Option<LinkEnds>)> =
+    let made: Vec<(Option<Arc<Emulator>>, Option<Macs>)> =
         futures::future::try_join_all(each_link).await?;
-    (built.emulators, built.link_ends) = made.into_iter().unzip();
+    (built.emulators, built.link_macs) = made.into_iter().unzip();
     built.phases.push(("links", lap.next()));
     // LANs: a bridge in the LAN's own namespace, and from each member a
     // veth pair created in place, its far end a port of the bridge.
@@ -1041,9 +1033,12 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
 /// slow kernel delays the lab, never fails it.
 async fn routers_link_local_ready(bp: &Blueprint, built: &Built) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let on_lan = |i: usize| bp.graph.lans.iter().any(|l| l.members.contains(&i));
+    let mut on_lan = vec![false; bp.graph.nodes.len()];
+    for &m in bp.graph.lans.iter().flat_map(|l| &l.members) {
+        on_lan[m] = true;
+    }
     let mut pending: Vec<usize> = (0..bp.graph.nodes.len())
-        .filter(|&i| bp.routers.get(i).copied().unwrap_or(false) && on_lan(i))
+        .filter(|&i| bp.routers.get(i).copied().unwrap_or(false) && on_lan[i])
         .collect();
     while !pending.is_empty() && std::time::Instant::now() < deadline {
         pending.retain(|&i| {

@@ -386,23 +386,7 @@ impl Netlink {
         peer_ns: &NetNs,
         peer: &str,
     ) -> Result<(), NetnsError> {
-        self.check_ifname(local)?;
-        check_ifname(peer_ns.name(), peer)?;
-        let op = format!(
-            "create veth pair `{local}` -- `{peer}` (in namespace `{}`)",
-            peer_ns.name()
-        );
-        // The descriptor is resolved in this process's descriptor table
-        // when the kernel handles the request, which happens before
-        // `execute` returns; `peer_ns` is borrowed until then.
-        let peer_msg = LinkUnspec::new_with_name(peer)
-            .setns_by_fd(peer_ns.fd().as_raw_fd())
-            .build();
-        let msg = LinkVeth::new(local, peer)
-            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg)))
-            .build();
-        let r = self.handle.link().add(msg).execute().await;
-        r.map_err(|e| self.netlink_error(Some(local), &op, e))
+        self.veth(local, peer_ns, peer, None, false).await
     }
 
     /// Like [`Netlink::add_veth`], and in the same request: both ends get
@@ -416,14 +400,38 @@ impl Netlink {
         peer: &str,
         mtu: Option<u32>,
     ) -> Result<(), NetnsError> {
+        self.veth(local, peer_ns, peer, mtu, true).await
+    }
+
+    /// The request behind [`Netlink::add_veth`] and
+    /// [`Netlink::add_veth_up`].
+    async fn veth(
+        &self,
+        local: &str,
+        peer_ns: &NetNs,
+        peer: &str,
+        mtu: Option<u32>,
+        up: bool,
+    ) -> Result<(), NetnsError> {
         self.check_ifname(local)?;
         check_ifname(peer_ns.name(), peer)?;
         let op = format!(
-            "create veth pair `{local}` -- `{peer}` (in namespace `{}`), `{local}` up",
-            peer_ns.name()
+            "create veth pair `{local}` -- `{peer}` (in namespace `{}`){}",
+            peer_ns.name(),
+            if up {
+                format!(", `{local}` up")
+            } else {
+                String::new()
+            }
         );
+        // The descriptor is resolved in this process's descriptor table
+        // when the kernel handles the request, which happens before
+        // `execute` returns; `peer_ns` is borrowed until then.
         let mut peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns.fd().as_raw_fd());
-        let mut msg = LinkVeth::new(local, peer).up();
+        let mut msg = LinkVeth::new(local, peer);
+        if up {
+            msg = msg.up();
+        }
         if let Some(mtu) = mtu {
             peer_msg = peer_msg.mtu(mtu);
             msg = msg.mtu(mtu);
@@ -431,8 +439,6 @@ impl Netlink {
         let msg = msg
             .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
             .build();
-        // As in add_veth: `peer_ns` is borrowed until the kernel has
-        // resolved its descriptor.
         let r = self.handle.link().add(msg).execute().await;
         r.map_err(|e| self.netlink_error(Some(local), &op, e))
     }
