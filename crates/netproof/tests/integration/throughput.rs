@@ -222,7 +222,11 @@ fn iperf3_vs_server(args: &[&str]) -> (serde_json::Value, f64) {
             .unwrap(),
     );
     let theirs = json_of(client, Duration::from_secs(10));
-    assert!(theirs.get("error").is_none(), "{theirs}");
+    assert!(
+        theirs.get("error").is_none(),
+        "{theirs}\nour server's log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     // The server logs the test once it is done.
     let deadline = Instant::now() + Duration::from_secs(3);
     let bytes = loop {

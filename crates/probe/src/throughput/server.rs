@@ -410,6 +410,12 @@ async fn session(
         Some(h) => h.await.map(|(r, _)| r).unwrap_or_default(),
         None => Vec::new(),
     };
+    // Close the data streams now, as iperf3's server does on TEST_END:
+    // `iperf3 -R` drains them with blocking reads of whole blocks, so
+    // a block we stopped sending partway would keep it waiting (and
+    // silent on the control connection) until it sees their end.
+    let stream_count = data.len();
+    drop(data);
     ended?;
 
     control::write_state(&mut ctrl, State::ExchangeResults)
@@ -420,10 +426,8 @@ async fn session(
         .map_err(client)?;
     Results::from_json(&theirs)
         .map_err(|e| format!("iperf3 client: sent malformed results: {e}"))?;
-    let streams = data
-        .iter()
-        .enumerate()
-        .map(|(i, _)| {
+    let streams = (0..stream_count)
+        .map(|i| {
             let rx = receptions.get(i);
             StreamResult {
                 id: wire::stream_id(i),

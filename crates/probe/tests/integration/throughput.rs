@@ -319,3 +319,72 @@ async fn client_and_server_agree_in_every_mode() {
     let stats = server.await.unwrap().unwrap();
     assert_eq!((stats.completed, stats.failed), (4, 0));
 }
+
+/// Once its test ends, `iperf3 -R` drains its data streams in blocking
+/// reads of whole blocks, so a server that stops partway through a block
+/// and keeps the stream open leaves it deaf to `EXCHANGE_RESULTS`. Our
+/// server closes them at `TEST_END`, as iperf3's does.
+#[tokio::test]
+async fn the_server_closes_reverse_streams_at_test_end() {
+    const TEST_END: u8 = 4;
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        throughput::serve(
+            l,
+            &ServeConfig::default(),
+            async {
+                let _ = stop_rx.await;
+            },
+            |_| {},
+        )
+        .await
+    });
+    let cookie = [b'c'; 37];
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(&cookie).await.unwrap();
+    let mut state = [0u8; 1];
+    c.read_exact(&mut state).await.unwrap();
+    assert_eq!(state[0], PARAM_EXCHANGE);
+    let params =
+        br#"{"tcp":true,"time":5,"parallel":1,"reverse":true,"len":131072,"bandwidth":400000000}"#;
+    c.write_all(&(params.len() as u32).to_be_bytes())
+        .await
+        .unwrap();
+    c.write_all(params).await.unwrap();
+    c.read_exact(&mut state).await.unwrap();
+    assert_eq!(state[0], CREATE_STREAMS);
+    let mut d = TcpStream::connect(addr).await.unwrap();
+    d.write_all(&cookie).await.unwrap();
+    let mut two = [0u8; 2];
+    c.read_exact(&mut two).await.unwrap();
+    assert_eq!(two, [TEST_START, TEST_RUNNING]);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = 0usize;
+    let until = tokio::time::Instant::now() + Duration::from_millis(300);
+    while tokio::time::Instant::now() < until {
+        got += d.read(&mut buf).await.unwrap();
+    }
+    assert!(got > 0);
+    c.write_all(&[TEST_END]).await.unwrap();
+    // Drain to the end of the stream, as iperf3 does, within a bound far
+    // below the server's 5 s wait for our results.
+    let drained = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match d.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+    })
+    .await;
+    assert!(
+        drained.is_ok(),
+        "the data stream stayed open after TEST_END ({got} bytes so far)"
+    );
+    c.read_exact(&mut state).await.unwrap();
+    assert_eq!(state[0], EXCHANGE_RESULTS);
+    stop_tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
