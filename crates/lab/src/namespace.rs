@@ -14,6 +14,7 @@
 //! returns: a socket pins its namespace, and the lab must be deletable by
 //! dropping its namespaces alone.
 
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,14 +22,16 @@ use std::time::Duration;
 use netproof_plan::{Plan, Role};
 
 use crate::fabric::{
-    End, Fabric, Graph, GraphLan, GraphLink, GraphNode, LAN_BRIDGE, LinkAddresses,
+    Dev, End, Fabric, Graph, GraphLan, GraphLink, GraphNode, LAN_BRIDGE, LinkAddresses,
 };
 use netproof_link::emulator::{Config as EmulatorConfig, Emulator};
 use netproof_link::tap::Tap;
 
-use crate::netns::{self, NetNs, NetSysctls, Netlink, NetnsError, PrivateProc};
+use crate::fabric::Route;
+use crate::netns::{self, Batch, NetNs, NetSysctls, Netlink, NetnsError, PrivateProc};
 use crate::registry::{NamespaceEntry, Registry};
 use crate::{LabError, TopologyLink};
+use rtnetlink::packet_route::RouteNetlinkMessage;
 
 /// How one link of the plan is made.
 pub(crate) struct LinkSpec {
@@ -726,8 +729,14 @@ impl Lap {
 /// One namespace as a builder thread made it (with its visit, for nodes).
 type Made = Result<(NetNs, Option<Visited>), NetnsError>;
 
-/// What a builder thread did inside a node's new namespace.
-type Visited = (std::io::Result<rtnetlink::sys::Socket>, std::io::Result<()>);
+/// What a builder thread did inside a node's new namespace: its netlink
+/// sockets opened (the connection's, and the batch's for routes) and
+/// its sysctls written.
+struct Visited {
+    socket: std::io::Result<rtnetlink::sys::Socket>,
+    batch: std::io::Result<rtnetlink::sys::Socket>,
+    sysctls: std::io::Result<()>,
+}
 
 async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<(), LabError> {
     // Namespaces first (a cheap system call each, in order so a failure
@@ -762,7 +771,11 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
                     let router = bp.routers.get(i).copied();
                     let extra = bp.sysctls.get(i).map_or(&[][..], Vec::as_slice);
                     *slot = Some(NetNs::create_here(&bp.names[i], mount, || {
-                        router.map(|r| (Netlink::open_socket(), sysctls_here(r, extra, proc)))
+                        router.map(|r| Visited {
+                            socket: Netlink::open_socket(),
+                            batch: Batch::open_socket(),
+                            sysctls: sysctls_here(r, extra, proc),
+                        })
                     }));
                 }
             });
@@ -798,7 +811,12 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         .enumerate()
         .map(|(i, (ns, visited))| async move {
             let node = &bp.graph.nodes[i].name;
-            let Some((socket, sysctls)) = visited else {
+            let Some(Visited {
+                socket,
+                batch,
+                sysctls,
+            }) = visited
+            else {
                 return Err(LabError::UnknownNode(node.clone()));
             };
             sysctls.map_err(|source| LabError::Sysctl {
@@ -806,6 +824,14 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
                 source,
             })?;
             let nl = Netlink::with_socket(ns, socket)
+                .map_err(at(format!("open netlink in node `{node}`")))?;
+            let batch = batch
+                .map(|socket| Batch::new(ns, socket))
+                .map_err(|source| NetnsError::Namespace {
+                    ns: ns.name().to_string(),
+                    op: "open a netlink socket in".into(),
+                    source,
+                })
                 .map_err(at(format!("open netlink in node `{node}`")))?;
             nl.set_up("lo")
                 .await
@@ -817,9 +843,12 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
             nl.add_address("lo", v6, 128)
                 .await
                 .map_err(at(format!("add loopback address {v6} to node `{node}`")))?;
-            Ok::<Netlink, LabError>(nl)
+            Ok::<(Netlink, Batch), LabError>((nl, batch))
         });
-    let links: Vec<Netlink> = futures::future::try_join_all(nodes).await?;
+    let (links, batches): (Vec<Netlink>, Vec<Batch>) = futures::future::try_join_all(nodes)
+        .await?
+        .into_iter()
+        .unzip();
     built.phases.push(("loopbacks", lap.next()));
     // Links: each veth pair created in place, in one request; all links at once.
     let namespaces = &built.namespaces;
@@ -985,35 +1014,27 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         });
     futures::future::try_join_all(each_lan).await?;
     built.phases.push(("LANs", lap.next()));
-    // Routes: every node's requests in flight at once (the kernel applies
-    // them in order per socket; the round trips overlap), all nodes at once.
-    let mut per_node = Vec::with_capacity(bp.fabric.routes.nodes.len());
+    // Routes: the interfaces they leave by looked up once per node, then
+    // each node's requests built and sent in batches from threads of
+    // their own (see send_routes).
+    let mut indexes: Vec<HashMap<Dev, u32>> = Vec::with_capacity(links.len());
     for (node, routes) in bp.fabric.routes.nodes.iter().enumerate() {
-        let name = &bp.graph.nodes[node].name;
-        let nl = &links[node];
-        let installs = routes.iter().map(move |r| {
-            let hops: Vec<(IpAddr, &str)> = r
-                .nexthops
-                .iter()
-                .map(|h| (h.via, bp.fabric.naming.dev(node, h.dev).unwrap_or_default()))
-                .collect();
-            async move {
-                // Every gateway is on a connected route by now (see
-                // up_then_address), so a refusal here is an error.
-                nl.add_route(r.dest.addr, r.dest.len, &hops)
-                    .await
-                    .map_err(at(format!("add the route to {} in node `{name}`", r.dest)))
-            }
-        });
-        per_node.push(futures::future::try_join_all(installs));
+        let devs: BTreeSet<Dev> = routes
+            .iter()
+            .flat_map(|r| r.nexthops.iter().map(|h| h.dev))
+            .collect();
+        let mut mine = HashMap::with_capacity(devs.len());
+        for dev in devs {
+            let ifname = bp.fabric.naming.dev(node, dev).unwrap_or_default();
+            let index = links[node].cached_index(ifname).await.map_err(at(format!(
+                "add the routes of node `{}`",
+                bp.graph.nodes[node].name
+            )))?;
+            mine.insert(dev, index);
+        }
+        indexes.push(mine);
     }
-    // At most 64 nodes' routes in flight at once: enough to overlap the
-    // round trips.
-    use futures::{StreamExt, TryStreamExt};
-    futures::stream::iter(per_node)
-        .buffer_unordered(64)
-        .try_collect::<Vec<_>>()
-        .await?;
+    send_routes(bp, &batches, &indexes)?;
     built.phases.push(("routes", lap.next()));
     // Closing the netlink sockets here lets the namespaces go with the lab.
     drop(links);
@@ -1022,6 +1043,92 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         .phases
         .push(("LAN routers' IPv6 link-local ready", lap.next()));
     Ok(())
+}
+
+/// Builds and sends every node's route requests through its batch
+/// socket, from up to one thread per core, each taking the next node not
+/// yet sent (`indexes[node]` maps the node's devices to interface
+/// indexes). The kernel installs routes of different namespaces in
+/// parallel, and building the requests is spread over the same threads.
+fn send_routes(
+    bp: &Blueprint,
+    batches: &[Batch],
+    indexes: &[HashMap<Dev, u32>],
+) -> Result<(), LabError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 4)
+        .min(batches.len().max(1));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error: std::sync::Mutex<Option<(usize, LabError)>> = std::sync::Mutex::new(None);
+    let one_node = |node: usize, batch: &Batch| -> Result<(), LabError> {
+        let name = &bp.graph.nodes[node].name;
+        let routes = &bp.fabric.routes.nodes[node];
+        let hops = |r: &Route| -> Vec<(IpAddr, &str)> {
+            r.nexthops
+                .iter()
+                .map(|h| (h.via, bp.fabric.naming.dev(node, h.dev).unwrap_or_default()))
+                .collect()
+        };
+        let fail =
+            |r: &Route, error| at(format!("add the route to {} in node `{name}`", r.dest))(error);
+        let mut requests = Vec::with_capacity(routes.len());
+        for r in routes {
+            let by_index: Vec<(IpAddr, u32)> = r
+                .nexthops
+                .iter()
+                .map(|h| (h.via, indexes[node].get(&h.dev).copied().unwrap_or(0)))
+                .collect();
+            let message =
+                netns::route_request(r.dest.addr, r.dest.len, &by_index).map_err(|reason| {
+                    fail(
+                        r,
+                        NetnsError::InvalidArgument {
+                            ns: batch.namespace().to_string(),
+                            op: netns::route_op(r.dest.addr, r.dest.len, &hops(r)),
+                            reason,
+                        },
+                    )
+                })?;
+            requests.push(RouteNetlinkMessage::NewRoute(message));
+        }
+        batch
+            .send(requests, |i| {
+                routes.get(i).map_or_else(String::new, |r| {
+                    netns::route_op(r.dest.addr, r.dest.len, &hops(r))
+                })
+            })
+            .map_err(|e| match routes.get(e.index) {
+                Some(r) => fail(r, e.error),
+                None => at(format!("add the routes of node `{name}`"))(e.error),
+            })
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while !failed.load(Ordering::Relaxed) {
+                    let node = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(batch) = batches.get(node) else {
+                        return;
+                    };
+                    if let Err(e) = one_node(node, batch) {
+                        failed.store(true, Ordering::Relaxed);
+                        let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        // The lowest node's error among those seen.
+                        if first.as_ref().is_none_or(|(n, _)| node < *n) {
+                            *first = Some((node, e));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Waits, at most a few seconds, until no IPv6 link-local address of a

@@ -37,6 +37,7 @@
 //! mode inside a user namespace is a later step.
 
 pub mod addrconf;
+mod batch;
 pub mod census;
 mod error;
 mod netlink;
@@ -47,8 +48,9 @@ mod tbf;
 #[cfg(test)]
 mod tests;
 
+pub use batch::{Batch, BatchError};
 pub use error::NetnsError;
-pub use netlink::{IFNAME_MAX, Netlink};
+pub use netlink::{IFNAME_MAX, Netlink, route_op, route_request};
 pub use ns::{NAME_PREFIX, NetNs, RUN_DIR, prepare_exec};
 pub use sysctl::{NetSysctls, PrivateProc, key_below_net, sysctl_read, sysctl_write};
 pub use tbf::default_burst;

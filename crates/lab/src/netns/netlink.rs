@@ -28,6 +28,7 @@ use rtnetlink::packet_route::link::{
     AfSpecInet6, AfSpecUnspec, Inet6IfaceFlags, InfoData, InfoVeth, LinkAttribute, LinkFlags,
     LinkMessage,
 };
+use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
 use rtnetlink::{LinkUnspec, LinkVeth, RouteMessageBuilder, RouteNextHopBuilder};
@@ -296,47 +297,32 @@ impl Netlink {
         prefix_len: u8,
         nexthops: &[(IpAddr, &str)],
     ) -> Result<(), NetnsError> {
-        let via: Vec<String> = nexthops
-            .iter()
-            .map(|(gw, ifname)| format!("{gw} dev `{ifname}`"))
-            .collect();
-        let op = format!("add route {dest}/{prefix_len} via {}", via.join(", "));
-        if nexthops.is_empty() {
-            return Err(self.invalid(&op, "a route needs at least one next hop".into()));
-        }
-        if let Some(reason) = prefix_problem(dest, prefix_len) {
-            return Err(self.invalid(&op, reason));
-        }
-        let builder = RouteMessageBuilder::<IpAddr>::new()
-            .destination_prefix(dest, prefix_len)
-            .map_err(|e| self.invalid(&op, e.to_string()))?;
-        let message = if let [(gateway, ifname)] = nexthops {
-            let index = self.lookup(ifname, &op).await?;
-            builder
-                .gateway(*gateway)
-                .map_err(|e| self.invalid(&op, e.to_string()))?
-                .output_interface(index)
-                .build()
-        } else {
-            let family = if dest.is_ipv4() {
-                AddressFamily::Inet
-            } else {
-                AddressFamily::Inet6
-            };
-            let mut hops = Vec::with_capacity(nexthops.len());
-            for (gateway, ifname) in nexthops {
-                let index = self.lookup(ifname, &op).await?;
-                let hop = RouteNextHopBuilder::new(family)
-                    .interface(index)
-                    .via(*gateway)
-                    .map_err(|e| self.invalid(&op, e.to_string()))?
-                    .build();
-                hops.push(hop);
-            }
-            builder.multipath(hops).build()
-        };
+        let message = self.route_message(dest, prefix_len, nexthops).await?;
         let r = self.handle.route().add(message).execute().await;
-        r.map_err(|e| self.netlink_error(None, &op, e))
+        r.map_err(|e| self.netlink_error(None, &route_op(dest, prefix_len, nexthops), e))
+    }
+
+    /// The request [`Netlink::add_route`] sends, checked and with its
+    /// interfaces looked up.
+    pub async fn route_message(
+        &self,
+        dest: IpAddr,
+        prefix_len: u8,
+        nexthops: &[(IpAddr, &str)],
+    ) -> Result<RouteMessage, NetnsError> {
+        let op = || route_op(dest, prefix_len, nexthops);
+        let mut hops = Vec::with_capacity(nexthops.len());
+        for (gateway, ifname) in nexthops {
+            hops.push((*gateway, self.lookup(ifname, &op()).await?));
+        }
+        route_request(dest, prefix_len, &hops).map_err(|reason| self.invalid(&op(), reason))
+    }
+
+    /// The index of interface `ifname`, from the handle's cache when it
+    /// has looked it up before (see [`Netlink::index`] for a fresh one).
+    pub async fn cached_index(&self, ifname: &str) -> Result<u32, NetnsError> {
+        self.lookup(ifname, &format!("look up interface `{ifname}`"))
+            .await
     }
 
     /// Adds the connected route `dest/prefix_len dev ifname` the way the
@@ -554,6 +540,57 @@ impl Netlink {
     fn check_ifname(&self, ifname: &str) -> Result<(), NetnsError> {
         check_ifname(&self.ns, ifname)
     }
+}
+
+/// A request adding a route to `dest/prefix_len` through `nexthops`,
+/// each a (gateway, interface index) pair: one makes a plain route,
+/// several one multipath route. `Err` says why it cannot be made.
+pub fn route_request(
+    dest: IpAddr,
+    prefix_len: u8,
+    nexthops: &[(IpAddr, u32)],
+) -> Result<RouteMessage, String> {
+    if nexthops.is_empty() {
+        return Err("a route needs at least one next hop".into());
+    }
+    if let Some(reason) = prefix_problem(dest, prefix_len) {
+        return Err(reason);
+    }
+    let builder = RouteMessageBuilder::<IpAddr>::new()
+        .destination_prefix(dest, prefix_len)
+        .map_err(|e| e.to_string())?;
+    if let [(gateway, index)] = nexthops {
+        return Ok(builder
+            .gateway(*gateway)
+            .map_err(|e| e.to_string())?
+            .output_interface(*index)
+            .build());
+    }
+    let family = if dest.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let mut hops = Vec::with_capacity(nexthops.len());
+    for (gateway, index) in nexthops {
+        let hop = RouteNextHopBuilder::new(family)
+            .interface(*index)
+            .via(*gateway)
+            .map_err(|e| e.to_string())?
+            .build();
+        hops.push(hop);
+    }
+    Ok(builder.multipath(hops).build())
+}
+
+/// What adding a route is called in errors: `add route 198.19.0.4/31 via
+/// 198.19.0.1 dev `l0s1``.
+pub fn route_op(dest: IpAddr, prefix_len: u8, nexthops: &[(IpAddr, &str)]) -> String {
+    let via: Vec<String> = nexthops
+        .iter()
+        .map(|(gw, ifname)| format!("{gw} dev `{ifname}`"))
+        .collect();
+    format!("add route {dest}/{prefix_len} via {}", via.join(", "))
 }
 
 /// The kernel's rules for interface names (`dev_valid_name`), checked

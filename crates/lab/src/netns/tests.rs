@@ -877,3 +877,83 @@ async fn netns_a_lost_connected_route_is_put_back() {
     drop((na, nb));
     guard.finish(vec![a, b]);
 }
+
+/// A batch installs thousands of routes over several datagrams, all of
+/// them there afterwards, and a route the kernel refuses comes back as
+/// an error naming that route, with the kernel's reason.
+#[tokio::test]
+async fn netns_batch_installs_many_routes_and_names_a_refused_one() {
+    use rtnetlink::packet_route::RouteNetlinkMessage;
+    let mut guard = Guard::new("batch");
+    let a = guard.create("a");
+    let b = guard.create("b");
+    let na = Netlink::new(&a).unwrap_or_else(|e| panic!("{e}"));
+    na.add_veth("to-b", &b, "to-a")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    up_all(&na, &["lo", "to-b"]).await;
+    addr(&na, "to-b", "198.19.0.0", 31).await;
+    addr(&na, "to-b", "2001:2::a", 127).await;
+    let dev = na
+        .cached_index("to-b")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // 2000 IPv4 and 2000 IPv6 /32 and /128 routes through the neighbour:
+    // about 250 KB of requests, so several datagrams.
+    let mut routes: Vec<(IpAddr, u8, IpAddr)> = Vec::new();
+    for i in 0..2000u32 {
+        let v4 = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(198, 18, 0, 0)) + i);
+        routes.push((IpAddr::V4(v4), 32, ip("198.19.0.1")));
+        let v6 = std::net::Ipv6Addr::from(
+            u128::from("2001:2:0:ffff::".parse::<std::net::Ipv6Addr>().expect("v6"))
+                + u128::from(i),
+        );
+        routes.push((IpAddr::V6(v6), 128, ip("2001:2::b")));
+    }
+    let requests = |rs: &[(IpAddr, u8, IpAddr)]| -> Vec<RouteNetlinkMessage> {
+        rs.iter()
+            .map(|(d, l, g)| {
+                RouteNetlinkMessage::NewRoute(
+                    super::route_request(*d, *l, &[(*g, dev)]).unwrap_or_else(|e| panic!("{e}")),
+                )
+            })
+            .collect()
+    };
+    let batch = Batch::open(&a).unwrap_or_else(|e| panic!("{e}"));
+    batch
+        .send(requests(&routes), |i| format!("route {i}"))
+        .unwrap_or_else(|e| panic!("request {}: {}", e.index, e.error));
+    let count = |family: &str| {
+        run_peer(
+            "ip",
+            &["-n", a.name(), family, "route", "show", "proto", "static"],
+        )
+        .lines()
+        .count()
+    };
+    assert_eq!((count("-4"), count("-6")), (2000, 2000));
+    // Again: every one exists now, more answers than the socket's
+    // buffer holds, and the first is the error reported.
+    let e = batch
+        .send(requests(&routes), |i| format!("route {i}"))
+        .expect_err("routes that exist are refused");
+    assert_eq!(e.index, 0);
+    assert_eq!(e.error.os_error(), Some(libc::EEXIST), "{}", e.error);
+    // A gateway on no connected network, after two good routes.
+    let bad = [
+        (ip("198.18.100.0"), 24, ip("198.19.0.1")),
+        (ip("2001:2:0:100::"), 64, ip("2001:2::b")),
+        (ip("198.18.101.0"), 24, ip("198.18.250.1")),
+    ];
+    let e = batch
+        .send(requests(&bad), |i| format!("add route {}", bad[i].0))
+        .expect_err("an unreachable gateway is refused");
+    assert_eq!(e.index, 2);
+    let text = e.error.to_string();
+    assert!(
+        text.contains("add route 198.18.101.0") && text.contains(a.name()),
+        "{text}"
+    );
+    assert_eq!(e.error.os_error(), Some(libc::ENETUNREACH), "{text}");
+    assert_eq!((count("-4"), count("-6")), (2001, 2001));
+}
