@@ -28,7 +28,7 @@ use netproof_link::emulator::{Config as EmulatorConfig, Emulator};
 use netproof_link::tap::Tap;
 
 use crate::fabric::Route;
-use crate::netns::{self, Batch, NetNs, NetSysctls, Netlink, NetnsError, PrivateProc};
+use crate::netns::{self, Batch, BatchError, NetNs, NetSysctls, Netlink, NetnsError, PrivateProc};
 use crate::registry::{NamespaceEntry, Registry};
 use crate::{LabError, TopologyLink};
 use rtnetlink::packet_route::RouteNetlinkMessage;
@@ -730,12 +730,59 @@ impl Lap {
 type Made = Result<(NetNs, Option<Visited>), NetnsError>;
 
 /// What a builder thread did inside a node's new namespace: its netlink
-/// sockets opened (the connection's, and the batch's for routes) and
-/// its sysctls written.
+/// sockets opened (the connection's, and the batch's for routes), its
+/// sysctls written and then `lo` up with the node's loopback addresses.
 struct Visited {
     socket: std::io::Result<rtnetlink::sys::Socket>,
-    batch: std::io::Result<rtnetlink::sys::Socket>,
+    batch: Result<Batch, NetnsError>,
     sysctls: std::io::Result<()>,
+    /// `None` when the sysctls or the batch socket failed first.
+    loopback: Option<Result<(), BatchError>>,
+}
+
+/// The kernel's index of `lo` in every namespace (`LOOPBACK_IFINDEX`).
+const LOOPBACK_INDEX: u32 = 1;
+
+/// Inside node `i`'s new namespace: its sysctls, then `lo` up and its
+/// loopback addresses in one batch (a single system call).
+fn visit(
+    bp: &Blueprint,
+    i: usize,
+    router: bool,
+    extra: &[(String, String)],
+    proc: Option<&PrivateProc>,
+) -> Visited {
+    let socket = Netlink::open_socket();
+    let batch = Batch::open_socket()
+        .map(|s| Batch::new(&bp.names[i], s))
+        .map_err(|source| NetnsError::Namespace {
+            ns: bp.names[i].clone(),
+            op: "open a netlink socket in".into(),
+            source,
+        });
+    let sysctls = sysctls_here(router, extra, proc);
+    let loopback = match (&batch, &sysctls) {
+        (Ok(b), Ok(())) => {
+            let (v4, v6) = bp.addresses(i);
+            let requests = [
+                RouteNetlinkMessage::SetLink(netns::up_request(LOOPBACK_INDEX)),
+                RouteNetlinkMessage::NewAddress(netns::address_request(LOOPBACK_INDEX, v4, 32)),
+                RouteNetlinkMessage::NewAddress(netns::address_request(LOOPBACK_INDEX, v6, 128)),
+            ];
+            Some(b.send(requests, |k| match k {
+                0 => "bring `lo` up".to_string(),
+                1 => format!("add address {v4}/32 to interface `lo`"),
+                _ => format!("add address {v6}/128 to interface `lo`"),
+            }))
+        }
+        _ => None,
+    };
+    Visited {
+        socket,
+        batch,
+        sysctls,
+        loopback,
+    }
 }
 
 async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<(), LabError> {
@@ -771,11 +818,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
                     let router = bp.routers.get(i).copied();
                     let extra = bp.sysctls.get(i).map_or(&[][..], Vec::as_slice);
                     *slot = Some(NetNs::create_here(&bp.names[i], mount, || {
-                        router.map(|r| Visited {
-                            socket: Netlink::open_socket(),
-                            batch: Batch::open_socket(),
-                            sysctls: sysctls_here(r, extra, proc),
-                        })
+                        router.map(|r| visit(bp, i, r, extra, proc))
                     }));
                 }
             });
@@ -803,52 +846,36 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         return Err(e);
     }
     built.phases.push(("namespaces", lap.next()));
-    // Then every node's netlink handle, `lo` and loopback addresses, all
-    // nodes at once: the round trips overlap.
-    let nodes = built.namespaces[..n_nodes]
-        .iter()
-        .zip(visits)
-        .enumerate()
-        .map(|(i, (ns, visited))| async move {
-            let node = &bp.graph.nodes[i].name;
-            let Some(Visited {
-                socket,
-                batch,
-                sysctls,
-            }) = visited
-            else {
-                return Err(LabError::UnknownNode(node.clone()));
-            };
-            sysctls.map_err(|source| LabError::Sysctl {
-                node: node.clone(),
-                source,
-            })?;
-            let nl = Netlink::with_socket(ns, socket)
-                .map_err(at(format!("open netlink in node `{node}`")))?;
-            let batch = batch
-                .map(|socket| Batch::new(ns, socket))
-                .map_err(|source| NetnsError::Namespace {
-                    ns: ns.name().to_string(),
-                    op: "open a netlink socket in".into(),
-                    source,
-                })
-                .map_err(at(format!("open netlink in node `{node}`")))?;
-            nl.set_up("lo")
-                .await
-                .map_err(at(format!("bring `lo` up in node `{node}`")))?;
+    // Then every node's netlink handle, and what its visit did.
+    let mut links: Vec<Netlink> = Vec::with_capacity(n_nodes);
+    let mut batches: Vec<Batch> = Vec::with_capacity(n_nodes);
+    for (i, (ns, visited)) in built.namespaces[..n_nodes].iter().zip(visits).enumerate() {
+        let node = &bp.graph.nodes[i].name;
+        let Some(Visited {
+            socket,
+            batch,
+            sysctls,
+            loopback,
+        }) = visited
+        else {
+            return Err(LabError::UnknownNode(node.clone()));
+        };
+        sysctls.map_err(|source| LabError::Sysctl {
+            node: node.clone(),
+            source,
+        })?;
+        let open = || at(format!("open netlink in node `{node}`"));
+        links.push(Netlink::with_socket(ns, socket).map_err(open())?);
+        batches.push(batch.map_err(open())?);
+        if let Some(Err(e)) = loopback {
             let (v4, v6) = bp.addresses(i);
-            nl.add_address("lo", v4, 32)
-                .await
-                .map_err(at(format!("add loopback address {v4} to node `{node}`")))?;
-            nl.add_address("lo", v6, 128)
-                .await
-                .map_err(at(format!("add loopback address {v6} to node `{node}`")))?;
-            Ok::<(Netlink, Batch), LabError>((nl, batch))
-        });
-    let (links, batches): (Vec<Netlink>, Vec<Batch>) = futures::future::try_join_all(nodes)
-        .await?
-        .into_iter()
-        .unzip();
+            return Err(at(match e.index {
+                0 => format!("bring `lo` up in node `{node}`"),
+                1 => format!("add loopback address {v4} to node `{node}`"),
+                _ => format!("add loopback address {v6} to node `{node}`"),
+            })(e.error));
+        }
+    }
     built.phases.push(("loopbacks", lap.next()));
     // Links: each veth pair created in place, in one request; all links at once.
     let namespaces = &built.namespaces;

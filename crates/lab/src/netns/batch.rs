@@ -71,10 +71,11 @@ impl Batch {
         Ok(socket)
     }
 
-    /// A batch over a socket [`Batch::open_socket`] made inside `ns`.
-    pub fn new(ns: &NetNs, socket: Socket) -> Batch {
+    /// A batch over a socket [`Batch::open_socket`] made inside the
+    /// namespace named `ns`.
+    pub fn new(ns: &str, socket: Socket) -> Batch {
         Batch {
-            ns: ns.name().to_string(),
+            ns: ns.to_string(),
             socket,
         }
     }
@@ -93,10 +94,11 @@ impl Batch {
                 source,
             })
         })?;
-        Ok(Self::new(ns, socket))
+        Ok(Self::new(ns.name(), socket))
     }
 
-    /// Sends `requests` (new objects: `NLM_F_CREATE | NLM_F_EXCL`), in
+    /// Sends `requests` (new objects, with `NLM_F_CREATE | NLM_F_EXCL`,
+    /// or `RTM_SETLINK` changes), in
     /// order, and returns once the kernel has applied them all, or with
     /// the first one it refused. Requests after a refused one in the same
     /// datagram have been tried too; later datagrams are not sent.
@@ -109,8 +111,14 @@ impl Batch {
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
         let mut first = 0;
         for (i, request) in requests.into_iter().enumerate() {
+            // Changes to what exists (a link brought up) are requests
+            // alone; anything else is a new object that must not exist.
+            let flags = match &request {
+                RouteNetlinkMessage::SetLink(_) => NLM_F_REQUEST,
+                _ => NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL,
+            };
             let mut message = NetlinkMessage::from(request);
-            message.header.flags = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL;
+            message.header.flags = flags;
             // Sequence numbers count from 1: 0 is what the kernel's own
             // messages carry.
             message.header.sequence_number = u32::try_from(i + 1).unwrap_or(u32::MAX);

@@ -16,14 +16,14 @@
 //! [`super::tbf`].
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use rtnetlink::packet_route::AddressFamily;
-use rtnetlink::packet_route::address::AddressHeaderFlags;
+use rtnetlink::packet_route::address::{AddressHeaderFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
     AfSpecInet6, AfSpecUnspec, Inet6IfaceFlags, InfoData, InfoVeth, LinkAttribute, LinkFlags,
     LinkMessage,
@@ -31,7 +31,9 @@ use rtnetlink::packet_route::link::{
 use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
-use rtnetlink::{LinkUnspec, LinkVeth, RouteMessageBuilder, RouteNextHopBuilder};
+use rtnetlink::{
+    AddressMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder, RouteNextHopBuilder,
+};
 use tokio::io::unix::AsyncFd;
 
 use super::{NetNs, NetnsError};
@@ -257,9 +259,7 @@ impl Netlink {
         }
         let index = self.lookup(ifname, &op).await?;
         let mut req = self.handle.address().add(index, addr, prefix_len);
-        if addr.is_ipv6() {
-            req.message_mut().header.flags |= AddressHeaderFlags::Nodad;
-        }
+        *req.message_mut() = address_request(index, addr, prefix_len);
         let r = req.execute().await;
         self.link_result(r, ifname, &op)
     }
@@ -413,8 +413,18 @@ impl Netlink {
         // The descriptor is resolved in this process's descriptor table
         // when the kernel handles the request, which happens before
         // `execute` returns; `peer_ns` is borrowed until then.
-        let mut peer_msg = LinkUnspec::new_with_name(peer).setns_by_fd(peer_ns.fd().as_raw_fd());
-        let mut msg = LinkVeth::new(local, peer);
+        // One queue each way per end, which is what a veth pair uses
+        // unless told otherwise: by default the kernel makes one per
+        // possible CPU and then removes all but the first, their sysfs
+        // entries with them. Saying so up front halved the time to
+        // create 800 pairs here, on two CPUs; on a large host it saves more.
+        let mut peer_msg = LinkUnspec::new_with_name(peer)
+            .setns_by_fd(peer_ns.fd().as_raw_fd())
+            .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+            .append_extra_attribute(LinkAttribute::NumRxQueues(1));
+        let mut msg = LinkVeth::new(local, peer)
+            .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+            .append_extra_attribute(LinkAttribute::NumRxQueues(1));
         if up {
             msg = msg.up();
         }
@@ -581,6 +591,31 @@ pub fn route_request(
         hops.push(hop);
     }
     Ok(builder.multipath(hops).build())
+}
+
+/// A request adding `addr/prefix_len` to interface `index`, IPv6 without
+/// duplicate address detection (a lab's addresses are unique by
+/// construction, and a tentative address cannot be used).
+pub fn address_request(index: u32, addr: IpAddr, prefix_len: u8) -> AddressMessage {
+    let mut message = match addr {
+        IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(index)
+            .address(a, prefix_len)
+            .build(),
+        IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+            .index(index)
+            .address(a, prefix_len)
+            .build(),
+    };
+    if addr.is_ipv6() {
+        message.header.flags |= AddressHeaderFlags::Nodad;
+    }
+    message
+}
+
+/// A request bringing interface `index` up (`RTM_SETLINK`).
+pub fn up_request(index: u32) -> LinkMessage {
+    LinkUnspec::new_with_index(index).up().build()
 }
 
 /// What adding a route is called in errors: `add route 198.19.0.4/31 via

@@ -259,6 +259,11 @@ async fn netns_veth_pair_carries_tcp_until_set_down() {
         na.index("to-a").await,
         Err(NetnsError::NoSuchInterface { .. })
     ));
+    // One queue each way on both ends, made so rather than trimmed to.
+    for (ns, end) in [(&a, "to-b"), (&b, "to-a")] {
+        let details = run_peer("ip", &["-n", ns.name(), "-d", "link", "show", end]);
+        assert!(details.contains("numtxqueues 1 numrxqueues 1"), "{details}");
+    }
 
     addr(&na, "to-b", "198.18.0.0", 31).await;
     addr(&nb, "to-a", "198.18.0.1", 31).await;
