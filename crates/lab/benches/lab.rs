@@ -116,8 +116,8 @@ fn leaf_spine(n: usize) -> Topo {
 
 /// The kernel's own cost of the same objects, measured in the same run:
 /// `ip -batch` creating one namespace per node (`ip netns add`) and one
-/// veth pair per link, made in place across its two namespaces, and
-/// nothing else (no addresses, no links up, no routes, no sysctls). Then
+/// veth pair per link, made in place across its two namespaces with one
+/// queue each way as netproof makes them, and nothing else (no addresses, no links up, no routes, no sysctls). Then
 /// it deletes them (not timed). `None` if `ip` failed.
 fn ip_batch_floor(t: &Topo) -> Option<Duration> {
     let dir = std::env::temp_dir().join(format!("np-lab-bench-{}", std::process::id()));
@@ -130,7 +130,8 @@ fn ip_batch_floor(t: &Topo) -> Option<Duration> {
     for (k, (a, b)) in t.links.iter().enumerate() {
         let _ = writeln!(
             add,
-            "link add name e{k} netns {} type veth peer name e{k} netns {}",
+            "link add name e{k} netns {} numtxqueues 1 numrxqueues 1 \
+             type veth peer name e{k} netns {} numtxqueues 1 numrxqueues 1",
             ns(*a),
             ns(*b)
         );
