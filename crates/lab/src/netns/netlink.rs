@@ -25,8 +25,8 @@ use futures::TryStreamExt;
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::{AddressHeaderFlags, AddressMessage};
 use rtnetlink::packet_route::link::{
-    AfSpecInet6, AfSpecUnspec, Inet6IfaceFlags, InfoData, InfoVeth, LinkAttribute, LinkFlags,
-    LinkMessage,
+    AfSpecInet6, AfSpecUnspec, Inet6IfaceFlags, InfoData, InfoVeth, LinkAttribute, LinkExtentMask,
+    LinkFlags, LinkMessage,
 };
 use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
@@ -474,11 +474,14 @@ impl Netlink {
     /// The kernel's description of interface `ifname`.
     async fn link(&self, ifname: &str, op: &str) -> Result<LinkMessage, NetnsError> {
         self.check_ifname(ifname)?;
+        // Without counters: nothing here reads them, and filling them
+        // (per CPU, for IPv6 as well) is most of the kernel's answer.
         let mut links = self
             .handle
             .link()
             .get()
             .match_name(ifname.to_string())
+            .set_filter_mask(AddressFamily::Unspec, vec![LinkExtentMask::SkipStats])
             .execute();
         match links.try_next().await {
             Ok(Some(link)) => Ok(link),
