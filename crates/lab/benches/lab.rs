@@ -114,6 +114,25 @@ fn leaf_spine(n: usize) -> Topo {
     }
 }
 
+/// A duration to three significant digits in its natural unit (`1.97 s`,
+/// `119 ms`, `3.30 µs`), so a figure can be read against a goal.
+fn three(d: Duration) -> String {
+    let (v, unit) = match d.as_secs_f64() {
+        s if s >= 1.0 => (s, "s"),
+        s if s >= 1e-3 => (s * 1e3, "ms"),
+        s if s >= 1e-6 => (s * 1e6, "µs"),
+        s => (s * 1e9, "ns"),
+    };
+    let decimals = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{v:.decimals$} {unit}")
+}
+
 /// The kernel's own cost of the same objects, measured in the same run:
 /// `ip -batch` creating one namespace per node (`ip netns add`) and one
 /// veth pair per link, made in place across its two namespaces with one
@@ -300,18 +319,18 @@ fn main() {
                     let floor = ip_batch_floor(&topo);
                     let (floor_s, ratio) = match floor {
                         Some(f) => (
-                            format!("{f:.1?}"),
+                            three(f),
                             format!("{:.1}x", up.as_secs_f64() / f.as_secs_f64()),
                         ),
                         None => ("-".into(), "-".into()),
                     };
                     println!(
-                        "{name:<11} {nodes:>6} {:>6} {routes:>8} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?} {floor_s:>10} {ratio:>7}",
+                        "{name:<11} {nodes:>6} {:>6} {routes:>8} {:>10} {:>10} {:>10} {:>10} {floor_s:>10} {ratio:>7}",
                         topo.links.len(),
-                        up,
-                        down,
-                        up / nodes as u32,
-                        down / nodes as u32,
+                        three(up),
+                        three(down),
+                        three(up / nodes as u32),
+                        three(down / nodes as u32),
                     );
                     if name == "line" {
                         lines.push((n, up + down));

@@ -8,6 +8,8 @@
 //! - [`Netlink`]: links, addresses, routes (ECMP included) and `tbf` rate
 //!   limits inside one namespace, over a netlink socket created there.
 //!   Veth pairs are created with both ends in place (no device moves).
+//! - [`Batch`]: many requests in one `sendmsg`, answered only when they
+//!   fail, for the thousands of routes of a large lab.
 //! - [`census`]: which namespaces the kernel still holds, by inode, for
 //!   teardown accounting.
 //!
