@@ -123,9 +123,10 @@ fn three(d: Duration) -> String {
         s if s >= 1e-6 => (s * 1e6, "µs"),
         s => (s * 1e9, "ns"),
     };
-    let decimals = if v >= 100.0 {
+    // Decide the decimals on the rounded value: 9.9996 is `10.0`.
+    let decimals = if v >= 99.95 {
         0
-    } else if v >= 10.0 {
+    } else if v >= 9.995 {
         1
     } else {
         2
