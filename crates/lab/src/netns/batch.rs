@@ -109,6 +109,7 @@ impl Batch {
         what: impl Fn(usize) -> String,
     ) -> Result<(), BatchError> {
         let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+        let mut answers = vec![0u8; 64 * 1024];
         let mut first = 0;
         for (i, request) in requests.into_iter().enumerate() {
             // Changes to what exists (a link brought up) are requests
@@ -125,7 +126,7 @@ impl Batch {
             message.finalize();
             let len = message.buffer_len();
             if !buf.is_empty() && buf.len() + len > CHUNK {
-                self.flush(&buf, first, &what)?;
+                self.flush(&buf, &mut answers, first, &what)?;
                 buf.clear();
                 first = i;
             }
@@ -134,15 +135,16 @@ impl Batch {
             message.serialize(&mut buf[at..]);
         }
         if !buf.is_empty() {
-            self.flush(&buf, first, &what)?;
+            self.flush(&buf, &mut answers, first, &what)?;
         }
         Ok(())
     }
 
-    /// Sends one datagram and reads the answers it left.
+    /// Sends one datagram and reads the answers it left into `answers`.
     fn flush(
         &self,
         datagram: &[u8],
+        answers: &mut [u8],
         first: usize,
         what: &impl Fn(usize) -> String,
     ) -> Result<(), BatchError> {
@@ -170,16 +172,15 @@ impl Batch {
         }
         // The kernel has run every request by now; failures wait on the
         // socket. Read them without blocking.
-        let mut answer = vec![0u8; 64 * 1024];
         let mut refused: Option<(usize, i32)> = None;
         loop {
-            let n = match self.socket.recv(&mut &mut answer[..], libc::MSG_DONTWAIT) {
+            let n = match self.socket.recv(&mut &mut answers[..], libc::MSG_DONTWAIT) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(socket_error(e)),
             };
-            for (seq, errno) in errors(&answer[..n]) {
+            for (seq, errno) in errors(&answers[..n]) {
                 let index = (seq as usize).saturating_sub(1);
                 if errno != 0 && refused.is_none_or(|(i, _)| index < i) {
                     refused = Some((index, errno));
