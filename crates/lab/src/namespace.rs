@@ -1395,3 +1395,75 @@ async fn routers_link_local_ready(bp: &Blueprint, built: &Built) {
         }
     }
 }
+
+#[cfg(test)]
+mod batched {
+    use super::*;
+
+    /// A request the kernel refuses inside a node's batch fails the stage
+    /// with that request's build step and description, and the kernel's
+    /// reason; the requests before it in the batch have been applied.
+    #[test]
+    fn netns_send_batched_names_the_refused_request_and_its_step() {
+        let name = format!("np-test-{}-batched", std::process::id());
+        let (ns, batch) =
+            NetNs::create_here(&name, false, Batch::open_socket).unwrap_or_else(|e| panic!("{e}"));
+        let batches = [Batch::new(
+            ns.name(),
+            batch.unwrap_or_else(|e| panic!("{e}")),
+        )];
+        let lo = IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 1));
+        let nowhere = IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 2));
+        let r = send_batched(
+            &batches,
+            |_| {
+                Ok(vec![
+                    (
+                        RouteNetlinkMessage::SetLink(netns::up_request(LOOPBACK_INDEX)),
+                        0,
+                    ),
+                    (
+                        RouteNetlinkMessage::NewAddress(netns::address_request(
+                            LOOPBACK_INDEX,
+                            lo,
+                            32,
+                        )),
+                        1,
+                    ),
+                    // No interface has index 9999.
+                    (
+                        RouteNetlinkMessage::NewAddress(netns::address_request(9999, nowhere, 32)),
+                        2,
+                    ),
+                ])
+            },
+            |node, tag| {
+                (
+                    format!("step {tag} of node {node}"),
+                    format!("request {tag}"),
+                )
+            },
+        );
+        let text = r.expect_err("index 9999 is refused").to_string();
+        // `ip` started from a thread inside the namespace (it has no
+        // /run/netns name).
+        let addresses = ns
+            .run(|| {
+                std::process::Command::new("ip")
+                    .args(["-o", "addr", "show", "dev", "lo"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let deleted = ns.delete();
+        assert!(
+            text.contains("step 2 of node 0")
+                && text.contains("cannot request 2")
+                && text.contains("No such device"),
+            "{text}"
+        );
+        assert!(addresses.contains("198.18.0.1/32"), "{addresses}");
+        deleted.unwrap_or_else(|e| panic!("{e}"));
+    }
+}
