@@ -877,130 +877,8 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         }
     }
     built.phases.push(("loopbacks", lap.next()));
-    // Links. Veth pairs go stage by stage, every node's requests of a
-    // stage in one batch (see send_batched): created in place (end `a` up),
-    // then end `b` up and both ends addressed, then, once every end
-    // carries traffic, each end's permanent neighbour entries for the
-    // other. Emulated links are made one by one beside them, below.
+    // Links: each veth pair created in place, in one request; all links at once.
     let namespaces = &built.namespaces;
-    let veths: Vec<usize> = (0..bp.graph.links.len())
-        .filter(|&li| bp.links[li].emulated.is_none())
-        .collect();
-    // Each node's veth ends: (link, end, interface name).
-    let mut ends_of: Vec<Vec<(usize, End, &str)>> = vec![Vec::new(); n_nodes];
-    for &li in &veths {
-        let l = &bp.graph.links[li];
-        for (end, node) in [(End::A, l.a), (End::B, l.b)] {
-            let ifname = bp.fabric.naming.interface(li, end).unwrap_or_default();
-            ends_of[node].push((li, end, ifname));
-        }
-    }
-    let link_name = |li: usize| {
-        let l = &bp.graph.links[li];
-        format!(
-            "link `{}--{}`",
-            bp.graph.nodes[l.a].name, bp.graph.nodes[l.b].name
-        )
-    };
-    let ifname_of = |li: usize, end: End| bp.fabric.naming.interface(li, end).unwrap_or_default();
-    let describe = |_node: usize, step: &LinkStep| -> (String, String) {
-        match *step {
-            LinkStep::Create(li) => {
-                let l = &bp.graph.links[li];
-                (
-                    format!("create {}", link_name(li)),
-                    format!(
-                        "create veth pair `{}` -- `{}` (in namespace `{}`), `{}` up",
-                        ifname_of(li, End::A),
-                        ifname_of(li, End::B),
-                        bp.names[l.b],
-                        ifname_of(li, End::A)
-                    ),
-                )
-            }
-            LinkStep::Up(li, end) => (
-                format!("bring {} up", link_name(li)),
-                format!("bring interface `{}` up", ifname_of(li, end)),
-            ),
-            LinkStep::Address(li, end, addr, len) => (
-                format!("address {}", link_name(li)),
-                format!(
-                    "add address {addr}/{len} to interface `{}`",
-                    ifname_of(li, end)
-                ),
-            ),
-            LinkStep::Neighbour(li, end, addr) => (
-                format!("introduce the ends of {}", link_name(li)),
-                format!("add neighbour {addr} on interface `{}`", ifname_of(li, end)),
-            ),
-        }
-    };
-    send_batched(
-        &batches,
-        |node| {
-            Ok(ends_of[node]
-                .iter()
-                .filter(|(_, end, _)| *end == End::A)
-                .map(|&(li, _, ifa)| {
-                    let l = &bp.graph.links[li];
-                    let ifb = ifname_of(li, End::B);
-                    let request =
-                        netns::veth_request(ifa, &namespaces[l.b], ifb, bp.links[li].mtu, true);
-                    (RouteNetlinkMessage::NewLink(request), LinkStep::Create(li))
-                })
-                .collect())
-        },
-        describe,
-    )?;
-    // Every end's index, learnt with one dump per node.
-    let index_of = {
-        let each = (0..n_nodes).map(|node| {
-            let names: Vec<&str> = ends_of[node].iter().map(|e| e.2).collect();
-            let nl = &links[node];
-            async move {
-                if names.is_empty() {
-                    return Ok::<Vec<u32>, LabError>(Vec::new());
-                }
-                let seen = nl.interfaces(&names).await.map_err(at(format!(
-                    "look up the links of node `{}`",
-                    bp.graph.nodes[node].name
-                )))?;
-                Ok(seen.into_iter().map(|i| i.index).collect::<Vec<u32>>())
-            }
-        });
-        futures::future::try_join_all(each).await?
-    };
-    send_batched(
-        &batches,
-        |node| {
-            let mut requests = Vec::with_capacity(ends_of[node].len() * 3);
-            for (k, &(li, end, _)) in ends_of[node].iter().enumerate() {
-                let index = index_of[node][k];
-                let addrs = &bp.fabric.addressing.links[li];
-                let e = end as usize;
-                // Up before addresses (see up_then_address); end `a`
-                // was made up.
-                if end == End::B {
-                    requests.push((
-                        RouteNetlinkMessage::SetLink(netns::up_request(index)),
-                        LinkStep::Up(li, end),
-                    ));
-                }
-                for (addr, len) in [
-                    (IpAddr::V4(addrs.v4[e]), 31),
-                    (IpAddr::V6(addrs.v6[e]), 127),
-                ] {
-                    requests.push((
-                        RouteNetlinkMessage::NewAddress(netns::address_request(index, addr, len)),
-                        LinkStep::Address(li, end, addr, len),
-                    ));
-                }
-            }
-            Ok(requests)
-        },
-        describe,
-    )?;
-    // Rates on veth ends, and emulated links, one by one, all at once.
     let links_ref = &links;
     let each_link = bp.graph.links.iter().enumerate().map(|(li, l)| async move {
         let links = links_ref;
@@ -1010,43 +888,45 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         let ifa = bp.fabric.naming.interface(li, End::A).unwrap_or_default();
         let ifb = bp.fabric.naming.interface(li, End::B).unwrap_or_default();
         let spec = &bp.links[li];
-        let Some(params) = &spec.emulated else {
-            // A veth pair: made, addressed and introduced in batches.
-            for (end, (node, ifname)) in [(a, ifa), (b, ifb)].into_iter().enumerate() {
-                if let Some(rate) = spec.tbf[end] {
-                    // Each end shapes what it sends: the rate holds both ways.
-                    links[node]
-                        .set_rate(ifname, rate, None, Duration::from_millis(50))
-                        .await
-                        .map_err(at(format!("limit the rate of {what}")))?;
-                }
+        let emulator = match &spec.emulated {
+            None => {
+                links[a]
+                    .add_veth_up(ifa, &namespaces[b], ifb, spec.mtu)
+                    .await
+                    .map_err(at(format!("create {what}")))?;
+                None
             }
-            return Ok::<_, LabError>((None, None));
-        };
-        // A TAP device in each node's namespace, made by a thread inside
-        // it, and the emulator between them.
-        let tap = |node: usize, name: &str| -> Result<Tap, LabError> {
-            let name = name.to_string();
-            namespaces[node]
-                .run(move || Tap::create(&name))
-                .map_err(at(format!("create {what}")))?
-                .map_err(|e| LabError::Emulator {
+            Some(params) => {
+                // A TAP device in each node's namespace, made by a thread
+                // inside it, and the emulator between them.
+                let tap = |node: usize, name: &str| -> Result<Tap, LabError> {
+                    let name = name.to_string();
+                    namespaces[node]
+                        .run(move || Tap::create(&name))
+                        .map_err(at(format!("create {what}")))?
+                        .map_err(|e| LabError::Emulator {
+                            link: what.clone(),
+                            source: e,
+                        })
+                };
+                let (ta, tb) = (tap(a, ifa)?, tap(b, ifb)?);
+                let config = EmulatorConfig {
+                    name: format!("{na}--{nb}"),
+                    mtu: spec.mtu.unwrap_or(1500),
+                    params: params.clone(),
+                    seed: link_seed(bp.seed, li),
+                };
+                let e = Emulator::start(config, ta, tb).map_err(|e| LabError::Emulator {
                     link: what.clone(),
                     source: e,
-                })
+                })?;
+                Some(Arc::new(e))
+            }
         };
-        let (ta, tb) = (tap(a, ifa)?, tap(b, ifb)?);
-        let config = EmulatorConfig {
-            name: format!("{na}--{nb}"),
-            mtu: spec.mtu.unwrap_or(1500),
-            params: params.clone(),
-            seed: link_seed(bp.seed, li),
-        };
-        let emulator = Emulator::start(config, ta, tb).map_err(|e| LabError::Emulator {
-            link: what.clone(),
-            source: e,
-        })?;
         let addrs = &bp.fabric.addressing.links[li];
+        // A veth pair was made with its MTU and end `a` up.
+        let veth = spec.emulated.is_none();
+        let mtu = spec.mtu.filter(|_| !veth);
         for (end, (node, ifname, v4, v6)) in [
             (a, ifa, addrs.v4[0], addrs.v6[0]),
             (b, ifb, addrs.v4[1], addrs.v6[1]),
@@ -1055,12 +935,13 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
         .enumerate()
         {
             let nl = &links[node];
-            if let Some(mtu) = spec.mtu {
+            if let Some(mtu) = mtu {
                 nl.set_mtu(ifname, mtu)
                     .await
                     .map_err(at(format!("set the MTU of {what}")))?;
             }
             if let Some(rate) = spec.tbf[end] {
+                // Each end shapes what it sends: the rate holds both ways.
                 nl.set_rate(ifname, rate, None, Duration::from_millis(50))
                     .await
                     .map_err(at(format!("limit the rate of {what}")))?;
@@ -1068,7 +949,7 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
             up_then_address(
                 nl,
                 ifname,
-                true,
+                !(veth && end == 0),
                 (IpAddr::V4(v4), 31),
                 (IpAddr::V6(v6), 127),
                 &format!("bring {what} up"),
@@ -1095,67 +976,11 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
                 .await
                 .map_err(at(format!("introduce the ends of {what}")))?;
         }
-        Ok((Some(Arc::new(emulator)), macs))
+        Ok::<_, LabError>((emulator, macs))
     });
     let made: Vec<(Option<Arc<Emulator>>, Option<Macs>)> =
         futures::future::try_join_all(each_link).await?;
     (built.emulators, built.link_macs) = made.into_iter().unzip();
-    // Veth pairs again: a packet sent before both ends are running is
-    // lost, and a lost SYN costs a connect its one-second retry, so wait
-    // until every end carries traffic (usually one dump a node), learning
-    // the ends' addresses; then each end's permanent neighbour entries.
-    let seen = {
-        let each = (0..n_nodes).map(|node| {
-            let names: Vec<&str> = ends_of[node].iter().map(|e| e.2).collect();
-            let nl = &links[node];
-            async move {
-                if names.is_empty() {
-                    return Ok::<Vec<netns::Interface>, LabError>(Vec::new());
-                }
-                nl.wait_all_ready(&names, Duration::from_secs(5))
-                    .await
-                    .map_err(at(format!(
-                        "wait for the links of node `{}` to carry traffic",
-                        bp.graph.nodes[node].name
-                    )))
-            }
-        });
-        futures::future::try_join_all(each).await?
-    };
-    let mut found: Vec<[Option<[u8; 6]>; 2]> = vec![[None; 2]; bp.graph.links.len()];
-    for (node, ends) in ends_of.iter().enumerate() {
-        for (k, &(li, end, _)) in ends.iter().enumerate() {
-            found[li][end as usize] = seen[node][k].mac;
-        }
-    }
-    for &li in &veths {
-        if let [Some(ma), Some(mb)] = found[li] {
-            built.link_macs[li] = Some([ma, mb]);
-        }
-    }
-    send_batched(
-        &batches,
-        |node| {
-            let mut requests = Vec::with_capacity(ends_of[node].len() * 2);
-            for (k, &(li, end, _)) in ends_of[node].iter().enumerate() {
-                let (Some(macs), index) = (built.link_macs[li], seen[node][k].index) else {
-                    continue;
-                };
-                let addrs = &bp.fabric.addressing.links[li];
-                let peer = 1 - end as usize;
-                for addr in [IpAddr::V4(addrs.v4[peer]), IpAddr::V6(addrs.v6[peer])] {
-                    requests.push((
-                        RouteNetlinkMessage::NewNeighbour(netns::neighbour_request(
-                            index, addr, macs[peer],
-                        )),
-                        LinkStep::Neighbour(li, end, addr),
-                    ));
-                }
-            }
-            Ok(requests)
-        },
-        describe,
-    )?;
     built.phases.push(("links", lap.next()));
     // LANs: a bridge in the LAN's own namespace, and from each member a
     // veth pair created in place, its far end a port of the bridge.
@@ -1247,31 +1072,15 @@ async fn build_into(bp: &Blueprint, built: &mut Built, mount: bool) -> Result<()
     Ok(())
 }
 
-/// What a request of the link phase does, for its error message.
-#[derive(Debug, Clone, Copy)]
-enum LinkStep {
-    /// Create the veth pair of this link.
-    Create(usize),
-    /// Bring this end of the link up.
-    Up(usize, End),
-    /// Give this end of the link this address and prefix length.
-    Address(usize, End, IpAddr, u8),
-    /// Tell this end of the link that its peer holds this address.
-    Neighbour(usize, End, IpAddr),
-}
-
-/// Builds and sends every node's requests of one stage of the build
-/// through its batch socket, from up to one thread per core, each taking
-/// the next node not yet sent. `requests(node)` gives a node's requests,
-/// each with a tag; `describe(node, tag)` names a refused one (the build
-/// step, then the request) for the error. The kernel works on different
-/// namespaces in parallel, and building the requests is spread over the
-/// same threads. The first error stops the threads from taking more
-/// nodes; the one returned is the lowest node's among those that failed.
-fn send_batched<T: Sync>(
+/// Builds and sends every node's route requests through its batch
+/// socket, from up to one thread per core, each taking the next node not
+/// yet sent (`indexes[node]` maps the node's devices to interface
+/// indexes). The kernel installs routes of different namespaces in
+/// parallel, and building the requests is spread over the same threads.
+fn send_routes(
+    bp: &Blueprint,
     batches: &[Batch],
-    requests: impl Fn(usize) -> Result<Vec<(RouteNetlinkMessage, T)>, LabError> + Sync,
-    describe: impl Fn(usize, &T) -> (String, String) + Sync,
+    indexes: &[HashMap<Dev, u32>],
 ) -> Result<(), LabError> {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let threads = std::thread::available_parallelism()
@@ -1282,11 +1091,46 @@ fn send_batched<T: Sync>(
     let failed = AtomicBool::new(false);
     let first_error: std::sync::Mutex<Option<(usize, LabError)>> = std::sync::Mutex::new(None);
     let one_node = |node: usize, batch: &Batch| -> Result<(), LabError> {
-        let (messages, tags): (Vec<RouteNetlinkMessage>, Vec<T>) =
-            requests(node)?.into_iter().unzip();
+        let name = &bp.graph.nodes[node].name;
+        let routes = &bp.fabric.routes.nodes[node];
+        let hops = |r: &Route| -> Vec<(IpAddr, &str)> {
+            r.nexthops
+                .iter()
+                .map(|h| (h.via, bp.fabric.naming.dev(node, h.dev).unwrap_or_default()))
+                .collect()
+        };
+        let fail =
+            |r: &Route, error| at(format!("add the route to {} in node `{name}`", r.dest))(error);
+        let mut requests = Vec::with_capacity(routes.len());
+        for r in routes {
+            let by_index: Vec<(IpAddr, u32)> = r
+                .nexthops
+                .iter()
+                .map(|h| (h.via, indexes[node].get(&h.dev).copied().unwrap_or(0)))
+                .collect();
+            let message =
+                netns::route_request(r.dest.addr, r.dest.len, &by_index).map_err(|reason| {
+                    fail(
+                        r,
+                        NetnsError::InvalidArgument {
+                            ns: batch.namespace().to_string(),
+                            op: netns::route_op(r.dest.addr, r.dest.len, &hops(r)),
+                            reason,
+                        },
+                    )
+                })?;
+            requests.push(RouteNetlinkMessage::NewRoute(message));
+        }
         batch
-            .send(messages, |i| describe(node, &tags[i]).1)
-            .map_err(|e| at(describe(node, &tags[e.index]).0)(e.error))
+            .send(requests, |i| {
+                routes.get(i).map_or_else(String::new, |r| {
+                    netns::route_op(r.dest.addr, r.dest.len, &hops(r))
+                })
+            })
+            .map_err(|e| match routes.get(e.index) {
+                Some(r) => fail(r, e.error),
+                None => at(format!("add the routes of node `{name}`"))(e.error),
+            })
     };
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -1299,6 +1143,7 @@ fn send_batched<T: Sync>(
                     if let Err(e) = one_node(node, batch) {
                         failed.store(true, Ordering::Relaxed);
                         let mut first = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        // The lowest node's error among those seen.
                         if first.as_ref().is_none_or(|(n, _)| node < *n) {
                             *first = Some((node, e));
                         }
@@ -1311,62 +1156,6 @@ fn send_batched<T: Sync>(
         Some((_, e)) => Err(e),
         None => Ok(()),
     }
-}
-
-/// Every node's routes, through [`send_batched`]; `indexes[node]` maps
-/// the node's devices to interface indexes.
-fn send_routes(
-    bp: &Blueprint,
-    batches: &[Batch],
-    indexes: &[HashMap<Dev, u32>],
-) -> Result<(), LabError> {
-    let hops = |node: usize, r: &Route| -> Vec<(IpAddr, String)> {
-        r.nexthops
-            .iter()
-            .map(|h| {
-                let dev = bp.fabric.naming.dev(node, h.dev).unwrap_or_default();
-                (h.via, dev.to_string())
-            })
-            .collect()
-    };
-    let describe = |node: usize, &i: &usize| -> (String, String) {
-        let r = &bp.fabric.routes.nodes[node][i];
-        let named = hops(node, r);
-        let named: Vec<(IpAddr, &str)> = named.iter().map(|(a, d)| (*a, d.as_str())).collect();
-        (
-            format!(
-                "add the route to {} in node `{}`",
-                r.dest, bp.graph.nodes[node].name
-            ),
-            netns::route_op(r.dest.addr, r.dest.len, &named),
-        )
-    };
-    send_batched(
-        batches,
-        |node| {
-            let routes = &bp.fabric.routes.nodes[node];
-            let mut requests = Vec::with_capacity(routes.len());
-            for (i, r) in routes.iter().enumerate() {
-                let by_index: Vec<(IpAddr, u32)> = r
-                    .nexthops
-                    .iter()
-                    .map(|h| (h.via, indexes[node].get(&h.dev).copied().unwrap_or(0)))
-                    .collect();
-                let message =
-                    netns::route_request(r.dest.addr, r.dest.len, &by_index).map_err(|reason| {
-                        let (step, op) = describe(node, &i);
-                        at(step)(NetnsError::InvalidArgument {
-                            ns: batches[node].namespace().to_string(),
-                            op,
-                            reason,
-                        })
-                    })?;
-                requests.push((RouteNetlinkMessage::NewRoute(message), i));
-            }
-            Ok(requests)
-        },
-        describe,
-    )
 }
 
 /// Waits, at most a few seconds, until no IPv6 link-local address of a

@@ -52,10 +52,7 @@ mod tests;
 
 pub use batch::{Batch, BatchError};
 pub use error::NetnsError;
-pub use netlink::{
-    IFNAME_MAX, Interface, Netlink, address_request, neighbour_request, route_op, route_request,
-    up_request, veth_request,
-};
+pub use netlink::{IFNAME_MAX, Netlink, address_request, route_op, route_request, up_request};
 pub use ns::{NAME_PREFIX, NetNs, RUN_DIR, prepare_exec};
 pub use sysctl::{NetSysctls, PrivateProc, key_below_net, sysctl_read, sysctl_write};
 pub use tbf::default_burst;

@@ -28,10 +28,7 @@ use rtnetlink::packet_route::link::{
     AfSpecInet6, AfSpecUnspec, Inet6IfaceFlags, InfoData, InfoVeth, LinkAttribute, LinkExtentMask,
     LinkFlags, LinkMessage,
 };
-use rtnetlink::packet_route::neighbour::{
-    NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
-};
-use rtnetlink::packet_route::route::{RouteMessage, RouteType};
+use rtnetlink::packet_route::route::RouteMessage;
 use rtnetlink::sys::protocols::NETLINK_ROUTE;
 use rtnetlink::sys::{AsyncSocket, Socket, SocketAddr};
 use rtnetlink::{
@@ -43,17 +40,6 @@ use super::{NetNs, NetnsError};
 
 /// The kernel's limit on interface names: IFNAMSIZ (16) less the NUL.
 pub const IFNAME_MAX: usize = 15;
-
-/// An interface as [`Netlink::interfaces`] saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interface {
-    /// Its index in the namespace.
-    pub index: u32,
-    /// Its Ethernet address, if it has one.
-    pub mac: Option<[u8; 6]>,
-    /// Why it cannot carry traffic yet (`no carrier`, ...), if it cannot.
-    pub missing: Option<String>,
-}
 
 /// A route-netlink connection whose socket lives in one namespace.
 ///
@@ -229,7 +215,10 @@ impl Netlink {
             let link = self.link(ifname, &op).await?;
             let state = readiness(&link);
             if state.is_none() {
-                return Ok(mac_of(&link));
+                return Ok(link.attributes.iter().find_map(|a| match a {
+                    LinkAttribute::Address(mac) => <[u8; 6]>::try_from(mac.as_slice()).ok(),
+                    _ => None,
+                }));
             }
             if start.elapsed() >= timeout {
                 let missing = state.unwrap_or_default();
@@ -238,82 +227,6 @@ impl Netlink {
                     ifname: ifname.to_string(),
                     waited: timeout,
                     missing,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-
-    /// The state of the interfaces `ifnames`, in order, from one dump of
-    /// the namespace's interfaces (without counters). Their indexes are
-    /// remembered for later requests.
-    pub async fn interfaces(&self, ifnames: &[&str]) -> Result<Vec<Interface>, NetnsError> {
-        let op = "list its interfaces";
-        let mut links = self
-            .handle
-            .link()
-            .get()
-            .set_filter_mask(AddressFamily::Unspec, vec![LinkExtentMask::SkipStats])
-            .execute();
-        let mut seen: std::collections::HashMap<String, LinkMessage> =
-            std::collections::HashMap::new();
-        loop {
-            match links.try_next().await {
-                Ok(Some(link)) => {
-                    let name = link.attributes.iter().find_map(|a| match a {
-                        LinkAttribute::IfName(n) => Some(n.clone()),
-                        _ => None,
-                    });
-                    if let Some(name) = name {
-                        seen.insert(name, link);
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => return Err(self.netlink_error(None, op, e)),
-            }
-        }
-        let mut out = Vec::with_capacity(ifnames.len());
-        for ifname in ifnames {
-            let Some(link) = seen.get(*ifname) else {
-                return Err(self.no_such(ifname, op));
-            };
-            out.push(Interface {
-                index: link.header.index,
-                mac: mac_of(link),
-                missing: readiness(link),
-            });
-        }
-        let mut cache = self.indexes.lock().unwrap_or_else(|e| e.into_inner());
-        for (ifname, i) in ifnames.iter().zip(&out) {
-            cache.insert(ifname.to_string(), i.index);
-        }
-        Ok(out)
-    }
-
-    /// Waits until every interface in `ifnames` carries traffic (see
-    /// [`Netlink::wait_ready`]), with one dump a round instead of a query
-    /// an interface, and returns their states, in order.
-    pub async fn wait_all_ready(
-        &self,
-        ifnames: &[&str],
-        timeout: Duration,
-    ) -> Result<Vec<Interface>, NetnsError> {
-        let start = Instant::now();
-        loop {
-            let seen = self.interfaces(ifnames).await?;
-            let Some((ifname, missing)) = ifnames
-                .iter()
-                .zip(&seen)
-                .find_map(|(n, i)| i.missing.as_ref().map(|m| (n, m)))
-            else {
-                return Ok(seen);
-            };
-            if start.elapsed() >= timeout {
-                return Err(NetnsError::NotReady {
-                    ns: self.ns.clone(),
-                    ifname: ifname.to_string(),
-                    waited: timeout,
-                    missing: missing.clone(),
                 });
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -500,7 +413,28 @@ impl Netlink {
         // The descriptor is resolved in this process's descriptor table
         // when the kernel handles the request, which happens before
         // `execute` returns; `peer_ns` is borrowed until then.
-        let msg = veth_request(local, peer_ns, peer, mtu, up);
+        // One queue each way per end, which is what a veth pair uses
+        // unless told otherwise: by default the kernel makes one per
+        // possible CPU and then removes all but the first, their sysfs
+        // entries with them. Saying so up front halved the time to
+        // create 800 pairs here, on two CPUs; on a large host it saves more.
+        let mut peer_msg = LinkUnspec::new_with_name(peer)
+            .setns_by_fd(peer_ns.fd().as_raw_fd())
+            .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+            .append_extra_attribute(LinkAttribute::NumRxQueues(1));
+        let mut msg = LinkVeth::new(local, peer)
+            .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+            .append_extra_attribute(LinkAttribute::NumRxQueues(1));
+        if up {
+            msg = msg.up();
+        }
+        if let Some(mtu) = mtu {
+            peer_msg = peer_msg.mtu(mtu);
+            msg = msg.mtu(mtu);
+        }
+        let msg = msg
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
+            .build();
         let r = self.handle.link().add(msg).execute().await;
         r.map_err(|e| self.netlink_error(Some(local), &op, e))
     }
@@ -687,62 +621,6 @@ pub fn up_request(index: u32) -> LinkMessage {
     LinkUnspec::new_with_index(index).up().build()
 }
 
-/// A request creating the veth pair `local` (here) -- `peer` (in
-/// `peer_ns`), both ends with `mtu` when given and `local` up when `up`.
-/// The kernel resolves `peer_ns`'s descriptor while it handles the
-/// request, so the namespace must outlive the send.
-pub fn veth_request(
-    local: &str,
-    peer_ns: &NetNs,
-    peer: &str,
-    mtu: Option<u32>,
-    up: bool,
-) -> LinkMessage {
-    // One queue each way per end, which is what a veth pair uses unless
-    // told otherwise: by default the kernel makes one per possible CPU
-    // and then removes all but the first, their sysfs entries with them.
-    // Saying so up front halved the time to create 800 pairs here, on two
-    // CPUs; on a large host it saves more.
-    let mut peer_msg = LinkUnspec::new_with_name(peer)
-        .setns_by_fd(peer_ns.fd().as_raw_fd())
-        .append_extra_attribute(LinkAttribute::NumTxQueues(1))
-        .append_extra_attribute(LinkAttribute::NumRxQueues(1));
-    let mut msg = LinkVeth::new(local, peer)
-        .append_extra_attribute(LinkAttribute::NumTxQueues(1))
-        .append_extra_attribute(LinkAttribute::NumRxQueues(1));
-    if up {
-        msg = msg.up();
-    }
-    if let Some(mtu) = mtu {
-        peer_msg = peer_msg.mtu(mtu);
-        msg = msg.mtu(mtu);
-    }
-    msg.set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
-        .build()
-}
-
-/// A request adding the permanent neighbour entry `addr` at `mac` on
-/// interface `index` (`ip neigh add ADDR lladdr MAC dev IF nud permanent`).
-pub fn neighbour_request(index: u32, addr: IpAddr, mac: [u8; 6]) -> NeighbourMessage {
-    let mut m = NeighbourMessage::default();
-    m.header.family = if addr.is_ipv4() {
-        AddressFamily::Inet
-    } else {
-        AddressFamily::Inet6
-    };
-    m.header.ifindex = index;
-    m.header.state = NeighbourState::Permanent;
-    m.header.kind = RouteType::Unspec;
-    m.attributes
-        .push(NeighbourAttribute::Destination(match addr {
-            IpAddr::V4(a) => NeighbourAddress::Inet(a),
-            IpAddr::V6(a) => NeighbourAddress::Inet6(a),
-        }));
-    m.attributes
-        .push(NeighbourAttribute::LinkLayerAddress(mac.to_vec()));
-    m
-}
-
 /// What adding a route is called in errors: `add route 198.19.0.4/31 via
 /// 198.19.0.1 dev `l0s1``.
 pub fn route_op(dest: IpAddr, prefix_len: u8, nexthops: &[(IpAddr, &str)]) -> String {
@@ -782,14 +660,6 @@ fn check_ifname(ns: &str, name: &str) -> Result<(), NetnsError> {
 
 /// What keeps `link` from carrying traffic (see [`Netlink::wait_ready`]),
 /// or `None` if nothing does.
-/// An interface's Ethernet address, if it has one.
-fn mac_of(link: &LinkMessage) -> Option<[u8; 6]> {
-    link.attributes.iter().find_map(|a| match a {
-        LinkAttribute::Address(mac) => <[u8; 6]>::try_from(mac.as_slice()).ok(),
-        _ => None,
-    })
-}
-
 fn readiness(link: &LinkMessage) -> Option<String> {
     let flags = link.header.flags;
     let mut missing = Vec::new();
