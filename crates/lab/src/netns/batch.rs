@@ -57,26 +57,31 @@ pub struct BatchError {
 }
 
 impl Batch {
-    /// Opens the socket in the calling thread's namespace (a builder
-    /// thread that has entered it, or [`NetNs::run`]).
-    pub fn open_socket() -> io::Result<Socket> {
-        let socket = Socket::new(NETLINK_ROUTE)?;
-        // Answers carry only the header of the request they answer.
-        socket.set_cap_ack(true)?;
-        // A datagram of which every request fails has more answers than
-        // the receive buffer holds: the first ones, which are the ones
-        // reported, stay queued, and the rest are dropped without the
-        // socket being marked in error.
-        socket.set_no_enobufs(true)?;
-        Ok(socket)
-    }
-
-    /// A batch over a socket [`Batch::open_socket`] made inside the
-    /// namespace named `ns`.
-    pub fn new(ns: &str, socket: Socket) -> Batch {
-        Batch {
-            ns: ns.to_string(),
-            socket,
+    /// Opens a batch in the calling thread's namespace, which is the one
+    /// named `ns` (a builder thread that has entered it, or
+    /// [`NetNs::run`]).
+    pub fn open_here(ns: &str) -> Result<Batch, NetnsError> {
+        let open = || -> io::Result<Socket> {
+            let socket = Socket::new(NETLINK_ROUTE)?;
+            // Answers carry only the header of the request they answer.
+            socket.set_cap_ack(true)?;
+            // A datagram of which every request fails has more answers
+            // than the receive buffer holds: the first ones, which are the
+            // ones reported, stay queued, and the rest are dropped without
+            // the socket being marked in error.
+            socket.set_no_enobufs(true)?;
+            Ok(socket)
+        };
+        match open() {
+            Ok(socket) => Ok(Batch {
+                ns: ns.to_string(),
+                socket,
+            }),
+            Err(source) => Err(NetnsError::Namespace {
+                ns: ns.to_string(),
+                op: "open a netlink socket in".into(),
+                source,
+            }),
         }
     }
 
@@ -87,14 +92,7 @@ impl Batch {
 
     /// Opens a batch inside `ns` from a thread that enters it.
     pub fn open(ns: &NetNs) -> Result<Batch, NetnsError> {
-        let socket = ns.run(Self::open_socket).and_then(|r| {
-            r.map_err(|source| NetnsError::Namespace {
-                ns: ns.name().to_string(),
-                op: "open a netlink socket in".into(),
-                source,
-            })
-        })?;
-        Ok(Self::new(ns.name(), socket))
+        ns.run(|| Self::open_here(ns.name()))?
     }
 
     /// Sends `requests` (new objects, with `NLM_F_CREATE | NLM_F_EXCL`,
