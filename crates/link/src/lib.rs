@@ -15,8 +15,10 @@
 
 pub mod core;
 pub mod emulator;
-pub mod params;
 pub mod tap;
 pub mod vnet;
 
+/// What a direction does: the shared value types, defined in `netproof-proto`
+/// so the plan validates into them without depending on this crate.
+pub use netproof_proto::link as params;
 pub use params::{Direction, LinkParams, LinkState};

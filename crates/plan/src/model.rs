@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use netproof_link::params::{
+pub use netproof_proto::link::{
     Chance, Codel, Direction, Distribution, LinkParams, Loss, QueueLimit, Rate, Reorder, Trace,
 };
 use netproof_sample::Unit;

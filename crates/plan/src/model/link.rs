@@ -12,7 +12,7 @@ use super::{
 
 /// What a link does to the frames crossing it in one direction, as far as
 /// the plan says (`None`: not set). Meanings and units are netem's; see
-/// [`netproof_link::params`] and the plan language reference.
+/// [`netproof_proto::link`] and the plan language reference.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Impairment {
     /// One-way propagation delay.

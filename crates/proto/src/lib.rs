@@ -1,0 +1,15 @@
+//! Value types shared by the plan language and the code that acts on it.
+//!
+//! A plan string is parsed once, at `netproof check`, into one of these
+//! types; the validated plan holds them and everything below the executor
+//! (the lab, the link emulator, the probes) takes them as they are, so no
+//! crate parses a plan string a second time. Nothing here does I/O, holds
+//! a socket or reads a clock: each module is a codec or a small validated
+//! value, and none panics on what a user wrote.
+//!
+//! - [`link`]: what an emulated link does per direction (netem's meanings)
+//!   and the Mahimahi trace format.
+//! - [`seed`]: deriving independent, reproducible seeds from a run's seed.
+
+pub mod link;
+pub mod seed;
