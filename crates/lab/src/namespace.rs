@@ -208,7 +208,7 @@ fn apply_plan_routes(plan: &Plan, g: &Graph, fabric: &mut Fabric) -> Result<(), 
         let (Some(node), Some(via)) = (index(&r.node), index(&r.via)) else {
             return Err(LabError::UnknownNode(format!("{} or {}", r.node, r.via)));
         };
-        let v4 = r.to.is_ipv4();
+        let v4 = r.to.addr().is_ipv4();
         // The neighbour's address on a segment the two share: a link
         // first, else a LAN.
         let hop = g
@@ -250,8 +250,8 @@ fn apply_plan_routes(plan: &Plan, g: &Graph, fabric: &mut Fabric) -> Result<(), 
                 span: r.span,
             })?;
         let dest = Prefix {
-            addr: r.to,
-            len: r.len,
+            addr: r.to.addr(),
+            len: r.to.prefix_len(),
         };
         let table = &mut fabric.routes.nodes[node];
         table.retain(|x| x.dest != dest);
@@ -265,7 +265,7 @@ fn apply_plan_routes(plan: &Plan, g: &Graph, fabric: &mut Fabric) -> Result<(), 
         let Some(start) = index(&r.node) else {
             continue;
         };
-        let target = r.to;
+        let target = r.to.addr();
         let mut seen = vec![start];
         let mut at = start;
         loop {
@@ -289,9 +289,8 @@ fn apply_plan_routes(plan: &Plan, g: &Graph, fabric: &mut Fabric) -> Result<(), 
                     .collect();
                 return Err(LabError::PlanRoute {
                     message: format!(
-                        "the route to {}/{} from `{}` loops: {}",
+                        "the route to {} from `{}` loops: {}",
                         r.to,
-                        r.len,
                         r.node,
                         path.join(" -> ")
                     ),

@@ -13,7 +13,6 @@
 //! went wrong. Parsing does no I/O except [`load`] reading the file, and no
 //! input makes it panic.
 
-pub mod address;
 mod arg;
 mod diagnostic;
 pub mod expect;

@@ -10,9 +10,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use netproof_proto::dns::{DnsName, RecordType};
 pub use netproof_proto::link::{
     Chance, Codel, Direction, Distribution, LinkParams, Loss, QueueLimit, Rate, Reorder, Trace,
 };
+pub use netproof_proto::prefix::IpNet;
+pub use netproof_proto::range::ByteRange;
+pub use netproof_proto::url::{Host as UrlHost, Scheme, Url};
 use netproof_sample::Unit;
 
 mod link;
@@ -237,10 +241,8 @@ pub struct Lan {
 pub struct StaticRoute {
     /// The node that gets the route.
     pub node: String,
-    /// The destination prefix's network address.
-    pub to: IpAddr,
-    /// The prefix length.
-    pub len: u8,
+    /// The destination prefix (a network: no bits set beyond its length).
+    pub to: IpNet,
     /// The next hop: a node sharing a link or LAN with `node`.
     pub via: String,
     /// Where the route is defined.
@@ -415,13 +417,13 @@ pub struct Dns {
     pub server: Target,
     /// The server's port (53 unless `server` names one).
     pub port: u16,
-    /// The name asked about (`qname`), as written.
-    pub name: String,
-    /// The record type's name, upper case (`A`, `AAAA`, `TXT`, ...).
-    pub rtype: String,
+    /// The name asked about (`qname`), fully qualified.
+    pub name: DnsName,
+    /// The record type (`A`, `AAAA`, `TXT`, ...).
+    pub rtype: RecordType,
     /// The EDNS Client Subnet source prefix: a network address with no
     /// bits set beyond its length.
-    pub subnet: Option<(IpAddr, u8)>,
+    pub subnet: Option<IpNet>,
     /// UDP (with TCP after a truncated answer) or TCP only.
     pub transport: Transport,
     /// Queries in the series.
@@ -477,17 +479,13 @@ pub struct Throughput {
 pub struct Http {
     /// The node that connects.
     pub from: String,
-    /// The URL as written (scheme, host, port, path).
-    pub url: String,
-    /// `https` rather than `http`.
-    pub https: bool,
+    /// The URL (scheme, host, port, path and query).
+    pub url: Url,
     /// Where to connect: the URL's host when it is a node or an address,
     /// else the step's `to`.
     pub to: Target,
     /// The port connected to.
     pub port: u16,
-    /// The request's path and query.
-    pub path: String,
     /// The Host header (HTTP/2 `:authority`).
     pub host: String,
     /// The TLS server name; `None` sends no SNI (`sni = false`).
@@ -498,8 +496,8 @@ pub struct Http {
     pub insecure: bool,
     /// HTTP/2 (ALPN `h2` for https, prior knowledge for http).
     pub http2: bool,
-    /// A byte range to ask for: first and last offsets (inclusive).
-    pub range: Option<(u64, Option<u64>)>,
+    /// A byte range to ask for.
+    pub range: Option<ByteRange>,
     /// Requests one after another, each on a fresh connection (without
     /// `rate`); at most this many in load mode.
     pub requests: u32,

@@ -9,7 +9,18 @@
 //!
 //! - [`link`]: what an emulated link does per direction (netem's meanings)
 //!   and the Mahimahi trace format.
+//! - [`url`]: the part of an `http(s)://` URL a probe needs, with where
+//!   each part sits in the text.
+//! - [`range`]: byte ranges asked for (`Range`) and answered
+//!   (`Content-Range`).
+//! - [`prefix`]: network prefixes (the `ipnet` crate's types) as a user
+//!   writes them, and the lab's address ranges.
+//! - [`dns`]: DNS names and record types.
 //! - [`seed`]: deriving independent, reproducible seeds from a run's seed.
 
+pub mod dns;
 pub mod link;
+pub mod prefix;
+pub mod range;
 pub mod seed;
+pub mod url;

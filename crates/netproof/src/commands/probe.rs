@@ -266,7 +266,7 @@ fn throughput_cmd(args: ProbeThroughputArgs) -> Result<Code, CliError> {
 }
 
 pub(super) fn check_target(ip: std::net::IpAddr, allow_external: bool) -> Result<(), CliError> {
-    if !allow_external && !netproof_plan::address::is_lab_or_loopback(ip) {
+    if !allow_external && !netproof_proto::prefix::is_lab_or_loopback(ip) {
         return Err(CliError::Usage(format!(
             "`{ip}` is outside the lab ranges (198.18.0.0/15, 2001:2::/48) and loopback\nhint: probe a lab address, or pass --allow-external for a real lab you control"
         )));

@@ -4,8 +4,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use netproof_probe::dns::{self, QueryReport, Question, Subnet, Transport};
+use netproof_probe::dns::{self, DnsName, QueryReport, Question, RecordType, Transport};
 use netproof_probe::http::direct;
+use netproof_proto::prefix;
 use netproof_sample::{Labels, MemorySink, Timestamp, Unit};
 
 use super::probe::{check_target, samples_json};
@@ -36,14 +37,17 @@ fn config(args: &ProbeDnsArgs) -> Result<dns::Config, CliError> {
     let server = server(&args.server)?;
     check_target(server.ip(), args.allow_external)?;
     let question = Question {
-        name: dns::parse_name(&args.name).map_err(usage)?,
-        rtype: dns::parse_type(&args.rtype).map_err(usage)?,
+        name: DnsName::parse(&args.name).map_err(usage)?,
+        rtype: RecordType::parse(&args.rtype).map_err(|e| {
+            usage(format!(
+                "{e}; write e.g. `A`, `AAAA`, `CNAME`, `TXT`, `NS`, `SOA` or `TYPE65`"
+            ))
+        })?,
         subnet: args
             .subnet
             .as_deref()
             .map(|s| {
-                s.parse::<Subnet>()
-                    .map_err(|e| usage(format!("--subnet: {e}")))
+                prefix::parse_network(s).map_err(|e| usage(format!("--subnet: {e}; {}", e.hint())))
             })
             .transpose()?,
         recursion_desired: true,

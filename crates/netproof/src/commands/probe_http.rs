@@ -66,7 +66,7 @@ fn config(args: &ProbeHttpArgs) -> Result<Config, CliError> {
         address_allowed: if args.allow_external {
             |_| true
         } else {
-            netproof_plan::address::is_lab_or_loopback
+            netproof_proto::prefix::is_lab_or_loopback
         },
         ..Config::new(url)
     })

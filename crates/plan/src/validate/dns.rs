@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
-use crate::model::{Action, Dns, Target, Transport};
+use netproof_proto::prefix;
+
+use crate::model::{Action, Dns, DnsName, IpNet, RecordType, Target, Transport};
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
 
@@ -73,8 +75,10 @@ pub(super) fn dns(
     let rtype = t.get("type").map(|v| {
         let s = v.str(ck)?;
         let upper = s.value.to_ascii_uppercase();
-        if TYPES.contains(&upper.as_str()) {
-            Some(upper)
+        if TYPES.contains(&upper.as_str())
+            && let Ok(t) = RecordType::parse(&upper)
+        {
+            Some(t)
         } else {
             ck.report(
                 Finding::new(
@@ -131,7 +135,7 @@ pub(super) fn dns(
         server: server.as_ref()?.0.clone(),
         port: server.as_ref()?.1,
         name: name?,
-        rtype: optional(rtype)?.unwrap_or_else(|| "A".to_string()),
+        rtype: optional(rtype)?.unwrap_or(RecordType::A),
         subnet: optional(subnet)?,
         transport,
         queries: optional(queries)?.unwrap_or(1),
@@ -170,94 +174,31 @@ pub(super) fn default_timeout(d: &Dns) -> Duration {
         .saturating_add(Duration::from_secs(1))
 }
 
-/// A DNS name in ASCII: labels of letters, digits, `-` and `_`, at most
-/// 63 bytes each and 253 in all, with an optional final dot.
-fn dns_name(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<String> {
-    let text = s.value;
-    let bare = text.strip_suffix('.').unwrap_or(text);
-    let ok = !bare.is_empty()
-        && bare.len() <= 253
-        && bare.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*')
-        });
-    if ok {
-        Some(text.to_string())
-    } else {
-        ck.report(
-            Finding::new(
-                s.span,
-                format!("`{text}` is not a DNS name"),
-                "invalid name",
-            )
-            .hint("write labels of letters, digits and `-` separated by dots, e.g. `www.cdn.test`"),
-        );
-        None
-    }
+/// A DNS name in ASCII: labels of letters, digits, `-`, `_` (and `*`),
+/// at most 63 bytes each and 253 in all, with an optional final dot.
+fn dns_name(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<DnsName> {
+    DnsName::parse(s.value)
+        .map_err(|e| {
+            ck.report(
+                Finding::new(s.span, format!("`{}` is not a DNS name", s.value), "invalid name")
+                    .hint(format!(
+                        "{}; write labels of letters, digits and `-` separated by dots, e.g. `www.cdn.test`",
+                        e.why
+                    )),
+            );
+        })
+        .ok()
 }
 
 /// `ADDR/LEN` with no address bits set beyond `LEN`.
-fn subnet(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<(IpAddr, u8)> {
-    let text = s.value;
-    let hint = "write a network prefix such as `198.18.4.0/24` or `2001:2:4::/48`";
-    let bad = |ck: &mut Checker<'_>, msg: String, label: &str, hint: String| {
-        ck.report(Finding::new(s.span, msg, label).hint(hint));
-    };
-    let Some((a, l)) = text.split_once('/') else {
-        bad(
-            ck,
-            format!("`{text}` has no prefix length"),
-            "expected `/LEN`",
-            hint.into(),
-        );
-        return None;
-    };
-    let Ok(addr) = a.parse::<IpAddr>() else {
-        bad(
-            ck,
-            format!("`{a}` is not an IPv4 or IPv6 address"),
-            "not an address",
-            hint.into(),
-        );
-        return None;
-    };
-    let max: u8 = if addr.is_ipv4() { 32 } else { 128 };
-    let Some(len) = l
-        .parse::<u8>()
+fn subnet(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<IpNet> {
+    prefix::parse_network(s.value)
+        .map_err(|e| {
+            // RFC 7871 section 6: a server answers a prefix with host bits
+            // set with FORMERR.
+            ck.report(Finding::new(s.span, e.to_string(), e.label()).hint(e.hint()));
+        })
         .ok()
-        .filter(|n| *n <= max && l.bytes().all(|b| b.is_ascii_digit()))
-    else {
-        bad(
-            ck,
-            format!("`/{l}` is not a prefix length (0 to {max})"),
-            "invalid length",
-            hint.into(),
-        );
-        return None;
-    };
-    let masked = match addr {
-        IpAddr::V4(v) => {
-            let m = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-            IpAddr::V4((u32::from(v) & m).into())
-        }
-        IpAddr::V6(v) => {
-            let m = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-            IpAddr::V6((u128::from(v) & m).into())
-        }
-    };
-    if masked != addr {
-        // RFC 7871 section 6: a server answers such a query with FORMERR.
-        bad(
-            ck,
-            format!("`{text}` has address bits set beyond /{len}"),
-            "host bits set",
-            format!("write the network, `{masked}/{len}`"),
-        );
-        return None;
-    }
-    Some((addr, len))
 }
 
 #[cfg(test)]
@@ -313,7 +254,7 @@ steps = [ {step} ]
             ok(r#"{ kind = "dns", from = "client", server = "ns", qname = "www.cdn.test" }"#);
         assert_eq!(d.server, Target::Node("ns".into()));
         assert_eq!(d.port, 53);
-        assert_eq!(d.rtype, "A");
+        assert_eq!(d.rtype.to_string(), "A");
         assert_eq!(d.transport, Transport::Udp);
         assert_eq!((d.queries, d.tries, d.subnet), (1, 3, None));
         // One query: 3 tries and a TCP retry of 2 s each, plus 1 s.
@@ -324,14 +265,14 @@ steps = [ {step} ]
         );
         assert_eq!(d.server, Target::Addr("::1".parse().unwrap()));
         assert_eq!(d.port, 5353);
-        assert_eq!(d.rtype, "AAAA");
-        assert_eq!(d.subnet, Some(("2001:2:4::".parse().unwrap(), 48)));
+        assert_eq!(d.rtype.to_string(), "AAAA");
+        assert_eq!(d.subnet.unwrap().to_string(), "2001:2:4::/48");
         assert_eq!(d.transport, Transport::Tcp);
         let (d, _) = ok(
             r#"{ kind = "dns", from = "client", server = "127.0.0.1", qname = "x.test", subnet = "198.18.4.0/24" }"#,
         );
         assert_eq!(d.port, 53);
-        assert_eq!(d.subnet, Some(("198.18.4.0".parse().unwrap(), 24)));
+        assert_eq!(d.subnet.unwrap().to_string(), "198.18.4.0/24");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
-use crate::model::{Action, Http, HttpLoad, Target};
+use crate::model::{Action, ByteRange, Http, HttpLoad, Target, Url, UrlHost};
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
 
@@ -37,122 +37,16 @@ pub(super) const KEYS: &[&str] = &[
 /// One request's limit unless the step's `timeout` is shorter.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The parts of a URL the step needs, with byte ranges into its text.
-struct UrlParts<'s> {
-    https: bool,
-    host: &'s str,
-    host_range: std::ops::Range<usize>,
-    bracketed: bool,
-    port: u16,
-    explicit_port: bool,
-    path: String,
-}
-
 const URL_HINT: &str = "write `http://HOST[:PORT]/PATH` or `https://...`, where HOST is a node, an address (IPv6 in brackets) or, with `to`, any name";
 
-fn parse_url<'s>(ck: &mut Checker<'_>, s: &Str<'s>) -> Option<UrlParts<'s>> {
-    let text = s.value;
-    let (https, start) = if text.starts_with("https://") {
-        (true, 8)
-    } else if text.starts_with("http://") {
-        (false, 7)
-    } else {
-        ck.report(
-            Finding::new(
-                s.span,
-                format!("`{text}` is not an http:// or https:// URL"),
-                "expected a URL",
-            )
-            .hint(URL_HINT),
-        );
-        return None;
-    };
-    let rest = &text[start..];
-    let end = rest.find(['/', '?']).map_or(text.len(), |i| start + i);
-    let authority = &text[start..end];
-    let bad = |ck: &mut Checker<'_>, range: std::ops::Range<usize>, msg: String, label: &str| {
-        ck.report(Finding::new(s.sub(range), msg, label).hint(URL_HINT));
-    };
-    let (host, host_range, bracketed, port_text) = if let Some(inner) = authority.strip_prefix('[')
-    {
-        let Some(close) = inner.find(']') else {
-            bad(
-                ck,
-                start..end,
-                format!("unclosed `[` in `{text}`"),
-                "unclosed `[`",
-            );
-            return None;
-        };
-        let after = &inner[close + 1..];
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some((p, start + close + 3)),
-            None if after.is_empty() => None,
-            None => {
-                bad(
-                    ck,
-                    start..end,
-                    format!("`{authority}` has text after `]` that is not `:PORT`"),
-                    "expected `:PORT`",
-                );
-                return None;
-            }
-        };
-        (&inner[..close], start + 1..start + 1 + close, true, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                start..start + h.len(),
-                false,
-                Some((p, start + h.len() + 1)),
-            ),
-            None => (authority, start..end, false, None),
-        }
-    };
-    if host.is_empty() || host.contains('@') || (!bracketed && host.contains(':')) {
-        bad(
-            ck,
-            start..end.max(start + 1).min(text.len()),
-            format!("`{text}` has no usable host"),
-            "bad host",
-        );
-        return None;
-    }
-    let port = match port_text {
-        None => None,
-        Some((p, at)) => match p.parse::<u16>() {
-            Ok(n) if n != 0 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-            _ => {
-                bad(ck, at..end, format!("`{p}` is not a port"), "invalid port");
-                return None;
-            }
-        },
-    };
-    let path = &text[end..];
-    if path.bytes().any(|b| b <= b' ' || b == b'#' || b == 0x7f) {
-        bad(
-            ck,
-            end..text.len(),
-            format!("the path `{path}` has a space, a control character or a fragment"),
-            "invalid path",
-        );
-        return None;
-    }
-    let path = match path {
-        "" => "/".to_string(),
-        p if p.starts_with('?') => format!("/{p}"),
-        p => p.to_string(),
-    };
-    Some(UrlParts {
-        https,
-        host,
-        host_range,
-        bracketed,
-        port: port.unwrap_or(if https { 443 } else { 80 }),
-        explicit_port: port.is_some(),
-        path,
-    })
+/// The URL, parsed once into the shared type; a problem is reported at the
+/// part of the URL that is wrong.
+fn parse_url(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<Url> {
+    Url::parse(s.value)
+        .map_err(|e| {
+            ck.report(Finding::new(s.sub(e.at()), e.to_string(), e.label()).hint(URL_HINT));
+        })
+        .ok()
 }
 
 /// A DNS name as a TLS server name or Host can carry it.
@@ -199,29 +93,18 @@ pub(super) fn http(
             }
         }),
         (None, Some(u), Some(s)) => {
-            let span = s.sub(u.host_range.clone());
-            match u.host.parse::<IpAddr>() {
-                Ok(ip) if u.bracketed == ip.is_ipv6() => {
-                    external_allowed(ck, cx, ip, span).then_some((Target::Addr(ip), None))
+            let span = s.sub(u.host_at.clone());
+            match &u.host {
+                UrlHost::Addr(ip) => {
+                    external_allowed(ck, cx, *ip, span).then_some((Target::Addr(*ip), None))
                 }
-                _ if u.bracketed => {
+                UrlHost::Name(n) if names.names.iter().any(|x| x == n) => {
+                    Some((Target::Node(n.clone()), None))
+                }
+                UrlHost::Name(n) => {
                     ck.report(
-                        Finding::new(
-                            span,
-                            format!("`{}` is not an IPv6 address", u.host),
-                            "not an address",
-                        )
-                        .hint(URL_HINT),
-                    );
-                    None
-                }
-                _ if names.names.iter().any(|n| n == u.host) => {
-                    Some((Target::Node(u.host.to_string()), None))
-                }
-                _ => {
-                    ck.report(
-                        Finding::new(span, format!("step `{label}`: `{}` in the URL is neither a node nor an address", u.host), "unknown host")
-                            .hint(format!("to send the name `{}` to a node, add `to = \"NODE\"` (the node to connect to); nodes: {}", u.host, crate::spelling::one_of(&names.names))),
+                        Finding::new(span, format!("step `{label}`: `{n}` in the URL is neither a node nor an address"), "unknown host")
+                            .hint(format!("to send the name `{n}` to a node, add `to = \"NODE\"` (the node to connect to); nodes: {}", crate::spelling::one_of(&names.names))),
                     );
                     None
                 }
@@ -230,7 +113,7 @@ pub(super) fn http(
         _ => None,
     };
 
-    let https = url.as_ref().map(|u| u.https);
+    let https = url.as_ref().map(Url::is_https);
     let only_https = |ck: &mut Checker<'_>, key: &str| {
         if let (Some(false), Some(v)) = (https, t.get(key)) {
             ck.report(
@@ -405,7 +288,7 @@ pub(super) fn http(
     }
     let request_timeout = timeout.map_or(REQUEST_TIMEOUT, |(_, d)| d.min(REQUEST_TIMEOUT));
 
-    let (url, url_str, (to, to_port)) = (url?, url_str?, to?);
+    let (url, (to, to_port)) = (url?, to?);
     let (from, host, sni, ca, insecure, http2, range) = (
         from?,
         optional(host)?,
@@ -418,37 +301,24 @@ pub(super) fn http(
     if !ok {
         return None;
     }
-    let authority = if url.explicit_port && url.port != if url.https { 443 } else { 80 } {
-        if url.bracketed {
-            format!("[{}]:{}", url.host, url.port)
-        } else {
-            format!("{}:{}", url.host, url.port)
-        }
-    } else if url.bracketed {
-        format!("[{}]", url.host)
-    } else {
-        url.host.to_string()
-    };
-    let url_host_is_name = url.host.parse::<IpAddr>().is_err();
-    let sni = match sni {
-        Some(s) => s,
-        None if url_host_is_name => Some(url.host.to_ascii_lowercase()),
-        None => None,
+    let sni = match (sni, &url.host) {
+        (Some(s), _) => s,
+        (None, UrlHost::Name(n)) => Some(n.clone()),
+        (None, UrlHost::Addr(_)) => None,
     };
     let requests = match &load {
         Some((_, by_time)) => requests.map_or(*by_time, |r| r.min(*by_time)),
         None => requests.unwrap_or(1),
     };
+    let https = url.is_https();
     Some(Action::Http(Http {
         from,
-        url: url_str.value.to_string(),
-        https: url.https,
         to,
         port: to_port.unwrap_or(url.port),
-        path: url.path,
-        host: host.unwrap_or(authority),
-        sni: if url.https { sni } else { None },
-        ca: if url.https { ca } else { None },
+        host: host.unwrap_or_else(|| url.authority()),
+        sni: if https { sni } else { None },
+        ca: if https { ca } else { None },
+        url,
         insecure: insecure.unwrap_or(false),
         http2: http2.unwrap_or(false),
         range,
@@ -469,45 +339,17 @@ pub(super) fn default_timeout(h: &Http) -> Duration {
 }
 
 /// `A-B` or `A-`, inclusive offsets.
-fn parse_range(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<(u64, Option<u64>)> {
-    let num = |t: &str| -> Option<u64> {
-        (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| t.parse().ok())
-            .flatten()
-    };
-    let parsed = s.value.split_once('-').and_then(|(a, b)| {
-        let first = num(a)?;
-        let last = match b {
-            "" => None,
-            b => Some(num(b)?),
-        };
-        Some((first, last))
-    });
-    match parsed {
-        Some((first, Some(last))) if last < first => {
-            ck.report(
-                Finding::new(
-                    s.span,
-                    format!("the range `{}` ends before it starts", s.value),
-                    "empty range",
-                )
-                .hint("write `FIRST-LAST` with LAST >= FIRST, e.g. `0-1023`"),
-            );
-            None
-        }
-        Some(r) => Some(r),
-        None => {
-            ck.report(
-                Finding::new(
-                    s.span,
-                    format!("`{}` is not a byte range", s.value),
-                    "invalid range",
-                )
-                .hint(
-                    "write `FIRST-LAST` (inclusive offsets) or `FIRST-`, e.g. `range = \"0-1023\"`",
-                ),
-            );
-            None
-        }
-    }
+fn parse_range(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<ByteRange> {
+    ByteRange::parse(s.value)
+        .map_err(|e| {
+            let (msg, label) = if e.is_backwards() {
+                (format!("the range `{}` ends before it starts", s.value), "empty range")
+            } else {
+                (format!("`{}` is not a byte range", s.value), "invalid range")
+            };
+            ck.report(Finding::new(s.span, msg, label).hint(
+                "write `FIRST-LAST` (inclusive offsets, LAST >= FIRST) or `FIRST-`, e.g. `range = \"0-1023\"`",
+            ));
+        })
+        .ok()
 }

@@ -2,11 +2,11 @@
 
 use std::net::IpAddr;
 
-use crate::address;
 use crate::diagnostic::Finding;
 use crate::model::{Backend, Lan, Link, Node, Role, Span, StaticRoute};
 use crate::spelling;
 use crate::tree::{Checker, Table};
+use netproof_proto::prefix as address;
 
 use super::{Context, Names, Unique, matches_pattern, optional, suggest_name};
 
@@ -550,26 +550,12 @@ pub(super) fn routes(
             let to = t
                 .require(ck, "to", "add `to = \"198.18.9.0/24\"`, the destination prefix")
                 .and_then(|v| v.str(ck))
-                .and_then(|s| {
-                    let bad = |ck: &mut Checker<'_>, why: String, hint: String| {
-                        ck.report(Finding::new(s.span, why, "not a prefix").hint(hint));
+                .and_then(|s| match address::parse_network(s.value) {
+                    Ok(net) => external_allowed(ck, cx, net.addr(), s.span).then_some(net),
+                    Err(e) => {
+                        ck.report(Finding::new(s.span, e.to_string(), e.label()).hint(e.hint()));
                         None
-                    };
-                    let Some((addr, len)) = s.value.split_once('/') else {
-                        return bad(ck, format!("`{}` is not a prefix", s.value), "write an address and a length: `198.18.9.0/24` or `2001:2:0:9::/64`".into());
-                    };
-                    let (Ok(ip), Ok(len)) = (addr.parse::<IpAddr>(), len.parse::<u8>()) else {
-                        return bad(ck, format!("`{}` is not a prefix", s.value), "write an address and a length: `198.18.9.0/24` or `2001:2:0:9::/64`".into());
-                    };
-                    let width = if ip.is_ipv4() { 32 } else { 128 };
-                    if len > width {
-                        return bad(ck, format!("prefix length {len} is longer than {width}"), format!("an {} prefix is at most /{width}", if ip.is_ipv4() { "IPv4" } else { "IPv6" }));
                     }
-                    let network = mask(ip, len);
-                    if network != ip {
-                        return bad(ck, format!("`{}` has host bits set", s.value), format!("the network is `{network}/{len}`"));
-                    }
-                    external_allowed(ck, cx, ip, s.span).then_some((ip, len))
                 });
             let (node, via) = (node?, via?);
             if node == via {
@@ -586,32 +572,10 @@ pub(super) fn routes(
                 );
                 return None;
             }
-            let (to, len) = to?;
-            Some(StaticRoute { node, to, len, via, span: t.span() })
+            let to = to?;
+            Some(StaticRoute { node, to, via, span: t.span() })
         })
         .collect()
-}
-
-/// The network address of `ip/len`.
-fn mask(ip: IpAddr, len: u8) -> IpAddr {
-    match ip {
-        IpAddr::V4(a) => {
-            let m = if len == 0 {
-                0
-            } else {
-                u32::MAX << (32 - u32::from(len))
-            };
-            IpAddr::V4((u32::from(a) & m).into())
-        }
-        IpAddr::V6(a) => {
-            let m = if len == 0 {
-                0
-            } else {
-                u128::MAX << (128 - u32::from(len))
-            };
-            IpAddr::V6((u128::from(a) & m).into())
-        }
-    }
 }
 
 /// An MTU, checked against what the netns backend can carry: every netns

@@ -422,16 +422,13 @@ async fn read_full(stream: &mut tokio::net::TcpStream, buf: &mut [u8]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::wire::{parse_name, parse_type};
+    use netproof_proto::dns::{DnsName, RecordType};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn cfg() -> Config {
         Config::new(
             "127.0.0.1:53".parse().unwrap(),
-            Question::new(
-                parse_name("www.cdn.test").unwrap(),
-                parse_type("A").unwrap(),
-            ),
+            Question::new(DnsName::parse("www.cdn.test").unwrap(), RecordType::A),
         )
     }
 

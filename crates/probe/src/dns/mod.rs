@@ -18,7 +18,7 @@ pub mod report;
 pub mod wire;
 
 pub use client::{Config, MAX_TRIES, SetupError, Summary, run};
+pub use netproof_proto::dns::{DnsName, RecordType};
+pub use netproof_proto::prefix::IpNet;
 pub use report::{QueryReport, Transport};
-pub use wire::{
-    Flags, Malformed, Question, Record, Response, Subnet, SubnetError, parse_name, parse_type,
-};
+pub use wire::{Flags, Malformed, Question, Record, Response};

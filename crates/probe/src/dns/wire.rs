@@ -2,19 +2,21 @@
 //! option, and the checked reading of its answer.
 //!
 //! No I/O and no clock. hickory-proto builds and decodes the messages;
-//! this module adds what a probe needs around it: the ECS prefix as a
-//! validated value ([`Subnet`]), the query type by name, an answer matched
+//! this module adds what a probe needs around it: a question made of the
+//! plan's validated values (`netproof-proto`'s name, type and prefix,
+//! turned into hickory's from labels and codes, never parsed again from
+//! text), an answer matched
 //! against its query (id, question, QR bit), and a reason that reads as a
 //! sentence for every way an answer can be wrong ([`Malformed`]). Nothing
 //! here panics on untrusted bytes.
 
-use std::fmt::{self, Write as _};
-use std::net::IpAddr;
-use std::str::FromStr;
+use std::fmt::Write as _;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
-use hickory_proto::rr::{Name, RecordType};
+use hickory_proto::rr::{Name, RecordType as WireType};
+use netproof_proto::dns::{DnsName, RecordType};
+use netproof_proto::prefix::{self, IpNet};
 use thiserror::Error;
 
 /// The UDP payload size we advertise: the DNS flag day 2020 value, which
@@ -24,173 +26,23 @@ pub const UDP_PAYLOAD: u16 = 1232;
 /// The length of a DNS header; anything shorter is not a DNS message.
 pub const HEADER_LEN: usize = 12;
 
-/// An EDNS Client Subnet source prefix (RFC 7871), e.g. `198.18.4.0/24`
-/// or `2001:2:4::/48`: an address with no bits set beyond its length.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Subnet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-/// Why a text is not a [`Subnet`].
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SubnetError {
-    /// No `/LEN`.
-    #[error("`{0}` has no prefix length; write e.g. `198.18.4.0/24`")]
-    NoLength(String),
-    /// The part before `/` is not an address.
-    #[error("`{0}` is not an IPv4 or IPv6 address")]
-    Address(String),
-    /// The length is not a number or too long for the family.
-    #[error("`/{len}` is not a prefix length for {family} (0 to {max})")]
-    Length {
-        /// The length as written.
-        len: String,
-        /// `IPv4` or `IPv6`.
-        family: &'static str,
-        /// 32 or 128.
-        max: u8,
-    },
-    /// Bits set beyond the prefix: servers must answer FORMERR (RFC 7871
-    /// section 6), so the probe refuses to send it.
-    #[error("`{text}` has address bits set beyond /{prefix}; did you mean `{fixed}`?")]
-    HostBits {
-        /// The prefix as written.
-        text: String,
-        /// Its length.
-        prefix: u8,
-        /// The same prefix with those bits cleared.
-        fixed: String,
-    },
-}
-
-impl Subnet {
-    /// A subnet from an address and a length, clearing nothing: `None`
-    /// when the length is too long or bits are set beyond it.
-    pub fn new(addr: IpAddr, prefix: u8) -> Option<Subnet> {
-        let s = Subnet { addr, prefix };
-        (prefix <= max_len(addr) && s.masked() == addr).then_some(s)
-    }
-
-    /// The network address.
-    pub fn addr(&self) -> IpAddr {
-        self.addr
-    }
-
-    /// The source prefix length.
-    pub fn prefix(&self) -> u8 {
-        self.prefix
-    }
-
-    fn masked(&self) -> IpAddr {
-        match self.addr {
-            IpAddr::V4(a) => {
-                let bits = u32::from(a);
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                IpAddr::V4((bits & mask).into())
-            }
-            IpAddr::V6(a) => {
-                let bits = u128::from(a);
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                IpAddr::V6((bits & mask).into())
-            }
-        }
-    }
-}
-
-fn max_len(addr: IpAddr) -> u8 {
-    if addr.is_ipv4() { 32 } else { 128 }
-}
-
-impl FromStr for Subnet {
-    type Err = SubnetError;
-
-    fn from_str(text: &str) -> Result<Subnet, SubnetError> {
-        let (a, l) = text
-            .split_once('/')
-            .ok_or_else(|| SubnetError::NoLength(text.to_string()))?;
-        let addr: IpAddr = a.parse().map_err(|_| SubnetError::Address(a.to_string()))?;
-        let max = max_len(addr);
-        let prefix = l
-            .parse::<u8>()
-            .ok()
-            .filter(|p| *p <= max && l.bytes().all(|b| b.is_ascii_digit()))
-            .ok_or_else(|| SubnetError::Length {
-                len: l.to_string(),
-                family: if addr.is_ipv4() { "IPv4" } else { "IPv6" },
-                max,
-            })?;
-        let s = Subnet { addr, prefix };
-        if s.masked() != addr {
-            return Err(SubnetError::HostBits {
-                text: text.to_string(),
-                prefix,
-                fixed: Subnet {
-                    addr: s.masked(),
-                    prefix,
-                }
-                .to_string(),
-            });
-        }
-        Ok(s)
-    }
-}
-
-impl fmt::Display for Subnet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-/// The query types a probe may ask for by name: any data type hickory
-/// knows (`A`, `AAAA`, `CNAME`, `TXT`, `NS`, `SOA`, `MX`, ...), but not
-/// the meta types that are no question over UDP (`OPT`, `AXFR`, `IXFR`,
-/// `TSIG`, `ANY` is allowed).
-pub fn parse_type(text: &str) -> Result<RecordType, String> {
-    let upper = text.to_ascii_uppercase();
-    match RecordType::from_str(&upper) {
-        Ok(RecordType::OPT | RecordType::AXFR | RecordType::IXFR | RecordType::TSIG) => Err(
-            format!("`{text}` is a meta type, not a question a probe can ask"),
-        ),
-        Ok(RecordType::Unknown(_)) | Err(_) => Err(format!(
-            "`{text}` is not a DNS record type; write e.g. `A`, `AAAA`, `CNAME`, `TXT`, `NS` or `SOA`"
-        )),
-        Ok(t) => Ok(t),
-    }
-}
-
-/// A query name: a DNS name in ASCII (`www.cdn.test`, with or without the
-/// final dot), always made fully qualified.
-pub fn parse_name(text: &str) -> Result<Name, String> {
-    if text.is_empty() || text.bytes().any(|b| b <= b' ' || b >= 0x7f) {
-        return Err(format!("`{text}` is not a DNS name"));
-    }
-    let mut name =
-        Name::from_ascii(text).map_err(|e| format!("`{text}` is not a DNS name: {e}"))?;
-    name.set_fqdn(true);
-    Ok(name)
-}
-
 /// One question, with how it is asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question {
     /// The name asked about (fully qualified).
-    pub name: Name,
+    pub name: DnsName,
     /// The record type.
     pub rtype: RecordType,
-    /// The EDNS Client Subnet source prefix, if any.
-    pub subnet: Option<Subnet>,
+    /// The EDNS Client Subnet source prefix (RFC 7871), if any: a network,
+    /// no bits set beyond its length (a server answers FORMERR otherwise).
+    pub subnet: Option<IpNet>,
     /// Set RD (ask a resolver to recurse). An authoritative server ignores it.
     pub recursion_desired: bool,
 }
 
 impl Question {
     /// A question for `name` and `rtype` without ECS, with RD set.
-    pub fn new(name: Name, rtype: RecordType) -> Question {
+    pub fn new(name: DnsName, rtype: RecordType) -> Question {
         Question {
             name,
             rtype,
@@ -205,16 +57,32 @@ impl Question {
     pub fn encode(&self, id: u16) -> Result<Vec<u8>, String> {
         let mut m = Message::new(id, MessageType::Query, OpCode::Query);
         m.metadata.recursion_desired = self.recursion_desired;
-        m.add_query(Query::query(self.name.clone(), self.rtype));
+        m.add_query(Query::query(self.wire_name()?, self.wire_type()));
         let mut edns = Edns::new();
         edns.set_max_payload(UDP_PAYLOAD);
         if let Some(s) = &self.subnet {
             edns.options_mut()
-                .insert(EdnsOption::Subnet(ClientSubnet::new(s.addr, s.prefix, 0)));
+                .insert(EdnsOption::Subnet(ClientSubnet::new(
+                    s.addr(),
+                    s.prefix_len(),
+                    0,
+                )));
         }
         m.set_edns(edns);
         m.to_vec()
             .map_err(|e| format!("cannot encode the query for `{}`: {e}", self.name))
+    }
+
+    /// The name as hickory's, built from its validated labels.
+    fn wire_name(&self) -> Result<Name, String> {
+        let mut name = Name::from_labels(self.name.labels().map(str::as_bytes))
+            .map_err(|e| format!("cannot encode the name `{}`: {e}", self.name))?;
+        name.set_fqdn(true);
+        Ok(name)
+    }
+
+    fn wire_type(&self) -> WireType {
+        WireType::from(self.rtype.code())
     }
 }
 
@@ -286,7 +154,7 @@ pub struct Response {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EcsEcho {
     /// The source prefix as the server echoed it.
-    pub source: Option<Subnet>,
+    pub source: Option<IpNet>,
     /// The scope prefix length: how much of the address the answer
     /// depends on (0: the same for every client).
     pub scope: u8,
@@ -379,7 +247,8 @@ pub fn parse_response(bytes: &[u8], id: u16, question: &Question) -> Result<Resp
     match m.queries.as_slice() {
         [] => {}
         // hickory compares names case-insensitively, as DNS does.
-        [q] if q.query_type() == question.rtype && q.name() == &question.name => {}
+        [q] if q.query_type() == question.wire_type()
+            && question.wire_name().is_ok_and(|n| q.name() == &n) => {}
         qs => {
             let got: Vec<String> = qs
                 .iter()
@@ -397,7 +266,7 @@ pub fn parse_response(bytes: &[u8], id: u16, question: &Question) -> Result<Resp
         .as_ref()
         .and_then(|e| match e.option(EdnsCode::Subnet) {
             Some(EdnsOption::Subnet(cs)) => Some(EcsEcho {
-                source: Subnet::new(cs.addr(), cs.source_prefix()),
+                source: prefix::network(cs.addr(), cs.source_prefix()),
                 scope: cs.scope_prefix(),
             }),
             _ => None,
@@ -476,7 +345,7 @@ pub(crate) mod tests {
     use hickory_proto::rr::{RData, Record as HRecord, rdata};
 
     fn q(name: &str, t: &str) -> Question {
-        Question::new(parse_name(name).unwrap(), parse_type(t).unwrap())
+        Question::new(DnsName::parse(name).unwrap(), RecordType::parse(t).unwrap())
     }
 
     /// An answer to `query` (as bytes) built with hickory: the same id and
@@ -490,9 +359,9 @@ pub(crate) mod tests {
         let question = qm.queries[0].clone();
         for (data, ttl) in records {
             let rd = match question.query_type() {
-                RecordType::AAAA => RData::AAAA(rdata::AAAA(data.parse().unwrap())),
-                RecordType::TXT => RData::TXT(rdata::TXT::new(vec![data.to_string()])),
-                RecordType::CNAME => RData::CNAME(rdata::CNAME(parse_name(data).unwrap())),
+                WireType::AAAA => RData::AAAA(rdata::AAAA(data.parse().unwrap())),
+                WireType::TXT => RData::TXT(rdata::TXT::new(vec![data.to_string()])),
+                WireType::CNAME => RData::CNAME(rdata::CNAME(Name::from_ascii(data).unwrap())),
                 _ => RData::A(rdata::A(data.parse().unwrap())),
             };
             m.add_answer(HRecord::from_rdata(question.name().clone(), *ttl, rd));
@@ -515,66 +384,21 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn subnets_parse_and_refuse_host_bits() {
-        let s: Subnet = "198.18.4.0/24".parse().unwrap();
-        assert_eq!((s.addr(), s.prefix()), ("198.18.4.0".parse().unwrap(), 24));
-        assert_eq!(s.to_string(), "198.18.4.0/24");
-        let s: Subnet = "2001:2:4::/48".parse().unwrap();
-        assert_eq!(s.prefix(), 48);
-        assert_eq!("0.0.0.0/0".parse::<Subnet>().unwrap().prefix(), 0);
-        assert_eq!(
-            "198.18.4.1/24".parse::<Subnet>().unwrap_err().to_string(),
-            "`198.18.4.1/24` has address bits set beyond /24; did you mean `198.18.4.0/24`?"
+    fn the_question_goes_out_fully_qualified_and_matches_without_case() {
+        let question = q("WWW.cdn.test", "aaaa");
+        let query = question.encode(9).unwrap();
+        let m = Message::from_vec(&query).unwrap();
+        assert_eq!(m.queries[0].name().to_ascii(), "WWW.cdn.test.");
+        assert_eq!(m.queries[0].query_type(), WireType::AAAA);
+        // The server may answer in another case (0x20 or its own zone's).
+        let lower = answer_to(
+            &q("www.CDN.test", "aaaa").encode(9).unwrap(),
+            &[("2001:2::1", 5)],
+            None,
         );
-        assert!(matches!(
-            "198.18.4.0".parse::<Subnet>(),
-            Err(SubnetError::NoLength(_))
-        ));
-        assert!(matches!(
-            "198.18.4.0/33".parse::<Subnet>(),
-            Err(SubnetError::Length { max: 32, .. })
-        ));
-        assert!(matches!(
-            "::/129".parse::<Subnet>(),
-            Err(SubnetError::Length { max: 128, .. })
-        ));
-        assert!(matches!(
-            "edge/24".parse::<Subnet>(),
-            Err(SubnetError::Address(_))
-        ));
-        assert!("198.18.4.0/+4".parse::<Subnet>().is_err());
+        assert!(parse_response(&lower, 9, &question).is_ok());
     }
 
-    #[test]
-    fn types_by_name() {
-        for t in ["A", "aaaa", "CNAME", "TXT", "NS", "SOA", "MX", "SRV"] {
-            assert!(parse_type(t).is_ok(), "{t}");
-        }
-        assert!(parse_type("AXFR").unwrap_err().contains("meta type"));
-        assert!(
-            parse_type("BOGUS")
-                .unwrap_err()
-                .contains("not a DNS record type")
-        );
-    }
-
-    #[test]
-    fn names_are_made_fully_qualified() {
-        assert_eq!(
-            parse_name("www.cdn.test").unwrap().to_string(),
-            "www.cdn.test."
-        );
-        assert_eq!(
-            parse_name("www.cdn.test.").unwrap().to_string(),
-            "www.cdn.test."
-        );
-        assert!(parse_name("bad name").is_err());
-        assert!(parse_name("").is_err());
-        assert!(parse_name(&"a".repeat(64)).is_err());
-    }
-
-    /// RFC 7871 section 6: FAMILY 1, SOURCE 24, SCOPE 0, then only the
-    /// three significant address octets.
     #[test]
     fn rfc7871_ecs_option_on_the_wire() {
         let mut question = q("www.cdn.test", "A");

@@ -31,10 +31,10 @@ use thiserror::Error;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::range::{ByteRange, ContentRange};
 use super::report::{Failure, Phase, Proto, RequestReport};
 use super::tls::{CertInfo, TlsSetup, TlsSetupError, Trust, handshake_reason, server_name};
-use super::url::{Host, Scheme, Url};
+use netproof_proto::range::{ByteRange, ContentRange};
+use netproof_proto::url::{Host, Scheme, Url};
 
 /// A future that connects a TCP stream.
 pub type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;

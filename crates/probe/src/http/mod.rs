@@ -1,8 +1,9 @@
 //! HTTP(S): a timed request with the target address, the Host header and
 //! the TLS server name set independently, and an open-loop load mode.
 //!
-//! Laid out like the other probes: [`url`] and [`range`] are codecs (no
-//! I/O, never panic), [`report`] turns what a request measured into samples
+//! Laid out like the other probes: the URL and byte-range codecs are the
+//! shared value types of `netproof-proto` (the plan validates into them),
+//! re-exported here; [`report`] turns what a request measured into samples
 //! without doing I/O, [`tls`] owns trust and the certificate the server
 //! presented, and [`client`] and [`load`] are the tokio layers that drive
 //! hyper and rustls over a stream the caller's [`Connector`] makes (inside
@@ -16,16 +17,14 @@
 
 pub mod client;
 pub mod load;
-pub mod range;
 pub mod report;
 pub mod tls;
-pub mod url;
 
 pub use client::{
     BodyCheck, Client, Config, ConnectFuture, Connector, Endpoint, SetupError, Sni, Summary, direct,
 };
 pub use load::{LoadConfig, LoadError, LoadSummary, Quantiles};
-pub use range::{ByteRange, ContentRange, RangeError};
+pub use netproof_proto::range::{ByteRange, ContentRange, RangeError};
+pub use netproof_proto::url::{Host, Scheme, Url, UrlError};
 pub use report::{Failure, Phase, Proto, RequestReport};
 pub use tls::{CertInfo, TlsSetupError, Trust};
-pub use url::{Host, Scheme, Url, UrlError};

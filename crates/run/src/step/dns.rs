@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use netproof_plan::{Dns, Transport as PlanTransport};
-use netproof_probe::dns::{self, Question, Subnet, Transport};
+use netproof_probe::dns::{self, Question, Transport};
 use netproof_probe::http::Connector;
 
 use super::{ActionOutcome, StepContext, StepError};
@@ -19,18 +19,9 @@ use super::{ActionOutcome, StepContext, StepError};
 pub(super) async fn run(step: &Dns, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
     let ip = super::resolve(&step.server, ctx)?;
     let server = SocketAddr::new(ip, step.port);
-    // The plan checked all three; a failure here is a bug, reported as one.
     let question = Question {
-        name: dns::parse_name(&step.name).map_err(StepError)?,
-        rtype: dns::parse_type(&step.rtype).map_err(StepError)?,
-        subnet: match step.subnet {
-            None => None,
-            Some((addr, len)) => Some(
-                Subnet::new(addr, len)
-                    .ok_or_else(|| StepError(format!("`{addr}/{len}` is not a network prefix")))?,
-            ),
-        },
-        recursion_desired: true,
+        subnet: step.subnet,
+        ..Question::new(step.name.clone(), step.rtype)
     };
     let transport = match step.transport {
         PlanTransport::Udp => Transport::Udp,

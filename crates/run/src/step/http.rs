@@ -11,16 +11,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use netproof_plan::Http;
-use netproof_probe::http::{
-    ByteRange, Client, Config, Connector, Endpoint, LoadConfig, Sni, Trust, Url,
-};
+use netproof_probe::http::{Client, Config, Connector, Endpoint, LoadConfig, Sni, Trust};
 
 use super::{ActionOutcome, StepContext, StepError};
 
 pub(super) async fn run(step: &Http, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
     let ip = super::resolve(&step.to, ctx)?;
     let target = SocketAddr::new(ip, step.port);
-    let url = Url::parse(&step.url).map_err(|e| StepError(e.to_string()))?;
     let cfg = Config {
         connect: Some(Endpoint::Addr(target)),
         host: Some(step.host.clone()),
@@ -33,10 +30,10 @@ pub(super) async fn run(step: &Http, ctx: &StepContext) -> Result<ActionOutcome,
             None => Trust::Insecure,
         },
         http2: step.http2,
-        range: step.range.map(|(first, last)| ByteRange { first, last }),
+        range: step.range,
         requests: step.requests,
         timeout: step.request_timeout,
-        ..Config::new(url)
+        ..Config::new(step.url.clone())
     };
     let node = ctx.node.clone();
     let connector: Connector = Arc::new(move |addr| {

@@ -292,7 +292,7 @@ pub fn describe(step: &Step) -> String {
             d.rtype,
             d.name,
             d.subnet
-                .map_or(String::new(), |(a, l)| format!(" as a client in {a}/{l}")),
+                .map_or(String::new(), |n| format!(" as a client in {n}")),
             match d.transport {
                 netproof_plan::Transport::Udp => "UDP",
                 netproof_plan::Transport::Tcp => "TCP",

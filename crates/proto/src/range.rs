@@ -26,6 +26,16 @@ pub struct RangeError {
     pub why: &'static str,
 }
 
+const BACKWARDS: &str = "ends before it starts";
+
+impl RangeError {
+    /// Whether the range is well formed but ends before it starts
+    /// (`9-3`), rather than not a range at all.
+    pub fn is_backwards(&self) -> bool {
+        self.why == BACKWARDS
+    }
+}
+
 impl ByteRange {
     /// Parses `A-B` or `A-` (offsets in bytes, `B >= A`).
     pub fn parse(text: &str) -> Result<ByteRange, RangeError> {
@@ -45,7 +55,7 @@ impl ByteRange {
             b => Some(num(b).ok_or_else(|| err("does not end with an offset"))?),
         };
         if last.is_some_and(|l| l < first) {
-            return Err(err("ends before it starts"));
+            return Err(err(BACKWARDS));
         }
         Ok(ByteRange { first, last })
     }
