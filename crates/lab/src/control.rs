@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use netproof_link::emulator::{Emulator, Stats};
 use netproof_link::{Direction, LinkState};
-use netproof_plan::{Fault, LinkImpairments, Service};
+use netproof_plan::{Fault, LinkId, LinkImpairments, Service};
 use netproof_sample::{Event, Severity, Sink};
 
 use crate::netns::{NetNs, Netlink, NetnsError};
@@ -65,9 +65,6 @@ pub(crate) struct NetnsParts {
 /// Why a fault could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
-    /// The lab has no such link (validation prevents this).
-    #[error("the lab has no link `{0}`")]
-    NoLink(String),
     /// Link faults need namespaces.
     #[error("fault `{0}` needs the netns backend")]
     NeedsNetns(&'static str),
@@ -207,16 +204,14 @@ impl Control {
         sink.event(e);
     }
 
-    fn link_index(&self, ends: &[String; 2]) -> Result<usize, FaultError> {
-        let parts = self.netns.as_ref().ok_or(FaultError::NeedsNetns("link"))?;
-        parts
-            .links
-            .iter()
-            .position(|l| {
-                (l.ends[0] == ends[0] && l.ends[1] == ends[1])
-                    || (l.ends[0] == ends[1] && l.ends[1] == ends[0])
-            })
-            .ok_or_else(|| FaultError::NoLink(format!("{}--{}", ends[0], ends[1])))
+    /// The position of `link` among the lab's links, which are the plan's
+    /// in plan order (a [`LinkId`] is only made by validating the plan this
+    /// lab was built from); an error only on a backend without links.
+    fn link_index(&self, link: &LinkId) -> Result<usize, FaultError> {
+        self.netns
+            .as_ref()
+            .map(|_| link.index())
+            .ok_or(FaultError::NeedsNetns("link"))
     }
 
     fn netlink(&self, node: usize) -> Result<Netlink, FaultError> {
@@ -405,10 +400,7 @@ impl Control {
                 for &i in &idx {
                     self.set_link(i, up).await?;
                 }
-                let names: Vec<String> = links
-                    .iter()
-                    .map(|l| format!("{}--{}", l[0], l[1]))
-                    .collect();
+                let names: Vec<String> = links.iter().map(LinkId::to_string).collect();
                 self.event(
                     sink,
                     &kind,
@@ -422,7 +414,7 @@ impl Control {
             }
             Fault::LinkBlackhole { link } => {
                 let i = self.link_index(link)?;
-                let name = format!("{}--{}", link[0], link[1]);
+                let name = link.to_string();
                 let e = self.emulator(i)?.ok_or_else(|| {
                     FaultError::Emulator(std::io::Error::other(format!(
                         "link {name} is not emulated, so it cannot drop frames with its carrier up"
@@ -444,7 +436,7 @@ impl Control {
                 flaps,
             } => {
                 let i = self.link_index(link)?;
-                let name = format!("{}--{}", link[0], link[1]);
+                let name = link.to_string();
                 let half = *period / 2;
                 for n in 1..=*flaps {
                     self.set_link(i, false).await?;
@@ -516,7 +508,7 @@ impl Control {
                 } else {
                     Duration::from_secs(3)
                 };
-                let n = self.stop_node(node, grace).await;
+                let n = self.stop_node(node.name(), grace).await;
                 self.event(
                     sink,
                     &kind,
@@ -524,16 +516,16 @@ impl Control {
                         "{} {n} service(s) on node `{node}`",
                         if kill { "killed" } else { "stopped" }
                     ),
-                    &[("node", node)],
+                    &[("node", node.name())],
                 );
             }
             Fault::NodeStart { node } => {
-                let n = self.start_stopped(Some(node)).await?;
+                let n = self.start_stopped(Some(node.name())).await?;
                 self.event(
                     sink,
                     &kind,
                     format!("started {n} service(s) on node `{node}`"),
-                    &[("node", node)],
+                    &[("node", node.name())],
                 );
             }
             Fault::Restore => {

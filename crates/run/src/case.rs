@@ -330,15 +330,18 @@ async fn run_one(
         }),
         kept.clone(),
     ));
-    if let netproof_plan::Action::Fault(fault) = &s.action {
-        let outcome = run_fault(fault, s, lab, sink.as_ref(), cancel).await;
-        let (verdict, error) = match &outcome {
-            Ok(_) => (Verdict::Pass, None),
-            Err(e) => (Verdict::Error, Some(e.0.clone())),
-        };
-        store.finish_step(step_id, verdict, Timestamp::now(), error.as_deref())?;
-        return Ok((outcome, verdict));
-    }
+    let action = match &s.action {
+        netproof_plan::Action::Node(action) => action,
+        netproof_plan::Action::Fault(fault) => {
+            let outcome = run_fault(fault, s, lab, sink.as_ref(), cancel).await;
+            let (verdict, error) = match &outcome {
+                Ok(_) => (Verdict::Pass, None),
+                Err(e) => (Verdict::Error, Some(e.0.clone())),
+            };
+            store.finish_step(step_id, verdict, Timestamp::now(), error.as_deref())?;
+            return Ok((outcome, verdict));
+        }
+    };
     let outcome = match lab.node(&node_name) {
         None => Err(step::StepError(format!(
             "node `{node_name}` is not in the lab"
@@ -353,7 +356,7 @@ async fn run_one(
                 seed: step::derive_seed(shared.seed, &s.name, 0),
                 step_name: s.name.clone(),
             };
-            step::run(s, ctx).await
+            step::run(s, action, ctx).await
         }
     };
     let (verdict, error) = match &outcome {

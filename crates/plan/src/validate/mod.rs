@@ -36,13 +36,10 @@ macro_rules! with_impairment_keys {
 }
 
 mod case;
-mod dns;
-mod http;
 mod impair;
 mod meta;
 mod service;
 mod step;
-mod throughput;
 mod topology;
 
 use toml::de::DeTable;
@@ -50,7 +47,7 @@ use toml::de::DeTable;
 use crate::Options;
 use crate::arg;
 use crate::diagnostic::Finding;
-use crate::model::{Arg, Backend, Plan, Source, Span};
+use crate::model::{Arg, Backend, LinkId, NodeId, Plan, Source, Span};
 use crate::spelling;
 use crate::tree::{Checker, Str, Table, Val};
 
@@ -205,9 +202,10 @@ impl Names {
         }
     }
 
-    /// Resolves a link reference `a--b` (either order) to the link's ends
-    /// as the plan writes them.
-    pub(crate) fn resolve_link(&self, ck: &mut Checker<'_>, s: &Str<'_>) -> Option<[String; 2]> {
+    /// Resolves a link reference `a--b` (either order) to the link's id:
+    /// its position among the plan's links, which are the validated ones in
+    /// this order, and its ends as the plan writes them.
+    pub(crate) fn resolve_link(&self, ck: &mut Checker<'_>, s: &Str<'_>) -> Option<LinkId> {
         let Some((a, b)) = s.value.split_once("--") else {
             ck.report(
                 Finding::new(s.span, format!("`{}` is not a link", s.value), "not `a--b`")
@@ -218,12 +216,13 @@ impl Names {
         let a_ok = self.resolve(ck, a, s.sub(0..a.len()));
         let b_ok = self.resolve(ck, b, s.sub(a.len() + 2..s.value.len()));
         let (a, b) = (a_ok?, b_ok?);
-        if let Some(l) = self
+        if let Some((i, l)) = self
             .links
             .iter()
-            .find(|l| (l[0] == a && l[1] == b) || (l[0] == b && l[1] == a))
+            .enumerate()
+            .find(|(_, l)| (l[0] == a && l[1] == b) || (l[0] == b && l[1] == a))
         {
-            return Some(l.clone());
+            return Some(LinkId::new(i, l.clone()));
         }
         let known: Vec<String> = self
             .links
@@ -262,6 +261,15 @@ impl Names {
             });
         ck.report(Finding::new(span, format!("unknown node `{name}`"), "no such node").hint(hint));
         None
+    }
+
+    /// Resolves a node reference given as a whole string value to the
+    /// node's id. A plan is assembled only when nothing was reported, and
+    /// then every node written is a node of the plan, in this order.
+    pub(crate) fn resolve_id(&self, ck: &mut Checker<'_>, s: &Str<'_>) -> Option<NodeId> {
+        let name = self.resolve_str(ck, s)?;
+        let index = self.names.iter().position(|n| *n == name)?;
+        Some(NodeId::new(index, name))
     }
 
     /// Resolves a node reference given as a whole string value.

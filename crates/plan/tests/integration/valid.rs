@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use netproof_plan::{
-    Action, Aggregate, Arg, ArgPart, Backend, Comparison, Options, Readiness, Role, Target,
-    TcpConnect,
+    Action, Aggregate, Arg, ArgPart, Backend, Comparison, NodeAction, Options, Readiness, Role,
+    Target, TcpConnect,
 };
 use netproof_sample::Unit;
 
@@ -91,19 +91,19 @@ fn cases_steps_and_defaults() {
     assert_eq!(probe.at, None);
     assert_eq!(
         probe.action,
-        Action::TcpConnect(TcpConnect {
+        Action::Node(NodeAction::TcpConnect(TcpConnect {
             from: "client".into(),
             to: Target::Node("server".into()),
             port: 8080
-        })
+        }))
     );
     let timed = &case.steps[1];
     assert_eq!(timed.at, Some(Duration::from_secs(1)));
     assert_eq!(timed.count, Some(5));
     assert!(
-        matches!(&timed.action, Action::TcpConnect(t) if t.to == Target::Addr("127.0.0.2".parse().unwrap()))
+        matches!(&timed.action, Action::Node(NodeAction::TcpConnect(t)) if t.to == Target::Addr("127.0.0.2".parse().unwrap()))
     );
-    let Action::Exec(exec) = &case.steps[2].action else {
+    let Action::Node(NodeAction::Exec(exec)) = &case.steps[2].action else {
         panic!("expected exec");
     };
     assert_eq!(exec.command[1], Arg::literal("{literal}"));

@@ -20,7 +20,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netproof_plan::{Action, Step};
+use netproof_plan::{Action, NodeAction, Step};
 use netproof_sample::{Event, Severity, Sink};
 use tokio::time::Instant;
 
@@ -76,20 +76,15 @@ pub struct StepOutcome {
 }
 
 /// Runs one action of `action`.
-async fn act(action: &Action, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
+async fn act(action: &NodeAction, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
     match action {
-        Action::Exec(e) => exec::run(e, ctx).await,
-        Action::TcpConnect(t) => tcp_connect::run(t, ctx).await,
-        Action::UdpEcho(u) => udp_echo::run(u, ctx).await,
-        Action::Ping(p) => ping::run(p, ctx).await,
-        Action::Throughput(t) => throughput::run(t, ctx).await,
-        Action::Http(h) => http::run(h, ctx).await,
-        Action::Dns(d) => dns::run(d, ctx).await,
-        // Faults act on the lab, not from a node; the case runs them.
-        Action::Fault(f) => Err(StepError(format!(
-            "fault `{}` reached the node step runner",
-            f.name()
-        ))),
+        NodeAction::Exec(e) => exec::run(e, ctx).await,
+        NodeAction::TcpConnect(t) => tcp_connect::run(t, ctx).await,
+        NodeAction::UdpEcho(u) => udp_echo::run(u, ctx).await,
+        NodeAction::Ping(p) => ping::run(p, ctx).await,
+        NodeAction::Throughput(t) => throughput::run(t, ctx).await,
+        NodeAction::Http(h) => http::run(h, ctx).await,
+        NodeAction::Dns(d) => dns::run(d, ctx).await,
     }
 }
 
@@ -133,7 +128,13 @@ pub fn derive_seed(base: u64, salt: &str, n: u64) -> u64 {
 /// `count` actions have run. Actions keep to a fixed schedule from the
 /// step's start; an action that overruns its slot delays the next one
 /// (slots are skipped, never run in a burst) and the skip is an event.
-pub async fn run(step: &Step, mut ctx: StepContext) -> Result<StepOutcome, StepError> {
+/// `action` is the step's node action (a fault step is the case's to run,
+/// on the lab).
+pub async fn run(
+    step: &Step,
+    action: &NodeAction,
+    mut ctx: StepContext,
+) -> Result<StepOutcome, StepError> {
     let start = Instant::now();
     let mut outcome = StepOutcome {
         actions: 0,
@@ -157,7 +158,7 @@ pub async fn run(step: &Step, mut ctx: StepContext) -> Result<StepOutcome, StepE
         ctx.deadline = Instant::now() + step.timeout;
         ctx.seed = derive_seed(base_seed, &step.name, slot);
         let result = tokio::select! {
-            r = act(&step.action, &ctx) => Some(r),
+            r = act(action, &ctx) => Some(r),
             _ = ctx.cancel.cancelled() => None,
         };
         match result {
@@ -217,7 +218,16 @@ pub async fn run(step: &Step, mut ctx: StepContext) -> Result<StepOutcome, StepE
 /// A one-line description of a step, for the procedure in reports.
 pub fn describe(step: &Step) -> String {
     let what = match &step.action {
-        Action::Exec(e) => {
+        Action::Fault(f) => describe_fault(f),
+        Action::Node(a) => describe_action(a),
+    };
+    describe_timing(step, what)
+}
+
+/// What a node action does, in a phrase.
+fn describe_action(action: &NodeAction) -> String {
+    match action {
+        NodeAction::Exec(e) => {
             let cmd: Vec<String> = e
                 .command
                 .iter()
@@ -225,14 +235,13 @@ pub fn describe(step: &Step) -> String {
                 .collect();
             format!("on `{}` run `{}`", e.node, cmd.join(" "))
         }
-        Action::TcpConnect(t) => {
+        NodeAction::TcpConnect(t) => {
             format!(
                 "time TCP connects from `{}` to `{}:{}`",
                 t.from, t.to, t.port
             )
         }
-        Action::Fault(f) => describe_fault(f),
-        Action::Ping(p) => format!(
+        NodeAction::Ping(p) => format!(
             "ping `{}` from `{}`: {} requests of {} B every {}",
             p.to,
             p.from,
@@ -240,7 +249,7 @@ pub fn describe(step: &Step) -> String {
             p.size,
             fmt_duration(p.interval)
         ),
-        Action::Http(h) => {
+        NodeAction::Http(h) => {
             let mut what = format!(
                 "GET `{}` from `{}` via `{}:{}`, Host `{}`, SNI {}{}",
                 h.url,
@@ -266,7 +275,7 @@ pub fn describe(step: &Step) -> String {
             }
             what
         }
-        Action::Throughput(t) => format!(
+        NodeAction::Throughput(t) => format!(
             "iperf3 {}{} test from `{}` to `{}:{}`: {} stream{} for {}{}",
             match t.protocol {
                 netproof_plan::Transport::Tcp => "TCP",
@@ -284,7 +293,7 @@ pub fn describe(step: &Step) -> String {
                 netproof_sample::Unit::BitsPerSecond.format(r as f64)
             ))
         ),
-        Action::Dns(d) => format!(
+        NodeAction::Dns(d) => format!(
             "ask `{}:{}` from `{}` for {} `{}`{} over {}{}",
             d.server,
             d.port,
@@ -303,7 +312,7 @@ pub fn describe(step: &Step) -> String {
                 String::new()
             }
         ),
-        Action::UdpEcho(u) => format!(
+        NodeAction::UdpEcho(u) => format!(
             "send {} UDP echo packets of {} B every {} from `{}` to `{}:{}`",
             u.packets,
             u.size,
@@ -312,7 +321,11 @@ pub fn describe(step: &Step) -> String {
             u.to,
             u.port
         ),
-    };
+    }
+}
+
+/// A step's description with its timing in parentheses.
+fn describe_timing(step: &Step, what: String) -> String {
     let mut timing = Vec::new();
     if let Some(at) = step.at {
         timing.push(format!("at {}", fmt_duration(at)));
@@ -332,7 +345,7 @@ pub fn describe(step: &Step) -> String {
 
 fn describe_fault(f: &netproof_plan::Fault) -> String {
     use netproof_plan::Fault;
-    let link = |l: &[String; 2]| format!("`{}--{}`", l[0], l[1]);
+    let link = |l: &netproof_plan::LinkId| format!("`{l}`");
     match f {
         Fault::LinkDown { links } if links.len() > 1 => format!(
             "fault: partition, links {} down at once",

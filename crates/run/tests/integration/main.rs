@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use netproof_plan::{
-    Action, Aggregate, Arg, Backend, Case, Comparison, Exec, Expectation, Meta, Node, Plan,
-    Readiness, Role, Service, Source, Span, Step, Target, TcpConnect,
+    Action, Aggregate, Arg, Backend, Case, Comparison, Exec, Expectation, Meta, Node, NodeAction,
+    Plan, Readiness, Role, Service, Source, Span, Step, Target, TcpConnect,
 };
 use netproof_run::{Cancel, Quiet, RunOptions, execute};
 use netproof_sample::Unit;
@@ -71,11 +71,11 @@ fn exec(name: &str, node: &str, cmd: &[&str]) -> Step {
         duration: None,
         count: None,
         timeout: Duration::from_secs(10),
-        action: Action::Exec(Exec {
+        action: Action::Node(NodeAction::Exec(Exec {
             node: node.into(),
             command: cmd.iter().map(|s| Arg::literal(*s)).collect(),
             env: vec![],
-        }),
+        })),
         span: Span::default(),
     }
 }
@@ -346,11 +346,11 @@ fn tcp_ready_check_waits_for_the_port_and_probes_reach_it() {
         duration: None,
         count: Some(5),
         timeout: Duration::from_secs(1),
-        action: Action::TcpConnect(TcpConnect {
+        action: Action::Node(NodeAction::TcpConnect(TcpConnect {
             from: "a".into(),
             to: Target::Node("b".into()),
             port: 7411,
-        }),
+        })),
         span: Span::default(),
     };
     let mut c = case("P1", vec![], vec![probe], vec![]);

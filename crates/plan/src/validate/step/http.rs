@@ -10,12 +10,14 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
-use crate::model::{Action, ByteRange, Http, HttpLoad, Target, Url, UrlHost};
+use crate::model::{ByteRange, Http, HttpLoad, NodeAction, Target, Url, UrlHost};
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
 
-use super::topology::external_allowed;
-use super::{Context, Names, optional, positive_duration};
+use crate::validate::topology::external_allowed;
+use crate::validate::{Context, Names, optional, positive_duration};
+
+use super::target::{from_node, target};
 
 /// The keys an `http` step takes besides the common ones.
 pub(super) const KEYS: &[&str] = &[
@@ -67,8 +69,8 @@ pub(super) fn http(
     names: &Names,
     t: &Table<'_, '_>,
     label: &str,
-) -> Option<Action> {
-    let from = super::step::from_node(ck, names, t, "connects");
+) -> Option<NodeAction> {
+    let from = from_node(ck, names, t, "connects");
     let url_val = t.require(
         ck,
         "url",
@@ -82,7 +84,7 @@ pub(super) fn http(
         (Some(v), _, _) => v.str(ck).and_then(|s| {
             let plain_v6 = s.value.parse::<Ipv6Addr>().is_ok();
             if s.value.contains(':') && !plain_v6 {
-                super::step::target(ck, cx, names, &s).map(|(t, p)| (t, Some(p)))
+                target(ck, cx, names, &s).map(|(t, p)| (t, Some(p)))
             } else {
                 match s.value.parse::<IpAddr>() {
                     Ok(ip) => {
@@ -311,7 +313,7 @@ pub(super) fn http(
         None => requests.unwrap_or(1),
     };
     let https = url.is_https();
-    Some(Action::Http(Http {
+    Some(NodeAction::Http(Http {
         from,
         to,
         port: to_port.unwrap_or(url.port),

@@ -6,12 +6,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
-use crate::model::{Action, Target, Throughput, Transport};
+use crate::model::{NodeAction, Target, Throughput, Transport};
 use crate::tree::{Checker, Table};
 use crate::units::format_duration;
 
-use super::topology::external_allowed;
-use super::{Context, Names, optional, positive_duration};
+use crate::validate::topology::external_allowed;
+use crate::validate::{Context, Names, optional, positive_duration};
+
+use super::target::{from_node, target};
 
 /// The keys a `throughput` step adds to the common ones.
 pub(super) const KEYS: &[&str] = &[
@@ -31,8 +33,8 @@ pub(super) fn throughput(
     names: &Names,
     t: &Table<'_, '_>,
     label: &str,
-) -> Option<Action> {
-    let from = super::step::from_node(ck, names, t, "runs the client");
+) -> Option<NodeAction> {
+    let from = from_node(ck, names, t, "runs the client");
     let to = t
         .require(
             ck,
@@ -43,7 +45,7 @@ pub(super) fn throughput(
         .and_then(|s| match s.value.parse::<IpAddr>() {
             // A bare address (IPv6 ones too): iperf3's port.
             Ok(ip) => external_allowed(ck, cx, ip, s.span).then_some((Target::Addr(ip), DEFAULT_PORT)),
-            Err(_) if s.value.contains(':') => super::step::target(ck, cx, names, &s),
+            Err(_) if s.value.contains(':') => target(ck, cx, names, &s),
             Err(_) => names
                 .resolve_str(ck, &s)
                 .map(|n| (Target::Node(n), DEFAULT_PORT)),
@@ -153,7 +155,7 @@ pub(super) fn throughput(
         );
         return None;
     }
-    Some(Action::Throughput(Throughput { to, port, ..step }))
+    Some(NodeAction::Throughput(Throughput { to, port, ..step }))
 }
 
 /// The duration plus room for the handshake and the results.

@@ -11,12 +11,14 @@ use std::time::Duration;
 use crate::diagnostic::Finding;
 use netproof_proto::prefix;
 
-use crate::model::{Action, Dns, DnsName, IpNet, RecordType, Target, Transport};
+use crate::model::{Dns, DnsName, IpNet, NodeAction, RecordType, Target, Transport};
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
 
-use super::topology::external_allowed;
-use super::{Context, Names, optional, positive_duration};
+use crate::validate::topology::external_allowed;
+use crate::validate::{Context, Names, optional, positive_duration};
+
+use super::target::{from_node, target};
 
 /// The keys a `dns` step adds to the common ones.
 pub(super) const KEYS: &[&str] = &[
@@ -47,8 +49,8 @@ pub(super) fn dns(
     names: &Names,
     t: &Table<'_, '_>,
     label: &str,
-) -> Option<Action> {
-    let from = super::step::from_node(ck, names, t, "asks");
+) -> Option<NodeAction> {
+    let from = from_node(ck, names, t, "asks");
     let server = t
         .require(
             ck,
@@ -59,7 +61,7 @@ pub(super) fn dns(
         .and_then(|s| match s.value.parse::<IpAddr>() {
             // A bare address, IPv6 ones too: port 53.
             Ok(ip) => external_allowed(ck, cx, ip, s.span).then_some((Target::Addr(ip), DEFAULT_PORT)),
-            Err(_) if s.value.contains(':') => super::step::target(ck, cx, names, &s),
+            Err(_) if s.value.contains(':') => target(ck, cx, names, &s),
             Err(_) => names
                 .resolve_str(ck, &s)
                 .map(|n| (Target::Node(n), DEFAULT_PORT)),
@@ -162,7 +164,7 @@ pub(super) fn dns(
             return None;
         }
     }
-    Some(Action::Dns(step))
+    Some(NodeAction::Dns(step))
 }
 
 /// The step's default `timeout`: every query's tries and a TCP retry, one
@@ -205,7 +207,7 @@ fn subnet(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<IpNet> {
 mod tests {
     use std::path::Path;
 
-    use crate::model::{Action, Dns, Target, Transport};
+    use crate::model::{Action, Dns, NodeAction, Target, Transport};
     use crate::{Options, parse};
 
     fn plan(step: &str) -> String {
@@ -235,7 +237,7 @@ steps = [ {step} ]
             .unwrap_or_else(|e| panic!("{}", e.render(false, 100)));
         let s = &p.cases[0].steps[0];
         match &s.action {
-            Action::Dns(d) => (d.clone(), s.timeout),
+            Action::Node(NodeAction::Dns(d)) => (d.clone(), s.timeout),
             other => panic!("{other:?}"),
         }
     }
