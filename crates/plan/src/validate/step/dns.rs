@@ -5,20 +5,18 @@
 //! the record type and the subnet are checked here, so a typo in any of
 //! them is a plan error at its key, not a failed query at run time.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
 use netproof_proto::prefix;
 
-use crate::model::{Dns, DnsName, IpNet, NodeAction, RecordType, Target, Transport};
+use crate::model::{Dns, DnsName, IpNet, NodeAction, RecordType, Transport};
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
 
-use crate::validate::topology::external_allowed;
 use crate::validate::{Context, Names, optional, positive_duration};
 
-use super::target::{from_node, target};
+use super::target::{from_node, target_with_default};
 
 /// The keys a `dns` step adds to the common ones.
 pub(super) const KEYS: &[&str] = &[
@@ -58,14 +56,7 @@ pub(super) fn dns(
             "add `server = \"NODE\"` (port 53), `\"NODE:PORT\"` or an address: the DNS server asked",
         )
         .and_then(|v| v.str(ck))
-        .and_then(|s| match s.value.parse::<IpAddr>() {
-            // A bare address, IPv6 ones too: port 53.
-            Ok(ip) => external_allowed(ck, cx, ip, s.span).then_some((Target::Addr(ip), DEFAULT_PORT)),
-            Err(_) if s.value.contains(':') => target(ck, cx, names, &s),
-            Err(_) => names
-                .resolve_str(ck, &s)
-                .map(|n| (Target::Node(n), DEFAULT_PORT)),
-        });
+        .and_then(|s| target_with_default(ck, cx, names, &s, DEFAULT_PORT));
     let name = t
         .require(
             ck,

@@ -120,6 +120,24 @@ pub(super) fn target(
     Some((target?, port?))
 }
 
+/// `NODE`, an address (IPv6 ones bare too) or either with a port, as
+/// `target` reads it; without a port, `default_port`.
+pub(super) fn target_with_default(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    names: &Names,
+    s: &Str<'_>,
+    default_port: u16,
+) -> Option<(Target, u16)> {
+    match s.value.parse::<IpAddr>() {
+        Ok(ip) => external_allowed(ck, cx, ip, s.span).then_some((Target::Addr(ip), default_port)),
+        Err(_) if s.value.contains(':') => target(ck, cx, names, s),
+        Err(_) => names
+            .resolve_str(ck, s)
+            .map(|n| (Target::Node(n), default_port)),
+    }
+}
+
 /// The step's `from` node, required; `does` says what it does in the hint
 /// (`"connects"`, `"pings"`).
 pub(super) fn from_node(

@@ -10,10 +10,9 @@ use crate::model::{NodeAction, Target, Throughput, Transport};
 use crate::tree::{Checker, Table};
 use crate::units::format_duration;
 
-use crate::validate::topology::external_allowed;
 use crate::validate::{Context, Names, optional, positive_duration};
 
-use super::target::{from_node, target};
+use super::target::{from_node, target_with_default};
 
 /// The keys a `throughput` step adds to the common ones.
 pub(super) const KEYS: &[&str] = &[
@@ -42,14 +41,7 @@ pub(super) fn throughput(
             "add `to = \"NODE\"` (port 5201) or `to = \"NODE:PORT\"`, where an iperf3 server listens",
         )
         .and_then(|v| v.str(ck))
-        .and_then(|s| match s.value.parse::<IpAddr>() {
-            // A bare address (IPv6 ones too): iperf3's port.
-            Ok(ip) => external_allowed(ck, cx, ip, s.span).then_some((Target::Addr(ip), DEFAULT_PORT)),
-            Err(_) if s.value.contains(':') => target(ck, cx, names, &s),
-            Err(_) => names
-                .resolve_str(ck, &s)
-                .map(|n| (Target::Node(n), DEFAULT_PORT)),
-        });
+        .and_then(|s| target_with_default(ck, cx, names, &s, DEFAULT_PORT));
     let protocol = t.get("protocol").map(|v| {
         let s = v.str(ck)?;
         match s.value {
