@@ -237,6 +237,17 @@ mod tests {
     }
 
     #[test]
+    fn names_and_types_print_as_they_parse() {
+        for text in ["www.cdn.test.", "_sip._tcp.x.test.", "*.x.test."] {
+            assert_eq!(DnsName::parse(text).unwrap().to_string(), text);
+        }
+        for (_, code) in TYPES {
+            let t = RecordType(*code);
+            assert_eq!(RecordType::parse(&t.to_string()).unwrap(), t);
+        }
+    }
+
+    #[test]
     fn record_types_by_mnemonic_or_number() {
         assert_eq!(RecordType::parse("aaaa").unwrap(), RecordType::AAAA);
         assert_eq!(RecordType::parse("HTTPS").unwrap().code(), 65);

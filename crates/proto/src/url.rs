@@ -353,6 +353,32 @@ mod tests {
     }
 
     #[test]
+    fn printing_gives_a_url_that_parses_back_to_the_same_target() {
+        for text in [
+            "https://Site-A.test:8443/x?y=1",
+            "http://198.18.0.4",
+            "https://[2001:2::1]:443?q",
+            "HTTP://x:80/a/b",
+            "https://[::1]:8443/",
+        ] {
+            let u = Url::parse(text).unwrap();
+            let again = Url::parse(&u.to_string()).unwrap();
+            assert_eq!(
+                (
+                    again.scheme,
+                    &again.host,
+                    again.port,
+                    &again.path,
+                    again.authority()
+                ),
+                (u.scheme, &u.host, u.port, &u.path, u.authority()),
+                "{text}"
+            );
+            assert_eq!(again.to_string(), u.to_string());
+        }
+    }
+
+    #[test]
     fn never_panics_on_any_prefix_of_a_url() {
         let text = "https://[2001:2::1]:8443/a?b=c";
         for i in 0..=text.len() {
