@@ -61,9 +61,39 @@ pub enum CliError {
     /// The lab could not be built or reached.
     #[error(transparent)]
     Lab(#[from] netproof_lab::LabError),
+    /// A responder could not listen where asked (`probe serve`).
+    #[error("cannot {what} on {at}\nhint: {}", listen_hint(source))]
+    Listen {
+        /// What it was to do there: `answer UDP echo`, `serve iperf3`.
+        what: &'static str,
+        /// Where: an address, or `port N of every address`.
+        at: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The async runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
+}
+
+/// What to try when a responder cannot listen, by the kernel's reason.
+fn listen_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "is another `netproof probe serve` or `iperf3 -s` listening there? name other \
+             ports with --udp ADDR:PORT and --iperf ADDR:PORT"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "that address is not this host's (or this namespace's); give neither --udp nor \
+             --iperf to serve both on every address"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need root or CAP_NET_BIND_SERVICE; name another port with \
+             --udp ADDR:PORT or --iperf ADDR:PORT"
+        }
+        _ => "check the address given to --udp or --iperf, and that the port is free",
+    }
 }
 
 impl CliError {
@@ -71,6 +101,14 @@ impl CliError {
     pub fn exit_code(&self) -> Code {
         match self {
             CliError::Plans(_) | CliError::Usage(_) => Code::Usage,
+            // An address that is not this host's is what the user wrote; a
+            // port in use or refused is the machine's state.
+            CliError::Listen { source, .. }
+                if source.kind() == std::io::ErrorKind::AddrNotAvailable =>
+            {
+                Code::Usage
+            }
+            CliError::Listen { .. } => Code::Infra,
             CliError::Store(netproof_store::StoreError::NoSuchRun { .. }) => Code::Usage,
             CliError::Store(_)
             | CliError::Report(_)
