@@ -8,8 +8,8 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0    every expectation passed (check: every plan is valid; compare: no regression)
   1    some expectation failed or could not be measured (compare: a regression)
-  2    usage error or invalid plan
-  3    the lab or infrastructure failed (a service did not start, the database failed)
+  2    what you wrote is wrong: a flag, an invalid plan, a name that is not there
+  3    the machine failed: the lab, a namespace, a socket, the database, a file, a peer
   130  interrupted by Ctrl-C or SIGTERM (the lab was taken down)
 
 Plan language reference: docs/plan-language.md";

@@ -11,9 +11,11 @@ pub enum Code {
     Success,
     /// Some expectation failed (or a regression was found).
     Failed,
-    /// Usage error or invalid plan.
+    /// What the user wrote is wrong: bad flags, an invalid plan, a name
+    /// that is not there.
     Usage,
-    /// The lab or infrastructure failed.
+    /// The machine failed: the lab, a namespace, a socket, the database, a
+    /// file, a missing peer.
     Infra,
     /// Interrupted by Ctrl-C or SIGTERM.
     Interrupted,
@@ -40,9 +42,15 @@ pub enum CliError {
     /// One or more plans are invalid (all their problems are inside).
     #[error("invalid plan")]
     Plans(Vec<netproof_plan::PlanError>),
-    /// The command line asks for something impossible.
+    /// What the user wrote is wrong: a flag, a value, a name that is not
+    /// there (exit 2).
     #[error("{0}")]
     Usage(String),
+    /// The machine failed at what was asked: a namespace, a socket, a
+    /// process, a file (exit 3). Not the user's doing, though the hint may
+    /// say how to help it.
+    #[error("{0}")]
+    Infra(String),
     /// The results database failed.
     #[error(transparent)]
     Store(#[from] netproof_store::StoreError),
@@ -110,7 +118,8 @@ impl CliError {
             }
             CliError::Listen { .. } => Code::Infra,
             CliError::Store(netproof_store::StoreError::NoSuchRun { .. }) => Code::Usage,
-            CliError::Store(_)
+            CliError::Infra(_)
+            | CliError::Store(_)
             | CliError::Report(_)
             | CliError::Write { .. }
             | CliError::Runtime(_)
@@ -151,5 +160,50 @@ impl CliError {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listen(kind: std::io::ErrorKind) -> CliError {
+        CliError::Listen {
+            what: "serve iperf3",
+            at: "198.18.0.4:5201".into(),
+            source: std::io::Error::from(kind),
+        }
+    }
+
+    #[test]
+    fn the_users_mistakes_exit_2_and_the_machines_failures_3() {
+        assert_eq!(CliError::Usage("bad flag".into()).exit_code(), Code::Usage);
+        assert_eq!(
+            CliError::Infra("no namespace".into()).exit_code(),
+            Code::Infra
+        );
+        // An address that is not this host's is what the user wrote ...
+        assert_eq!(
+            listen(std::io::ErrorKind::AddrNotAvailable).exit_code(),
+            Code::Usage
+        );
+        // ... a port someone else holds, or that needs privilege, is not.
+        assert_eq!(
+            listen(std::io::ErrorKind::AddrInUse).exit_code(),
+            Code::Infra
+        );
+        assert_eq!(
+            listen(std::io::ErrorKind::PermissionDenied).exit_code(),
+            Code::Infra
+        );
+        assert_eq!(ExitCode::from(Code::Usage), ExitCode::from(2));
+        assert_eq!(ExitCode::from(Code::Infra), ExitCode::from(3));
+    }
+
+    #[test]
+    fn a_listen_failure_hints_at_both_flags() {
+        let text = listen(std::io::ErrorKind::AddrInUse).to_string();
+        assert!(text.starts_with("cannot serve iperf3 on 198.18.0.4:5201\nhint: "));
+        assert!(text.contains("--udp") && text.contains("--iperf"), "{text}");
     }
 }

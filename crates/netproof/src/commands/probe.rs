@@ -225,12 +225,22 @@ fn ping_cmd(args: ProbePingArgs) -> Result<Code, CliError> {
         timeout: duration("wait", &args.wait)?,
     };
     let socket = netproof_probe::ping::open_socket(args.target.is_ipv6())
-        .map_err(|e| CliError::Usage(format!("cannot ping {}: {e}", args.target)))?;
+        .map_err(|e| CliError::Infra(format!("cannot ping {}: {e}", args.target)))?;
     let sink = MemorySink::new();
     let summary = runtime()?.block_on(async {
         netproof_probe::ping::run(socket, &cfg, &sink, &Labels::new())
             .await
-            .map_err(|e| CliError::Usage(e.to_string()))
+            .map_err(|e| {
+                use netproof_probe::ping::PingError as E;
+                match e {
+                    E::InvalidSize { .. } | E::NoRequests | E::ZeroInterval => {
+                        CliError::Usage(e.to_string())
+                    }
+                    // The socket's family is chosen from the target here, so
+                    // a mismatch, like a socket failure, is not the user's.
+                    _ => CliError::Infra(e.to_string()),
+                }
+            })
     })?;
     let contents = sink.contents();
     if args.json {
@@ -284,7 +294,12 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
             .map_err(CliError::Runtime)?;
         udp_echo::run(socket, &cfg, &sink, &Labels::new())
             .await
-            .map_err(|e| CliError::Usage(e.to_string()))
+            .map_err(|e| match e {
+                udp_echo::ProbeError::InvalidSize { .. }
+                | udp_echo::ProbeError::NoPackets
+                | udp_echo::ProbeError::ZeroInterval => CliError::Usage(e.to_string()),
+                _ => CliError::Infra(e.to_string()),
+            })
     })?;
     let contents = sink.contents();
     let lost = summary.lost;
