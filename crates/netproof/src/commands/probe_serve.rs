@@ -58,34 +58,20 @@ pub fn run(args: ProbeServeArgs) -> Result<Code, CliError> {
     let iperf = args.iperf.as_deref().map(iperf_addr).transpose()?;
     let endpoints = Endpoints::of(args.udp, iperf);
     super::probe::runtime()?.block_on(async {
-        let echo = match endpoints.udp {
-            Some(at) => {
-                let socket = bind(at, Type::DGRAM).map_err(|source| CliError::Listen {
-                    what: "answer UDP echo",
-                    at: describe(at),
-                    source,
-                })?;
-                let socket =
-                    tokio::net::UdpSocket::from_std(socket.into()).map_err(CliError::Runtime)?;
-                eprintln!("answering UDP echo on {}", describe(at));
-                Some(socket)
-            }
-            None => None,
-        };
-        let listener = match endpoints.iperf {
-            Some(at) => {
-                let socket = bind(at, Type::STREAM).map_err(|source| CliError::Listen {
-                    what: "serve iperf3",
-                    at: describe(at),
-                    source,
-                })?;
-                let listener =
-                    tokio::net::TcpListener::from_std(socket.into()).map_err(CliError::Runtime)?;
-                eprintln!("serving iperf3 on {}", describe(at));
-                Some(listener)
-            }
-            None => None,
-        };
+        let echo = endpoints
+            .udp
+            .map(|at| {
+                let socket = listen(at, Type::DGRAM, "answer UDP echo", "answering UDP echo")?;
+                tokio::net::UdpSocket::from_std(socket.into()).map_err(CliError::Runtime)
+            })
+            .transpose()?;
+        let listener = endpoints
+            .iperf
+            .map(|at| {
+                let socket = listen(at, Type::STREAM, "serve iperf3", "serving iperf3")?;
+                tokio::net::TcpListener::from_std(socket.into()).map_err(CliError::Runtime)
+            })
+            .transpose()?;
         let cancel = netproof_run::Cancel::new();
         netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
         let stop = || {
@@ -141,6 +127,18 @@ fn describe(at: Listen) -> String {
         Listen::At(addr) => addr.to_string(),
         Listen::Everywhere(port) => format!("port {port} of every address"),
     }
+}
+
+/// [`bind`], said on stderr, or the error that says where and why not.
+/// `what` and `doing` name the job: "serve iperf3", "serving iperf3".
+fn listen(at: Listen, kind: Type, what: &'static str, doing: &str) -> Result<Socket, CliError> {
+    let socket = bind(at, kind).map_err(|source| CliError::Listen {
+        what,
+        at: describe(at),
+        source,
+    })?;
+    eprintln!("{doing} on {}", describe(at));
+    Ok(socket)
 }
 
 /// A non-blocking socket of `kind` bound (and, for a stream, listening)
