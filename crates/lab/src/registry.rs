@@ -44,23 +44,20 @@ impl ProcessId {
     }
 
     /// The process with `pid`, if it exists (a zombie counts as gone: it
-    /// runs nothing and holds no namespace).
+    /// runs nothing and holds no namespace; see [`netproof_proto::process`]).
     pub fn of(pid: u32) -> Option<ProcessId> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name (field 2) is in parentheses and may contain
-        // spaces or parentheses; fields after the *last* ')' are plain.
-        let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
-        // Field 3 is the state; field 22, the start time, comes 19 later.
-        if rest.next()? == "Z" {
-            return None;
-        }
-        let start_time = rest.nth(18)?.parse().ok()?;
-        Some(ProcessId { pid, start_time })
+        let stat = netproof_proto::process::read(pid).ok()?;
+        (!stat.has_exited()).then_some(ProcessId {
+            pid,
+            start_time: stat.start_time,
+        })
     }
 
     /// Whether this exact process (same pid, same start time) still runs.
+    /// A pid whose stat cannot be read is gone: `gc` acts only on what it
+    /// names, and only after the kernel no longer shows the owner.
     pub fn is_alive(&self) -> bool {
-        Self::of(self.pid).is_some_and(|now| now.start_time == self.start_time)
+        netproof_proto::process::read(self.pid).is_ok_and(|s| s.is_alive_as(self.start_time))
     }
 }
 

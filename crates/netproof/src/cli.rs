@@ -8,8 +8,8 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0    every expectation passed (check: every plan is valid; compare: no regression)
   1    some expectation failed or could not be measured (compare: a regression)
-  2    usage error or invalid plan
-  3    the lab or infrastructure failed (a service did not start, the database failed)
+  2    what you wrote is wrong: a flag, an invalid plan, a name that is not there
+  3    the machine failed: the lab, a namespace, a socket, the database, a file, a peer
   130  interrupted by Ctrl-C or SIGTERM (the lab was taken down)
 
 Plan language reference: docs/plan-language.md";
@@ -63,7 +63,8 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ProbeCommand {
     /// Answer probes: a UDP echo responder for `udp-echo` and `udp_echo`
-    /// steps, and an iperf3-compatible server for `throughput`.
+    /// steps, and an iperf3-compatible server for `throughput` (with no
+    /// options, both on every address: UDP 7007 and TCP 5201).
     Serve(ProbeServeArgs),
     /// Send a series of UDP echo packets to a responder and report RTT,
     /// loss, duplicates, reordering and jitter.
@@ -257,13 +258,19 @@ pub struct ProbePingArgs {
 }
 
 /// `netproof probe serve`.
+///
+/// With neither `--udp` nor `--iperf`, serves both on every address, as
+/// `iperf3 -s` does: UDP echo on port 7007 and iperf3 on port 5201. With
+/// either, serves only what is named.
 #[derive(Debug, Args)]
 pub struct ProbeServeArgs {
-    /// Address and port to answer UDP echo on, e.g. `198.18.0.4:7007` or `[::]:7007`.
-    #[arg(long, value_name = "ADDR:PORT", required_unless_present = "iperf")]
+    /// Address and port to answer UDP echo on, e.g. `198.18.0.4:7007` or
+    /// `[::]:7007` (default without --iperf: port 7007 of every address).
+    #[arg(long, value_name = "ADDR:PORT")]
     pub udp: Option<std::net::SocketAddr>,
     /// Address to serve iperf3 clients on (`iperf3 -c`, `netproof probe
-    /// throughput`), e.g. `198.18.0.4` or `198.18.0.4:5201` (port 5201 by default).
+    /// throughput`), e.g. `198.18.0.4` or `198.18.0.4:5201` (port 5201 by
+    /// default; without --udp either, port 5201 of every address).
     #[arg(long, value_name = "ADDR[:PORT]")]
     pub iperf: Option<String>,
     /// Stop after this long (e.g. `10m`); without it, until Ctrl-C or SIGTERM.

@@ -5,7 +5,9 @@
 //! (the lab, the link emulator, the probes) takes them as they are, so no
 //! crate parses a plan string a second time. Nothing here does I/O, holds
 //! a socket or reads a clock: each module is a codec or a small validated
-//! value, and none panics on what a user wrote.
+//! value, and none panics on what a user wrote. (One exception, named:
+//! [`process::read`] reads a `/proc/PID/stat` file, so the lab registry and
+//! the results store read it the same way.)
 //!
 //! - [`link`]: what an emulated link does per direction (netem's meanings)
 //!   and the Mahimahi trace format.
@@ -16,11 +18,14 @@
 //! - [`prefix`]: network prefixes (the `ipnet` crate's types) as a user
 //!   writes them, and the lab's address ranges.
 //! - [`dns`]: DNS names and record types.
+//! - [`process`]: a process's identity (pid and start time) and whether it
+//!   is still alive, from `/proc/PID/stat`.
 //! - [`seed`]: deriving independent, reproducible seeds from a run's seed.
 
 pub mod dns;
 pub mod link;
 pub mod prefix;
+pub mod process;
 pub mod range;
 pub mod seed;
 pub mod url;

@@ -353,7 +353,7 @@ async fn run_one(
                 sink,
                 deadline: Instant::now() + s.timeout,
                 cancel: cancel.clone(),
-                seed: step::derive_seed(shared.seed, &s.name, 0),
+                seed: netproof_proto::seed::derive_named(shared.seed, &s.name, 0),
                 step_name: s.name.clone(),
             };
             step::run(s, action, ctx).await

@@ -113,7 +113,7 @@ fn draw_seed() -> u64 {
         }
     }
     let t = Timestamp::now().0 as u64;
-    step::derive_seed(t, "seed", u64::from(std::process::id()))
+    netproof_proto::seed::derive_named(t, "seed", u64::from(std::process::id()))
 }
 
 /// Executes `plan` and records it in `store`.

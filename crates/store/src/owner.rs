@@ -7,6 +7,10 @@
 //! but a pid *and* its start time identify one process for the life of the
 //! machine.
 //!
+//! The stat line is parsed, and the alive-or-gone decision made, by
+//! [`netproof_proto::process`], which the lab registry uses too, so the two
+//! agree (a zombie owner is gone).
+//!
 //! This module only answers "is that process still there?"; deciding what to
 //! do about a dead owner (marking its run `aborted`) is the store's job.
 //!
@@ -18,6 +22,8 @@
 use std::io;
 use std::path::Path;
 
+use netproof_proto::process;
+
 use crate::records::Owner;
 
 /// What this process can tell about a run's owner.
@@ -25,8 +31,9 @@ use crate::records::Owner;
 pub enum Liveness {
     /// The owner process exists (same pid, same start time).
     Alive,
-    /// The owner was on this host and is gone: its pid does not exist, or
-    /// belongs to a process that started at another time.
+    /// The owner was on this host and is gone: its pid does not exist,
+    /// belongs to a process that started at another time, or is a zombie
+    /// (it has exited; only its parent has not collected it yet).
     Gone,
     /// The owner ran on another host; nothing can be said from here.
     ElsewhereHost,
@@ -45,9 +52,9 @@ impl Owner {
     /// aborted (see [`Owner::liveness`]).
     pub fn current() -> Owner {
         let pid = std::process::id();
-        let start_time = match read_start_time(pid) {
-            Ok(Some(t)) => t,
-            Ok(None) | Err(_) => {
+        let start_time = match process::read(pid) {
+            Ok(stat) => stat.start_time,
+            Err(_) => {
                 tracing::warn!(
                     pid,
                     "cannot read this process's start time from /proc; recording 0"
@@ -77,10 +84,10 @@ impl Owner {
         if !Path::new("/proc/self/stat").exists() {
             return Liveness::Unknown;
         }
-        match read_start_time(self.pid) {
-            Ok(Some(t)) if t == self.start_time => Liveness::Alive,
-            Ok(Some(_)) => Liveness::Gone,
-            Ok(None) => Liveness::Unknown,
+        match process::read(self.pid) {
+            // A zombie owner has exited: gone, as the lab registry says too.
+            Ok(stat) if stat.is_alive_as(self.start_time) => Liveness::Alive,
+            Ok(_) => Liveness::Gone,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Liveness::Gone,
             // A process that exits between open and read surfaces as ESRCH.
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Liveness::Gone,
@@ -111,42 +118,9 @@ pub fn hostname() -> String {
     }
 }
 
-/// Reads `/proc/PID/stat` and returns the process start time, `Ok(None)` if
-/// the file does not parse.
-fn read_start_time(pid: u32) -> io::Result<Option<u64>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    Ok(parse_start_time(&stat))
-}
-
-/// Field 22 (`starttime`) of a `/proc/PID/stat` line.
-///
-/// Field 2 is the command name in parentheses and may itself contain spaces
-/// and parentheses, so fields are counted from the *last* `)`.
-pub fn parse_start_time(stat: &str) -> Option<u64> {
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    // after_comm starts with field 3 (state); field 22 is 19 fields later.
-    after_comm.split_whitespace().nth(19)?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    // Shaped like `cat /proc/self/stat`, with a command name that has spaces
-    // and a closing parenthesis to trip a naive split.
-    static STAT_TRICKY: &str = "4242 (we ird) name) S 1 4242 4242 0 -1 4194560 113 0 0 0 0 0 0 0 20 0 1 0 987654 2732032 165 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-
-    #[test]
-    fn start_time_is_field_22_counted_after_the_last_paren() {
-        assert_eq!(parse_start_time(STAT_TRICKY), Some(987_654));
-    }
-
-    #[test]
-    fn truncated_stat_has_no_start_time() {
-        assert_eq!(parse_start_time("4242 (x) S 1 2 3"), None);
-        assert_eq!(parse_start_time("garbage"), None);
-        assert_eq!(parse_start_time(""), None);
-    }
 
     #[test]
     fn current_process_is_alive() {

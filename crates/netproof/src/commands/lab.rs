@@ -42,9 +42,18 @@ fn up(args: LabUpArgs) -> Result<Code, CliError> {
     let options = plan_options(&args.plan_options)?;
     let plan = netproof_plan::load(&args.plan, &options).map_err(|e| CliError::Plans(vec![e]))?;
     let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
+    // As `run` does: a lab the plan describes but that cannot be built is
+    // the plan's fault (exit 2), found before anything is created; failures
+    // while building are the machine's (exit 3).
+    if let Err(e) = netproof_lab::check(&plan, backend) {
+        return Err(CliError::Usage(format!(
+            "{}: the lab cannot be built: {e}",
+            super::lab_error_place(&plan, &e)
+        )));
+    }
     if backend == netproof_plan::Backend::Netns {
         netproof_lab::rootless::enter_if_unprivileged()
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+            .map_err(|e| CliError::Infra(e.to_string()))?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -195,10 +204,14 @@ fn exec(args: LabExecArgs) -> Result<Code, CliError> {
         } else {
             String::new()
         };
-        CliError::Usage(format!(
-            "cannot run `{program}` on `{}`: {e}{hint}",
-            node.name
-        ))
+        let text = format!("cannot run `{program}` on `{}`: {e}{hint}", node.name);
+        // A program that is not there is a typo in the command line; any
+        // other failure (entering the namespace, fork) is the machine's.
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CliError::Usage(text)
+        } else {
+            CliError::Infra(text)
+        }
     })?;
     Ok(Code::Child(match (status.code(), status.signal()) {
         (Some(c), _) => u8::try_from(c).unwrap_or(1),
@@ -215,7 +228,7 @@ fn open_namespaces(
     node: &registry::NodeEntry,
 ) -> Result<(Option<std::fs::File>, std::fs::File), CliError> {
     let Some(ns) = &node.namespace else {
-        return Err(CliError::Usage(format!(
+        return Err(CliError::Infra(format!(
             "lab {} records no namespace for node `{}` (an entry written by an older netproof?)\nhint: take it down with `netproof lab down --lab {}` and bring it up again",
             entry.id, node.name, entry.id
         )));
@@ -231,7 +244,7 @@ fn open_namespaces(
             } else {
                 "is the lab still up? `netproof lab status` lists the labs on this host; entering a namespace needs root".to_string()
             };
-            CliError::Usage(format!(
+            CliError::Infra(format!(
                 "cannot enter node `{}` of lab {}: cannot open {what} `{}`: {e}\nhint: {hint}",
                 node.name,
                 entry.id,
@@ -250,7 +263,7 @@ fn open_namespaces(
     // process. Still the same process (pid and start time) now means the
     // files are the lab's.
     if rootless && !entry.owner.is_alive() {
-        return Err(CliError::Usage(format!(
+        return Err(CliError::Infra(format!(
             "lab {} went down (its owner, pid {}, exited) while `lab exec` was entering it\nhint: `netproof lab status` lists the labs on this host",
             entry.id, entry.owner.pid
         )));
@@ -343,7 +356,7 @@ fn down(args: LabDownArgs) -> Result<Code, CliError> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(CliError::Usage(format!(
+    Err(CliError::Infra(format!(
         "lab {} did not come down within 30 s\nhint: its owner is pid {}; `netproof lab gc` cleans up once it has exited",
         entry.id, entry.owner.pid
     )))

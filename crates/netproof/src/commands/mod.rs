@@ -6,6 +6,7 @@ mod lab;
 mod probe;
 mod probe_dns;
 mod probe_http;
+mod probe_serve;
 mod report;
 mod run;
 mod runs;

@@ -5,14 +5,12 @@ use std::time::Duration;
 use netproof_probe::{throughput, udp_echo};
 use netproof_sample::{Labels, MemorySink, Value};
 
-use crate::cli::{
-    ProbeCommand, ProbePingArgs, ProbeServeArgs, ProbeThroughputArgs, ProbeUdpEchoArgs,
-};
+use crate::cli::{ProbeCommand, ProbePingArgs, ProbeThroughputArgs, ProbeUdpEchoArgs};
 use crate::error::{CliError, Code};
 
 pub fn run(command: ProbeCommand) -> Result<Code, CliError> {
     match command {
-        ProbeCommand::Serve(a) => serve(a),
+        ProbeCommand::Serve(a) => super::probe_serve::run(a),
         ProbeCommand::UdpEcho(a) => udp_echo_cmd(a),
         ProbeCommand::Ping(a) => ping_cmd(a),
         ProbeCommand::Http(a) => super::probe_http::run(a),
@@ -21,110 +19,16 @@ pub fn run(command: ProbeCommand) -> Result<Code, CliError> {
     }
 }
 
-fn duration(flag: &str, text: &str) -> Result<Duration, CliError> {
+pub(super) fn duration(flag: &str, text: &str) -> Result<Duration, CliError> {
     netproof_plan::units::parse_duration(text)
         .map_err(|e| CliError::Usage(format!("--{flag} `{text}`: {e}")))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(CliError::Runtime)
-}
-
-fn serve(args: ProbeServeArgs) -> Result<Code, CliError> {
-    let limit = args
-        .duration
-        .as_deref()
-        .map(|d| duration("for", d))
-        .transpose()?;
-    let iperf = args.iperf.as_deref().map(iperf_addr).transpose()?;
-    runtime()?.block_on(async {
-        let echo = match args.udp {
-            Some(addr) => Some(tokio::net::UdpSocket::bind(addr).await.map_err(|e| {
-                CliError::Usage(format!(
-                    "cannot answer UDP echo on {addr}: {e}\nhint: is the address this host's, and the port free?"
-                ))
-            })?),
-            None => None,
-        };
-        let listener = match iperf {
-            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                CliError::Usage(format!(
-                    "cannot serve iperf3 on {addr}: {e}\nhint: is the address this host's, and the port free (is an `iperf3 -s` running)?"
-                ))
-            })?),
-            None => None,
-        };
-        if let Some(a) = args.udp {
-            eprintln!("answering UDP echo on {a}");
-        }
-        if let Some(a) = iperf {
-            eprintln!("serving iperf3 on {a}");
-        }
-        let cancel = netproof_run::Cancel::new();
-        netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
-        let stop = || {
-            let cancel = cancel.clone();
-            async move {
-                match limit {
-                    Some(d) => {
-                        tokio::select! {
-                            _ = tokio::time::sleep(d) => {}
-                            _ = cancel.cancelled() => {}
-                        }
-                    }
-                    None => cancel.cancelled().await,
-                }
-            }
-        };
-        let echo_task = async {
-            match echo {
-                Some(socket) => udp_echo::serve(socket, stop()).await.map(Some),
-                None => Ok(None),
-            }
-        };
-        let iperf_task = async {
-            match listener {
-                Some(l) => throughput::serve(l, &throughput::ServeConfig::default(), stop(), |o| {
-                    eprintln!("iperf3: {}", o.describe());
-                })
-                .await
-                .map(Some),
-                None => Ok(None),
-            }
-        };
-        let (echo_stats, iperf_stats) = tokio::join!(echo_task, iperf_task);
-        if let Some(stats) = echo_stats.map_err(CliError::Runtime)? {
-            eprintln!(
-                "answered {} requests, ignored {} malformed datagrams",
-                stats.replied, stats.malformed
-            );
-        }
-        if let Some(stats) = iperf_stats.map_err(CliError::Runtime)? {
-            eprintln!(
-                "iperf3: {} tests completed, {} failed, {} clients turned away",
-                stats.completed, stats.failed, stats.denied
-            );
-        }
-        Ok(Code::Success)
-    })
-}
-
-/// `ADDR`, `ADDR:PORT`, `[IPv6]:PORT` or a bare IPv6 address; port 5201
-/// unless given.
-fn iperf_addr(text: &str) -> Result<std::net::SocketAddr, CliError> {
-    if let Ok(a) = text.parse::<std::net::SocketAddr>() {
-        return Ok(a);
-    }
-    text.parse::<std::net::IpAddr>()
-        .map(|ip| std::net::SocketAddr::new(ip, throughput::DEFAULT_PORT))
-        .map_err(|_| {
-            CliError::Usage(format!(
-                "--iperf `{text}` is not an address\nhint: write `198.18.0.4`, `198.18.0.4:5201` or `[2001:2::4]:5201`"
-            ))
-        })
 }
 
 fn throughput_cmd(args: ProbeThroughputArgs) -> Result<Code, CliError> {
@@ -321,12 +225,22 @@ fn ping_cmd(args: ProbePingArgs) -> Result<Code, CliError> {
         timeout: duration("wait", &args.wait)?,
     };
     let socket = netproof_probe::ping::open_socket(args.target.is_ipv6())
-        .map_err(|e| CliError::Usage(format!("cannot ping {}: {e}", args.target)))?;
+        .map_err(|e| CliError::Infra(format!("cannot ping {}: {e}", args.target)))?;
     let sink = MemorySink::new();
     let summary = runtime()?.block_on(async {
         netproof_probe::ping::run(socket, &cfg, &sink, &Labels::new())
             .await
-            .map_err(|e| CliError::Usage(e.to_string()))
+            .map_err(|e| {
+                use netproof_probe::ping::PingError as E;
+                match e {
+                    E::InvalidSize { .. } | E::NoRequests | E::ZeroInterval => {
+                        CliError::Usage(e.to_string())
+                    }
+                    // The socket's family is chosen from the target here, so
+                    // a mismatch, like a socket failure, is not the user's.
+                    _ => CliError::Infra(e.to_string()),
+                }
+            })
     })?;
     let contents = sink.contents();
     if args.json {
@@ -380,7 +294,12 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
             .map_err(CliError::Runtime)?;
         udp_echo::run(socket, &cfg, &sink, &Labels::new())
             .await
-            .map_err(|e| CliError::Usage(e.to_string()))
+            .map_err(|e| match e {
+                udp_echo::ProbeError::InvalidSize { .. }
+                | udp_echo::ProbeError::NoPackets
+                | udp_echo::ProbeError::ZeroInterval => CliError::Usage(e.to_string()),
+                _ => CliError::Infra(e.to_string()),
+            })
     })?;
     let contents = sink.contents();
     let lost = summary.lost;

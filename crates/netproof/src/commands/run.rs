@@ -57,7 +57,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
     });
     if uses_netns {
         netproof_lab::rootless::enter_if_unprivileged()
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+            .map_err(|e| CliError::Infra(e.to_string()))?;
     }
     let stale = netproof_lab::registry::Registry::default_location().stale();
     if !stale.is_empty() {

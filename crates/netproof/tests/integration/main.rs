@@ -7,6 +7,7 @@ mod crash;
 mod dns;
 mod emulated;
 mod examples;
+mod exit_codes;
 mod help;
 mod http;
 mod lab;

@@ -20,3 +20,8 @@ pub use client::{Config, ProbeError, run};
 pub use server::{ServeStats, serve};
 pub use tracker::{Outcome, Reception, Summary, Tracker};
 pub use wire::{Kind, Packet, WireError};
+
+/// The port `netproof probe serve` answers UDP echo on when no address is
+/// given (7007: the classic echo port 7, with room for the client's
+/// timestamp, in netproof's own format).
+pub const DEFAULT_PORT: u16 = 7007;

@@ -1,10 +1,11 @@
 //! Real echo requests to the kernel's own responder on 127.0.0.1 and ::1.
 //!
-//! CI runs these as root, so `open_socket` succeeds with whichever kind
-//! the system allows (a ping socket, or a raw one when
-//! `ping_group_range` excludes us); elsewhere they skip when it allows
-//! neither. Loss cannot be provoked on loopback; `ping::series` tests it
-//! on a virtual clock.
+//! `open_socket` succeeds with whichever kind the system allows (a ping
+//! socket, or a raw one when `ping_group_range` excludes us). Where it
+//! allows neither these tests fail, never skip, and say what to change
+//! (the sysctl, or run as root): a test that passes without pinging
+//! proves nothing. Loss cannot be provoked on loopback; `ping::series`
+//! tests it on a virtual clock.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -12,15 +13,26 @@ use std::time::{Duration, Instant};
 use netproof_probe::ping::{self, Config, SocketDenied};
 use netproof_sample::{Labels, MemorySink, Value};
 
+/// An ICMP socket of the family, or a panic that says how to allow one.
+fn socket(v6: bool) -> socket2::Socket {
+    ping::open_socket(v6).unwrap_or_else(|e| {
+        // A denied socket's message already names the sysctl; the other
+        // way out, for a test run, is privilege.
+        let denied = e.get_ref().is_some_and(|e| e.is::<SocketDenied>());
+        panic!(
+            "these tests ping loopback and need an ICMP{} socket: {e}{}",
+            if v6 { "v6" } else { "" },
+            if denied {
+                "\nhint: or run the tests as root (or with CAP_NET_RAW)"
+            } else {
+                ""
+            }
+        )
+    })
+}
+
 async fn clean_series(target: IpAddr) {
-    let socket = match ping::open_socket(target.is_ipv6()) {
-        Ok(socket) => socket,
-        Err(e) if e.get_ref().is_some_and(|e| e.is::<SocketDenied>()) => {
-            eprintln!("skipping: {e}");
-            return;
-        }
-        Err(e) => panic!("cannot open an ICMP socket for {target}: {e}"),
-    };
+    let socket = socket(target.is_ipv6());
     let mut labels = Labels::new();
     labels.insert("step".into(), "ping".into());
     let cfg = Config {
@@ -69,9 +81,7 @@ async fn twenty_echoes_to_ipv6_loopback() {
 
 #[tokio::test]
 async fn socket_of_the_other_family_is_refused() {
-    let Ok(socket) = ping::open_socket(false) else {
-        return;
-    };
+    let socket = socket(false);
     let cfg = Config {
         target: "::1".parse().unwrap(),
         count: 1,

@@ -109,21 +109,6 @@ pub(super) fn probe_labels(ctx: &StepContext, to: String) -> netproof_sample::La
     labels
 }
 
-/// SplitMix64: derives independent, reproducible seeds from the run's seed.
-pub fn derive_seed(base: u64, salt: &str, n: u64) -> u64 {
-    let mut h = base ^ 0x9e37_79b9_7f4a_7c15;
-    for b in salt.bytes().chain(n.to_le_bytes()) {
-        h = h
-            .wrapping_add(u64::from(b))
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        h ^= h >> 31;
-    }
-    let mut z = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// Runs a step's actions: once, or every `every` until `for` has elapsed or
 /// `count` actions have run. Actions keep to a fixed schedule from the
 /// step's start; an action that overruns its slot delays the next one
@@ -156,7 +141,7 @@ pub async fn run(
             break;
         }
         ctx.deadline = Instant::now() + step.timeout;
-        ctx.seed = derive_seed(base_seed, &step.name, slot);
+        ctx.seed = netproof_proto::seed::derive_named(base_seed, &step.name, slot);
         let result = tokio::select! {
             r = act(action, &ctx) => Some(r),
             _ = ctx.cancel.cancelled() => None,
@@ -381,18 +366,4 @@ pub fn fmt_duration(d: Duration) -> String {
     netproof_sample::Unit::Seconds
         .format(d.as_secs_f64())
         .replace(' ', "")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_seeds_differ_and_repeat() {
-        let a = derive_seed(42, "ping", 0);
-        assert_eq!(a, derive_seed(42, "ping", 0));
-        assert_ne!(a, derive_seed(42, "ping", 1));
-        assert_ne!(a, derive_seed(43, "ping", 0));
-        assert_ne!(a, derive_seed(42, "pong", 0));
-    }
 }

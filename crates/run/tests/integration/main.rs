@@ -2,6 +2,8 @@
 //! services. Plans are built from the validated model directly, so these
 //! tests pin the executor's behaviour independently of the parser.
 
+mod process_identity;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use netproof_sample::{Event, Sample, Severity, Timestamp, metric};
-use netproof_store::owner::{hostname, parse_start_time};
+use netproof_store::owner::hostname;
 use netproof_store::sqlite::SqliteStore;
 use netproof_store::*;
 
@@ -34,11 +34,12 @@ impl LiveChild {
 
     fn owner(&self) -> Owner {
         let pid = self.0.id();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("child's stat");
         Owner {
             hostname: hostname(),
             pid,
-            start_time: parse_start_time(&stat).expect("child's start time"),
+            start_time: netproof_proto::process::read(pid)
+                .expect("child's stat")
+                .start_time,
         }
     }
 }
