@@ -8,14 +8,15 @@
 //! backend plugs into (a handle that enters the node's namespace before exec
 //! and creates sockets from a thread inside it), without steps changing.
 //!
-//! Today there is one backend, `local`: every node is this host with its own
-//! loopback address in 127.0.0.0/8, and nothing is impaired.
+//! Two backends ([`backend`]): `local`, where every node is this host with
+//! its own loopback address in 127.0.0.0/8 and nothing is impaired, and
+//! `netns`, a network namespace per node with links, LANs, addresses and
+//! routes between them.
 
+mod backend;
 pub mod cancel;
 pub mod control;
 pub mod fabric;
-mod local;
-mod namespace;
 pub mod netns;
 pub mod process;
 pub mod registry;
@@ -27,6 +28,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use netproof_plan::{Backend, Plan, Role};
+
+use backend::{local, netns as netns_backend};
 use netproof_sample::Sink;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
@@ -295,7 +298,7 @@ impl NodeHandle {
 pub fn check(plan: &Plan, backend: Backend) -> Result<(), LabError> {
     match backend {
         Backend::Local => Ok(()),
-        Backend::Netns => namespace::blueprint(plan, "np-000000").map(|_| ()),
+        Backend::Netns => netns_backend::blueprint(plan, "np-000000").map(|_| ()),
     }
 }
 
@@ -305,13 +308,13 @@ type NodeAddrs = (String, IpAddr, Option<IpAddr>);
 /// What a backend holds for a planned lab.
 enum Planned {
     Local(local::Lease),
-    Netns(Box<namespace::Blueprint>),
+    Netns(Box<netns_backend::Blueprint>),
 }
 
 /// What a backend holds for a running lab.
-enum Fabric {
+enum Running {
     Local(#[expect(dead_code, reason = "held for its lock")] local::Lease),
-    Netns(namespace::Built),
+    Netns(netns_backend::Built),
 }
 
 /// A running lab.
@@ -320,7 +323,7 @@ pub struct Lab {
     nodes: BTreeMap<String, NodeHandle>,
     control: Arc<control::Control>,
     topology: Topology,
-    fabric: Option<Fabric>,
+    running: Option<Running>,
     registry: registry::Registry,
     entry: registry::Entry,
 }
@@ -352,7 +355,7 @@ impl Lab {
                 (addrs, Planned::Local(lease), links)
             }
             Backend::Netns => {
-                let bp = namespace::blueprint(plan, &id)?;
+                let bp = netns_backend::blueprint(plan, &id)?;
                 let addrs = plan
                     .nodes
                     .iter()
@@ -560,10 +563,10 @@ impl PlannedLab {
         registry
             .write(&entry)
             .map_err(|e| LabError::Registry(registry.dir().display().to_string(), e))?;
-        let (fabric, parts) = match planned {
-            Planned::Local(lease) => (Fabric::Local(lease), None),
+        let (running, parts) = match planned {
+            Planned::Local(lease) => (Running::Local(lease), None),
             Planned::Netns(bp) => {
-                let built = match namespace::build(&bp, &registry, &mut entry, ip_netns).await {
+                let built = match netns_backend::build(&bp, &registry, &mut entry, ip_netns).await {
                     Ok(b) => b,
                     Err(e) => {
                         let _ = registry.remove(&entry.id);
@@ -576,7 +579,7 @@ impl PlannedLab {
                     }
                 }
                 let parts = bp.control_parts(&built, plan);
-                (Fabric::Netns(built), Some(parts))
+                (Running::Netns(built), Some(parts))
             }
         };
         let control = Arc::new(control::Control::new(
@@ -590,7 +593,7 @@ impl PlannedLab {
             nodes,
             control,
             topology,
-            fabric: Some(fabric),
+            running: Some(running),
             registry,
             entry,
         };
@@ -672,8 +675,8 @@ impl Lab {
     /// routers' IPv6 link-local ready`); empty for the local backend. For
     /// benchmarks, and for finding what makes a large lab slow to come up.
     pub fn build_phases(&self) -> &[(&'static str, std::time::Duration)] {
-        match &self.fabric {
-            Some(Fabric::Netns(built)) => &built.phases,
+        match &self.running {
+            Some(Running::Netns(built)) => &built.phases,
             _ => &[],
         }
     }
@@ -706,7 +709,7 @@ impl Lab {
             h.ns = None;
         }
         let mut problems = Vec::new();
-        if let Some(Fabric::Netns(built)) = self.fabric.take() {
+        if let Some(Running::Netns(built)) = self.running.take() {
             problems = built.teardown();
         }
         for problem in &problems {
@@ -732,10 +735,11 @@ fn lab_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut z = t ^ (u64::from(std::process::id()) << 32);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    format!("np-{:06x}", (z ^ (z >> 31)) & 0xff_ffff)
+    // Mixed, so two labs started in the same microsecond by neighbouring
+    // pids still differ in their low bits.
+    let mut state = t ^ (u64::from(std::process::id()) << 32);
+    let z = netproof_proto::seed::splitmix64(&mut state);
+    format!("np-{:06x}", z & 0xff_ffff)
 }
 
 /// Makes `cmd` enter the network namespace `ns` (an open namespace file,

@@ -137,3 +137,24 @@ fn output_into_a_closed_pipe_is_dropped_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(o.status.code(), Some(0), "{err}");
 }
+
+/// `routing = "bird"` is part of the language, but netproof does not run
+/// daemons yet: `check` refuses it where it is written.
+#[test]
+fn a_routing_daemon_is_refused_at_its_place_until_netproof_runs_one() {
+    let s = Scratch::new();
+    let plan = s.plan(
+        "bird.toml",
+        "[plan]\nname = \"bird\"\nsummary = \"s\"\nbackend = \"netns\"\n\n[[node]]\nname = \"r\"\nrole = \"router\"\nrouting = \"bird\"\n",
+    );
+    let o = s.netproof(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bird.toml:9:11"), "{}", show(&o));
+    assert!(
+        err.contains("netproof does not run routing daemons yet"),
+        "{}",
+        show(&o)
+    );
+    assert!(err.contains("routing = \"static\""), "{}", show(&o));
+}
