@@ -295,10 +295,84 @@ impl NodeHandle {
 
 /// Checks that `plan` can be built on `backend` without creating anything:
 /// on the netns backend, computes every address, interface name and route.
-pub fn check(plan: &Plan, backend: Backend) -> Result<(), LabError> {
+/// Returns what is worth a warning about a lab that can be built (nodes
+/// that cannot reach each other: see [`CheckWarning`]).
+pub fn check(plan: &Plan, backend: Backend) -> Result<Vec<CheckWarning>, LabError> {
     match backend {
-        Backend::Local => Ok(()),
-        Backend::Netns => netns_backend::blueprint(plan, "np-000000").map(|_| ()),
+        Backend::Local => Ok(Vec::new()),
+        Backend::Netns => {
+            let bp = netns_backend::blueprint(plan, "np-000000")?;
+            let gaps = fabric::routing::reachability::gaps(&bp.graph)?;
+            Ok(gaps
+                .iter()
+                .map(|gap| CheckWarning::unreachable(&bp.graph, gap))
+                .collect())
+        }
+    }
+}
+
+/// Something about a plan's lab that is not an error but probably not
+/// what its author meant, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckWarning {
+    /// What is wrong, naming an example.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl std::fmt::Display for CheckWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\nhint: {}", self.message, self.hint)
+    }
+}
+
+impl CheckWarning {
+    /// The warning about one gap in reachability, naming nodes by `g`.
+    fn unreachable(g: &fabric::Graph, gap: &fabric::routing::reachability::Gap) -> CheckWarning {
+        use fabric::routing::reachability::Gap;
+        let name = |i: usize| g.nodes[i].name.as_str();
+        let others = |pairs: usize| match pairs {
+            0 | 1 => String::new(),
+            2 => " (nor can 1 other pair)".to_string(),
+            n => format!(" (nor can {} other pairs)", n - 1),
+        };
+        match gap {
+            Gap::Apart { a, b, pairs } => CheckWarning {
+                message: format!(
+                    "nodes `{}` and `{}` cannot reach each other{}: no link or LAN joins their parts of the topology",
+                    name(*a),
+                    name(*b),
+                    others(*pairs)
+                ),
+                hint:
+                    "add a `[[link]]` or `[[lan]]` between the two parts if their nodes should talk"
+                        .into(),
+            },
+            Gap::ThroughHosts { a, b, pairs, hosts } => {
+                const SHOWN: usize = 5;
+                let mut names: Vec<String> = hosts
+                    .iter()
+                    .take(SHOWN)
+                    .map(|&h| format!("`{}`", name(h)))
+                    .collect();
+                if hosts.len() > SHOWN {
+                    names.push(format!("and {} more", hosts.len() - SHOWN));
+                }
+                CheckWarning {
+                    message: format!(
+                        "nodes `{}` and `{}` cannot reach each other{}: every path between them passes through a host, and hosts do not forward",
+                        name(*a),
+                        name(*b),
+                        others(*pairs)
+                    ),
+                    hint: format!(
+                        "set `role = \"router\"` on the nodes that should forward between them ({})",
+                        names.join(", ")
+                    ),
+                }
+            }
+        }
     }
 }
 

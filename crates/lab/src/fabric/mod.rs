@@ -20,7 +20,7 @@
 //! - [`routing`]: shortest paths by cost with equal-cost multipath over
 //!   links and LANs alike, hosts never used as transit, stub hosts reduced
 //!   to two routes, none for a node whose routes a routing daemon owns;
-//!   the plan's own routes on top.
+//!   the plan's own routes on top; which nodes cannot reach each other.
 //!
 //! A **LAN** is a multi-access segment: N ≥ 2 nodes on one broadcast
 //! domain (the lab builds it as a Linux bridge in a namespace of its own,

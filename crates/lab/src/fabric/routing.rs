@@ -940,6 +940,7 @@ impl Search {
 }
 
 pub mod plan_routes;
+pub mod reachability;
 
 #[cfg(test)]
 mod tests;
