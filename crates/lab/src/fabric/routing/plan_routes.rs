@@ -319,27 +319,7 @@ mod tests {
 
     #[test]
     fn two_routes_pointing_at_each_other_loop_and_the_path_is_named() {
-        let g = line(3);
-        let mut f = Fabric::plan(&g).unwrap();
-        let dest = prefix([198, 18, 200, 0], 24);
-        let err = apply(
-            &g,
-            &f.addressing,
-            &mut f.routes,
-            &[
-                PlanRoute {
-                    node: 0,
-                    via: 1,
-                    dest,
-                },
-                PlanRoute {
-                    node: 1,
-                    via: 0,
-                    dest,
-                },
-            ],
-        )
-        .unwrap_err();
+        let (err, _) = refused(&line(3), &[(0, 1), (1, 0)]);
         assert_eq!(err.route(), 0);
         assert_eq!(
             err.to_string(),
@@ -347,22 +327,25 @@ mod tests {
         );
     }
 
+    /// Applies `(node, via)` routes to 198.18.200.0/24 on `g`'s fabric;
+    /// returns the error and the table as left.
+    fn refused(g: &Graph, routes: &[(usize, usize)]) -> (PlanRouteError, RouteTable) {
+        let mut f = Fabric::plan(g).unwrap();
+        let given: Vec<PlanRoute> = routes
+            .iter()
+            .map(|&(node, via)| PlanRoute {
+                node,
+                via,
+                dest: prefix([198, 18, 200, 0], 24),
+            })
+            .collect();
+        let err = apply(g, &f.addressing, &mut f.routes, &given).unwrap_err();
+        (err, f.routes)
+    }
+
     #[test]
     fn a_route_to_a_node_that_is_not_a_neighbour_is_refused() {
-        let g = line(3);
-        let mut f = Fabric::plan(&g).unwrap();
-        let dest = prefix([198, 18, 200, 0], 24);
-        let err = apply(
-            &g,
-            &f.addressing,
-            &mut f.routes,
-            &[PlanRoute {
-                node: 0,
-                via: 2,
-                dest,
-            }],
-        )
-        .unwrap_err();
+        let (err, _) = refused(&line(3), &[(0, 2)]);
         assert_eq!(err.to_string(), "`h2` shares no link or LAN with `h0`");
     }
 
@@ -370,42 +353,17 @@ mod tests {
     fn a_route_on_a_daemon_owned_node_is_refused() {
         let mut g = line(3);
         g.nodes[1].static_routes = false;
-        let mut f = Fabric::plan(&g).unwrap();
-        let dest = prefix([198, 18, 200, 0], 24);
-        let err = apply(
-            &g,
-            &f.addressing,
-            &mut f.routes,
-            &[PlanRoute {
-                node: 1,
-                via: 2,
-                dest,
-            }],
-        )
-        .unwrap_err();
+        let (err, table) = refused(&g, &[(1, 2)]);
         assert!(
             matches!(err, PlanRouteError::DaemonOwned { route: 0, .. }),
             "{err:?}"
         );
-        assert!(f.routes.nodes[1].is_empty(), "nothing was installed");
+        assert!(table.nodes[1].is_empty(), "nothing was installed");
     }
 
     #[test]
     fn a_route_naming_a_missing_node_is_an_error_not_a_panic() {
-        let g = line(2);
-        let mut f = Fabric::plan(&g).unwrap();
-        let dest = prefix([198, 18, 200, 0], 24);
-        let err = apply(
-            &g,
-            &f.addressing,
-            &mut f.routes,
-            &[PlanRoute {
-                node: 0,
-                via: 7,
-                dest,
-            }],
-        )
-        .unwrap_err();
+        let (err, _) = refused(&line(2), &[(0, 7)]);
         assert!(
             matches!(err, PlanRouteError::UnknownNode { index: 7, .. }),
             "{err:?}"
