@@ -131,12 +131,10 @@ pub enum LabError {
     #[error(transparent)]
     Fabric(#[from] fabric::FabricError),
     /// A plan route cannot be installed as written.
-    #[error(
-        "plan route: {message}\nhint: a route must lead to its destination without coming back; fix or remove this `[[route]]`"
-    )]
+    #[error("plan route: {source}\nhint: {}", source.hint())]
     PlanRoute {
         /// What is wrong.
-        message: String,
+        source: fabric::routing::plan_routes::PlanRouteError,
         /// Where the route is written in the plan.
         span: netproof_plan::Span,
     },

@@ -243,8 +243,8 @@ pub(crate) fn blueprint(plan: &Plan, lab_id: &str) -> Result<Blueprint, LabError
         .collect::<Result<Vec<_>, LabError>>()?;
     plan_routes::apply(&graph, &fabric.addressing, &mut fabric.routes, &given).map_err(|e| {
         LabError::PlanRoute {
-            message: e.to_string(),
             span: plan.routes[e.route()].span,
+            source: e,
         }
     })?;
     Ok(Blueprint {

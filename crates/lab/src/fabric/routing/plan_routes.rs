@@ -76,6 +76,22 @@ pub enum PlanRouteError {
 }
 
 impl PlanRouteError {
+    /// What to do about it, for the `hint:` line.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            PlanRouteError::UnknownNode { .. } => "name nodes the plan has in `node` and `via`",
+            PlanRouteError::NotNeighbours { .. } => {
+                "`via` names a neighbour: a node on a `[[link]]` or `[[lan]]` shared with `node`"
+            }
+            PlanRouteError::DaemonOwned { .. } => {
+                "configure the route in the node's routing daemon, or remove this `[[route]]`"
+            }
+            PlanRouteError::Loops { .. } => {
+                "a route must lead to its destination without coming back; fix or remove this `[[route]]`"
+            }
+        }
+    }
+
     /// The index of the route at fault.
     pub fn route(&self) -> usize {
         match self {
@@ -347,6 +363,11 @@ mod tests {
     fn a_route_to_a_node_that_is_not_a_neighbour_is_refused() {
         let (err, _) = refused(&line(3), &[(0, 2)]);
         assert_eq!(err.to_string(), "`h2` shares no link or LAN with `h0`");
+        assert!(
+            err.hint().starts_with("`via` names a neighbour"),
+            "{}",
+            err.hint()
+        );
     }
 
     #[test]
@@ -359,6 +380,7 @@ mod tests {
             "{err:?}"
         );
         assert!(table.nodes[1].is_empty(), "nothing was installed");
+        assert!(err.hint().contains("routing daemon"), "{}", err.hint());
     }
 
     #[test]
