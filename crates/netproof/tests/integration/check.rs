@@ -177,6 +177,17 @@ fn a_line_of_hosts_warns_that_its_ends_cannot_reach_each_other() {
         show(&o)
     );
 
+    // The same in --json: one warning, with its hint, and still ok.
+    let o = s.netproof(&["check", "--json", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let warnings = v[0]["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{v}");
+    assert!(
+        warnings[0]["hint"].as_str().unwrap_or("").contains("`n1`"),
+        "{v}"
+    );
+
     // With routers in the middle, nothing to say.
     let routed = text
         .replace("name = \"n2\"\n", "name = \"n2\"\nrole = \"router\"\n")
