@@ -15,8 +15,9 @@
 //! router's *domain*: the routers connected to it by links and LANs whose
 //! ends are routers). A host belongs to the domains of its router
 //! neighbours; its lab-wide routes as a stub host do not make an address
-//! reachable that its router cannot reach. Pure and quadratic in the
-//! number of nodes at worst (a thousand nodes check in milliseconds).
+//! reachable that its router cannot reach. Pure, and quadratic in the
+//! number of nodes: a 1000-node leaf-spine takes about 0.13 s in a debug
+//! build, less than its routes take to compute.
 
 use std::collections::{HashSet, VecDeque};
 
