@@ -48,8 +48,8 @@ pub(crate) struct LinkCtl {
     pub(crate) addrs: crate::fabric::LinkAddresses,
     /// The ends' hardware addresses, for the permanent neighbour entries
     /// put back when the link comes up (see
-    /// [`crate::namespace::introduce_ends`]).
-    pub(crate) macs: Option<crate::namespace::Macs>,
+    /// [`crate::netns::introduce_ends`]).
+    pub(crate) macs: Option<crate::netns::Macs>,
 }
 
 /// A route as installed: destination, prefix length, next hops.
@@ -57,8 +57,13 @@ pub(crate) type InstalledRoute = (IpAddr, u8, Vec<(IpAddr, String)>);
 
 /// What the namespace backend gives the controller.
 pub(crate) struct NetnsParts {
+    /// Each node's namespace, by node index.
     pub(crate) namespaces: Vec<Weak<NetNs>>,
+    /// Each link, by link index.
     pub(crate) links: Vec<LinkCtl>,
+    /// The routes the fabric owns and installed, by node: all that
+    /// [`Control`] ever puts back. A node whose routes a routing daemon
+    /// owns has none here, so a fault never touches its routes.
     pub(crate) routes: Vec<Vec<InstalledRoute>>,
 }
 
@@ -245,7 +250,7 @@ impl Control {
             }
             // The kernel puts an IPv6 address's connected route back at
             // link-up from an allocation that may fail on a busy host, and
-            // then goes on without it (see namespace::up_then_address):
+            // then goes on without it (see the netns backend's `up_then_address`):
             // make sure it is there.
             let subnet = l.addrs.subnet_v6();
             for end in 0..2 {
@@ -267,10 +272,10 @@ impl Control {
             // Taking an end down dropped its neighbour entries.
             if let Some(macs) = l.macs {
                 let (na, nb) = (self.netlink(l.nodes[0])?, self.netlink(l.nodes[1])?);
-                crate::namespace::introduce_ends(
+                crate::netns::introduce_ends(
                     [&na, &nb],
                     [l.ifnames[0].as_str(), l.ifnames[1].as_str()],
-                    &l.addrs,
+                    l.addrs.end_addresses(),
                     macs,
                 )
                 .await?;

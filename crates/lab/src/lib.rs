@@ -8,14 +8,15 @@
 //! backend plugs into (a handle that enters the node's namespace before exec
 //! and creates sockets from a thread inside it), without steps changing.
 //!
-//! Today there is one backend, `local`: every node is this host with its own
-//! loopback address in 127.0.0.0/8, and nothing is impaired.
+//! Two backends ([`backend`]): `local`, where every node is this host with
+//! its own loopback address in 127.0.0.0/8 and nothing is impaired, and
+//! `netns`, a network namespace per node with links, LANs, addresses and
+//! routes between them.
 
+mod backend;
 pub mod cancel;
 pub mod control;
 pub mod fabric;
-mod local;
-mod namespace;
 pub mod netns;
 pub mod process;
 pub mod registry;
@@ -27,6 +28,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use netproof_plan::{Backend, Plan, Role};
+
+use backend::{local, netns as netns_backend};
 use netproof_sample::Sink;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
@@ -128,12 +131,10 @@ pub enum LabError {
     #[error(transparent)]
     Fabric(#[from] fabric::FabricError),
     /// A plan route cannot be installed as written.
-    #[error(
-        "plan route: {message}\nhint: a route must lead to its destination without coming back; fix or remove this `[[route]]`"
-    )]
+    #[error("plan route: {source}\nhint: {}", source.hint())]
     PlanRoute {
         /// What is wrong.
-        message: String,
+        source: fabric::routing::plan_routes::PlanRouteError,
         /// Where the route is written in the plan.
         span: netproof_plan::Span,
     },
@@ -292,10 +293,84 @@ impl NodeHandle {
 
 /// Checks that `plan` can be built on `backend` without creating anything:
 /// on the netns backend, computes every address, interface name and route.
-pub fn check(plan: &Plan, backend: Backend) -> Result<(), LabError> {
+/// Returns what is worth a warning about a lab that can be built (nodes
+/// that cannot reach each other: see [`CheckWarning`]).
+pub fn check(plan: &Plan, backend: Backend) -> Result<Vec<CheckWarning>, LabError> {
     match backend {
-        Backend::Local => Ok(()),
-        Backend::Netns => namespace::blueprint(plan, "np-000000").map(|_| ()),
+        Backend::Local => Ok(Vec::new()),
+        Backend::Netns => {
+            let bp = netns_backend::blueprint(plan, "np-000000")?;
+            let gaps = fabric::routing::reachability::gaps(&bp.graph)?;
+            Ok(gaps
+                .iter()
+                .map(|gap| CheckWarning::unreachable(&bp.graph, gap))
+                .collect())
+        }
+    }
+}
+
+/// Something about a plan's lab that is not an error but probably not
+/// what its author meant, with what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckWarning {
+    /// What is wrong, naming an example.
+    pub message: String,
+    /// What to do about it.
+    pub hint: String,
+}
+
+impl std::fmt::Display for CheckWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\nhint: {}", self.message, self.hint)
+    }
+}
+
+impl CheckWarning {
+    /// The warning about one gap in reachability, naming nodes by `g`.
+    fn unreachable(g: &fabric::Graph, gap: &fabric::routing::reachability::Gap) -> CheckWarning {
+        use fabric::routing::reachability::Gap;
+        let name = |i: usize| g.nodes[i].name.as_str();
+        let others = |pairs: usize| match pairs {
+            0 | 1 => String::new(),
+            2 => " (nor can 1 other pair)".to_string(),
+            n => format!(" (nor can {} other pairs)", n - 1),
+        };
+        match gap {
+            Gap::Apart { a, b, pairs } => CheckWarning {
+                message: format!(
+                    "nodes `{}` and `{}` cannot reach each other{}: no link or LAN joins their parts of the topology",
+                    name(*a),
+                    name(*b),
+                    others(*pairs)
+                ),
+                hint:
+                    "add a `[[link]]` or `[[lan]]` between the two parts if their nodes should talk"
+                        .into(),
+            },
+            Gap::ThroughHosts { a, b, pairs, hosts } => {
+                const SHOWN: usize = 5;
+                let mut names: Vec<String> = hosts
+                    .iter()
+                    .take(SHOWN)
+                    .map(|&h| format!("`{}`", name(h)))
+                    .collect();
+                if hosts.len() > SHOWN {
+                    names.push(format!("and {} more", hosts.len() - SHOWN));
+                }
+                CheckWarning {
+                    message: format!(
+                        "nodes `{}` and `{}` cannot reach each other{}: every path between them passes through a host, and hosts do not forward",
+                        name(*a),
+                        name(*b),
+                        others(*pairs)
+                    ),
+                    hint: format!(
+                        "set `role = \"router\"` on the nodes that should forward between them ({})",
+                        names.join(", ")
+                    ),
+                }
+            }
+        }
     }
 }
 
@@ -305,13 +380,13 @@ type NodeAddrs = (String, IpAddr, Option<IpAddr>);
 /// What a backend holds for a planned lab.
 enum Planned {
     Local(local::Lease),
-    Netns(Box<namespace::Blueprint>),
+    Netns(Box<netns_backend::Blueprint>),
 }
 
 /// What a backend holds for a running lab.
-enum Fabric {
+enum Running {
     Local(#[expect(dead_code, reason = "held for its lock")] local::Lease),
-    Netns(namespace::Built),
+    Netns(netns_backend::Built),
 }
 
 /// A running lab.
@@ -320,7 +395,7 @@ pub struct Lab {
     nodes: BTreeMap<String, NodeHandle>,
     control: Arc<control::Control>,
     topology: Topology,
-    fabric: Option<Fabric>,
+    running: Option<Running>,
     registry: registry::Registry,
     entry: registry::Entry,
 }
@@ -352,7 +427,7 @@ impl Lab {
                 (addrs, Planned::Local(lease), links)
             }
             Backend::Netns => {
-                let bp = namespace::blueprint(plan, &id)?;
+                let bp = netns_backend::blueprint(plan, &id)?;
                 let addrs = plan
                     .nodes
                     .iter()
@@ -560,10 +635,10 @@ impl PlannedLab {
         registry
             .write(&entry)
             .map_err(|e| LabError::Registry(registry.dir().display().to_string(), e))?;
-        let (fabric, parts) = match planned {
-            Planned::Local(lease) => (Fabric::Local(lease), None),
+        let (running, parts) = match planned {
+            Planned::Local(lease) => (Running::Local(lease), None),
             Planned::Netns(bp) => {
-                let built = match namespace::build(&bp, &registry, &mut entry, ip_netns).await {
+                let built = match netns_backend::build(&bp, &registry, &mut entry, ip_netns).await {
                     Ok(b) => b,
                     Err(e) => {
                         let _ = registry.remove(&entry.id);
@@ -576,7 +651,7 @@ impl PlannedLab {
                     }
                 }
                 let parts = bp.control_parts(&built, plan);
-                (Fabric::Netns(built), Some(parts))
+                (Running::Netns(built), Some(parts))
             }
         };
         let control = Arc::new(control::Control::new(
@@ -590,7 +665,7 @@ impl PlannedLab {
             nodes,
             control,
             topology,
-            fabric: Some(fabric),
+            running: Some(running),
             registry,
             entry,
         };
@@ -672,8 +747,8 @@ impl Lab {
     /// routers' IPv6 link-local ready`); empty for the local backend. For
     /// benchmarks, and for finding what makes a large lab slow to come up.
     pub fn build_phases(&self) -> &[(&'static str, std::time::Duration)] {
-        match &self.fabric {
-            Some(Fabric::Netns(built)) => &built.phases,
+        match &self.running {
+            Some(Running::Netns(built)) => &built.phases,
             _ => &[],
         }
     }
@@ -706,7 +781,7 @@ impl Lab {
             h.ns = None;
         }
         let mut problems = Vec::new();
-        if let Some(Fabric::Netns(built)) = self.fabric.take() {
+        if let Some(Running::Netns(built)) = self.running.take() {
             problems = built.teardown();
         }
         for problem in &problems {
@@ -732,10 +807,11 @@ fn lab_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    let mut z = t ^ (u64::from(std::process::id()) << 32);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    format!("np-{:06x}", (z ^ (z >> 31)) & 0xff_ffff)
+    // Mixed, so two labs started in the same microsecond by neighbouring
+    // pids still differ in their low bits.
+    let mut state = t ^ (u64::from(std::process::id()) << 32);
+    let z = netproof_proto::seed::splitmix64(&mut state);
+    format!("np-{:06x}", z & 0xff_ffff)
 }
 
 /// Makes `cmd` enter the network namespace `ns` (an open namespace file,

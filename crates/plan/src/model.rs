@@ -185,8 +185,43 @@ pub struct Node {
     /// `net.ipv4.tcp_rmem` = `4096 131072 67108864`, as the plan's table
     /// lists them.
     pub sysctl: Vec<(String, String)>,
+    /// Who owns the node's routes (netns backend).
+    pub routing: Routing,
     /// Where the node is defined.
     pub span: Span,
+}
+
+/// Who owns a node's routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Routing {
+    /// The lab computes the node's routes (shortest paths, the plan's
+    /// `[[route]]`s on top), installs them, and puts them back after a
+    /// fault (the default).
+    #[default]
+    Static,
+    /// A routing daemon on the node owns its routes: the lab installs only
+    /// its connected and loopback routes and never touches the rest.
+    Daemon(Daemon),
+}
+
+/// A routing daemon that can own a node's routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    /// BIRD (`routing = "bird"`).
+    Bird,
+    /// FRRouting (`routing = "frr"`).
+    Frr,
+}
+
+impl Routing {
+    /// The value as the plan writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Routing::Static => "static",
+            Routing::Daemon(Daemon::Bird) => "bird",
+            Routing::Daemon(Daemon::Frr) => "frr",
+        }
+    }
 }
 
 /// A node's role.

@@ -105,6 +105,8 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
 use super::{Adjacency, End, FabricError, Graph, validate};
 
 /// An IP prefix: an address and a prefix length.
@@ -135,17 +137,19 @@ impl Prefix {
         }
     }
 
+    /// The prefix as an [`IpNet`], for its arithmetic. A length beyond
+    /// the family's width (which the fabric never makes) counts as the
+    /// full width.
+    pub fn net(&self) -> IpNet {
+        match self.addr {
+            IpAddr::V4(a) => IpNet::V4(Ipv4Net::new_assert(a, self.len.min(32))),
+            IpAddr::V6(a) => IpNet::V6(Ipv6Net::new_assert(a, self.len.min(128))),
+        }
+    }
+
     /// Whether `ip` lies in this prefix (never across address families).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let (net, width) = bits(self.addr);
-        let (ip, ip_width) = bits(ip);
-        if width != ip_width {
-            return false;
-        }
-        let len = u32::from(self.len).min(width);
-        let host_bits = width - len;
-        // A shift by the full 128 bits would overflow: a /0 matches all.
-        host_bits == 128 || (net >> host_bits) == (ip >> host_bits)
+        self.net().contains(&ip)
     }
 }
 
@@ -231,8 +235,12 @@ impl LinkAddresses {
     /// The /64 reserved for the link, of which [`Self::subnet_v6`] is a
     /// part; routes to the link name this.
     pub fn block_v6(&self) -> Prefix {
-        let net = u128::from(self.v6[0]) & !((1u128 << 64) - 1);
-        Prefix::v6(Ipv6Addr::from(net), 64)
+        Prefix::v6(Ipv6Net::new_assert(self.v6[0], 64).network(), 64)
+    }
+
+    /// Each end's IPv4 and IPv6 address, end `a` first.
+    pub fn end_addresses(&self) -> [[IpAddr; 2]; 2] {
+        [0, 1].map(|e| [IpAddr::V4(self.v4[e]), IpAddr::V6(self.v6[e])])
     }
 
     /// The end at which `node` sits, if it is on this link.
@@ -275,11 +283,10 @@ impl LanAddresses {
 
     /// The LAN's IPv4 broadcast address: the last of [`Self::prefix_v4`].
     pub fn broadcast_v4(&self) -> Ipv4Addr {
-        let IpAddr::V4(net) = self.prefix_v4.addr else {
-            return Ipv4Addr::BROADCAST;
-        };
-        let host_bits = 32 - u32::from(self.prefix_v4.len).min(32);
-        Ipv4Addr::from(u32::from(net) | ((1u64 << host_bits) - 1) as u32)
+        match self.prefix_v4.net() {
+            IpNet::V4(net) => net.broadcast(),
+            IpNet::V6(_) => Ipv4Addr::BROADCAST,
+        }
     }
 }
 

@@ -19,7 +19,8 @@
 //!   and the way back from an interface name to the plan's link or LAN.
 //! - [`routing`]: shortest paths by cost with equal-cost multipath over
 //!   links and LANs alike, hosts never used as transit, stub hosts reduced
-//!   to two routes.
+//!   to two routes, none for a node whose routes a routing daemon owns;
+//!   the plan's own routes on top; which nodes cannot reach each other.
 //!
 //! A **LAN** is a multi-access segment: N ≥ 2 nodes on one broadcast
 //! domain (the lab builds it as a Linux bridge in a namespace of its own,
@@ -33,8 +34,9 @@
 //! member twice, and zero costs are [`FabricError`]s; duplicate links,
 //! isolated nodes, disconnected parts and an empty graph are fine.
 //!
-//! What this module does not do: plan-given routes, and anything that
-//! touches the kernel.
+//! Plan-given routes (`[[route]]`) go on top of the computed ones with
+//! [`routing::plan_routes::apply`], which also refuses a route that loops.
+//! Nothing here touches the kernel.
 
 pub mod addressing;
 pub mod naming;
@@ -72,6 +74,12 @@ pub struct GraphNode {
     /// A loopback address the plan fixes for the node. It is used as is,
     /// and the allocator never hands it out to another node or link.
     pub loopback_v4: Option<Ipv4Addr>,
+    /// Whether the fabric owns the node's routes (`routing = "static"`)
+    /// and installs its computed static routes. `false`: a routing daemon
+    /// owns them, and the node gets only its connected routes (from its
+    /// addresses) and its loopbacks. Other nodes still route to it, and
+    /// through it if it forwards.
+    pub static_routes: bool,
 }
 
 /// A point-to-point link of the [`Graph`].

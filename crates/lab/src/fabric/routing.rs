@@ -40,6 +40,10 @@
 //!   picks delivers, at most one extra crossing of the LAN longer than the
 //!   shortest path. A host on one LAN without a router gets routes only to
 //!   its LAN neighbours' loopbacks; their LAN addresses are on-link.
+//! - **A node whose routes a routing daemon owns** (`static_routes`
+//!   false) gets none: its daemon installs them. Every other node's routes
+//!   are computed as if the daemon had converged on the same shortest
+//!   paths, so they still lead to it, and through it when it forwards.
 //! - **Unreachable** destinations (another part of the graph, or behind a
 //!   host) get no route. (A stub host's lab-wide routes still cover them;
 //!   its router then has no route and answers "unreachable".)
@@ -168,6 +172,13 @@ pub fn routes(g: &Graph, addr: &Addressing) -> Result<RouteTable, FabricError> {
         nodes.push(table);
     }
     uplink_aggregates(g, &mut nodes);
+    // After aggregation, which only ever narrows what a node's own table
+    // covers, so dropping a table here cannot create a loop elsewhere.
+    for (table, node) in nodes.iter_mut().zip(&g.nodes) {
+        if !node.static_routes {
+            table.clear();
+        }
+    }
     Ok(RouteTable { nodes })
 }
 
@@ -927,6 +938,9 @@ impl Search {
         u128::from(d) << 64 | node | v as u128
     }
 }
+
+pub mod plan_routes;
+pub mod reachability;
 
 #[cfg(test)]
 mod tests;

@@ -4,8 +4,8 @@
 
 use super::{Graph, GraphLan, GraphLink, GraphNode};
 
-/// A small seeded generator (splitmix64): enough for shaping test graphs,
-/// and no dependency.
+/// A small seeded generator (the run seeds' SplitMix64): enough for
+/// shaping test graphs.
 pub struct Rng(u64);
 
 impl Rng {
@@ -14,11 +14,7 @@ impl Rng {
     }
 
     pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        netproof_proto::seed::splitmix64(&mut self.0)
     }
 
     /// A number in `0..n` (`n` > 0).
@@ -36,6 +32,7 @@ pub fn add(g: &mut Graph, name: &str, router: bool) -> usize {
         name: name.to_string(),
         router,
         loopback_v4: None,
+        static_routes: true,
     });
     g.nodes.len() - 1
 }

@@ -133,7 +133,9 @@ impl Hint {
         Hint(match e.raw_os_error() {
             Some(libc::EPERM) | Some(libc::EACCES) => Some(
                 "network namespaces, links and routes need root or CAP_NET_ADMIN \
-                 (CAP_SYS_ADMIN to create and enter namespaces); rootless mode is a later step",
+                 (CAP_SYS_ADMIN to create and enter namespaces); without root, netproof builds \
+                 the lab inside a user namespace of its own, which needs a kernel that allows \
+                 unprivileged user namespaces (try `unshare -rn true`)",
             ),
             Some(libc::EEXIST) => Some(
                 "something with that name already exists: a lab killed earlier may have left it \

@@ -12,6 +12,9 @@
 //!   fail, for the thousands of routes of a large lab.
 //! - [`census`]: which namespaces the kernel still holds, by inode, for
 //!   teardown accounting.
+//! - [`introduce_ends`]: permanent neighbour entries between a link's two
+//!   ends, made when the link is built and again when a fault brings it
+//!   back up.
 //!
 //! Rules this module keeps, from the design: a socket belongs to the
 //! namespace of the thread that created it, so sockets are created from a
@@ -35,13 +38,15 @@
 //!
 //! Not here: plan names, address allocation, routing computation and
 //! process supervision, which belong to the lab above this module. Every
-//! operation needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN); rootless
-//! mode inside a user namespace is a later step.
+//! operation needs CAP_NET_ADMIN and CAP_SYS_ADMIN: as root, or, without
+//! root, inside the user namespace of [`crate::rootless`], which grants
+//! them over the namespaces it owns.
 
 pub mod addrconf;
 mod batch;
 pub mod census;
 mod error;
+mod neighbour;
 mod netlink;
 mod ns;
 mod sysctl;
@@ -52,6 +57,7 @@ mod tests;
 
 pub use batch::{Batch, BatchError};
 pub use error::NetnsError;
+pub use neighbour::{Macs, introduce_ends};
 pub use netlink::{IFNAME_MAX, Netlink, address_request, route_op, route_request, up_request};
 pub use ns::{NAME_PREFIX, NetNs, RUN_DIR, prepare_exec};
 pub use sysctl::{NetSysctls, PrivateProc, key_below_net, sysctl_read, sysctl_write};

@@ -702,25 +702,16 @@ fn readiness(link: &LinkMessage) -> Option<String> {
 /// Why `dest/prefix_len` is not a route destination, if it is not: the
 /// kernel refuses host bits beyond the prefix for IPv4 with a bare EINVAL.
 fn prefix_problem(dest: IpAddr, prefix_len: u8) -> Option<String> {
-    let (bits, max) = match dest {
-        IpAddr::V4(a) => (u128::from(u32::from(a)) << 96, 32u8),
-        IpAddr::V6(a) => (u128::from(a), 128u8),
-    };
-    if prefix_len > max {
-        return Some(format!("the prefix is longer than {max} bits"));
-    }
-    let host_mask = u128::MAX.checked_shr(u32::from(prefix_len)).unwrap_or(0);
-    let host_mask = if max == 32 {
-        host_mask & (u128::from(u32::MAX) << 96)
-    } else {
-        host_mask
-    };
-    if bits & host_mask != 0 {
-        return Some(format!(
+    match ipnet::IpNet::new(dest, prefix_len) {
+        Err(_) => Some(format!(
+            "the prefix is longer than {} bits",
+            if dest.is_ipv4() { 32 } else { 128 }
+        )),
+        Ok(net) if net.network() != dest => Some(format!(
             "{dest} has bits set beyond the first {prefix_len}: write the network address"
-        ));
+        )),
+        Ok(_) => None,
     }
-    None
 }
 
 /// rtnetlink's error as the OS error it carries (the errno of a netlink

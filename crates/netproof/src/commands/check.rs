@@ -16,22 +16,25 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
             Ok(plan) => {
                 // The plan is valid; can its lab be built (addresses, routes)?
                 let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
-                if let Err(e) = netproof_lab::check(&plan, backend) {
-                    if args.json {
-                        report.push(json!({
-                            "path": path.display().to_string(),
-                            "ok": false,
-                            "problems": [{"path": path.display().to_string(), "line": 0, "column": 0, "message": e.to_string()}],
-                        }));
-                    } else {
-                        eprintln!(
-                            "error: {}: the lab cannot be built: {e}",
-                            super::lab_error_place(&plan, &e)
-                        );
+                let warnings = match netproof_lab::check(&plan, backend) {
+                    Ok(warnings) => warnings,
+                    Err(e) => {
+                        if args.json {
+                            report.push(json!({
+                                "path": path.display().to_string(),
+                                "ok": false,
+                                "problems": [{"path": path.display().to_string(), "line": 0, "column": 0, "message": e.to_string()}],
+                            }));
+                        } else {
+                            eprintln!(
+                                "error: {}: the lab cannot be built: {e}",
+                                super::lab_error_place(&plan, &e)
+                            );
+                        }
+                        lab_failures += 1;
+                        continue;
                     }
-                    lab_failures += 1;
-                    continue;
-                }
+                };
                 let steps: usize = plan
                     .cases
                     .iter()
@@ -47,6 +50,10 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
                         "services": plan.services.len(),
                         "cases": plan.cases.len(),
                         "steps": steps,
+                        "warnings": warnings
+                            .iter()
+                            .map(|w| json!({"message": w.message, "hint": w.hint}))
+                            .collect::<Vec<_>>(),
                     }));
                 } else {
                     outln!(
@@ -59,6 +66,11 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
                         plan.cases.len(),
                         steps
                     );
+                    // Warnings never change the exit code: the lab can be
+                    // built, it may just not be what the author meant.
+                    for w in &warnings {
+                        eprintln!("warning: {}: {w}", path.display());
+                    }
                 }
             }
             Err(e) => {

@@ -137,3 +137,89 @@ fn output_into_a_closed_pipe_is_dropped_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(o.status.code(), Some(0), "{err}");
 }
+
+/// A line of hosts can be built but its ends cannot talk: `check` says so
+/// once, with an example pair and what to change, and still exits 0.
+#[test]
+fn a_line_of_hosts_warns_that_its_ends_cannot_reach_each_other() {
+    let s = Scratch::new();
+    let mut text = String::from(
+        "[plan]\nname = \"line\"\nsummary = \"hosts in a row\"\nbackend = \"netns\"\n",
+    );
+    for i in 0..5 {
+        text.push_str(&format!("\n[[node]]\nname = \"n{i}\"\n"));
+    }
+    for i in 1..5 {
+        text.push_str(&format!("\n[[link]]\nends = [\"n{}\", \"n{i}\"]\n", i - 1));
+    }
+    let plan = s.plan("line.toml", &text);
+    let o = s.netproof(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("ok: "),
+        "{}",
+        show(&o)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    // 10 pairs, of which the 4 neighbours reach each other: one line.
+    assert_eq!(warnings.len(), 1, "{}", show(&o));
+    assert!(
+        warnings[0].contains("nodes `n0` and `n2` cannot reach each other (nor can 5 other pairs)"),
+        "{}",
+        show(&o)
+    );
+    assert!(
+        err.contains(
+            "hint: set `role = \"router\"` on the nodes that should forward between them (`n1`)"
+        ),
+        "{}",
+        show(&o)
+    );
+
+    // The same in --json: one warning, with its hint, and still ok.
+    let o = s.netproof(&["check", "--json", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let warnings = v[0]["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{v}");
+    assert!(
+        warnings[0]["hint"].as_str().unwrap_or("").contains("`n1`"),
+        "{v}"
+    );
+
+    // With routers in the middle, nothing to say.
+    let routed = text
+        .replace("name = \"n2\"\n", "name = \"n2\"\nrole = \"router\"\n")
+        .replace("name = \"n1\"\n", "name = \"n1\"\nrole = \"router\"\n")
+        .replace("name = \"n3\"\n", "name = \"n3\"\nrole = \"router\"\n");
+    let plan = s.plan("routed.toml", &routed);
+    let o = s.netproof(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("warning:"),
+        "{}",
+        show(&o)
+    );
+}
+
+/// `routing = "bird"` is part of the language, but netproof does not run
+/// daemons yet: `check` refuses it where it is written.
+#[test]
+fn a_routing_daemon_is_refused_at_its_place_until_netproof_runs_one() {
+    let s = Scratch::new();
+    let plan = s.plan(
+        "bird.toml",
+        "[plan]\nname = \"bird\"\nsummary = \"s\"\nbackend = \"netns\"\n\n[[node]]\nname = \"r\"\nrole = \"router\"\nrouting = \"bird\"\n",
+    );
+    let o = s.netproof(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bird.toml:9:11"), "{}", show(&o));
+    assert!(
+        err.contains("netproof does not run routing daemons yet"),
+        "{}",
+        show(&o)
+    );
+    assert!(err.contains("routing = \"static\""), "{}", show(&o));
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use netproof_plan::{
     Action, Aggregate, Arg, Backend, Case, Comparison, Exec, Expectation, Meta, Node, NodeAction,
-    Plan, Readiness, Role, Service, Source, Span, Step, Target, TcpConnect,
+    Plan, Readiness, Role, Routing, Service, Source, Span, Step, Target, TcpConnect,
 };
 use netproof_run::{Cancel, Quiet, RunOptions, execute};
 use netproof_sample::Unit;
@@ -22,6 +22,7 @@ fn node(name: &str) -> Node {
         role: Role::Host,
         address: None,
         sysctl: Vec::new(),
+        routing: Routing::Static,
         span: Span::default(),
     }
 }

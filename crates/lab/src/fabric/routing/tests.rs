@@ -763,6 +763,7 @@ fn a_host_only_graph_links_hosts_directly() {
             name: format!("h{i}"),
             router: false,
             loopback_v4: None,
+            static_routes: true,
         });
     }
     link(&mut g, 0, 1, 1);
@@ -853,4 +854,28 @@ fn a_leaf_switch_holds_its_rack_and_one_route_up() {
             }
         }
     }
+}
+
+/// Route ownership: a node whose routes a routing daemon owns gets none
+/// from the fabric, while every other node keeps its own and still routes
+/// to the daemon's node, and through it, as before.
+#[test]
+fn a_daemon_owned_node_gets_no_static_routes_and_others_keep_theirs() {
+    // h0 - r1 - r2 - r3 - h4, with r2's routes owned by a daemon.
+    let mut g = line(5);
+    let (_, all_static) = plan(&g);
+    g.nodes[2].static_routes = false;
+    let (a, r) = plan(&g);
+    assert!(r.nodes[2].is_empty(), "r2 got {:?}", r.nodes[2]);
+    assert!(
+        !all_static.nodes[2].is_empty(),
+        "r2 needs routes when static"
+    );
+    for v in [0, 1, 3, 4] {
+        assert_eq!(r.nodes[v], all_static.nodes[v], "node {v}'s routes changed");
+    }
+    // r1 reaches the daemon's node and h4 behind it over link 1 (r1--r2).
+    assert_eq!(hop_links(&r, 1, lo4(&a, 2)), vec![1]);
+    assert_eq!(hop_links(&r, 1, lo6(&a, 4)), vec![1]);
+    assert_eq!(hop_links(&r, 3, lo4(&a, 0)), vec![2]);
 }
