@@ -35,11 +35,20 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
     }
     for plan in &plans {
         let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
-        if let Err(e) = netproof_lab::check(plan, backend) {
-            return Err(CliError::Usage(format!(
-                "{}: the lab cannot be built: {e}",
-                super::lab_error_place(plan, &e)
-            )));
+        match netproof_lab::check(plan, backend) {
+            Err(e) => {
+                return Err(CliError::Usage(format!(
+                    "{}: the lab cannot be built: {e}",
+                    super::lab_error_place(plan, &e)
+                )));
+            }
+            // As `check` says them: the run goes on, but a case whose
+            // hosts cannot reach each other is better understood up front.
+            Ok(warnings) => {
+                for w in &warnings {
+                    eprintln!("warning: {}: {w}", plan.source.path.display());
+                }
+            }
         }
     }
     if let Some(dir) = &args.out {

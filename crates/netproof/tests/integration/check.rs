@@ -223,3 +223,42 @@ fn a_routing_daemon_is_refused_at_its_place_until_netproof_runs_one() {
     );
     assert!(err.contains("routing = \"static\""), "{}", show(&o));
 }
+
+#[test]
+fn netns_run_says_the_reachability_warning_too_and_runs_on() {
+    let s = Scratch::new();
+    let plan = s.plan(
+        "line.toml",
+        r#"
+[plan]
+name = "line-run"
+summary = "three hosts in a row, none forwarding"
+backend = "netns"
+
+[[node]]
+name = "n0"
+[[node]]
+name = "n1"
+[[node]]
+name = "n2"
+
+[[link]]
+ends = ["n0", "n1"]
+[[link]]
+ends = ["n1", "n2"]
+
+[[case]]
+id = "L-01"
+title = "neighbours reach each other"
+steps = [ { kind = "exec", node = "n0", command = ["true"] } ]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: ") && err.contains("nodes `n0` and `n2` cannot reach each other"),
+        "{}",
+        show(&o)
+    );
+}

@@ -60,13 +60,7 @@ fn service_pid(s: &Scratch) -> i32 {
 
 fn wait_gone(pid: i32) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        // A zombie is gone for our purposes only once reaped; init reaps
-        // orphans, so a lingering entry means the process is still alive.
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        if stat.contains(") Z ") {
-            return;
-        }
+    while !crate::exited(pid as u32) {
         assert!(Instant::now() < deadline, "process {pid} is still running");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -101,6 +101,12 @@ impl Scratch {
     }
 }
 
+/// Whether process `pid` has exited: gone from /proc, or a zombie (the one
+/// rule netproof itself uses, `netproof_proto::process`).
+pub fn exited(pid: u32) -> bool {
+    netproof_proto::process::read(pid).map_or(true, |s| s.has_exited())
+}
+
 /// Stdout and stderr, for assertion messages.
 pub fn show(o: &Output) -> String {
     format!(
