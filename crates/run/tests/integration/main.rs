@@ -386,7 +386,8 @@ fn script_service(name: &str, node: &str, script: &str) -> Service {
 #[test]
 fn service_samples_reach_the_case_labelled_and_malformed_lines_are_reported_once() {
     // Three malformed lines first (not JSON, an unknown unit, a line over
-    // 64 KiB), then samples every 20 ms, one of them from a child that
+    // 64 KiB), then samples every 20 ms, one of them from a child (dash,
+    // which cannot name a descriptor above 9, writes through /proc) that
     // inherited the descriptor.
     let svc = script_service(
         "emitter",
@@ -397,7 +398,7 @@ echo '{"metric":"svc.hits","value":3,"unit":"parsecs"}' >&$fd
 printf '%070000d\n' 0 >&$fd
 while :; do
   echo '{"metric":"svc.hits","value":3,"unit":"count","labels":{"site":"v"}}' >&$fd
-  ( echo '{"metric":"svc.answer","value":["b","a"],"unit":"text"}' >&$fd )
+  sh -c 'echo "{\"metric\":\"svc.answer\",\"value\":[\"b\",\"a\"],\"unit\":\"text\"}" >/proc/self/fd/$NETPROOF_SAMPLES_FD'
   echo '{"metric":"svc.fill","value":0.25,"unit":"s","time":1764950400.5}' >&$fd
   sleep 0.02
 done"#,
