@@ -15,6 +15,7 @@ mod probe;
 mod reports;
 mod rootless;
 mod run;
+mod services;
 mod throughput;
 
 use std::path::{Path, PathBuf};
