@@ -254,7 +254,7 @@ impl Feed {
                     "service.samples_discarded",
                     Severity::Warning,
                     format!(
-                        "service `{}` on `{}` wrote samples faster than netproof collects them: {} were discarded (at most {QUEUE_LIMIT} are kept between two collections, 100 ms apart while a case runs)\nhint: aggregate in the service and write fewer samples",
+                        "service `{}` on `{}` wrote more samples than netproof keeps between two collections: {} were discarded (at most {QUEUE_LIMIT} per service wait for the next collection, which comes every 100 ms while a case runs, else when the next case begins or the lab comes down)\nhint: aggregate in the service and write fewer samples",
                         self.service, self.node, st.discarded
                     ),
                 )

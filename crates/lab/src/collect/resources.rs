@@ -40,7 +40,7 @@ pub(crate) struct Stat {
     pub(crate) cstime: u64,
     /// Resident pages (field 24).
     pub(crate) rss_pages: u64,
-    /// The process has exited and waits to be reaped (state `Z`).
+    /// The process has exited (state `Z`, or `X` while being reaped).
     pub(crate) zombie: bool,
 }
 
@@ -59,7 +59,8 @@ impl Stat {
             Some(v.max(0) as u64)
         };
         Some(Stat {
-            zombie: *f.first()? == "Z",
+            // `X` (`x` on old kernels): being reaped, as gone as a zombie.
+            zombie: matches!(*f.first()?, "Z" | "X" | "x"),
             pgrp: u32::try_from(field(5)?).ok()?,
             utime: field(14)?,
             stime: field(15)?,
