@@ -86,3 +86,86 @@ fn netns_service_samples_and_collectors_are_judged_with_the_case() {
     );
     assert_back_to(&before);
 }
+
+/// A service stopped by a fault: its channel ends with it, and each start
+/// of the service reports its own malformed lines once.
+const STOPPED: &str = r#"[plan]
+name = "stopped-service-samples"
+summary = "A stopped service's channel ends; each start reports its own problems"
+backend = "local"
+
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+
+[[service]]
+name = "talker"
+node = "b"
+command = ["python3", "SCRIPT"]
+
+[[case]]
+id = "ST-01"
+title = "The service is stopped mid-case and started again by restore"
+steps = [
+  { kind = "exec", name = "wait", node = "a", command = ["sleep", "0.8"] },
+  { kind = "fault", name = "stop", fault = "node_stop", node = "b", at = "300ms" },
+]
+expect = ["count(svc.beat) >= 2"]
+
+[[case]]
+id = "ST-02"
+title = "The service started again by restore writes as before"
+steps = [{ kind = "exec", name = "wait", node = "a", command = ["sleep", "0.3"] }]
+expect = ["count(svc.beat) >= 2"]
+"#;
+
+const TALKER: &str = r#"
+import os, time
+out = os.fdopen(int(os.environ['NETPROOF_SAMPLES_FD']), 'w', buffering=1)
+out.write('oops\n')
+while True:
+    out.write('{"metric": "svc.beat", "value": 1, "unit": "count"}\n')
+    time.sleep(0.02)
+"#;
+
+#[test]
+fn a_stopped_service_ends_its_channel_and_each_start_reports_once() {
+    let s = Scratch::new();
+    let script = s.path("talker.py");
+    std::fs::write(&script, TALKER).unwrap();
+    let plan = s.plan(
+        "stopped.toml",
+        &STOPPED.replace("SCRIPT", script.to_str().unwrap()),
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let malformed: Vec<_> = data
+        .events
+        .iter()
+        .filter(|e| e.kind == "service.samples_malformed")
+        .collect();
+    // The first start's report comes in the case, when the stop ends its
+    // channel; the second start's (by restore) when the lab comes down.
+    assert_eq!(malformed.len(), 2, "{malformed:?}");
+    assert!(malformed[0].case_run.is_some(), "{:?}", malformed[0]);
+    assert!(malformed[1].case_run.is_none(), "{:?}", malformed[1]);
+    assert!(malformed.iter().all(|e| e.labels["count"] == "1"));
+    // No beat of the stopped service after the stop took effect.
+    let stop = data
+        .events
+        .iter()
+        .find(|e| e.kind == "fault.node_stop")
+        .expect("the stop")
+        .time;
+    let case = data.cases[0].id;
+    let late = data
+        .samples
+        .iter()
+        .filter(|r| r.case_run == Some(case) && r.sample.metric == "svc.beat")
+        .filter(|r| r.sample.time.0 > stop.0 + 50_000_000)
+        .count();
+    assert_eq!(late, 0, "beats recorded after the stop");
+}
