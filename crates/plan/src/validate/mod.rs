@@ -213,6 +213,11 @@ impl Names {
         }
     }
 
+    /// The plan's service names, once every `[[service]]` validated.
+    pub(crate) fn services(&self) -> Option<&[String]> {
+        self.services.as_deref()
+    }
+
     /// Resolves a link reference `a--b` (either order) to the link's ends
     /// as the plan writes them.
     pub(crate) fn resolve_link(&self, ck: &mut Checker<'_>, s: &Str<'_>) -> Option<[String; 2]> {
@@ -270,11 +275,6 @@ impl Names {
             });
         ck.report(Finding::new(span, format!("unknown node `{name}`"), "no such node").hint(hint));
         None
-    }
-
-    /// The plan's service names, once every `[[service]]` validated.
-    pub(crate) fn services(&self) -> Option<&[String]> {
-        self.services.as_deref()
     }
 
     /// Resolves a node reference given as a whole string value.
