@@ -189,6 +189,13 @@ pub(crate) struct Names {
 }
 
 impl Names {
+    /// The plan's service names, once every `[[service]]` validated.
+    pub(crate) fn services(&self) -> Option<&[String]> {
+        self.services.as_deref()
+    }
+}
+
+impl Names {
     fn new(ck: &mut Checker<'_>, nodes: &[Table<'_, '_>]) -> Self {
         let mut names = Vec::new();
         for t in nodes {
@@ -211,11 +218,6 @@ impl Names {
             links: Vec::new(),
             services: None,
         }
-    }
-
-    /// The plan's service names, once every `[[service]]` validated.
-    pub(crate) fn services(&self) -> Option<&[String]> {
-        self.services.as_deref()
     }
 
     /// Resolves a link reference `a--b` (either order) to the link's ends
