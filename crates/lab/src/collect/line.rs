@@ -314,6 +314,46 @@ mod tests {
     }
 
     #[test]
+    fn seeded_mutations_never_panic() {
+        // Byte flips, insertions and deletions of valid lines, from a fixed
+        // seed so a failure repeats.
+        let seeds: [&[u8]; 3] = [
+            br#"{"metric":"svc.a","value":["x","y"],"unit":"text","labels":{"k":"v"},"time":1.5}"#,
+            br#"{"metric":"http.status","value":200,"unit":"count","ok":false}"#,
+            br#"{"metric":"svc.b","value":null,"unit":"s"}"#,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let alphabet = b"{}[]\":,.-0123456789eE nulltruefalsesvc";
+        let mut parsed = 0;
+        for i in 0..20_000 {
+            let mut line = seeds[i % seeds.len()].to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() as usize) % (line.len() + 1);
+                let byte = alphabet[(next() as usize) % alphabet.len()];
+                match next() % 3 {
+                    0 if at < line.len() => line[at] = byte,
+                    1 => line.insert(at, byte),
+                    _ if at < line.len() => {
+                        line.remove(at);
+                    }
+                    _ => line.push(byte),
+                }
+            }
+            if parse(&line, "s", "n", NOW).is_ok() {
+                parsed += 1;
+            }
+        }
+        // Some mutations keep a line valid (a digit for a digit); most do not.
+        assert!(parsed > 0 && parsed < 20_000, "{parsed}");
+    }
+
+    #[test]
     fn no_input_panics() {
         // Truncations of a valid line at every byte are errors, never panics.
         let line =
