@@ -113,6 +113,8 @@ pub struct Control {
     netns: Option<NetnsParts>,
     state: Mutex<State>,
     sink: Arc<dyn Sink>,
+    /// Every service start's sample channel not yet finished.
+    feeds: Mutex<Vec<Arc<crate::collect::feed::Feed>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -133,6 +135,7 @@ impl Control {
             netns,
             state: Mutex::default(),
             sink,
+            feeds: Mutex::default(),
         }
     }
 
@@ -148,6 +151,7 @@ impl Control {
         };
         let node = nodes[&svc.node].clone();
         let running = service::start(&svc, &node, &nodes, self.sink.clone(), cancel).await?;
+        lock(&self.feeds).push(running.feed());
         lock(&self.services).running[index] = Some(running);
         Ok(())
     }
@@ -190,8 +194,36 @@ impl Control {
         for r in running {
             r.stop(Duration::from_secs(3)).await;
         }
+        // What the services wrote since the last case belongs to the run.
+        self.forward_feeds(None);
         for h in lock(&self.nodes).values_mut() {
             h.ns = None;
+        }
+    }
+
+    /// Whether the plan has services.
+    pub(crate) fn has_services(&self) -> bool {
+        !lock(&self.services).defs.is_empty()
+    }
+
+    /// Each running service's name, node and process group (its pid).
+    pub(crate) fn service_groups(&self) -> Vec<(String, String, u32)> {
+        let s = lock(&self.services);
+        s.running
+            .iter()
+            .zip(&s.defs)
+            .filter_map(|(r, d)| Some((d.name.clone(), d.node.clone(), r.as_ref()?.process()?.pid)))
+            .collect()
+    }
+
+    /// Forwards what the services' sample channels hold to `sink` (the
+    /// lab's own when `None`), and forgets channels that are finished.
+    pub(crate) fn forward_feeds(&self, sink: Option<&dyn Sink>) {
+        let sink = sink.unwrap_or(self.sink.as_ref());
+        let feeds = lock(&self.feeds).clone();
+        let finished: Vec<_> = feeds.iter().filter(|f| f.forward(sink)).collect();
+        if !finished.is_empty() {
+            lock(&self.feeds).retain(|f| !finished.iter().any(|x| Arc::ptr_eq(f, x)));
         }
     }
 

@@ -15,6 +15,7 @@
 
 mod backend;
 pub mod cancel;
+pub mod collect;
 pub mod control;
 pub mod fabric;
 pub mod netns;
@@ -35,6 +36,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
 
 pub use cancel::{Cancel, Reason};
+pub use collect::{Collector, CollectorError};
 pub use service::ServiceFailure;
 
 /// The topology as built, for the run record and the report's diagram.
@@ -92,6 +94,20 @@ pub enum LabError {
         node: String,
         /// The program.
         program: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A service's sample channel could not be made.
+    #[error(
+        "service `{service}` on node `{node}`: cannot make its sample channel ({}): {source}\nhint: netproof gives every service a pipe; is the process out of file descriptors (`ulimit -n`)?",
+        collect::SAMPLES_FD_ENV
+    )]
+    SampleChannel {
+        /// The service.
+        service: String,
+        /// Its node.
+        node: String,
         /// Why.
         #[source]
         source: std::io::Error,

@@ -2,7 +2,9 @@
 //!
 //! A supervisor task owns each child. It notices an unexpected exit (and
 //! records it as an error event, so the cases that run afterwards fail), and
-//! it stops the child on request, keeping its output as artifacts.
+//! it stops the child on request, keeping its output as artifacts. Each
+//! start gets its own sample channel ([`crate::collect::feed`]), named to
+//! the service in `NETPROOF_SAMPLES_FD`.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,6 +18,7 @@ use tokio::sync::oneshot;
 use super::process::{self, SharedCapture};
 use super::{LabError, NodeHandle};
 use crate::Cancel;
+use crate::collect::feed::{Feed, SamplePipe};
 
 /// A service that exited while the lab was up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,11 +46,17 @@ pub(crate) struct RunningService {
     failure: Arc<Mutex<Option<ServiceFailure>>>,
     stop_tx: Option<oneshot::Sender<Duration>>,
     done: Option<tokio::task::JoinHandle<()>>,
+    feed: Arc<Feed>,
 }
 
 impl RunningService {
     pub(crate) fn process(&self) -> Option<crate::registry::ProcessId> {
         self.process
+    }
+
+    /// Its sample channel.
+    pub(crate) fn feed(&self) -> Arc<Feed> {
+        self.feed.clone()
     }
 
     pub(crate) fn failure(&self) -> Option<ServiceFailure> {
@@ -65,6 +74,9 @@ impl RunningService {
             // The supervisor bounds its own waits; this is a backstop.
             let _ = tokio::time::timeout(grace + Duration::from_secs(10), done).await;
         }
+        // The group is gone, so its ends of the channel are closed, unless
+        // a child that left the group holds one: do not wait for that.
+        self.feed.stop(Duration::from_millis(500)).await;
     }
 }
 
@@ -141,12 +153,26 @@ pub(crate) async fn start(
     for (k, v) in &svc.env {
         cmd.env(k, v);
     }
+    let channel_error = |source| LabError::SampleChannel {
+        service: svc.name.clone(),
+        node: svc.node.clone(),
+        source,
+    };
+    let pipe = SamplePipe::new().map_err(channel_error)?;
+    pipe.attach(&mut cmd);
     let mut child = cmd.spawn().map_err(|source| LabError::Spawn {
         service: svc.name.clone(),
         node: svc.node.clone(),
         program: program.clone(),
         source,
     })?;
+    let feed = match pipe.start(&svc.name, &svc.node) {
+        Ok(f) => f,
+        Err(e) => {
+            process::stop(&mut child, Duration::ZERO).await;
+            return Err(channel_error(e));
+        }
+    };
     let (out, err) = process::capture(&mut child);
     let process_id = child.id().and_then(crate::registry::ProcessId::of);
     sink.event(
@@ -225,6 +251,7 @@ pub(crate) async fn start(
         failure,
         stop_tx: Some(stop_tx),
         done: Some(done),
+        feed,
     };
 
     let Some(ready) = &svc.ready else {

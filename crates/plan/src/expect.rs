@@ -132,8 +132,12 @@ pub(crate) fn parse_with_refs(text: &str) -> Result<(Expectation, Vec<NodeRef>),
     };
     let (metric_name, metric_range) = &syntax.metric;
     let metric = metric::lookup(metric_name);
-    if metric.is_none() {
+    let own = metric.is_none() && metric::check_service_metric(metric_name).is_ok();
+    if metric.is_none() && !own {
         errors.push(unknown_metric(metric_name, metric_range.clone()));
+    }
+    if own && let Some(aggregate) = aggregate {
+        return service_metric(text, aggregate, syntax, errors);
     }
     let (Some(aggregate), Some(metric)) = (aggregate, metric) else {
         return Err(errors);
@@ -283,6 +287,134 @@ pub(crate) fn parse_with_refs(text: &str) -> Result<(Expectation, Vec<NodeRef>),
         },
         Vec::new(),
     ))
+}
+
+/// An expectation on a metric a service names itself (`svc.*`, see
+/// [`metric::SERVICE_NAMESPACE`]): the catalogue does not know its unit,
+/// so the threshold says it. A plain number is a count, `5ms` a duration,
+/// `20MiB` a size, `100Mbit` a rate, `5%` a ratio; `contains` treats the
+/// metric as text. The judge refuses samples in another unit.
+fn service_metric(
+    text: &str,
+    aggregate: Aggregate,
+    syntax: Syntax,
+    mut errors: Vec<ExpectError>,
+) -> Result<(Expectation, Vec<NodeRef>), Vec<ExpectError>> {
+    let quantifier = matches!(aggregate, Aggregate::All | Aggregate::Any);
+    let name = syntax.metric.0;
+    let mut exp = Expectation {
+        text: text.to_string(),
+        aggregate,
+        metric: name.clone(),
+        labels: syntax.labels,
+        op: Comparison::Eq,
+        threshold: 0.0,
+        unit: Unit::Text,
+        span: Span::new(0, text.len()),
+        contains: None,
+    };
+    match syntax.rhs {
+        Rhs::Contains {
+            negated,
+            op,
+            text: contains,
+            refs,
+        } => {
+            if !quantifier {
+                errors.push(
+                    ExpectError::new(
+                        syntax.aggregate.1,
+                        format!(
+                            "`{}` cannot be used with `{}`; only `all` and `any` can",
+                            aggregate.name(),
+                            &text[op]
+                        ),
+                        "not `all` or `any`",
+                    )
+                    .hint(CONTAINS_HINT),
+                );
+                return Err(errors);
+            }
+            exp.contains = Some(Contains {
+                negated,
+                text: contains,
+            });
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            Ok((exp, refs))
+        }
+        Rhs::Compare { op, threshold } => {
+            if quantifier {
+                errors.push(
+                    ExpectError::new(
+                        syntax.aggregate.1,
+                        format!(
+                            "`{}` tests each sample with `contains` or `!contains`, not `{}`",
+                            aggregate.name(),
+                            op.as_str()
+                        ),
+                        "needs `contains`",
+                    )
+                    .hint(CONTAINS_HINT),
+                );
+                return Err(errors);
+            }
+            let (threshold_text, range) = threshold;
+            let parsed = match aggregate {
+                Aggregate::Count | Aggregate::Rate => {
+                    threshold_value(aggregate, Unit::Count, &threshold_text)
+                        .map(|v| (Unit::Count, v))
+                        .ok()
+                }
+                Aggregate::SuccessRatio => units::parse_ratio(&threshold_text)
+                    .map(|v| (Unit::Ratio, v))
+                    .ok(),
+                _ => infer_quantity(&threshold_text),
+            };
+            let Some((unit, value)) = parsed else {
+                errors.push(
+                    ExpectError::new(
+                        range,
+                        format!(
+                            "threshold `{threshold_text}` of `{}({name})` is not a number, duration, size, rate or percentage",
+                            aggregate.name()
+                        ),
+                        "expected a quantity",
+                    )
+                    .hint("a service's own metric takes its unit from the threshold: write e.g. `10`, `5ms`, `20MiB`, `100Mbit` or `5%`"),
+                );
+                return Err(errors);
+            };
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            exp.op = op;
+            exp.threshold = value;
+            exp.unit = unit;
+            Ok((exp, Vec::new()))
+        }
+    }
+}
+
+/// A threshold's unit and value in it, read as whichever quantity it is.
+fn infer_quantity(text: &str) -> Option<(Unit, f64)> {
+    if let Ok(v) = plain_number(text, true) {
+        return Some((Unit::Count, v));
+    }
+    if let Ok(d) = units::parse_duration(text) {
+        return Some((Unit::Seconds, d.as_secs_f64()));
+    }
+    if let Ok(b) = units::parse_size(text) {
+        return Some((Unit::Bytes, b as f64));
+    }
+    if let Ok(r) = units::parse_rate(text) {
+        return Some((Unit::BitsPerSecond, r as f64));
+    }
+    if text.trim_end().ends_with('%') {
+        return units::parse_ratio(text).ok().map(|r| (Unit::Ratio, r));
+    }
+    None
 }
 
 /// The parts of an expectation as written, before meaning is checked.
@@ -841,7 +973,10 @@ fn unknown_metric(name: &str, range: Range<usize>) -> ExpectError {
             .map(|m| m.name)
             .find(|m| m.ends_with(&format!(".{tail}")) && m.starts_with(head))
     });
-    let list = format!("known metrics: {}", metric_list());
+    let list = format!(
+        "known metrics: {}; a service's own metrics are named `svc.NAME`",
+        metric_list()
+    );
     let hint = match near {
         Some(n) => format!("did you mean `{n}`? {list}"),
         None => list,

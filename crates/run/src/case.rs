@@ -17,6 +17,7 @@ use netproof_store::{CaseRunId, NewStep, ResultStore, Scope, Verdict};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::collect::Collection;
 use crate::judge::{NodeAddresses, Tee, judge};
 use crate::step::{self, StepContext, StepOutcome};
 use crate::{RunError, Shared};
@@ -69,21 +70,10 @@ pub(crate) async fn run(
     }
 
     let handles = lab.handles();
-    // Emulated links' counters, every 100 ms while the case runs.
-    let sampler = handles.control.has_emulated_links().then(|| {
-        let control = handles.control.clone();
-        let sink = case_sink.clone();
-        control.reset_link_samples();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            loop {
-                tick.tick().await;
-                let (c, s) = (control.clone(), sink.clone());
-                // A query to each emulator's thread: off the async workers.
-                let _ = tokio::task::spawn_blocking(move || c.sample_links(s.as_ref())).await;
-            }
-        })
-    });
+    // What the lab measures by itself (emulated links' counters, services'
+    // samples and resources), every 100 ms while the case runs; kept for
+    // judging like the steps' samples.
+    let collection = Collection::start(lab, Arc::new(Tee::new(case_sink.clone(), kept.clone())));
     let cancel = run_cancel.child();
     let timer = {
         let cancel = cancel.clone();
@@ -243,11 +233,8 @@ pub(crate) async fn run(
         }
     }
 
-    if let Some(s) = sampler {
-        s.abort();
-        let _ = s.await;
-        let (c, sink) = (handles.control.clone(), case_sink.clone());
-        let _ = tokio::task::spawn_blocking(move || c.sample_links(sink.as_ref())).await;
+    if let Some(c) = collection {
+        c.finish().await;
     }
 
     // The next case starts from the plan's state, whatever faults did.

@@ -127,6 +127,30 @@ pub fn judge(
         judge_contains(&mut result, exp.aggregate, contains, &matching, addresses);
         return result;
     }
+    // A service's own metric (`svc.*`) takes its unit from the threshold;
+    // samples in another unit cannot be compared with it. (A catalogued
+    // metric's samples are always in its canonical unit.)
+    let numeric = matches!(
+        exp.aggregate,
+        Aggregate::Min
+            | Aggregate::Max
+            | Aggregate::Mean
+            | Aggregate::Sum
+            | Aggregate::Percentile(_)
+    );
+    if numeric
+        && let Some(other) = matching
+            .iter()
+            .find(|s| s.value.as_f64().is_some() && s.unit != exp.unit)
+    {
+        result.detail = Some(format!(
+            "samples of `{}` are in `{}`, but the threshold is in `{}`",
+            exp.metric,
+            other.unit.as_str(),
+            exp.unit.as_str()
+        ));
+        return result;
+    }
     let values: Vec<f64> = matching
         .iter()
         .filter_map(|s| s.value.as_f64())
@@ -310,6 +334,34 @@ mod tests {
 
     fn latency(v: f64) -> Sample {
         Sample::num(&metric::TCP_CONNECT_LATENCY, v).label("step", "a")
+    }
+
+    #[test]
+    fn a_service_metric_in_another_unit_than_the_threshold_is_an_error() {
+        let mut e = exp(Aggregate::Max, "svc.fill", Comparison::Lt, 0.5);
+        let s = |v: f64, unit: Unit| Sample {
+            unit,
+            metric: "svc.fill".into(),
+            ..latency(v)
+        };
+        let r = judge(
+            &e,
+            &[s(0.1, Unit::Seconds), s(0.2, Unit::Seconds)],
+            1.0,
+            &NodeAddresses::default(),
+        );
+        assert_eq!(r.verdict, Verdict::Pass);
+        e.unit = Unit::Bytes;
+        let r = judge(&e, &[s(0.1, Unit::Seconds)], 1.0, &NodeAddresses::default());
+        assert_eq!(r.verdict, Verdict::Error);
+        assert!(r.detail.unwrap().contains("are in `s`"));
+        // Counting does not compare units.
+        e.aggregate = Aggregate::Count;
+        e.unit = Unit::Count;
+        e.op = Comparison::Eq;
+        e.threshold = 1.0;
+        let r = judge(&e, &[s(0.1, Unit::Seconds)], 1.0, &NodeAddresses::default());
+        assert_eq!(r.verdict, Verdict::Pass);
     }
 
     #[test]

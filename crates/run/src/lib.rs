@@ -11,6 +11,7 @@
 //! [`Observer`]) or build reports (they read the store).
 
 mod case;
+mod collect;
 pub mod host;
 pub mod judge;
 pub mod signals;

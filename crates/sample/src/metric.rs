@@ -278,6 +278,36 @@ pub const LINK_SOJOURN: Metric = Metric {
     better: Better::Lower,
 };
 
+/// A service: CPU time its process group used since the case started,
+/// user plus system (labels `service`, `node`).
+pub const SERVICE_CPU: Metric = Metric {
+    name: "service.cpu",
+    unit: Unit::Seconds,
+    description: "CPU time a service's process group used since the case started (or since the service started, if later), user plus system; sampled every 100 ms while a case runs, labels `service` and `node`",
+    better: Better::Lower,
+};
+/// A service: the user part of [`SERVICE_CPU`].
+pub const SERVICE_CPU_USER: Metric = Metric {
+    name: "service.cpu_user",
+    unit: Unit::Seconds,
+    description: "the user-mode part of `service.cpu`",
+    better: Better::Lower,
+};
+/// A service: the system part of [`SERVICE_CPU`].
+pub const SERVICE_CPU_SYSTEM: Metric = Metric {
+    name: "service.cpu_system",
+    unit: Unit::Seconds,
+    description: "the kernel-mode part of `service.cpu`",
+    better: Better::Lower,
+};
+/// A service: resident memory of its process group.
+pub const SERVICE_RSS: Metric = Metric {
+    name: "service.rss",
+    unit: Unit::Bytes,
+    description: "resident memory of a service's process group when sampled (the sum over its live processes; pages they share count in each); every 100 ms while a case runs, labels `service` and `node`",
+    better: Better::Lower,
+};
+
 /// `http`: name resolution time (only when the target is a name).
 pub const HTTP_DNS: Metric = Metric {
     name: "http.dns",
@@ -482,6 +512,10 @@ pub const CATALOG: &[Metric] = &[
     LINK_DROPPED,
     LINK_QUEUE,
     LINK_SOJOURN,
+    SERVICE_CPU,
+    SERVICE_CPU_USER,
+    SERVICE_CPU_SYSTEM,
+    SERVICE_RSS,
     THROUGHPUT_GOODPUT,
     THROUGHPUT_TEST_GOODPUT,
     THROUGHPUT_BYTES,
@@ -509,6 +543,37 @@ pub const CATALOG: &[Metric] = &[
     DNS_TTL,
     DNS_ANSWERS,
 ];
+
+/// The namespace of the metrics services name themselves: `svc.` and one
+/// or more dot-separated parts of ASCII letters, digits, `_` and `-`
+/// (`svc.edge.cache_hits`). Such a metric is not in [`CATALOG`]; its unit
+/// is whatever the service records, and an expectation on it takes its
+/// unit from the threshold.
+pub const SERVICE_NAMESPACE: &str = "svc.";
+
+/// The longest metric name a service may use, in bytes.
+pub const SERVICE_METRIC_MAX: usize = 128;
+
+/// Checks a metric name of the [`SERVICE_NAMESPACE`]; the error says what
+/// is wrong with it, as a phrase (`has an empty part`).
+pub fn check_service_metric(name: &str) -> Result<(), &'static str> {
+    let Some(rest) = name.strip_prefix(SERVICE_NAMESPACE) else {
+        return Err("does not start with `svc.`");
+    };
+    if name.len() > SERVICE_METRIC_MAX {
+        return Err("is longer than 128 bytes");
+    }
+    if rest.split('.').any(str::is_empty) {
+        return Err("has an empty part between dots");
+    }
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err("may hold only ASCII letters, digits, `_`, `-` and `.`");
+    }
+    Ok(())
+}
 
 /// Looks a metric up by name.
 pub fn lookup(name: &str) -> Option<&'static Metric> {
@@ -542,6 +607,23 @@ mod tests {
         ] {
             assert_eq!(Unit::from_name(u.as_str()), Some(u));
         }
+    }
+
+    #[test]
+    fn service_metric_names_live_under_svc() {
+        assert_eq!(check_service_metric("svc.edge.cache_hits"), Ok(()));
+        assert_eq!(check_service_metric("svc.fill-latency_p99"), Ok(()));
+        assert!(check_service_metric("edge.cache_hits").is_err());
+        assert!(check_service_metric("svc.").is_err());
+        assert!(check_service_metric("svc.a..b").is_err());
+        assert!(check_service_metric("svc.a b").is_err());
+        assert!(check_service_metric(&format!("svc.{}", "x".repeat(130))).is_err());
+        // The catalogue never uses the services' namespace.
+        assert!(
+            CATALOG
+                .iter()
+                .all(|m| !m.name.starts_with(SERVICE_NAMESPACE))
+        );
     }
 
     #[test]

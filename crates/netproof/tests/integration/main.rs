@@ -16,6 +16,7 @@ mod probe;
 mod reports;
 mod rootless;
 mod run;
+mod services;
 mod throughput;
 
 use std::path::{Path, PathBuf};

@@ -299,3 +299,42 @@ fn contains_errors_point_at_the_spot() {
     let text = r#"all(dns.answer) contains "\"{adr:a}""#;
     assert_eq!(&text[err(text)[0].range.clone()], r#""\"{adr:a}""#);
 }
+
+#[test]
+fn service_metrics_take_their_unit_from_the_threshold() {
+    let e = ok("max(svc.edge.fill_time{site='v'}) < 5ms");
+    assert_eq!(e.metric, "svc.edge.fill_time");
+    assert_eq!(e.unit, Unit::Seconds);
+    assert!((e.threshold - 0.005).abs() < 1e-12);
+    assert_eq!(e.labels, vec![("site".to_string(), "v".to_string())]);
+    let e = ok("max(svc.cache) <= 20MiB");
+    assert_eq!((e.unit, e.threshold), (Unit::Bytes, 20.0 * 1024.0 * 1024.0));
+    let e = ok("mean(svc.egress) > 100Mbit");
+    assert_eq!((e.unit, e.threshold), (Unit::BitsPerSecond, 100e6));
+    let e = ok("max(svc.hit_ratio) >= 90%");
+    assert_eq!(e.unit, Unit::Ratio);
+    assert!((e.threshold - 0.9).abs() < 1e-12);
+    let e = ok("min(svc.hits) != -1");
+    assert_eq!((e.unit, e.threshold), (Unit::Count, -1.0));
+    assert_eq!(ok("count(svc.hits) >= 3").unit, Unit::Count);
+    assert_eq!(ok("success_ratio(svc.fill) >= 99%").unit, Unit::Ratio);
+    let e = ok("any(svc.state) contains 'draining'");
+    assert!(e.contains.is_some());
+    // What a threshold cannot be read as, and a malformed service name.
+    let errors = err("max(svc.hits) < fast");
+    assert!(
+        errors[0].message.contains("not a number, duration"),
+        "{errors:?}"
+    );
+    assert_eq!(err("max(svc..x) < 1")[0].message, "unknown metric `svc..x`");
+    assert!(
+        err("max(svc.state) contains 'x'")[0]
+            .message
+            .contains("only `all` and `any`")
+    );
+    assert!(
+        err("all(svc.state) < 1")[0]
+            .message
+            .contains("tests each sample")
+    );
+}

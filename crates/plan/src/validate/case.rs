@@ -206,6 +206,7 @@ fn expectations(
                     ok &= names.resolve(ck, &r.name, s.sub(r.range)).is_some();
                 }
                 ok &= cross_check(ck, s, &e, case, steps);
+                ok &= service_check(ck, s, &e, names);
                 out.push(e);
             }
             Err(errors) => {
@@ -217,6 +218,65 @@ fn expectations(
         }
     }
     ok.then_some(out)
+}
+
+/// An expectation about what services report (`svc.*`, `service.*`) in a
+/// plan without services, or filtered by a `service` the plan does not
+/// have, could never pass either.
+fn service_check(ck: &mut Checker<'_>, s: &Str<'_>, e: &Expectation, names: &Names) -> bool {
+    let Some(services) = names.services() else {
+        return true;
+    };
+    let about_services = e.metric.starts_with("service.")
+        || e.metric
+            .starts_with(netproof_sample::metric::SERVICE_NAMESPACE);
+    let filter = e
+        .labels
+        .iter()
+        .find(|(k, _)| k == "service")
+        .map(|(_, v)| v);
+    if about_services && services.is_empty() {
+        let range = s
+            .value
+            .find(&e.metric)
+            .map_or(0..s.value.len(), |i| i..i + e.metric.len());
+        ck.report(
+            Finding::new(
+                s.sub(range),
+                format!(
+                    "the plan has no `[[service]]`, so nothing emits `{}`",
+                    e.metric
+                ),
+                "never measured",
+            )
+            .hint("add the `[[service]]` that reports it, or remove this expectation"),
+        );
+        return false;
+    }
+    if let Some(name) = filter
+        && about_services
+        && !services.iter().any(|x| x == name)
+    {
+        let range = [format!("\"{name}\""), format!("'{name}'")]
+            .iter()
+            .find_map(|q| s.value.find(q.as_str()).map(|i| i + 1..i + 1 + name.len()))
+            .unwrap_or(0..s.value.len());
+        let hint = spelling::did_you_mean(name, services.iter().map(String::as_str))
+            .unwrap_or_else(|| {
+                let all: Vec<&str> = services.iter().map(String::as_str).collect();
+                format!("the plan's services: {}", spelling::one_of(&all))
+            });
+        ck.report(
+            Finding::new(
+                s.sub(range),
+                format!("the plan has no service named `{name}`"),
+                "no such service",
+            )
+            .hint(hint),
+        );
+        return false;
+    }
+    true
 }
 
 /// An expectation about a metric no step of the case emits, or about a

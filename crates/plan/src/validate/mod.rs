@@ -88,6 +88,10 @@ pub(crate) fn plan(
     let routes = topology::routes(ck, &cx, &names, &names.links, &lan_members, &route_tables);
     let service_tables = tables(ck, root.get("service"), "service");
     let services = service::validate(ck, &names, &service_tables);
+    names.services = services
+        .iter()
+        .map(|s| s.as_ref().map(|s| s.name.clone()))
+        .collect();
     let case_tables = tables(ck, root.get("case"), "case");
     let cases = case::validate(ck, &cx, &names, &case_tables);
 
@@ -176,6 +180,16 @@ pub(crate) struct Names {
     names: Vec<String>,
     /// The plan's links (their two ends), once validated.
     links: Vec<[String; 2]>,
+    /// The plan's service names, once every `[[service]]` validated
+    /// (`None` while one has an error, so it is not reported as missing).
+    services: Option<Vec<String>>,
+}
+
+impl Names {
+    /// The plan's service names, once every `[[service]]` validated.
+    pub(crate) fn services(&self) -> Option<&[String]> {
+        self.services.as_deref()
+    }
 }
 
 impl Names {
@@ -199,6 +213,7 @@ impl Names {
         Names {
             names,
             links: Vec::new(),
+            services: None,
         }
     }
 

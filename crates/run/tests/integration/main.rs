@@ -369,3 +369,192 @@ fn tcp_ready_check_waits_for_the_port_and_probes_reach_it() {
     assert!(data.events.iter().any(|e| e.kind == "service.ready"));
     assert!(data.events.iter().any(|e| e.kind == "service.stop"));
 }
+
+/// A service written as a shell script: `bash -c SCRIPT`.
+fn script_service(name: &str, node: &str, script: &str) -> Service {
+    Service {
+        name: name.into(),
+        node: node.into(),
+        command: ["bash", "-c", script]
+            .iter()
+            .map(|s| Arg::literal(*s))
+            .collect(),
+        env: vec![],
+        ready: None,
+        ready_timeout: Duration::from_secs(5),
+        span: Span::default(),
+    }
+}
+
+#[test]
+fn service_samples_reach_the_case_labelled_and_malformed_lines_are_reported_once() {
+    // Three malformed lines first (not JSON, an unknown unit, a line over
+    // 64 KiB), then samples every 20 ms, one of them from a child (dash,
+    // which cannot name a descriptor above 9, writes through /proc) that
+    // inherited the descriptor.
+    let svc = script_service(
+        "emitter",
+        "b",
+        r#"fd=$NETPROOF_SAMPLES_FD
+echo 'not json' >&$fd
+echo '{"metric":"svc.hits","value":3,"unit":"parsecs"}' >&$fd
+printf '%070000d\n' 0 >&$fd
+while :; do
+  echo '{"metric":"svc.hits","value":3,"unit":"count","labels":{"site":"v"}}' >&$fd
+  sh -c 'echo "{\"metric\":\"svc.answer\",\"value\":[\"b\",\"a\"],\"unit\":\"text\"}" >/proc/self/fd/$NETPROOF_SAMPLES_FD'
+  echo '{"metric":"svc.fill","value":0.25,"unit":"s","time":1764950400.5}' >&$fd
+  sleep 0.02
+done"#,
+    );
+    let mut c = case(
+        "S1",
+        vec![],
+        vec![exec("wait", "a", &["sleep", "0.6"])],
+        vec![],
+    );
+    c.expect = vec![
+        expect(
+            Aggregate::Count,
+            "svc.hits",
+            Comparison::Ge,
+            3.0,
+            Unit::Count,
+        ),
+        expect(
+            Aggregate::Max,
+            "svc.fill",
+            Comparison::Eq,
+            0.25,
+            Unit::Seconds,
+        ),
+        expect(
+            Aggregate::Max,
+            "service.rss",
+            Comparison::Lt,
+            200.0 * 1024.0 * 1024.0,
+            Unit::Bytes,
+        ),
+        expect(
+            Aggregate::Max,
+            "service.cpu",
+            Comparison::Lt,
+            30.0,
+            Unit::Seconds,
+        ),
+    ];
+    let (outcome, data, _) = run(&plan(vec![c], vec![svc]), RunOptions::default());
+    assert_eq!(
+        outcome.status,
+        RunStatus::Passed,
+        "{:?} {:?}",
+        outcome.error,
+        data.expectations
+    );
+
+    let of = |m: &str| -> Vec<&netproof_sample::Sample> {
+        data.samples
+            .iter()
+            .filter(|r| r.sample.metric == m && r.case_run.is_some())
+            .map(|r| &r.sample)
+            .collect()
+    };
+    let hits = of("svc.hits");
+    assert!(
+        hits.len() >= 3,
+        "{} svc.hits samples in the case",
+        hits.len()
+    );
+    for s in &hits {
+        assert_eq!(s.unit, Unit::Count);
+        assert_eq!(s.value, netproof_sample::Value::Num(3.0));
+        assert_eq!(s.labels["service"], "emitter");
+        assert_eq!(s.labels["node"], "b");
+        assert_eq!(s.labels["site"], "v");
+    }
+    let answers = of("svc.answer");
+    assert!(!answers.is_empty(), "the child's samples arrive too");
+    assert_eq!(
+        answers[0].value,
+        netproof_sample::Value::Set(vec!["a".into(), "b".into()])
+    );
+    let fill = of("svc.fill");
+    assert_eq!(fill[0].unit, Unit::Seconds);
+    assert_eq!(
+        fill[0].time,
+        netproof_sample::Timestamp(1_764_950_400_500_000_000)
+    );
+    for m in ["service.cpu", "service.cpu_user", "service.cpu_system"] {
+        assert!(!of(m).is_empty(), "no `{m}` samples");
+        assert!(
+            of(m)
+                .iter()
+                .all(|s| s.labels["service"] == "emitter" && s.unit == Unit::Seconds)
+        );
+    }
+    let rss = of("service.rss");
+    assert!(
+        rss.iter()
+            .all(|s| s.value.as_f64().is_some_and(|v| v > 0.0))
+    );
+
+    let malformed: Vec<_> = data
+        .events
+        .iter()
+        .filter(|e| e.kind == "service.samples_malformed")
+        .collect();
+    assert_eq!(malformed.len(), 1, "reported once: {malformed:?}");
+    assert_eq!(malformed[0].labels["count"], "3");
+    assert_eq!(malformed[0].labels["service"], "emitter");
+    assert!(
+        malformed[0].message.contains("`not json`"),
+        "{}",
+        malformed[0].message
+    );
+}
+
+#[test]
+fn a_service_that_floods_its_sample_channel_is_not_blocked() {
+    // 30000 lines before any case collects: far over what is kept, so the
+    // reader must keep reading (and discard) for `printf` to finish and the
+    // ready file to appear.
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready");
+    let mut svc = script_service(
+        "flood",
+        "b",
+        &format!(
+            r#"for i in $(seq 30000); do echo '{{"metric":"svc.n","value":1,"unit":"count"}}'; done >&$NETPROOF_SAMPLES_FD
+touch {}
+exec sleep 30"#,
+            ready.display()
+        ),
+    );
+    svc.ready = Some(Readiness::Command {
+        command: vec![
+            Arg::literal("test"),
+            Arg::literal("-e"),
+            Arg::literal(ready.to_str().unwrap()),
+        ],
+    });
+    svc.ready_timeout = Duration::from_secs(20);
+    let c = case("F1", vec![], vec![exec("noop", "a", &["true"])], vec![]);
+    let (outcome, data, _) = run(&plan(vec![c], vec![svc]), RunOptions::default());
+    assert_eq!(outcome.status, RunStatus::Passed, "{:?}", outcome.error);
+    let discarded: Vec<_> = data
+        .events
+        .iter()
+        .filter(|e| e.kind == "service.samples_discarded")
+        .collect();
+    assert_eq!(discarded.len(), 1, "{discarded:?}");
+    let kept = data
+        .samples
+        .iter()
+        .filter(|r| r.sample.metric == "svc.n")
+        .count() as u64;
+    let dropped: u64 = discarded[0].labels["count"].parse().unwrap();
+    assert_eq!(
+        kept + dropped,
+        30000,
+        "every line is either kept or counted"
+    );
+}
