@@ -24,13 +24,29 @@ use std::io;
 
 use thiserror::Error;
 
-/// What netproof needs from one `/proc/PID/stat` line.
+/// What netproof needs from one `/proc/PID/stat` line: its identity and
+/// liveness (registry, run owner) and what it costs (the lab's per-service
+/// resource collector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
     /// Field 3, the state letter (`R`, `S`, `D`, `Z`, `T`, `t`, `X`, `I`, ...).
     pub state: char,
+    /// Field 5, the process group.
+    pub pgrp: u32,
+    /// Fields 14 and 15, user and system time in clock ticks.
+    pub utime: u64,
+    /// System time in clock ticks (field 15).
+    pub stime: u64,
+    /// Fields 16 and 17, the user and system time of reaped children, in
+    /// clock ticks (signed in the kernel's format; a negative value, which
+    /// the kernel never writes, reads as 0).
+    pub cutime: u64,
+    /// Reaped children's system time in clock ticks (field 17).
+    pub cstime: u64,
     /// Field 22, the start time in clock ticks since boot.
     pub start_time: u64,
+    /// Field 24, resident pages.
+    pub rss_pages: u64,
 }
 
 impl Stat {
@@ -85,11 +101,15 @@ pub fn parse(line: &str) -> Result<Stat, StatError> {
     let close = line
         .rfind(')')
         .ok_or_else(|| StatError::NoCommand(shorten(line)))?;
-    let mut fields = line[close + 1..].split_whitespace();
-    let state_text = fields.next().ok_or(StatError::Missing {
-        field: 3,
-        name: "state",
-    })?;
+    // fields[0] is field 3.
+    let fields: Vec<&str> = line[close + 1..].split_whitespace().collect();
+    let text = |field: u8, name: &'static str| -> Result<&str, StatError> {
+        fields
+            .get(usize::from(field) - 3)
+            .copied()
+            .ok_or(StatError::Missing { field, name })
+    };
+    let state_text = text(3, "state")?;
     let mut letters = state_text.chars();
     let state = match (letters.next(), letters.next()) {
         (Some(c), None) if c.is_ascii_alphabetic() => c,
@@ -102,18 +122,35 @@ pub fn parse(line: &str) -> Result<Stat, StatError> {
             });
         }
     };
-    // Field 22 is 19 fields after field 3.
-    let start_text = fields.nth(18).ok_or(StatError::Missing {
-        field: 22,
-        name: "starttime",
-    })?;
-    let start_time = start_text.parse().map_err(|_| StatError::Invalid {
-        field: 22,
-        name: "starttime",
-        value: shorten(start_text),
-        expected: "a number of clock ticks",
-    })?;
-    Ok(Stat { state, start_time })
+    let number = |field: u8, name: &'static str| -> Result<u64, StatError> {
+        let t = text(field, name)?;
+        // Signed fields (cutime, cstime, rss) are never negative in
+        // practice; a negative one counts as nothing rather than failing.
+        t.parse::<u64>()
+            .or_else(|_| t.parse::<i64>().map(|v| v.max(0).unsigned_abs()))
+            .map_err(|_| StatError::Invalid {
+                field,
+                name,
+                value: shorten(t),
+                expected: "a number",
+            })
+    };
+    let pgrp = number(5, "pgrp")?;
+    Ok(Stat {
+        state,
+        pgrp: u32::try_from(pgrp).map_err(|_| StatError::Invalid {
+            field: 5,
+            name: "pgrp",
+            value: pgrp.to_string(),
+            expected: "a process group id",
+        })?,
+        utime: number(14, "utime")?,
+        stime: number(15, "stime")?,
+        cutime: number(16, "cutime")?,
+        cstime: number(17, "cstime")?,
+        start_time: number(22, "starttime")?,
+        rss_pages: number(24, "rss")?,
+    })
 }
 
 /// Reads and parses `/proc/PID/stat`.
@@ -151,7 +188,13 @@ mod tests {
             s,
             Stat {
                 state: 'S',
-                start_time: 987_654
+                pgrp: 4242,
+                utime: 0,
+                stime: 0,
+                cutime: 0,
+                cstime: 0,
+                start_time: 987_654,
+                rss_pages: 165,
             }
         );
         assert!(s.is_alive_as(987_654));
@@ -187,6 +230,15 @@ mod tests {
         assert_eq!(
             parse("42 (x) S 1 2 3"),
             Err(StatError::Missing {
+                field: 14,
+                name: "utime"
+            })
+        );
+        // Cut short of the start time (field 22).
+        let upto21: Vec<&str> = TRICKY.split(' ').take(23).collect();
+        assert_eq!(
+            parse(&upto21.join(" ")),
+            Err(StatError::Missing {
                 field: 22,
                 name: "starttime"
             })
@@ -199,7 +251,7 @@ mod tests {
         assert!(matches!(e, StatError::Invalid { field: 22, .. }), "{e}");
         assert_eq!(
             e.to_string(),
-            "field 22 (starttime) of the stat line is `98x`, not a number of clock ticks"
+            "field 22 (starttime) of the stat line is `98x`, not a number"
         );
     }
 

@@ -15,7 +15,8 @@
 //!
 //! CPU is reported as seconds since the case began (or since the service
 //! started, for one started during the case), so `max(service.cpu)` is
-//! what the case cost. The parser is pure ([`Stat::parse`]); the scan is
+//! what the case cost. The stat line is read by the one parser the lab
+//! registry and the store use too (`netproof_proto::process`); the scan is
 //! the only I/O.
 
 use std::collections::BTreeMap;
@@ -24,52 +25,10 @@ use std::sync::Arc;
 use netproof_sample::metric::{SERVICE_CPU, SERVICE_CPU_SYSTEM, SERVICE_CPU_USER, SERVICE_RSS};
 use netproof_sample::{Sample, Sink};
 
+use netproof_proto::process::{self, Stat};
+
 use super::{Collector, CollectorError};
 use crate::control::Control;
-
-/// What the collector needs of one `/proc/PID/stat` line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stat {
-    /// Process group (field 5).
-    pub(crate) pgrp: u32,
-    /// User and system time and those of reaped children, in clock ticks
-    /// (fields 14 to 17).
-    pub(crate) utime: u64,
-    pub(crate) stime: u64,
-    pub(crate) cutime: u64,
-    pub(crate) cstime: u64,
-    /// Resident pages (field 24).
-    pub(crate) rss_pages: u64,
-    /// The process has exited (state `Z`, or `X` while being reaped).
-    pub(crate) zombie: bool,
-}
-
-impl Stat {
-    /// Parses the text of `/proc/PID/stat`; `None` if it is not one.
-    pub(crate) fn parse(text: &str) -> Option<Stat> {
-        // The command name (field 2) is in parentheses and may hold spaces
-        // and parentheses itself; fields after the *last* ')' are plain.
-        let rest = &text[text.rfind(')')? + 1..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // f[0] is field 3.
-        let field = |n: usize| -> Option<u64> { f.get(n - 3)?.parse().ok() };
-        // cutime and cstime are signed in the kernel's format.
-        let signed = |n: usize| -> Option<u64> {
-            let v: i64 = f.get(n - 3)?.parse().ok()?;
-            Some(v.max(0) as u64)
-        };
-        Some(Stat {
-            // `X` (`x` on old kernels): being reaped, as gone as a zombie.
-            zombie: matches!(*f.first()?, "Z" | "X" | "x"),
-            pgrp: u32::try_from(field(5)?).ok()?,
-            utime: field(14)?,
-            stime: field(15)?,
-            cutime: signed(16)?,
-            cstime: signed(17)?,
-            rss_pages: signed(24)?,
-        })
-    }
-}
 
 /// A group's totals: user and system seconds, resident bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -93,7 +52,7 @@ pub(crate) fn usage_by_group(
         if let Some(u) = out.get_mut(&s.pgrp) {
             u.user += (s.utime + s.cutime) as f64 * tick;
             u.system += (s.stime + s.cstime) as f64 * tick;
-            if !s.zombie {
+            if !s.has_exited() {
                 u.rss += s.rss_pages as f64 * page;
                 u.live += 1;
             }
@@ -119,7 +78,7 @@ fn scan() -> Result<Vec<Stat>, CollectorError> {
             continue;
         };
         if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            && let Some(s) = Stat::parse(&text)
+            && let Ok(s) = process::parse(&text)
         {
             out.push(s);
         }
@@ -202,28 +161,32 @@ mod tests {
 
     #[test]
     fn parses_the_fields_after_the_last_parenthesis() {
-        let s = Stat::parse(LINE).unwrap();
+        let s = process::parse(LINE).unwrap();
         assert_eq!(
             s,
             Stat {
+                state: 'S',
                 pgrp: 4242,
                 utime: 150,
                 stime: 30,
                 cutime: 7,
                 cstime: 3,
+                start_time: 123_456,
                 rss_pages: 2500,
-                zombie: false,
             }
         );
-        assert!(Stat::parse("4242 (x) Z 1 4242 4242").is_none(), "too short");
-        assert!(Stat::parse("no parenthesis").is_none());
+        assert!(
+            process::parse("4242 (x) Z 1 4242 4242").is_err(),
+            "too short"
+        );
+        assert!(process::parse("no parenthesis").is_err());
         let z = LINE.replace(") S ", ") Z ");
-        assert!(Stat::parse(&z).unwrap().zombie);
+        assert!(process::parse(&z).unwrap().has_exited());
     }
 
     #[test]
     fn sums_a_group_and_ignores_others() {
-        let leader = Stat::parse(LINE).unwrap();
+        let leader = process::parse(LINE).unwrap();
         let child = Stat {
             utime: 50,
             stime: 20,
@@ -234,7 +197,7 @@ mod tests {
         };
         let stranger = Stat { pgrp: 7, ..leader };
         let zombie = Stat {
-            zombie: true,
+            state: 'Z',
             rss_pages: 999,
             ..child
         };
@@ -252,7 +215,7 @@ mod tests {
     fn reads_this_process_from_proc() {
         let me = std::process::id();
         let text = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
-        let s = Stat::parse(&text).unwrap();
+        let s = process::parse(&text).unwrap();
         assert!(s.rss_pages > 0);
         assert!(scan().unwrap().iter().any(|x| x.pgrp == s.pgrp));
     }

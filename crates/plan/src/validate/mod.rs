@@ -190,9 +190,7 @@ impl Names {
     pub(crate) fn services(&self) -> Option<&[String]> {
         self.services.as_deref()
     }
-}
 
-impl Names {
     fn new(ck: &mut Checker<'_>, nodes: &[Table<'_, '_>]) -> Self {
         let mut names = Vec::new();
         for t in nodes {
