@@ -186,7 +186,7 @@ async fn measure(text: &str) -> Result<(Duration, Duration, usize, usize), Strin
         text,
         &Options {
             backend: Some(Backend::Netns),
-            allow_external: false,
+            ..Options::default()
         },
     )
     .map_err(|e| e.render(false, 100))?;

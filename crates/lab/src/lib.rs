@@ -77,6 +77,19 @@ pub struct TopologyLink {
 /// Why the lab could not be built or kept up.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
+    /// A node's routes belong to a routing daemon, which this build does
+    /// not start yet.
+    #[error(
+        "node `{node}` runs {daemon} for its routing protocols, but netproof does not run routing daemons yet\nhint: the plan is valid; until the daemons arrive, use static routes: remove the node's OSPF links and BGP sessions (the lab computes its routes)"
+    )]
+    DaemonNotYet {
+        /// The node.
+        node: String,
+        /// `bird` or `frr`.
+        daemon: &'static str,
+        /// Its `routing`, or the node, in the plan.
+        span: netproof_plan::Span,
+    },
     /// An emulated link could not be made or started.
     #[error("{link}: the link emulator: {source}")]
     Emulator {
@@ -194,7 +207,7 @@ impl LabError {
     /// Where in the plan the problem is written, when it is one place.
     pub fn span(&self) -> Option<netproof_plan::Span> {
         match self {
-            LabError::PlanRoute { span, .. } => Some(*span),
+            LabError::PlanRoute { span, .. } | LabError::DaemonNotYet { span, .. } => Some(*span),
             _ => None,
         }
     }
@@ -315,6 +328,20 @@ pub fn check(plan: &Plan, backend: Backend) -> Result<Vec<CheckWarning>, LabErro
     match backend {
         Backend::Local => Ok(Vec::new()),
         Backend::Netns => {
+            // The plan language has routing daemons; the lab does not start
+            // them yet, and a node nobody gives routes to would black-hole
+            // traffic in confusing ways.
+            if let Some(n) = plan
+                .nodes
+                .iter()
+                .find(|n| matches!(n.routing, netproof_plan::Routing::Daemon(_)))
+            {
+                return Err(LabError::DaemonNotYet {
+                    node: n.name.clone(),
+                    daemon: n.routing.as_str(),
+                    span: n.routing_span.unwrap_or(n.span),
+                });
+            }
             let bp = netns_backend::blueprint(plan, "np-000000")?;
             let gaps = fabric::routing::reachability::gaps(&bp.graph)?;
             Ok(gaps

@@ -372,6 +372,10 @@ pub struct PlanOptions {
     /// and loopback. Only for a real lab you control.
     #[arg(long)]
     pub allow_external: bool,
+    /// The routing daemon for every node that runs OSPF or BGP, overriding
+    /// the plan's `routing`: `bird` (the default) or `frr`.
+    #[arg(long, value_name = "DAEMON", value_parser = ["bird", "frr"])]
+    pub routing_daemon: Option<String>,
 }
 
 /// `netproof check`.

@@ -37,6 +37,9 @@ pub struct Options {
     pub backend: Option<Backend>,
     /// Accept addresses outside the lab ranges and loopback (`--allow-external`).
     pub allow_external: bool,
+    /// The routing daemon for every node that runs a routing protocol
+    /// (`--routing-daemon`), overriding the plan's `routing`.
+    pub routing_daemon: Option<Daemon>,
 }
 
 /// Reads and validates a plan file.

@@ -20,8 +20,13 @@ pub use netproof_proto::url::{Host as UrlHost, Scheme, Url};
 use netproof_sample::Unit;
 
 mod link;
+mod routing;
 mod step;
 pub use link::{Impairment, LinkImpairments, PlanTrace};
+pub use routing::{
+    BFD_DEFAULT, BGP_HOLD, BGP_KEEPALIVE, Bfd, BgpPolicy, BgpSession, BgpTransport, Daemon,
+    OSPF_DEAD, OSPF_HELLO, Originate, Ospf, Routing,
+};
 pub use step::{
     Action, Dns, Exec, Fault, Http, HttpLoad, LinkId, NodeAction, NodeId, Ping, Step, Target,
     TcpConnect, Throughput, Transport, UdpEcho,
@@ -111,6 +116,8 @@ pub struct Plan {
     pub lans: Vec<Lan>,
     /// Static routes the plan sets, on top of the computed ones.
     pub routes: Vec<StaticRoute>,
+    /// BGP sessions in plan order.
+    pub bgp: Vec<BgpSession>,
     /// Services in plan order.
     pub services: Vec<Service>,
     /// Cases in plan order.
@@ -185,43 +192,17 @@ pub struct Node {
     /// `net.ipv4.tcp_rmem` = `4096 131072 67108864`, as the plan's table
     /// lists them.
     pub sysctl: Vec<(String, String)>,
-    /// Who owns the node's routes (netns backend).
+    /// Who owns the node's routes (netns backend): `static` unless the
+    /// plan says, or the node runs a routing protocol (then a daemon).
     pub routing: Routing,
+    /// Where `routing` is written, when it is.
+    pub routing_span: Option<Span>,
+    /// The node's BGP AS number, when it has BGP sessions.
+    pub asn: Option<u32>,
+    /// What the node originates into its routing protocols.
+    pub originate: Vec<Originate>,
     /// Where the node is defined.
     pub span: Span,
-}
-
-/// Who owns a node's routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Routing {
-    /// The lab computes the node's routes (shortest paths, the plan's
-    /// `[[route]]`s on top), installs them, and puts them back after a
-    /// fault (the default).
-    #[default]
-    Static,
-    /// A routing daemon on the node owns its routes: the lab installs only
-    /// its connected and loopback routes and never touches the rest.
-    Daemon(Daemon),
-}
-
-/// A routing daemon that can own a node's routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Daemon {
-    /// BIRD (`routing = "bird"`).
-    Bird,
-    /// FRRouting (`routing = "frr"`).
-    Frr,
-}
-
-impl Routing {
-    /// The value as the plan writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Routing::Static => "static",
-            Routing::Daemon(Daemon::Bird) => "bird",
-            Routing::Daemon(Daemon::Frr) => "frr",
-        }
-    }
 }
 
 /// A node's role.
@@ -242,8 +223,13 @@ pub struct Link {
     pub impairment: LinkImpairments,
     /// Maximum transmission unit in bytes, if the plan sets one.
     pub mtu: Option<u32>,
-    /// The link's cost for shortest-path routing (1 unless the plan says).
+    /// The link's cost for shortest-path routing (1 unless the plan says),
+    /// and OSPF's interface cost on it.
     pub cost: u32,
+    /// OSPF on the link, when the plan runs it there.
+    pub ospf: Option<Ospf>,
+    /// BFD for the link's OSPF adjacency and the BGP sessions over it.
+    pub bfd: Option<Bfd>,
     /// Where the link is defined.
     pub span: Span,
 }

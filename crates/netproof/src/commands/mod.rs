@@ -51,6 +51,10 @@ fn plan_options(p: &PlanOptions) -> Result<Options, CliError> {
     Ok(Options {
         backend,
         allow_external: p.allow_external,
+        routing_daemon: p.routing_daemon.as_deref().map(|d| match d {
+            "frr" => netproof_plan::Daemon::Frr,
+            _ => netproof_plan::Daemon::Bird,
+        }),
     })
 }
 

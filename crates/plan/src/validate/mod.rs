@@ -38,6 +38,7 @@ macro_rules! with_impairment_keys {
 mod case;
 mod impair;
 mod meta;
+mod routing;
 mod service;
 mod step;
 mod topology;
@@ -86,6 +87,16 @@ pub(crate) fn plan(
     let route_tables = tables(ck, root.get("route"), "route");
     let lan_members: Vec<Vec<String>> = lans.iter().flatten().map(|l| l.nodes.clone()).collect();
     let routes = topology::routes(ck, &cx, &names, &names.links, &lan_members, &route_tables);
+    let bgp_tables = tables(ck, root.get("bgp"), "bgp");
+    let mut bgp = routing::sessions(ck, &cx, &names, &bgp_tables);
+    let mut nodes = nodes;
+    let read = routing::Read {
+        node_tables: &node_tables,
+        bgp_tables: &bgp_tables,
+        links: &links,
+        lans: &lans,
+    };
+    routing::cross_check(ck, &cx, read, &mut nodes, &mut bgp);
     let service_tables = tables(ck, root.get("service"), "service");
     let services = service::validate(ck, &names, &service_tables);
     names.services = services
@@ -116,6 +127,7 @@ pub(crate) fn plan(
         links: links.into_iter().flatten().collect(),
         lans: lans.into_iter().flatten().collect(),
         routes: routes.into_iter().flatten().collect(),
+        bgp: bgp.into_iter().flatten().collect(),
         services: services.into_iter().flatten().collect(),
         cases: cases.into_iter().flatten().collect(),
         source,
@@ -126,7 +138,9 @@ pub(crate) fn plan(
 /// as an unknown table (or key), with the singular spelling when that is
 /// the slip.
 fn top_level_keys(ck: &mut Checker<'_>, root: &Table<'_, '_>) {
-    const TABLES: &[&str] = &["plan", "node", "link", "lan", "route", "service", "case"];
+    const TABLES: &[&str] = &[
+        "plan", "node", "link", "lan", "route", "bgp", "service", "case",
+    ];
     for (key, span) in root.keys() {
         if TABLES.contains(&key) {
             continue;

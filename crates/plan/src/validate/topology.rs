@@ -3,14 +3,22 @@
 use std::net::IpAddr;
 
 use crate::diagnostic::Finding;
-use crate::model::{Backend, Daemon, Lan, Link, Node, Role, Routing, Span, StaticRoute};
+use crate::model::{Backend, Lan, Link, Node, Role, Routing, Span, StaticRoute};
 use crate::spelling;
 use crate::tree::{Checker, Table};
 use netproof_proto::prefix as address;
 
 use super::{Context, Names, Unique, matches_pattern, optional, suggest_name};
 
-const NODE_KEYS: &[&str] = &["name", "role", "address", "sysctl", "routing"];
+const NODE_KEYS: &[&str] = &[
+    "name",
+    "role",
+    "address",
+    "sysctl",
+    "routing",
+    "asn",
+    "originate",
+];
 
 /// The per-namespace sysctls a node may set (host tuning: buffers for long
 /// fat pipes, congestion control, TCP options). Others are global, or
@@ -109,7 +117,8 @@ fn sysctls(
     }
     ok.then_some(out)
 }
-const LINK_KEYS: &[&str] = with_impairment_keys!("ends", "mtu", "cost", "a_to_b", "b_to_a");
+const LINK_KEYS: &[&str] =
+    with_impairment_keys!("ends", "mtu", "cost", "a_to_b", "b_to_a", "ospf", "bfd");
 
 /// Node names become part of namespace and interface names, which the
 /// kernel limits to 15 bytes with our prefixes; 32 keeps room for the lab's
@@ -209,67 +218,23 @@ pub(super) fn nodes(
             };
             let routing = match t.get("routing") {
                 None => Some(Routing::Static),
-                Some(v) => v.str(ck).and_then(|s| routing(ck, cx, s.value, s.span)),
+                Some(v) => super::routing::routing(ck, cx, &v),
             };
+            let asn = t.get("asn").map(|v| super::routing::asn(ck, cx, &v));
+            let originate = t.get("originate").map(|v| super::routing::originate(ck, cx, &v));
             Some(Node {
                 name: name?,
                 role: role?,
                 address: address?,
                 sysctl: sysctl?,
                 routing: routing?,
+                routing_span: t.get("routing").map(|v| v.span()),
+                asn: super::optional(asn)?,
+                originate: super::optional(originate)?.unwrap_or_default(),
                 span: t.span(),
             })
         })
         .collect()
-}
-
-/// A node's `routing`: who owns its routes.
-///
-/// `bird` and `frr` are part of the language already, so a plan written
-/// for the routers can be read, but `check` refuses them until netproof
-/// starts those daemons: a node that nobody gives routes to would build a
-/// lab that fails in confusing ways (traffic through it black-holed), and
-/// a user who asks for BIRD expects BIRD to run.
-fn routing(ck: &mut Checker<'_>, cx: &Context<'_>, value: &str, span: Span) -> Option<Routing> {
-    let routing = match value {
-        "static" => Routing::Static,
-        "bird" => Routing::Daemon(Daemon::Bird),
-        "frr" => Routing::Daemon(Daemon::Frr),
-        other => {
-            let hint =
-                spelling::did_you_mean(other, ["static", "bird", "frr"]).unwrap_or_else(|| {
-                    "`routing` is `static` (the default), `bird` or `frr`".to_string()
-                });
-            ck.report(
-                Finding::new(
-                    span,
-                    format!("unknown routing `{other}`"),
-                    "unknown routing",
-                )
-                .hint(hint),
-            );
-            return None;
-        }
-    };
-    if cx.backend != Backend::Netns && routing != Routing::Static {
-        ck.report(
-            Finding::new(span, format!("`routing = \"{value}\"` needs the netns backend"), "needs the netns backend")
-                .hint("on the local backend every node is this host and has no routes of its own; run on netns, or remove `routing`"),
-        );
-        return None;
-    }
-    if let Routing::Daemon(_) = routing {
-        ck.report(
-            Finding::new(
-                span,
-                format!("`routing = \"{value}\"`: netproof does not run routing daemons yet (they arrive with the routers issue)"),
-                "not supported yet",
-            )
-            .hint("use `routing = \"static\"` (the default): the lab computes and installs the node's routes"),
-        );
-        return None;
-    }
-    Some(routing)
 }
 
 /// Parses an IP address, reporting text that is not one.
@@ -475,11 +440,15 @@ pub(super) fn links(
                 }
             }
 
+            let protocols = super::routing::link(ck, cx, t);
+            let (ospf, bfd) = protocols?;
             Some(Link {
                 ends: ends?,
                 impairment: impairment?,
                 mtu: optional(mtu)?,
                 cost: optional(cost)?.unwrap_or(1),
+                ospf,
+                bfd,
                 span: t.span(),
             })
         })

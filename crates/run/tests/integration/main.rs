@@ -23,6 +23,9 @@ fn node(name: &str) -> Node {
         address: None,
         sysctl: Vec::new(),
         routing: Routing::Static,
+        routing_span: None,
+        asn: None,
+        originate: Vec::new(),
         span: Span::default(),
     }
 }
@@ -42,6 +45,7 @@ fn plan(cases: Vec<Case>, services: Vec<Service>) -> Plan {
         links: vec![],
         lans: vec![],
         routes: vec![],
+        bgp: vec![],
         services,
         cases,
         source: Source {
