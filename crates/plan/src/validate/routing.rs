@@ -636,11 +636,22 @@ pub(super) fn cross_check(
         }
     }
 
+    // The nodes every `[[bgp]]` names, read quietly, so a session with an
+    // error of its own does not also make its ends look session-less.
+    let mut quiet = Checker::new(ck.text);
+    let in_sessions: Vec<String> = bgp_tables
+        .iter()
+        .filter_map(|t| t.get("ends"))
+        .filter_map(|v| v.strings(&mut quiet))
+        .flatten()
+        .map(|s| s.value.to_string())
+        .collect();
+
     // Each node: what it runs decides who owns its routes.
     let mut resolved: Vec<(usize, Routing)> = Vec::new();
     for (i, n) in flat.iter().enumerate() {
         let runs_ospf = ospf_nodes.contains(&n.name.as_str());
-        let runs_bgp = sessions.iter().flatten().any(|s| s.ends.contains(&n.name));
+        let runs_bgp = in_sessions.contains(&n.name);
         let t = table_of(&n.name);
         let key_span = |key: &str| t.and_then(|t| t.get(key)).map_or(n.span, |v| v.key_span());
         if n.asn.is_some() && !runs_bgp {

@@ -29,7 +29,11 @@ fn check(text: &str) {
 }
 
 fn corpus() -> String {
-    std::fs::read_to_string(crate_dir().join("tests/fixtures/valid/full.toml")).unwrap()
+    fixture("full.toml")
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(crate_dir().join("tests/fixtures/valid").join(name)).unwrap()
 }
 
 #[test]
@@ -84,15 +88,34 @@ const INTERESTING: &[&str] = &[
     "[[case]]\n",
     "[[node]]\nname = \"x\"\n",
     "every = \"1s\"",
+    "asn = 65001",
+    "ospf = true",
+    "[[bgp]]\nends = [\"r1\", \"r2\"]\n",
+    "a_to_b = { prepend = 99 }",
+    "/33",
     "\u{0}",
 ];
 
 #[test]
 fn seeded_mutations() {
-    let base = corpus();
-    let mut rng = XorShift(0x5eed_1234_abcd_ef01);
-    for _ in 0..3000 {
-        let mut text = base.clone();
+    mutate(&corpus(), 0x5eed_1234_abcd_ef01, 3000);
+}
+
+/// The routing intent (node, link and `[[bgp]]` keys) has its own corpus.
+#[test]
+fn seeded_mutations_of_routing_intent() {
+    let base = fixture("routing.toml");
+    check(&base);
+    for (i, _) in base.char_indices().step_by(7) {
+        check(&base[..i]);
+    }
+    mutate(&base, 0xb6b_0_5eed, 1500);
+}
+
+fn mutate(base: &str, seed: u64, rounds: usize) {
+    let mut rng = XorShift(seed);
+    for _ in 0..rounds {
+        let mut text = base.to_string();
         for _ in 0..1 + rng.below(4) {
             let boundaries: Vec<usize> = text
                 .char_indices()
