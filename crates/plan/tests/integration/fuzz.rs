@@ -109,7 +109,7 @@ fn seeded_mutations_of_routing_intent() {
     for (i, _) in base.char_indices().step_by(7) {
         check(&base[..i]);
     }
-    mutate(&base, 0xb6b_0_5eed, 1500);
+    mutate(&base, 0xb6b0_5eed, 1500);
 }
 
 fn mutate(base: &str, seed: u64, rounds: usize) {
