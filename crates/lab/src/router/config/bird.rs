@@ -1,7 +1,8 @@
 //! BIRD 2 configuration (`bird.conf`) from a [`RouterIntent`].
 //!
-//! One file per node: the router id, `device`, `kernel` (learned routes
-//! only, OSPF's and BGP's, into each family's FIB, equal-cost paths merged),
+//! One file per node: the router id, `device`, `kernel` (the routes OSPF
+//! and BGP learned, and the originated blackholes, into each family's
+//! FIB, equal-cost paths merged),
 //! `ospf v2` and `ospf v3` with the node's areas and interfaces (the
 //! loopback as a stub), `bfd` where any adjacency or session asks for it,
 //! `static` protocols for what the node originates (blackhole routes: the
@@ -23,8 +24,8 @@ use super::{ConfigFile, Writer};
 pub const FILE: &str = "bird.conf";
 
 /// The route sources the kernel protocols install: what OSPF and BGP
-/// learned. Never `direct` or `static` routes (the kernel has the
-/// addresses already, and an originated prefix is announced, not used).
+/// learned (and the node's originated blackholes), never `direct` routes
+/// (the kernel has the addresses already).
 const LEARNED: &str = "[ RTS_OSPF, RTS_OSPF_IA, RTS_OSPF_EXT1, RTS_OSPF_EXT2, RTS_BGP ]";
 
 /// Renders `r`'s `bird.conf`.
@@ -48,7 +49,16 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
         w.line(node, format!("protocol kernel kernel{d} {{"));
         w.line(node, format!("  ipv{d} {{"));
         w.line(node, "    import none;");
-        w.line(node, format!("    export where source ~ {LEARNED};"));
+        if r.originates_static(family) {
+            // Originated prefixes go into the FIB as blackholes too (as
+            // FRR's staticd puts them there): the node owns them.
+            w.line(
+                node,
+                format!("    export where source ~ {LEARNED} || proto = \"originate{d}\";"),
+            );
+        } else {
+            w.line(node, format!("    export where source ~ {LEARNED};"));
+        }
         w.line(node, "  };");
         // Equal-cost OSPF routes arrive as one multipath route already;
         // this also merges equal BGP paths into one kernel route.
@@ -153,10 +163,13 @@ fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
     for (k, area) in areas.iter().enumerate() {
         w.line(node, format!("  area {area} {{"));
         if k == 0 {
-            // The loopbacks ride in the first (lowest) area as stub
-            // networks: iBGP between loopbacks needs them. BIRD skips
-            // host-scope addresses (127.0.0.1, ::1) on `lo`.
-            w.line(node, "    interface \"lo\" { stub yes; };");
+            // The loopback rides in the first (lowest) area as a stub
+            // network: iBGP between loopbacks needs it. Named, not as
+            // `interface "lo"`: OSPFv3 runs only on interfaces with a
+            // link-local address, which `lo` lacks, so BIRD would never
+            // announce the /128 (seen with BIRD 2.0.12).
+            let lo = r.loopback(family);
+            w.line(node, format!("    stubnet {lo} {{ cost 0; }};"));
         }
         for o in r.ospf.iter().filter(|o| o.area == *area) {
             let mut line = format!(
@@ -224,10 +237,7 @@ fn bgp(w: &mut Writer, r: &RouterIntent, n: &BgpNeighbour) {
         own.push(format!("proto = \"originate{d}\""));
     }
     if r.originates_loopback() {
-        let lo = match n.family {
-            Family::V4 => IpNet::from(std::net::IpAddr::V4(r.loopback_v4)),
-            Family::V6 => IpNet::from(std::net::IpAddr::V6(r.loopback_v6)),
-        };
+        let lo = r.loopback(n.family);
         own.push(format!("(proto = \"loopback\" && net = {lo})"));
     }
     w.line(s, format!("filter {name}_out {{"));
@@ -265,8 +275,10 @@ fn bgp(w: &mut Writer, r: &RouterIntent, n: &BgpNeighbour) {
         BgpTransport::Loopback => w.line(s, "  multihop;"),
     }
     timers(w, s, n.hold, n.keepalive);
-    // Retry a refused connection after 5 s, not BIRD's 120 s: peers start
-    // at about the same time, and bring-up must not wait minutes.
+    // Connect 1 s after start (BIRD waits 5 s) and retry a refused
+    // connection after 5 s (not 120 s): peers start at about the same
+    // time, and bring-up must take seconds, not minutes.
+    w.line(s, "  connect delay time 1;");
     w.line(s, "  connect retry time 5;");
     if n.bfd.is_some() {
         w.line(s, "  bfd on;");

@@ -14,8 +14,15 @@
 //! route map both ways, so FRR's `bgp ebgp-requires-policy` is satisfied
 //! by real policies. Deterministic (plan order); `vtysh -C -f FILE`
 //! accepts every file it writes (tests).
+//!
+//! Blocks end with `!` (a comment), never `exit`: FRR finds the block a
+//! line belongs to by walking up from the current one when a command is
+//! unknown there, so the file reads the same through `vtysh -b` and
+//! through each daemon's own `-f`, where an `exit` after a block that
+//! daemon does not know (bgpd reading `bfd`) would leave configuration
+//! mode and make it ignore the rest of the file.
 
-use netproof_plan::{Bfd, BgpTransport, IpNet, Span};
+use netproof_plan::{Bfd, BgpTransport, Span};
 
 use super::intent::{BgpNeighbour, Family, Policy, RouterIntent};
 use super::{ConfigFile, Writer};
@@ -57,9 +64,7 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
             w.line(node, format!("  transmit-interval {ms}"));
             w.line(node, format!("  receive-interval {ms}"));
             w.line(node, format!("  detect-multiplier {}", b.multiplier));
-            w.line(node, " exit");
         }
-        w.line(node, "exit");
         w.line(node, "!");
     }
     // Originated prefixes: blackhole routes for staticd, which BGP and
@@ -91,7 +96,6 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
         w.line(node, "interface lo");
         w.line(node, format!(" ip ospf area {area} {}", r.loopback_v4));
         w.line(node, format!(" ipv6 ospf6 area {area}"));
-        w.line(node, "exit");
         w.line(node, "!");
         for o in &r.ospf {
             let s = o.span;
@@ -113,7 +117,6 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
                     w.line(s, format!(" {ip} {proto} bfd profile {}", profile(b)));
                 }
             }
-            w.line(s, "exit");
             w.line(s, "!");
         }
         for (router, id_key, family) in [
@@ -125,7 +128,6 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
             if r.originates_static(family) {
                 w.line(node, " redistribute static");
             }
-            w.line(node, "exit");
             w.line(node, "!");
         }
     }
@@ -188,10 +190,7 @@ fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
         w.line(node, " !");
         w.line(node, format!(" address-family {af} unicast"));
         if r.originates_loopback() {
-            let lo = match family {
-                Family::V4 => IpNet::from(std::net::IpAddr::V4(r.loopback_v4)),
-                Family::V6 => IpNet::from(std::net::IpAddr::V6(r.loopback_v6)),
-            };
+            let lo = r.loopback(family);
             w.line(node, format!("  network {lo}"));
         }
         if r.originates_static(family) {
@@ -215,7 +214,6 @@ fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
         }
         w.line(node, " exit-address-family");
     }
-    w.line(node, "exit");
     w.line(node, "!");
     for n in &r.bgp {
         route_map(w, n, "in", &n.import, None);
@@ -236,7 +234,6 @@ fn route_map(w: &mut Writer, n: &BgpNeighbour, dir: &str, p: &Policy, local_as: 
     match &p.prefixes {
         Some(ps) if ps.is_empty() => {
             w.line(s, format!("route-map {name} deny 10"));
-            w.line(s, "exit");
             w.line(s, "!");
             return;
         }
@@ -276,6 +273,5 @@ fn route_map(w: &mut Writer, n: &BgpNeighbour, dir: &str, p: &Policy, local_as: 
             .collect();
         w.line(s, format!(" set community {} additive", cs.join(" ")));
     }
-    w.line(s, "exit");
     w.line(s, "!");
 }

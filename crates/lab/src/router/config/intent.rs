@@ -258,6 +258,14 @@ impl Origination {
 }
 
 impl RouterIntent {
+    /// The node's loopback of `family` as a host prefix (/32 or /128).
+    pub fn loopback(&self, family: Family) -> IpNet {
+        IpNet::from(match family {
+            Family::V4 => IpAddr::V4(self.loopback_v4),
+            Family::V6 => IpAddr::V6(self.loopback_v6),
+        })
+    }
+
     /// Whether it originates its loopbacks into BGP.
     pub fn originates_loopback(&self) -> bool {
         self.originate.iter().any(|o| o.what == Originate::Loopback)
