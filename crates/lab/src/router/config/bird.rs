@@ -150,7 +150,19 @@ fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
     w.line(node, format!("protocol ospf v{version} ospf{d} {{"));
     w.line(node, "  ecmp yes;");
     w.line(node, format!("  ipv{d} {{"));
-    w.line(node, "    import all;");
+    if r.bgp.is_empty() {
+        w.line(node, "    import all;");
+    } else {
+        // Prefixes other routers originate reach a BGP speaker by OSPF (as
+        // externals) and by iBGP; BGP must win, or BIRD, which announces
+        // only a prefix's best route, would not pass them on to its eBGP
+        // peers. OSPF's own routes (loopbacks, links: iBGP's next hops)
+        // stay preferred.
+        w.line(
+            node,
+            "    import filter { if source ~ [ RTS_OSPF_EXT1, RTS_OSPF_EXT2 ] then preference = 90; accept; };",
+        );
+    }
     if r.originates_static(family) {
         w.line(node, format!("    export where proto = \"originate{d}\";"));
     } else {
@@ -239,6 +251,16 @@ fn bgp(w: &mut Writer, r: &RouterIntent, n: &BgpNeighbour) {
     if r.originates_loopback() {
         let lo = r.loopback(n.family);
         own.push(format!("(proto = \"loopback\" && net = {lo})"));
+    }
+    let internal: Vec<IpNet> = r
+        .internal_loopbacks
+        .iter()
+        .copied()
+        .filter(|p| n.family.holds(p))
+        .collect();
+    if !n.internal() && !internal.is_empty() {
+        // iBGP peers' loopbacks: best by OSPF here (see `RouterIntent`).
+        own.push(format!("(source = RTS_OSPF && net ~ {})", set(&internal)));
     }
     w.line(s, format!("filter {name}_out {{"));
     w.line(s, format!("  if !({}) then reject;", own.join(" || ")));

@@ -196,6 +196,15 @@ fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
         if r.originates_static(family) {
             w.line(node, "  redistribute static");
         }
+        if r.bgp.iter().any(|n| n.family == family && !n.internal()) {
+            // iBGP peers' loopbacks: bgpd refuses a route whose next hop
+            // is inside the route itself (the peer's loopback announced
+            // from that loopback), so the node announces them to its eBGP
+            // peers from OSPF, which carries them (as with BIRD).
+            for lo in r.internal_loopbacks.iter().filter(|p| family.holds(p)) {
+                w.line(node, format!("  network {lo}"));
+            }
+        }
         for n in r.bgp.iter().filter(|n| n.family == family) {
             let (s, a) = (n.span, n.address);
             w.line(s, format!("  neighbor {a} activate"));

@@ -89,6 +89,12 @@ pub struct RouterIntent {
     pub bgp: Vec<BgpNeighbour>,
     /// What it originates, as the plan lists it.
     pub originate: Vec<Origination>,
+    /// The loopbacks its iBGP peers originate into BGP. OSPF carries them
+    /// too, and must win (an iBGP route to a loopback cannot resolve via
+    /// itself: BIRD announces only a prefix's best route, and FRR's bgpd
+    /// marks such a route invalid), so the node passes these on to its
+    /// eBGP peers from OSPF.
+    pub internal_loopbacks: Vec<IpNet>,
 }
 
 /// OSPF on one interface of the node.
@@ -461,6 +467,24 @@ pub(crate) fn derive(plan: &Plan, bp: &Blueprint) -> Result<Vec<RouterIntent>, C
             asn: node.asn,
             ospf,
             bgp,
+            internal_loopbacks: plan
+                .bgp
+                .iter()
+                .filter_map(|s| {
+                    let me = s.ends.iter().position(|e| *e == node.name)?;
+                    let peer = plan.node(&s.ends[1 - me])?;
+                    let peer_index = index(&peer.name)?;
+                    (peer.asn == node.asn && peer.originate.contains(&Originate::Loopback))
+                        .then_some(peer_index)
+                })
+                .flat_map(|p| {
+                    let a = &bp.fabric.addressing.nodes[p];
+                    [
+                        IpNet::from(IpAddr::V4(a.loopback_v4)),
+                        IpNet::from(IpAddr::V6(a.loopback_v6)),
+                    ]
+                })
+                .collect(),
             originate: node
                 .originate
                 .iter()

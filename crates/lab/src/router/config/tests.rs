@@ -441,3 +441,26 @@ fn error_line_reads_each_daemons_format() {
     );
     assert_eq!(error_line(Daemon::Bird, "bird: out of memory"), None);
 }
+
+#[test]
+fn ibgp_peers_originated_loopbacks_are_passed_on_to_ebgp_peers() {
+    let cs = configs(IBGP, Daemon::Bird);
+    let c1 = intent_of(&cs, "core-1");
+    let c3 = intent_of(&cs, "core-3");
+    // core-1 originates its loopback into iBGP; core-3 has the eBGP edge.
+    assert_eq!(
+        c3.internal_loopbacks,
+        [c1.loopback(Family::V4), c1.loopback(Family::V6)]
+    );
+    assert!(
+        c1.internal_loopbacks.is_empty(),
+        "core-3 originates nothing"
+    );
+    let bird = &cs[2].files[0].text;
+    assert!(
+        bird.contains("(source = RTS_OSPF && net ~ [ 198.18.0.1/32 ])"),
+        "{bird}"
+    );
+    let frr = &configs(IBGP, Daemon::Frr)[2].files[0].text;
+    assert!(frr.contains("  network 198.18.0.1/32\n"), "{frr}");
+}
