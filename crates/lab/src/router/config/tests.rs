@@ -120,6 +120,56 @@ ends = ["customer", "core-3"]
 
 const PLANS: [(&str, &str); 3] = [("ring", RING), ("ebgp", EBGP), ("ibgp", IBGP)];
 
+/// Corners the snapshots leave out, for the daemons' parsers: two OSPF
+/// areas, eBGP across a LAN with BFD, hold time 0, an IPv6 generated
+/// block, a policy that only filters, different BFD settings on one node.
+const CORNERS: &str = r#"
+[plan]
+name = "corners"
+summary = "Rendering corners"
+backend = "netns"
+
+[[node]]
+name = "a"
+role = "router"
+asn = 65010
+originate = [{ generate = 4, within = "2001:2:0:4000::/56", length = 64 }]
+[[node]]
+name = "b"
+role = "router"
+asn = 65020
+[[node]]
+name = "c"
+role = "router"
+asn = 65030
+originate = ["loopback"]
+[[node]]
+name = "d"
+role = "router"
+
+[[lan]]
+name = "ixp"
+nodes = ["a", "b", "c"]
+
+[[link]]
+ends = ["a", "d"]
+ospf = { area = "0.0.0.1" }
+bfd = { interval = "50ms", multiplier = 5 }
+[[link]]
+ends = ["b", "d"]
+ospf = true
+cost = 100
+
+[[bgp]]
+ends = ["a", "b"]
+hold = "0s"
+keepalive = "10s"
+bfd = true
+b_to_a = { prefixes = ["198.18.99.0/24", "2001:2:0:99::/64"] }
+[[bgp]]
+ends = ["c", "a"]
+"#;
+
 fn plan(text: &str, daemon: Daemon) -> Plan {
     let options = Options {
         routing_daemon: Some(daemon),
@@ -176,7 +226,7 @@ fn check_with(program: &str, args: &[&str], file: &ConfigFile) -> std::process::
 
 #[test]
 fn bird_parses_every_rendered_config() {
-    for (name, text) in PLANS {
+    for (name, text) in PLANS.into_iter().chain([("corners", CORNERS)]) {
         for c in configs(text, Daemon::Bird) {
             let out = check_with("bird", &["-p", "-c"], &c.files[0]);
             assert!(
@@ -192,7 +242,7 @@ fn bird_parses_every_rendered_config() {
 
 #[test]
 fn frr_vtysh_accepts_every_rendered_config() {
-    for (name, text) in PLANS {
+    for (name, text) in PLANS.into_iter().chain([("corners", CORNERS)]) {
         for c in configs(text, Daemon::Frr) {
             let out = check_with("vtysh", &["-C", "-f"], &c.files[0]);
             assert!(
@@ -463,4 +513,46 @@ fn ibgp_peers_originated_loopbacks_are_passed_on_to_ebgp_peers() {
     );
     let frr = &configs(IBGP, Daemon::Frr)[2].files[0].text;
     assert!(frr.contains("  network 198.18.0.1/32\n"), "{frr}");
+}
+
+#[test]
+fn a_session_across_a_lan_peers_at_the_lan_addresses() {
+    let cs = configs(CORNERS, Daemon::Frr);
+    let a = intent_of(&cs, "a");
+    let to_b = a
+        .bgp
+        .iter()
+        .find(|n| n.peer == "b" && n.family == Family::V4)
+        .unwrap();
+    // LAN `ixp` is the first LAN: 198.19.128.0/30 (three members need a
+    // /29 with network and broadcast), members from .1 in `nodes` order.
+    assert_eq!(to_b.address, "198.19.128.2".parse::<IpAddr>().unwrap());
+    assert_eq!(to_b.source, "198.19.128.1".parse::<IpAddr>().unwrap());
+    assert_eq!(to_b.ifname.as_deref(), Some("ixp"));
+    assert!(to_b.bfd.is_some());
+    assert!(to_b.hold.is_zero());
+}
+
+#[test]
+fn a_generated_block_of_100000_prefixes_renders_one_route_each() {
+    // More /32s than the IPv4 lab range has room for beside the lab's
+    // own blocks, so /128s.
+    let text = EBGP.replace(
+        "{ generate = 3, within = \"198.18.64.0/22\", length = 24 }",
+        "{ generate = 100000, within = \"2001:2:0:4000::/64\", length = 128 }",
+    );
+    let cs = configs(&text, Daemon::Bird);
+    let file = &cs[0].files[0];
+    let routes = file
+        .text
+        .lines()
+        .filter(|l| l.ends_with("/128 blackhole;"))
+        .count();
+    assert_eq!(routes, 100_000);
+    let out = check_with("bird", &["-p", "-c"], file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
