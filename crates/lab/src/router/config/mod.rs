@@ -143,6 +143,58 @@ impl ConfigError {
     }
 }
 
+/// A daemon refused a configuration netproof rendered: the daemon's own
+/// message, the line it names, and the plan item that produced that line
+/// (the bad-input rule: quote the daemon and point at the plan).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "node `{node}`: {daemon} refused its generated `{file}`{at}: {message}\nhint: netproof renders this file from the plan's routing intent and checks it against BIRD 2.0.12 and FRR 8.4; with another version of the daemon, install Debian's (scripts/install-peers.sh), else report the plan and this message as a bug",
+    daemon = daemon.as_str(),
+    at = match (line, quoted) {
+        (Some(l), Some(q)) => format!(" at line {l} (`{q}`)"),
+        (Some(l), None) => format!(" at line {l}"),
+        _ => String::new(),
+    }
+)]
+pub struct Refused {
+    /// The node.
+    pub node: String,
+    /// The daemon.
+    pub daemon: Daemon,
+    /// The file it refused.
+    pub file: &'static str,
+    /// The line its message names, when it names one.
+    pub line: Option<usize>,
+    /// That line of the file, trimmed.
+    pub quoted: Option<String>,
+    /// The daemon's own message, trimmed.
+    pub message: String,
+    /// The plan item that produced the line (else the node).
+    pub span: Span,
+}
+
+impl NodeConfig {
+    /// The error for `file` of this node refused by its daemon with
+    /// `message` (what `bird -p` printed, or `vtysh -C`, or the daemon's
+    /// log at start).
+    pub fn refused(&self, file: &ConfigFile, message: &str) -> Refused {
+        let line = error_line(self.daemon(), message);
+        Refused {
+            node: self.intent.node.clone(),
+            daemon: self.daemon(),
+            file: file.name,
+            line,
+            quoted: line
+                .and_then(|l| file.line(l))
+                .map(|q| q.trim().to_string()),
+            message: message.trim().to_string(),
+            span: line
+                .and_then(|l| file.span_at(l))
+                .unwrap_or(self.intent.span),
+        }
+    }
+}
+
 /// Renders the configuration of every daemon-owned node of `plan`, in
 /// plan order (computing the lab's addressing on the way).
 pub fn render(plan: &Plan) -> Result<Vec<NodeConfig>, ConfigError> {

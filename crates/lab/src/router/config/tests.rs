@@ -448,6 +448,32 @@ fn a_bird_parse_error_points_at_the_plan_line_that_made_it() {
     let message = String::from_utf8_lossy(&out.stderr);
     let line = error_line(Daemon::Bird, &message).unwrap_or_else(|| panic!("no line in {message}"));
     assert_eq!(file.span_at(line), Some(p.bgp[0].span), "{message}");
+    let refused = cs[0].refused(&file, &message);
+    assert_eq!(refused.span, p.bgp[0].span);
+    assert_eq!(refused.quoted.as_deref(), Some("neighbor 198.19.0.1 as;"));
+    let shown = refused.to_string();
+    assert!(
+        shown.starts_with(&format!(
+            "node `isp-a`: bird refused its generated `bird.conf` at line {line} (`neighbor 198.19.0.1 as;`): bird: "
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("\nhint: "), "{shown}");
+}
+
+#[test]
+fn a_refusal_without_a_line_points_at_the_node() {
+    let p = plan(RING, Daemon::Frr);
+    let cs = render(&p).unwrap();
+    let refused = cs[1].refused(&cs[1].files[0], "  ospfd: out of memory\n");
+    assert_eq!((refused.line, refused.quoted.as_deref()), (None, None));
+    assert_eq!(refused.span, p.nodes[1].span);
+    assert!(
+        refused.to_string().starts_with(
+            "node `r2`: frr refused its generated `frr.conf`: ospfd: out of memory\nhint: "
+        ),
+        "{refused}"
+    );
 }
 
 #[test]
