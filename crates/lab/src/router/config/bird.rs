@@ -164,7 +164,14 @@ fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
         );
     }
     if r.originates_static(family) {
-        w.line(node, format!("    export where proto = \"originate{d}\";"));
+        // As type-2 externals of metric 20, FRR's default (BIRD's is
+        // 10000), so both daemons announce them alike.
+        w.line(
+            node,
+            format!(
+                "    export filter {{ if proto = \"originate{d}\" then {{ ospf_metric2 = 20; accept; }} reject; }};"
+            ),
+        );
     } else {
         w.line(node, "    export none;");
     }
@@ -181,7 +188,14 @@ fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
             // link-local address, which `lo` lacks, so BIRD would never
             // announce the /128 (seen with BIRD 2.0.12).
             let lo = r.loopback(family);
-            w.line(node, format!("    stubnet {lo} {{ cost 0; }};"));
+            // Cost as FRR announces a loopback: 0 in OSPFv2, 1 (the least
+            // it allows, set on its `lo`) in OSPFv3, so a path's metric is
+            // the same whichever daemon a router runs.
+            let cost = match family {
+                Family::V4 => 0,
+                Family::V6 => 1,
+            };
+            w.line(node, format!("    stubnet {lo} {{ cost {cost}; }};"));
         }
         for o in r.ospf.iter().filter(|o| o.area == *area) {
             let mut line = format!(

@@ -96,6 +96,8 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
         w.line(node, "interface lo");
         w.line(node, format!(" ip ospf area {area} {}", r.loopback_v4));
         w.line(node, format!(" ipv6 ospf6 area {area}"));
+        // ospf6d's default is 10; 1 is its least, and BIRD is told the same.
+        w.line(node, " ipv6 ospf6 cost 1");
         w.line(node, "!");
         for o in &r.ospf {
             let s = o.span;
@@ -126,7 +128,8 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
             w.line(node, format!("router {router}"));
             w.line(node, format!(" {id_key} {}", r.router_id));
             if r.originates_static(family) {
-                w.line(node, " redistribute static");
+                // Type-2 externals of metric 20, as BIRD is told.
+                w.line(node, " redistribute static metric 20 metric-type 2");
             }
             w.line(node, "!");
         }
