@@ -218,6 +218,8 @@ impl Policy {
     }
 }
 
+/// `p`'s prefix list cut to `family`'s prefixes (`None` stays `None`:
+/// no filter).
 fn only(p: &BgpPolicy, family: Family) -> Option<Vec<IpNet>> {
     p.prefixes
         .as_ref()
@@ -321,6 +323,8 @@ struct Shared {
     peer: [IpAddr; 2],
 }
 
+/// How `node` reaches `peer` one hop away: their link if they have one
+/// (at most one joins a pair), else the first LAN they are both on.
 fn shared(bp: &Blueprint, node: usize, peer: usize) -> Option<Shared> {
     let g = &bp.graph;
     let f = &bp.fabric;
