@@ -22,6 +22,7 @@ pub mod netns;
 pub mod process;
 pub mod registry;
 pub mod rootless;
+pub mod router;
 mod service;
 
 use std::collections::BTreeMap;

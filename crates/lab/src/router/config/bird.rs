@@ -1,0 +1,340 @@
+//! BIRD 2 configuration (`bird.conf`) from a [`RouterIntent`].
+//!
+//! One file per node: the router id, `device`, `kernel` (the routes OSPF
+//! and BGP learned, and the originated blackholes, into each family's
+//! FIB, equal-cost paths merged),
+//! `ospf v2` and `ospf v3` with the node's areas and interfaces (the
+//! loopback as a stub), `bfd` where any adjacency or session asks for it,
+//! `static` protocols for what the node originates (blackhole routes: the
+//! node announces the prefix and owns it), a `direct` protocol on `lo`
+//! when the node announces its loopbacks into BGP, and one `bgp` protocol
+//! per session and family with its import and export filters written as
+//! BIRD filter code. The rendering is deterministic (plan order), so
+//! snapshots pin it; `bird -p -c FILE` accepts every file it writes
+//! (tests).
+
+use std::time::Duration;
+
+use netproof_plan::{BgpTransport, IpNet, Span};
+
+use super::intent::{BgpNeighbour, Family, Policy, RouterIntent};
+use super::{ConfigFile, Writer};
+
+/// The file name.
+pub const FILE: &str = "bird.conf";
+
+/// The route sources the kernel protocols install: what OSPF and BGP
+/// learned (and the node's originated blackholes), never `direct` routes
+/// (the kernel has the addresses already).
+const LEARNED: &str = "[ RTS_OSPF, RTS_OSPF_IA, RTS_OSPF_EXT1, RTS_OSPF_EXT2, RTS_BGP ]";
+
+/// Renders `r`'s `bird.conf`.
+pub fn render(r: &RouterIntent) -> ConfigFile {
+    let mut w = Writer::default();
+    let node = r.span;
+    w.line(
+        node,
+        format!(
+            "# BIRD 2 configuration of node `{}`, rendered by netproof from the plan's routing intent.",
+            r.node
+        ),
+    );
+    w.line(node, format!("router id {};", r.router_id));
+    w.line(node, "");
+    w.line(node, "protocol device {");
+    w.line(node, "}");
+    w.line(node, "");
+    for family in Family::BOTH {
+        let d = family.digit();
+        w.line(node, format!("protocol kernel kernel{d} {{"));
+        w.line(node, format!("  ipv{d} {{"));
+        w.line(node, "    import none;");
+        if r.originates_static(family) {
+            // Originated prefixes go into the FIB as blackholes too (as
+            // FRR's staticd puts them there): the node owns them.
+            w.line(
+                node,
+                format!("    export where source ~ {LEARNED} || proto = \"originate{d}\";"),
+            );
+        } else {
+            w.line(node, format!("    export where source ~ {LEARNED};"));
+        }
+        w.line(node, "  };");
+        // Equal-cost OSPF routes arrive as one multipath route already;
+        // this also merges equal BGP paths into one kernel route.
+        w.line(node, "  merge paths on;");
+        w.line(node, "}");
+        w.line(node, "");
+    }
+    if r.originates_loopback() && !r.bgp.is_empty() {
+        // BGP announces what is in the table; `direct` puts the loopbacks
+        // there (export filters pick the node's own two, not 127.0.0.1).
+        w.line(node, "protocol direct loopback {");
+        w.line(node, "  ipv4;");
+        w.line(node, "  ipv6;");
+        w.line(node, "  interface \"lo\";");
+        w.line(node, "}");
+        w.line(node, "");
+    }
+    for family in Family::BOTH {
+        statics(&mut w, r, family);
+    }
+    let bfd = r.bfd_interfaces();
+    if !bfd.is_empty() {
+        w.line(node, "protocol bfd {");
+        for (ifname, b) in &bfd {
+            let span = span_of_interface(r, ifname).unwrap_or(node);
+            w.line(
+                span,
+                format!(
+                    "  interface \"{ifname}\" {{ interval {} ms; multiplier {}; }};",
+                    b.interval.as_millis(),
+                    b.multiplier
+                ),
+            );
+        }
+        w.line(node, "}");
+        w.line(node, "");
+    }
+    if !r.ospf.is_empty() {
+        for family in Family::BOTH {
+            ospf(&mut w, r, family);
+        }
+    }
+    for n in &r.bgp {
+        bgp(&mut w, r, n);
+    }
+    w.finish(FILE)
+}
+
+fn span_of_interface(r: &RouterIntent, ifname: &str) -> Option<Span> {
+    r.ospf
+        .iter()
+        .find(|o| o.ifname == ifname)
+        .map(|o| o.span)
+        .or_else(|| {
+            r.bgp
+                .iter()
+                .find(|b| b.ifname.as_deref() == Some(ifname))
+                .map(|b| b.span)
+        })
+}
+
+/// `protocol static originateN` with a blackhole route per originated
+/// prefix of `family` (generated blocks expanded here, one line each).
+fn statics(w: &mut Writer, r: &RouterIntent, family: Family) {
+    if !r.originates_static(family) {
+        return;
+    }
+    let d = family.digit();
+    w.line(r.span, format!("protocol static originate{d} {{"));
+    w.line(r.span, format!("  ipv{d};"));
+    for o in &r.originate {
+        for p in o.prefixes(r, family) {
+            if o.what != netproof_plan::Originate::Loopback {
+                w.line(o.span, format!("  route {p} blackhole;"));
+            }
+        }
+    }
+    w.line(r.span, "}");
+    w.line(r.span, "");
+}
+
+/// `protocol ospf v2 ospf4` or `protocol ospf v3 ospf6`.
+fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
+    let (d, version) = match family {
+        Family::V4 => ('4', 2),
+        Family::V6 => ('6', 3),
+    };
+    let node = r.span;
+    w.line(node, format!("protocol ospf v{version} ospf{d} {{"));
+    w.line(node, "  ecmp yes;");
+    w.line(node, format!("  ipv{d} {{"));
+    if r.bgp.is_empty() {
+        w.line(node, "    import all;");
+    } else {
+        // Prefixes other routers originate reach a BGP speaker by OSPF (as
+        // externals) and by iBGP; BGP must win, or BIRD, which announces
+        // only a prefix's best route, would not pass them on to its eBGP
+        // peers. OSPF's own routes (loopbacks, links: iBGP's next hops)
+        // stay preferred.
+        w.line(
+            node,
+            "    import filter { if source ~ [ RTS_OSPF_EXT1, RTS_OSPF_EXT2 ] then preference = 90; accept; };",
+        );
+    }
+    if r.originates_static(family) {
+        // As type-2 externals of metric 20, FRR's default (BIRD's is
+        // 10000), so both daemons announce them alike.
+        w.line(
+            node,
+            format!(
+                "    export filter {{ if proto = \"originate{d}\" then {{ ospf_metric2 = 20; accept; }} reject; }};"
+            ),
+        );
+    } else {
+        w.line(node, "    export none;");
+    }
+    w.line(node, "  };");
+    let mut areas: Vec<u32> = r.ospf.iter().map(|o| o.area).collect();
+    areas.sort_unstable();
+    areas.dedup();
+    for (k, area) in areas.iter().enumerate() {
+        w.line(node, format!("  area {area} {{"));
+        if k == 0 {
+            // The loopback rides in the first (lowest) area as a stub
+            // network: iBGP between loopbacks needs it. Named, not as
+            // `interface "lo"`: OSPFv3 runs only on interfaces with a
+            // link-local address, which `lo` lacks, so BIRD would never
+            // announce the /128 (seen with BIRD 2.0.12).
+            let lo = r.loopback(family);
+            // Cost as FRR announces a loopback: 0 in OSPFv2, 1 (the least
+            // it allows, set on its `lo`) in OSPFv3, so a path's metric is
+            // the same whichever daemon a router runs.
+            let cost = match family {
+                Family::V4 => 0,
+                Family::V6 => 1,
+            };
+            w.line(node, format!("    stubnet {lo} {{ cost {cost}; }};"));
+        }
+        for o in r.ospf.iter().filter(|o| o.area == *area) {
+            let mut line = format!(
+                "    interface \"{}\" {{ type ptp; cost {}; hello {}; dead {};",
+                o.ifname,
+                o.cost,
+                o.hello.as_secs(),
+                o.dead.as_secs()
+            );
+            if o.bfd.is_some() {
+                line.push_str(" bfd on;");
+            }
+            line.push_str(" };");
+            w.line(o.span, line);
+        }
+        w.line(node, "  };");
+    }
+    w.line(node, "}");
+    w.line(node, "");
+}
+
+fn set(prefixes: &[IpNet]) -> String {
+    let items: Vec<String> = prefixes.iter().map(ToString::to_string).collect();
+    format!("[ {} ]", items.join(", "))
+}
+
+/// The filter's prefix check: `reject` unless the route is one of
+/// `prefixes`. Returns `false` when nothing passes (the filter ends there:
+/// `reject;` and nothing after it).
+fn prefix_filter(w: &mut Writer, span: Span, policy: &Policy) -> bool {
+    match &policy.prefixes {
+        None => true,
+        Some(ps) if ps.is_empty() => {
+            w.line(span, "  reject;");
+            w.line(span, "}");
+            w.line(span, "");
+            false
+        }
+        Some(ps) => {
+            w.line(span, format!("  if net !~ {} then reject;", set(ps)));
+            true
+        }
+    }
+}
+
+fn bgp(w: &mut Writer, r: &RouterIntent, n: &BgpNeighbour) {
+    let s = n.span;
+    let name = n.protocol();
+    let d = n.family.digit();
+    // Import: the receiving end's half of the peer's policy.
+    w.line(s, format!("filter {name}_in {{"));
+    if prefix_filter(w, s, &n.import) {
+        if let Some(lp) = n.import.local_pref {
+            w.line(s, format!("  bgp_local_pref = {lp};"));
+        }
+        w.line(s, "  accept;");
+        w.line(s, "}");
+        w.line(s, "");
+    }
+    // Export: what the node announces (its own originated routes and what
+    // BGP learned; BIRD keeps iBGP routes from iBGP peers itself), then
+    // the announcing end's half of its policy.
+    let mut own = vec!["source = RTS_BGP".to_string()];
+    if r.originates_static(n.family) {
+        own.push(format!("proto = \"originate{d}\""));
+    }
+    if r.originates_loopback() {
+        let lo = r.loopback(n.family);
+        own.push(format!("(proto = \"loopback\" && net = {lo})"));
+    }
+    let internal: Vec<IpNet> = r
+        .internal_loopbacks
+        .iter()
+        .copied()
+        .filter(|p| n.family.holds(p))
+        .collect();
+    if !n.internal() && !internal.is_empty() {
+        // iBGP peers' loopbacks: best by OSPF here (see `RouterIntent`).
+        own.push(format!("(source = RTS_OSPF && net ~ {})", set(&internal)));
+    }
+    w.line(s, format!("filter {name}_out {{"));
+    w.line(s, format!("  if !({}) then reject;", own.join(" || ")));
+    if prefix_filter(w, s, &n.export) {
+        if let Some(med) = n.export.med {
+            w.line(s, format!("  bgp_med = {med};"));
+        }
+        for _ in 0..n.export.prepend {
+            w.line(s, format!("  bgp_path.prepend({});", n.local_as));
+        }
+        for (a, b) in &n.export.communities {
+            w.line(s, format!("  bgp_community.add(({a},{b}));"));
+        }
+        w.line(s, "  accept;");
+        w.line(s, "}");
+        w.line(s, "");
+    }
+    w.line(s, format!("protocol bgp {name} {{"));
+    w.line(
+        s,
+        format!(
+            "  description \"{} -- {} (IPv{d} unicast, {})\";",
+            r.node,
+            n.peer,
+            if n.internal() { "iBGP" } else { "eBGP" }
+        ),
+    );
+    w.line(s, format!("  local as {};", n.local_as));
+    w.line(s, format!("  neighbor {} as {};", n.address, n.peer_as));
+    w.line(s, format!("  source address {};", n.source));
+    match n.over {
+        // Over a link the peer is one hop away, iBGP or not.
+        BgpTransport::Link => w.line(s, "  direct;"),
+        BgpTransport::Loopback => w.line(s, "  multihop;"),
+    }
+    timers(w, s, n.hold, n.keepalive);
+    // Connect 1 s after start (BIRD waits 5 s) and retry a refused
+    // connection after 5 s (not 120 s): peers start at about the same
+    // time, and bring-up must take seconds, not minutes.
+    w.line(s, "  connect delay time 1;");
+    w.line(s, "  connect retry time 5;");
+    if n.bfd.is_some() {
+        w.line(s, "  bfd on;");
+    }
+    w.line(s, format!("  ipv{d} {{"));
+    w.line(s, format!("    import filter {name}_in;"));
+    w.line(s, format!("    export filter {name}_out;"));
+    if n.internal() && n.over == BgpTransport::Loopback {
+        // iBGP peers cannot resolve the eBGP next hops of another AS's
+        // link, which OSPF does not carry.
+        w.line(s, "    next hop self;");
+    }
+    w.line(s, "  };");
+    w.line(s, "}");
+    w.line(s, "");
+}
+
+fn timers(w: &mut Writer, s: Span, hold: Duration, keepalive: Duration) {
+    w.line(s, format!("  hold time {};", hold.as_secs()));
+    if !hold.is_zero() {
+        w.line(s, format!("  keepalive time {};", keepalive.as_secs()));
+    }
+}
