@@ -49,16 +49,18 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
         w.line(node, format!("protocol kernel kernel{d} {{"));
         w.line(node, format!("  ipv{d} {{"));
         w.line(node, "    import none;");
+        // Originated prefixes go into the FIB as blackholes too (as FRR's
+        // staticd puts them there): the node owns them. Attached nodes'
+        // loopbacks go there via their link address.
+        let mut export = format!("    export where source ~ {LEARNED}");
         if r.originates_static(family) {
-            // Originated prefixes go into the FIB as blackholes too (as
-            // FRR's staticd puts them there): the node owns them.
-            w.line(
-                node,
-                format!("    export where source ~ {LEARNED} || proto = \"originate{d}\";"),
-            );
-        } else {
-            w.line(node, format!("    export where source ~ {LEARNED};"));
+            export.push_str(&format!(" || proto = \"originate{d}\""));
         }
+        if !r.attached.is_empty() {
+            export.push_str(&format!(" || proto = \"attached{d}\""));
+        }
+        export.push(';');
+        w.line(node, export);
         w.line(node, "  };");
         // Equal-cost OSPF routes arrive as one multipath route already;
         // this also merges equal BGP paths into one kernel route.
@@ -78,6 +80,7 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
     }
     for family in Family::BOTH {
         statics(&mut w, r, family);
+        attached(&mut w, r, family);
     }
     let bfd = r.bfd_interfaces();
     if !bfd.is_empty() {
@@ -140,6 +143,25 @@ fn statics(w: &mut Writer, r: &RouterIntent, family: Family) {
     w.line(r.span, "");
 }
 
+/// `protocol static attachedN`: a route to each attached node's loopback
+/// via its address on the link.
+fn attached(w: &mut Writer, r: &RouterIntent, family: Family) {
+    if r.attached.is_empty() {
+        return;
+    }
+    let d = family.digit();
+    w.line(r.span, format!("protocol static attached{d} {{"));
+    w.line(r.span, format!("  ipv{d};"));
+    for a in &r.attached {
+        w.line(
+            a.span,
+            format!("  route {} via {};", a.loopback(family), a.gateway(family)),
+        );
+    }
+    w.line(r.span, "}");
+    w.line(r.span, "");
+}
+
 /// `protocol ospf v2 ospf4` or `protocol ospf v3 ospf6`.
 fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
     let (d, version) = match family {
@@ -163,17 +185,25 @@ fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
             "    import filter { if source ~ [ RTS_OSPF_EXT1, RTS_OSPF_EXT2 ] then preference = 90; accept; };",
         );
     }
+    let mut externals = Vec::new();
     if r.originates_static(family) {
+        externals.push(format!("proto = \"originate{d}\""));
+    }
+    if !r.attached.is_empty() {
+        externals.push(format!("proto = \"attached{d}\""));
+    }
+    if externals.is_empty() {
+        w.line(node, "    export none;");
+    } else {
         // As type-2 externals of metric 20, FRR's default (BIRD's is
         // 10000), so both daemons announce them alike.
         w.line(
             node,
             format!(
-                "    export filter {{ if proto = \"originate{d}\" then {{ ospf_metric2 = 20; accept; }} reject; }};"
+                "    export filter {{ if {} then {{ ospf_metric2 = 20; accept; }} reject; }};",
+                externals.join(" || ")
             ),
         );
-    } else {
-        w.line(node, "    export none;");
     }
     w.line(node, "  };");
     let mut areas: Vec<u32> = r.ospf.iter().map(|o| o.area).collect();
@@ -196,6 +226,11 @@ fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
                 Family::V6 => 1,
             };
             w.line(node, format!("    stubnet {lo} {{ cost {cost}; }};"));
+            // The links to attached nodes, whose addresses are the source
+            // of what those nodes send.
+            for a in &r.attached {
+                w.line(a.span, format!("    stubnet {};", a.link(family)));
+            }
         }
         for o in r.ospf.iter().filter(|o| o.area == *area) {
             let mut line = format!(

@@ -85,6 +85,20 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
             }
         }
     }
+    // Attached nodes' loopbacks, via their address on the link.
+    for a in &r.attached {
+        for family in Family::BOTH {
+            let ip = match family {
+                Family::V4 => "ip",
+                Family::V6 => "ipv6",
+            };
+            w.line(
+                a.span,
+                format!("{ip} route {} {}", a.loopback(family), a.gateway(family)),
+            );
+            any_static = true;
+        }
+    }
     if any_static {
         w.line(node, "!");
     }
@@ -121,13 +135,23 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
             }
             w.line(s, "!");
         }
+        // The links to attached nodes: passive, announced as stubs.
+        for a in &r.attached {
+            let s = a.span;
+            w.line(s, format!("interface {}", a.ifname));
+            w.line(s, format!(" ip ospf area {area}"));
+            w.line(s, " ip ospf passive");
+            w.line(s, format!(" ipv6 ospf6 area {area}"));
+            w.line(s, " ipv6 ospf6 passive");
+            w.line(s, "!");
+        }
         for (router, id_key, family) in [
             ("ospf", "ospf router-id", Family::V4),
             ("ospf6", "ospf6 router-id", Family::V6),
         ] {
             w.line(node, format!("router {router}"));
             w.line(node, format!(" {id_key} {}", r.router_id));
-            if r.originates_static(family) {
+            if r.originates_static(family) || !r.attached.is_empty() {
                 // Type-2 externals of metric 20, as BIRD is told.
                 w.line(node, " redistribute static metric 20 metric-type 2");
             }

@@ -45,6 +45,14 @@ impl Family {
     /// Both families, IPv4 first (the order configs list them in).
     pub const BOTH: [Family; 2] = [Family::V4, Family::V6];
 
+    /// 0 for IPv4, 1 for IPv6 (the order of `[v4, v6]` pairs).
+    pub fn index(self) -> usize {
+        match self {
+            Family::V4 => 0,
+            Family::V6 => 1,
+        }
+    }
+
     /// `4` or `6`, for names.
     pub fn digit(self) -> char {
         match self {
@@ -95,6 +103,46 @@ pub struct RouterIntent {
     /// marks such a route invalid), so the node passes these on to its
     /// eBGP peers from OSPF.
     pub internal_loopbacks: Vec<IpNet>,
+    /// Nodes with static routes joined to this one by a link (hosts, or
+    /// routers the lab routes): the daemon reaches their loopbacks through
+    /// them and announces those and the link into OSPF, so the rest of the
+    /// OSPF domain reaches them.
+    pub attached: Vec<Attached>,
+}
+
+/// A node with static routes at the far end of one of a daemon-owned
+/// node's links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attached {
+    /// Its plan name.
+    pub peer: String,
+    /// This node's interface on the link.
+    pub ifname: String,
+    /// Its address on the link, IPv4 and IPv6: the next hop.
+    pub gateway: [IpAddr; 2],
+    /// Its loopbacks, IPv4 and IPv6.
+    pub loopbacks: [IpNet; 2],
+    /// The link's subnets, IPv4 and IPv6.
+    pub link: [IpNet; 2],
+    /// The link in the plan.
+    pub span: Span,
+}
+
+impl Attached {
+    /// Its loopback of `family`.
+    pub fn loopback(&self, family: Family) -> IpNet {
+        self.loopbacks[family.index()]
+    }
+
+    /// Its address on the link of `family`.
+    pub fn gateway(&self, family: Family) -> IpAddr {
+        self.gateway[family.index()]
+    }
+
+    /// The link's subnet of `family`.
+    pub fn link(&self, family: Family) -> IpNet {
+        self.link[family.index()]
+    }
 }
 
 /// OSPF on one interface of the node.
@@ -461,7 +509,45 @@ pub(crate) fn derive(plan: &Plan, bp: &Blueprint) -> Result<Vec<RouterIntent>, C
                 });
             }
         }
+        let mut attached = Vec::new();
+        for (k, link) in plan.links.iter().enumerate() {
+            let g = &bp.graph.links[k];
+            let (end, other) = if g.a == i {
+                (End::A, g.b)
+            } else if g.b == i {
+                (End::B, g.a)
+            } else {
+                continue;
+            };
+            if plan.nodes[other].routing != Routing::Static {
+                continue;
+            }
+            let la = &bp.fabric.addressing.links[k];
+            let addrs = la.end_addresses();
+            let net = |p: crate::fabric::Prefix| IpNet::new(p.addr, p.len).ok();
+            let peer = &bp.fabric.addressing.nodes[other];
+            let (Some(v4), Some(v6)) = (net(la.subnet_v4()), net(la.subnet_v6())) else {
+                continue;
+            };
+            attached.push(Attached {
+                peer: plan.nodes[other].name.clone(),
+                ifname: bp
+                    .fabric
+                    .naming
+                    .interface(k, end)
+                    .unwrap_or_default()
+                    .to_string(),
+                gateway: addrs[end.other().index()],
+                loopbacks: [
+                    IpNet::from(IpAddr::V4(peer.loopback_v4)),
+                    IpNet::from(IpAddr::V6(peer.loopback_v6)),
+                ],
+                link: [v4, v6],
+                span: link.span,
+            });
+        }
         out.push(RouterIntent {
+            attached,
             node: node.name.clone(),
             daemon,
             span: node.span,

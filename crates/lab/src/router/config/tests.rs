@@ -31,7 +31,11 @@ role = "router"
 [[node]]
 name = "r4"
 role = "router"
+[[node]]
+name = "h1"
 
+[[link]]
+ends = ["h1", "r1"]
 [[link]]
 ends = ["r1", "r2"]
 ospf = { hello = "1s", dead = "4s" }
@@ -393,6 +397,44 @@ fn generated_blocks_expand_to_their_first_prefixes() {
 }
 
 #[test]
+fn attached_hosts_are_reached_via_their_link_address_and_announced() {
+    let cs = configs(RING, Daemon::Bird);
+    let r1 = intent_of(&cs, "r1");
+    assert_eq!(r1.attached.len(), 1);
+    let a = &r1.attached[0];
+    assert_eq!(a.peer, "h1");
+    // h1 is the link's first end: the lower address of its /31.
+    assert_eq!(a.link(Family::V4).prefix_len(), 31);
+    assert!(a.link(Family::V4).contains(&a.gateway(Family::V4)));
+    assert_eq!(a.loopback(Family::V4).prefix_len(), 32);
+    assert!(intent_of(&cs, "r2").attached.is_empty());
+    let bird = &cs.iter().find(|c| c.node() == "r1").unwrap().files[0].text;
+    assert!(
+        bird.contains(&format!(
+            "route {} via {};",
+            a.loopback(Family::V4),
+            a.gateway(Family::V4)
+        )),
+        "{bird}"
+    );
+    assert!(
+        bird.contains(&format!("stubnet {};", a.link(Family::V6))),
+        "{bird}"
+    );
+    let frr = configs(RING, Daemon::Frr);
+    let frr = &frr.iter().find(|c| c.node() == "r1").unwrap().files[0].text;
+    assert!(
+        frr.contains(&format!(
+            "ip route {} {}",
+            a.loopback(Family::V4),
+            a.gateway(Family::V4)
+        )),
+        "{frr}"
+    );
+    assert!(frr.contains(" ip ospf passive"), "{frr}");
+}
+
+#[test]
 fn ospf_interfaces_carry_cost_timers_and_bfd_of_their_link() {
     let cs = configs(RING, Daemon::Bird);
     let r2 = intent_of(&cs, "r2");
@@ -489,7 +531,8 @@ fn an_frr_parse_error_points_at_the_plan_line_that_made_it() {
     let message =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let line = error_line(Daemon::Frr, &message).unwrap_or_else(|| panic!("no line in {message}"));
-    assert_eq!(file.span_at(line), Some(p.links[0].span), "{message}");
+    // The first OSPF interface is r1's on r1--r2 (h1--r1 runs no OSPF).
+    assert_eq!(file.span_at(line), Some(p.links[1].span), "{message}");
 }
 
 #[test]
