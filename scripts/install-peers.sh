@@ -15,6 +15,8 @@ iperf3 iperf3
 nginx nginx-light
 knotd knot
 kdig knot-dnsutils
+bird bird2
+vtysh frr
 "
 
 missing=""
