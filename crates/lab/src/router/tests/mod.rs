@@ -5,6 +5,9 @@
 //! like every netns test (nextest runs tests named `netns` one at a time);
 //! the lab is torn down even when an assertion fails.
 
+mod bench;
+mod crash;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -71,11 +74,12 @@ fn config(daemon: Daemon, node: &str, router_id: &str, peers: &[String]) -> Stri
 }
 
 /// The specs and expectations of an OSPF ring on `lab`.
-fn ospf_ring(lab: &Lab, daemon: Daemon, n: usize) -> (Vec<RouterSpec>, Expectations) {
+fn ospf_ring(lab: &Lab, daemons: &[Daemon]) -> (Vec<RouterSpec>, Expectations) {
+    let n = daemons.len();
     let addr = |i: usize| lab.node(&format!("r{i}")).expect("node").addr;
     let mut specs = Vec::new();
     let mut expect = Expectations::default();
-    for i in 0..n {
+    for (i, &daemon) in daemons.iter().enumerate() {
         let node = format!("r{i}");
         let peers = neighbours(i, n);
         specs.push(RouterSpec {
@@ -105,14 +109,26 @@ fn ospf_ring(lab: &Lab, daemon: Daemon, n: usize) -> (Vec<RouterSpec>, Expectati
 
 /// Builds the ring lab with daemon-owned routing on every node.
 async fn ring_lab(daemon: Daemon, n: usize, sink: Arc<MemorySink>) -> Lab {
-    let mut plan = netproof_plan::parse(Path::new("ring.toml"), &ring(n), &Options::default())
-        .expect("valid plan");
+    ring_lab_with(&vec![daemon; n], sink, false).await
+}
+
+/// A ring of `daemons.len()` routers, node `i` routed by `daemons[i]`;
+/// with `mounted`, its namespaces are named under `/run/netns` (as for
+/// `lab up`).
+async fn ring_lab_with(daemons: &[Daemon], sink: Arc<MemorySink>, mounted: bool) -> Lab {
+    let mut plan = netproof_plan::parse(
+        Path::new("ring.toml"),
+        &ring(daemons.len()),
+        &Options::default(),
+    )
+    .expect("valid plan");
     // Set in the model: `check` refuses daemons until the plan renders them.
-    for node in &mut plan.nodes {
-        node.routing = Routing::Daemon(daemon);
+    for (node, d) in plan.nodes.iter_mut().zip(daemons) {
+        node.routing = Routing::Daemon(*d);
     }
     Lab::plan(&plan, Backend::Netns)
         .expect("plan the lab")
+        .ip_netns(mounted)
         .up(&plan, sink, &Cancel::new())
         .await
         .expect("build the lab")
@@ -218,7 +234,7 @@ async fn life(daemon: Daemon) {
 
 async fn exercise(lab: &mut Lab, daemon: Daemon, sink: &Arc<MemorySink>) -> Result<(), String> {
     let cancel = Cancel::new();
-    let (specs, expect) = ospf_ring(lab, daemon, 4);
+    let (specs, expect) = ospf_ring(lab, &[daemon; 4]);
 
     // A refused configuration: the daemon's words, its line, nothing left.
     let mut bad = specs.clone();
@@ -363,7 +379,7 @@ async fn netns_a_missing_session_fails_convergence_naming_it() {
     let sink = Arc::new(MemorySink::new());
     let mut lab = ring_lab(Daemon::Bird, 3, sink.clone()).await;
     let cancel = Cancel::new();
-    let (specs, expect) = ospf_ring(&lab, Daemon::Bird, 3);
+    let (specs, expect) = ospf_ring(&lab, &[Daemon::Bird; 3]);
     let mut with_bogus = expect.clone();
     with_bogus.sessions.push(ExpectedSession {
         node: "r0".into(),
