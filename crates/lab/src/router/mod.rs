@@ -26,6 +26,7 @@
 //! its own and keeps the death signal, and when it dies the kernel kills
 //! the daemon, so an FRR daemon dies with netproof as BIRD does.
 
+pub mod control;
 pub mod paths;
 pub mod query;
 pub mod ready;
@@ -51,8 +52,6 @@ pub use ready::{Expectations, ExpectedRoute, ExpectedSession, Session};
 
 /// Where the daemons' programs are (Debian's `bird2` and `frr`).
 pub const BIRD: &str = "/usr/sbin/bird";
-/// BIRD's control client.
-pub const BIRDC: &str = "/usr/sbin/birdc";
 /// FRR's daemons' directory.
 pub const FRR_DIR: &str = "/usr/lib/frr";
 /// FRR's shell.
@@ -209,15 +208,20 @@ pub struct Routers {
 }
 
 /// The FRR daemons a configuration needs, in start order (zebra first:
-/// the others connect to it).
+/// the others connect to it). Each costs tens of milliseconds of CPU to
+/// start (it loads its YANG modules), so only what the configuration uses
+/// runs.
 pub fn frr_daemons(config: &str) -> Vec<&'static str> {
-    let mut out = vec!["zebra", "staticd"];
+    let mut out = vec!["zebra"];
     let has = |prefix: &str| {
         config.lines().any(|l| {
             let l = l.trim();
             l == prefix || l.starts_with(&format!("{prefix} "))
         })
     };
+    if has("ip route") || has("ipv6 route") {
+        out.push("staticd");
+    }
     if has("router ospf") {
         out.push("ospfd");
     }
@@ -254,14 +258,16 @@ impl Routers {
         };
         let result = async {
             routers.run.create().map_err(files(routers.run.path()))?;
+            // Checked before anything starts, so a bad spec starts nothing.
+            let mut planned = Vec::new();
             for spec in specs {
-                if cancel.is_cancelled() {
-                    return Err(RouterError::Interrupted);
-                }
                 let node = nodes.get(&spec.node).ok_or_else(|| {
                     RouterError::BadSpec(format!("no node `{}` in the lab", spec.node))
                 })?;
-                if routers.nodes.iter().any(|n| n.node == spec.node) {
+                if planned
+                    .iter()
+                    .any(|(_, r): &(_, NodeRouter)| r.node == spec.node)
+                {
                     return Err(RouterError::BadSpec(format!(
                         "node `{}` is given daemons twice",
                         spec.node
@@ -274,13 +280,6 @@ impl Routers {
                         dir: dir.path().to_path_buf(),
                     });
                 }
-                let mut started = NodeRouter {
-                    node: spec.node.clone(),
-                    daemon: spec.daemon,
-                    dir,
-                    frr_daemons: Vec::new(),
-                    processes: Vec::new(),
-                };
                 let file = match spec.daemon {
                     Daemon::Bird => "bird.conf",
                     Daemon::Frr => "frr.conf",
@@ -290,17 +289,40 @@ impl Routers {
                     media_type: "text/plain".into(),
                     content: spec.config.clone().into_bytes(),
                 });
-                let outcome = match spec.daemon {
-                    Daemon::Bird => {
-                        start_bird(&mut started, node, &spec.config, &routers.sink).await
-                    }
-                    Daemon::Frr => start_frr(&mut started, node, &spec.config, &routers.sink).await,
-                };
-                // Kept even when it failed, so stopping it stops what did start.
-                routers.nodes.push(started);
-                outcome?;
+                planned.push((
+                    (node, spec),
+                    NodeRouter {
+                        node: spec.node.clone(),
+                        daemon: spec.daemon,
+                        dir,
+                        frr_daemons: Vec::new(),
+                        processes: Vec::new(),
+                    },
+                ));
             }
-            Ok(())
+            if cancel.is_cancelled() {
+                return Err(RouterError::Interrupted);
+            }
+            // All nodes at once: a daemon spends its start-up loading and
+            // waiting for its sockets, and the nodes are independent (each
+            // start is bounded by SOCKET_WAIT and the tools' timeouts).
+            let sink = &routers.sink;
+            let starts = planned.into_iter().map(|((node, spec), mut r)| async move {
+                let outcome = match spec.daemon {
+                    Daemon::Bird => start_bird(&mut r, node, &spec.config, sink).await,
+                    Daemon::Frr => start_frr(&mut r, node, &spec.config, sink).await,
+                };
+                (r, outcome)
+            });
+            let mut first_error = None;
+            for (r, outcome) in futures::future::join_all(starts).await {
+                // Kept even when it failed, so stopping stops what did start.
+                routers.nodes.push(r);
+                if let Err(e) = outcome {
+                    first_error.get_or_insert(e);
+                }
+            }
+            first_error.map_or(Ok(()), Err)
         }
         .await;
         match result {
@@ -489,8 +511,12 @@ async fn start_frr(
     r.frr_daemons = frr_daemons(config);
     let dir = r.dir.path().display().to_string();
     let zserv = r.dir.zserv_socket().display().to_string();
-    for (i, daemon) in r.frr_daemons.clone().into_iter().enumerate() {
-        let program = format!("{FRR_DIR}/{daemon}");
+    let pid_files: Vec<String> = r
+        .frr_daemons
+        .iter()
+        .map(|d| r.dir.pid_file(d).display().to_string())
+        .collect();
+    let argv = |daemon: &str, pid_file: &str| -> Vec<String> {
         // See the module docs for why a shell in a PID namespace of its own.
         let mut args: Vec<String> = [
             "--pid",
@@ -505,7 +531,7 @@ async fn start_frr(
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.push(program);
+        args.push(format!("{FRR_DIR}/{daemon}"));
         for a in [
             "-u",
             "frr",
@@ -516,7 +542,7 @@ async fn start_frr(
             "-z",
             &zserv,
             "-i",
-            &r.dir.pid_file(daemon).display().to_string(),
+            pid_file,
             "-f",
             "/dev/null",
             "-P",
@@ -526,22 +552,36 @@ async fn start_frr(
         ] {
             args.push(a.to_string());
         }
+        args
+    };
+    let daemons = r.frr_daemons.clone();
+    // zebra first: the others connect to its API socket when they start.
+    let zebra = supervise::spawn(
+        node,
+        "frr-zebra",
+        "unshare",
+        &argv("zebra", &pid_files[0]),
+        sink.clone(),
+    )?;
+    let ready = wait_for_socket(&zebra, &r.dir.vty_socket("zebra")).await;
+    let ready = match ready {
+        Ok(()) => wait_for_socket(&zebra, &r.dir.zserv_socket()).await,
+        e => e,
+    };
+    r.processes.push(zebra);
+    ready?;
+    for (daemon, pid_file) in daemons.iter().zip(&pid_files).skip(1) {
         let p = supervise::spawn(
             node,
             &format!("frr-{daemon}"),
             "unshare",
-            &args,
+            &argv(daemon, pid_file),
             sink.clone(),
         )?;
-        let vty = r.dir.vty_socket(daemon);
-        let ready = wait_for_socket(&p, &vty).await;
         r.processes.push(p);
-        ready?;
-        if i == 0 {
-            // The others connect to zebra's API socket at start.
-            let zebra = r.processes.last().expect("zebra was just pushed");
-            wait_for_socket(zebra, &r.dir.zserv_socket()).await?;
-        }
+    }
+    for (p, daemon) in r.processes.iter().zip(&daemons).skip(1) {
+        wait_for_socket(p, &r.dir.vty_socket(daemon)).await?;
     }
     let conf_s = conf.display().to_string();
     let (ok, message) = run_tool(VTYSH, &["--vty_socket", &dir, "-f", &conf_s], &r.node).await?;
@@ -549,4 +589,24 @@ async fn start_frr(
         return Err(config_error(&r.node, "frr", &conf, message));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod frr_daemon_tests {
+    use super::frr_daemons;
+
+    #[test]
+    fn frr_runs_zebra_and_only_the_daemons_its_configuration_uses() {
+        assert_eq!(frr_daemons("hostname r1\n"), vec!["zebra"]);
+        assert_eq!(
+            frr_daemons("router ospf\n network 198.18.0.0/15 area 0\n!\nrouter ospf6\n!\n"),
+            vec!["zebra", "ospfd", "ospf6d"]
+        );
+        assert_eq!(
+            frr_daemons(
+                "ip route 198.18.9.0/24 198.18.0.1\nrouter bgp 65001\n neighbor 198.18.0.1 bfd\n"
+            ),
+            vec!["zebra", "staticd", "bgpd", "bfdd"]
+        );
+    }
 }

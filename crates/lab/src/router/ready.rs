@@ -8,9 +8,12 @@
 //! [`wait_converged`] asks every node's daemon and kernel once per round,
 //! all nodes at once, until nothing is missing, and fails at its bound
 //! naming each session or route still missing. Sessions come from the
-//! daemons (`birdc show ospf neighbors` / `show protocols all`, FRR's
-//! `show ip ospf neighbor json` / `show bgp summary json`); routes from
-//! `ip -j route` inside the node, the same view a packet gets.
+//! daemons' control sockets ([`control`]: BIRD's `show ospf neighbors` /
+//! `show protocols all`, FRR's `show ip ospf neighbor json` / `show bgp
+//! summary json`); routes from `ip -j route` inside the node, the same
+//! view a packet gets. A node whose expectations all held is not asked
+//! again until every node's did; then one more full round must confirm
+//! them all at once (a session that dropped meanwhile is caught there).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 use netproof_plan::Daemon;
 
-use super::{BIRDC, NodeRouter, RouterError, Routers, VTYSH, query};
+use super::{NodeRouter, RouterError, Routers, control, query};
 use crate::{Cancel, NodeHandle};
 
 /// A session that must be up.
@@ -96,35 +99,29 @@ async fn look(
 ) -> Seen {
     let mut seen = Seen::default();
     if let Some(r) = router {
+        // A daemon that does not answer yet is not converged, which the
+        // round shows: its errors read as "nothing listed".
         match r.daemon {
             Daemon::Bird => {
-                let sock = r.dir.bird_socket().display().to_string();
+                let sock = r.dir.bird_socket();
                 if want_ospf {
-                    let t = tool(BIRDC, &["-s", &sock, "show", "ospf", "neighbors"]).await;
-                    seen.neighbours = query::bird_ospf_neighbours(&t);
+                    let t = control::bird(&sock, "show ospf neighbors").await;
+                    seen.neighbours = query::bird_ospf_neighbours(&t.unwrap_or_default());
                 }
                 if want_bgp {
-                    let t = tool(BIRDC, &["-s", &sock, "show", "protocols", "all"]).await;
-                    seen.peers = query::bird_bgp_peers(&t);
+                    let t = control::bird(&sock, "show protocols all").await;
+                    seen.peers = query::bird_bgp_peers(&t.unwrap_or_default());
                 }
             }
             Daemon::Frr => {
-                let dir = r.dir.path().display().to_string();
                 if want_ospf && r.frr_daemons.contains(&"ospfd") {
-                    let t = tool(
-                        VTYSH,
-                        &["--vty_socket", &dir, "-c", "show ip ospf neighbor json"],
-                    )
-                    .await;
-                    seen.neighbours = query::frr_ospf_neighbours(&t);
+                    let t = control::frr(&r.dir.vty_socket("ospfd"), "show ip ospf neighbor json")
+                        .await;
+                    seen.neighbours = query::frr_ospf_neighbours(&t.unwrap_or_default());
                 }
                 if want_bgp && r.frr_daemons.contains(&"bgpd") {
-                    let t = tool(
-                        VTYSH,
-                        &["--vty_socket", &dir, "-c", "show bgp summary json"],
-                    )
-                    .await;
-                    seen.peers = query::frr_bgp_peers(&t);
+                    let t = control::frr(&r.dir.vty_socket("bgpd"), "show bgp summary json").await;
+                    seen.peers = query::frr_bgp_peers(&t.unwrap_or_default());
                 }
             }
         }
@@ -154,25 +151,15 @@ async fn look(
     seen
 }
 
-/// Runs a query tool; its stdout, or nothing when it failed (a daemon
-/// that is not answering yet is not converged, which the round shows).
-async fn tool(program: &str, args: &[&str]) -> String {
-    let run = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    match tokio::time::timeout(Duration::from_secs(5), run).await {
-        Ok(Ok(out)) => String::from_utf8_lossy(&out.stdout).into_owned(),
-        _ => String::new(),
-    }
-}
-
-/// What is still missing, as sentences, given each node's answers.
-fn missing(expect: &Expectations, seen: &BTreeMap<&str, Seen>) -> Vec<String> {
+/// What is still missing, as (node, sentence), given the answers of the
+/// nodes in `seen` (the expectations of other nodes are not looked at).
+fn missing(expect: &Expectations, seen: &BTreeMap<&str, Seen>) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for s in &expect.sessions {
+    for s in expect
+        .sessions
+        .iter()
+        .filter(|s| seen.contains_key(s.node.as_str()))
+    {
         let at = seen.get(s.node.as_str());
         // `None`: up; `Some(None)`: not listed at all; `Some(Some(state))`:
         // listed in another state.
@@ -196,16 +183,19 @@ fn missing(expect: &Expectations, seen: &BTreeMap<&str, Seen>) -> Vec<String> {
         };
         match state {
             None => {}
-            Some(Some(state)) => out.push(format!("{s} (state {state})")),
-            Some(None) => out.push(format!("{s} (no such session)")),
+            Some(Some(state)) => out.push((s.node.clone(), format!("{s} (state {state})"))),
+            Some(None) => out.push((s.node.clone(), format!("{s} (no such session)"))),
         }
     }
     for r in &expect.routes {
-        let present = seen
-            .get(r.node.as_str())
-            .is_some_and(|a| a.routes.contains(&r.prefix.trunc()));
-        if !present {
-            out.push(format!("route to {} in `{}`'s FIB", r.prefix, r.node));
+        let Some(at) = seen.get(r.node.as_str()) else {
+            continue;
+        };
+        if !at.routes.contains(&r.prefix.trunc()) {
+            out.push((
+                r.node.clone(),
+                format!("route to {} in `{}`'s FIB", r.prefix, r.node),
+            ));
         }
     }
     out
@@ -237,11 +227,19 @@ pub async fn wait_converged(
             )));
         }
     }
+    // Nodes whose expectations all held in an earlier round.
+    let mut done: std::collections::BTreeSet<&str> = Default::default();
     loop {
         if let Some(f) = routers.failures().into_iter().next() {
             return Err(RouterError::Died(f));
         }
-        let rounds = names.iter().map(|&name| {
+        let confirming = done.len() == names.len();
+        let ask: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| confirming || !done.contains(n))
+            .collect();
+        let rounds = ask.iter().map(|&name| {
             let sessions = expect.sessions.iter().filter(|s| s.node == name);
             let want_ospf = sessions
                 .clone()
@@ -273,13 +271,24 @@ pub async fn wait_converged(
             .into_iter()
             .collect();
         let left = missing(expect, &seen);
-        if left.is_empty() {
+        if confirming && left.is_empty() {
             return Ok(start.elapsed());
+        }
+        if confirming {
+            done.clear();
+        }
+        done.extend(
+            ask.iter()
+                .filter(|n| !left.iter().any(|(node, _)| node == *n)),
+        );
+        if done.len() == names.len() {
+            // Everything held, node by node: confirm it all at once now.
+            continue;
         }
         if start.elapsed() >= within {
             return Err(RouterError::NotConverged {
                 within,
-                missing: left,
+                missing: left.into_iter().map(|(_, what)| what).collect(),
             });
         }
         tokio::select! {
@@ -359,8 +368,10 @@ mod tests {
             ),
         );
         at.insert("r2", seen(&[], &[], &[]));
+        let what =
+            |m: Vec<(String, String)>| -> Vec<String> { m.into_iter().map(|(_, w)| w).collect() };
         assert_eq!(
-            missing(&expect, &at),
+            what(missing(&expect, &at)),
             vec![
                 "BGP session of `r1` with 198.18.1.1 (state Active)".to_string(),
                 "OSPF adjacency of `r2` with router 198.18.0.1 (no such session)".to_string(),
@@ -380,5 +391,13 @@ mod tests {
             seen(&[("198.18.0.1", "Full/-")], &[], &["198.18.0.1/32"]),
         );
         assert!(missing(&expect, &at).is_empty());
+        // A node that was not asked is not judged.
+        at.remove("r2");
+        at.insert("r1", seen(&[], &[], &[]));
+        assert!(
+            what(missing(&expect, &at))
+                .iter()
+                .all(|m| m.contains("`r1`"))
+        );
     }
 }

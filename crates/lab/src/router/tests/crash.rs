@@ -93,8 +93,8 @@ fn netns_sigkilled_owner_leaves_no_daemon_socket_or_namespace_after_gc() {
         .collect();
     assert_eq!(
         daemons.len(),
-        2 + 2 * 3,
-        "bird twice, zebra+staticd+ospfd twice: {daemons:?}"
+        2 + 2 * 2,
+        "bird twice, zebra and ospfd twice: {daemons:?}"
     );
     let run_dir = dir.path().join(format!("{id}.d"));
     assert!(run_dir.join("r1").join("zebra.vty").exists());
