@@ -30,10 +30,12 @@ async fn measure(daemon: Daemon, n: usize) {
         }
         Err(e) => Err(e),
     };
+    let t2 = Instant::now();
     lab.down().await;
+    let down = t2.elapsed();
     let took = converged.unwrap_or_else(|e| panic!("{daemon:?} ring of {n}: {e}"));
     println!(
-        "bench: {daemon:?} OSPF ring of {n}: lab {built:?}, daemons started {start:?}, converged {took:?} later; bring-up to converged {:?}",
+        "bench: {daemon:?} OSPF ring of {n}: lab {built:?}, daemons started {start:?}, converged {took:?} later; bring-up to converged {:?}; down {down:?}",
         built + start + took
     );
 }
