@@ -6,6 +6,7 @@
 //! the lab is torn down even when an assertion fails.
 
 mod bench;
+mod bgp;
 mod crash;
 
 use std::collections::BTreeSet;
@@ -163,7 +164,10 @@ fn comm(pid: u32) -> String {
 /// Sends datagrams from `from`'s loopback to `to`'s until one arrives
 /// (bounded): `r0` and `r2` are not neighbours, so only routes the daemons
 /// installed carry it.
-async fn datagram_across(from: &crate::NodeHandle, to: &crate::NodeHandle) -> Result<(), String> {
+pub(super) async fn datagram_across(
+    from: &crate::NodeHandle,
+    to: &crate::NodeHandle,
+) -> Result<(), String> {
     let rx = to
         .udp_socket_at(std::net::SocketAddr::new(to.addr, 0), 0)
         .map_err(|e| format!("receiver on {}: {e}", to.name))?;
