@@ -22,9 +22,13 @@
 //! applied with `vtysh -f` once the daemons listen, as FRR's own boot does.
 //! Dropping to `frr` clears `PR_SET_PDEATHSIG` (the kernel resets it on a
 //! credential change), so each FRR daemon runs under `unshare --pid
-//! --fork --kill-child sh`: the shell is the init of a PID namespace of
-//! its own and keeps the death signal, and when it dies the kernel kills
-//! the daemon, so an FRR daemon dies with netproof as BIRD does.
+//! --fork --kill-child --mount sh`: the shell is the init of a PID
+//! namespace of its own and keeps the death signal, and when it dies the
+//! kernel kills the daemon, so an FRR daemon dies with netproof as BIRD
+//! does. The private mount namespace puts the node's own `state/` over
+//! `/var/run/frr`, where FRR 8.4 keeps state whatever its options say
+//! (`ospfd-gr.json`, `ospf6d-gr.json`, `ospf6d-at-seq-no.dat`: graceful
+//! restart and sequence numbers), so nodes never read each other's.
 
 pub mod control;
 pub mod paths;
@@ -56,6 +60,12 @@ pub const BIRD: &str = "/usr/sbin/bird";
 pub const FRR_DIR: &str = "/usr/lib/frr";
 /// FRR's shell.
 pub const VTYSH: &str = "/usr/bin/vtysh";
+
+/// The shell each FRR daemon runs below (`$0` is the node's state
+/// directory): it mounts that over FRR's run-state directory, then runs
+/// the daemon as a child, not with `exec`, so it stays the PID namespace's
+/// init.
+const FRR_SHELL: &str = "mount --bind \"$0\" /var/run/frr || exit 1; \"$@\"; exit $?";
 
 /// How long a daemon may take to open its control socket.
 const SOCKET_WAIT: Duration = Duration::from_secs(10);
@@ -504,6 +514,11 @@ async fn start_frr(
     };
     let owner = paths::user_ids("frr").ok_or(RouterError::NoFrrUser)?;
     r.dir.create(Some(owner)).map_err(files(r.dir.path()))?;
+    let state = r.dir.frr_state();
+    std::fs::create_dir_all(&state)
+        .and_then(|()| std::os::unix::fs::chown(&state, Some(owner.0), Some(owner.1)))
+        .map_err(files(&state))?;
+    let state = state.display().to_string();
     let conf = r.dir.config("frr.conf");
     std::fs::write(&conf, config).map_err(files(&conf))?;
     r.frr_daemons = frr_daemons(config);
@@ -515,16 +530,18 @@ async fn start_frr(
         .map(|d| r.dir.pid_file(d).display().to_string())
         .collect();
     let argv = |daemon: &str, pid_file: &str| -> Vec<String> {
-        // See the module docs for why a shell in a PID namespace of its own.
+        // See the module docs for why a shell in PID and mount namespaces
+        // of its own; `$0` is the node's state directory.
         let mut args: Vec<String> = [
             "--pid",
             "--fork",
             "--kill-child",
+            "--mount",
             "--",
             "/bin/sh",
             "-c",
-            "\"$@\"; exit $?",
-            "sh",
+            FRR_SHELL,
+            &state,
         ]
         .iter()
         .map(|s| s.to_string())

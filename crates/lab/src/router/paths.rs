@@ -112,6 +112,12 @@ impl NodeDir {
         self.dir.join(format!("{daemon}.vty"))
     }
 
+    /// FRR's run-state directory for this node (mounted over
+    /// `/var/run/frr` for its daemons).
+    pub fn frr_state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
     /// zebra's API socket, which the other FRR daemons connect to.
     pub fn zserv_socket(&self) -> PathBuf {
         self.dir.join("zserv.api")

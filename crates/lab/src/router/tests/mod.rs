@@ -298,6 +298,12 @@ async fn exercise(lab: &mut Lab, daemon: Daemon, sink: &Arc<MemorySink>) -> Resu
     if !run_dir.join("r1").exists() {
         return Err(format!("no per-node directory in `{}`", run_dir.display()));
     }
+    if daemon == Daemon::Frr && !run_dir.join("r1/state/ospfd-gr.json").exists() {
+        return Err(format!(
+            "ospfd kept its state outside `{}`",
+            run_dir.join("r1/state").display()
+        ));
+    }
 
     // A daemon dies: a service failure naming it, and no more convergence.
     let victim = routers
