@@ -248,8 +248,10 @@ pub fn frr_daemons(config: &str) -> Vec<&'static str> {
 }
 
 impl Routers {
-    /// Starts every spec's daemons on its node, in spec order; on failure
-    /// stops what already started and removes the run directory.
+    /// Starts every spec's daemons on its node, all nodes at once (specs
+    /// are checked first, so a bad one starts nothing); on failure stops
+    /// what did start, removes the run directory and returns the first
+    /// failure in spec order.
     pub(crate) async fn start(
         run: RunDir,
         specs: &[RouterSpec],
