@@ -67,6 +67,31 @@ pub struct Expectations {
     pub routes: Vec<ExpectedRoute>,
 }
 
+impl Expectations {
+    /// Adds, for every node of `routers`, a route to every other one's
+    /// loopback (its IPv4 address, and its IPv6 address with `v6`): what a
+    /// connected routing domain that carries its loopbacks implies.
+    pub fn loopbacks_everywhere<'a>(
+        mut self,
+        routers: impl IntoIterator<Item = &'a NodeHandle>,
+        v6: bool,
+    ) -> Expectations {
+        let routers: Vec<&NodeHandle> = routers.into_iter().collect();
+        for at in &routers {
+            for other in routers.iter().filter(|o| o.name != at.name) {
+                let addrs = std::iter::once(other.addr).chain(other.addr6.filter(|_| v6));
+                for a in addrs {
+                    self.routes.push(ExpectedRoute {
+                        node: at.name.clone(),
+                        prefix: IpNet::from(a),
+                    });
+                }
+            }
+        }
+        self
+    }
+}
+
 impl std::fmt::Display for ExpectedSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.session {
@@ -303,6 +328,40 @@ pub async fn wait_converged(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn handle(name: &str, v4: &str, v6: &str) -> NodeHandle {
+        NodeHandle {
+            name: name.into(),
+            addr: v4.parse().unwrap(),
+            addr6: Some(v6.parse().unwrap()),
+            env: Default::default(),
+            ns: None,
+        }
+    }
+
+    #[test]
+    fn every_router_expects_every_other_loopback() {
+        let a = handle("a", "198.18.0.1", "2001:2::1");
+        let b = handle("b", "198.18.0.2", "2001:2::2");
+        let c = handle("c", "198.18.0.3", "2001:2::3");
+        let v4 = Expectations::default().loopbacks_everywhere([&a, &b, &c], false);
+        assert_eq!(v4.routes.len(), 6);
+        assert!(v4.routes.contains(&ExpectedRoute {
+            node: "a".into(),
+            prefix: "198.18.0.3/32".parse().unwrap()
+        }));
+        assert!(
+            !v4.routes
+                .iter()
+                .any(|r| r.node == "a" && r.prefix.addr() == a.addr)
+        );
+        let both = Expectations::default().loopbacks_everywhere([&a, &b], true);
+        assert_eq!(both.routes.len(), 4);
+        assert!(both.routes.contains(&ExpectedRoute {
+            node: "b".into(),
+            prefix: "2001:2::1/128".parse().unwrap()
+        }));
+    }
 
     fn seen(neighbours: &[(&str, &str)], peers: &[(&str, &str)], routes: &[&str]) -> Seen {
         Seen {

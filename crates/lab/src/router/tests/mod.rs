@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use netproof_plan::{Backend, Daemon, Options, Routing};
 use netproof_sample::MemorySink;
 
-use super::{Expectations, ExpectedRoute, ExpectedSession, RouterError, RouterSpec, Session};
+use super::{Expectations, ExpectedSession, RouterError, RouterSpec, Session};
 use crate::registry::ProcessId;
 use crate::{Cancel, Lab, LabError};
 
@@ -98,13 +98,9 @@ fn ospf_ring(lab: &Lab, daemons: &[Daemon]) -> (Vec<RouterSpec>, Expectations) {
                 session: Session::Ospf { neighbour: id },
             });
         }
-        for j in (0..n).filter(|&j| j != i) {
-            expect.routes.push(ExpectedRoute {
-                node: node.clone(),
-                prefix: ipnet::IpNet::from(addr(j)),
-            });
-        }
     }
+    let expect =
+        expect.loopbacks_everywhere((0..n).filter_map(|i| lab.node(&format!("r{i}"))), false);
     (specs, expect)
 }
 
