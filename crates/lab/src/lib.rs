@@ -189,6 +189,9 @@ pub enum LabError {
     /// The run was interrupted while the lab was coming up.
     #[error("interrupted while the lab was coming up")]
     Interrupted,
+    /// Routing daemons could not be started, died, or did not converge.
+    #[error(transparent)]
+    Router(#[from] router::RouterError),
 }
 
 /// A node of the running lab, as steps see it.
@@ -442,6 +445,8 @@ pub struct Lab {
     running: Option<Running>,
     registry: registry::Registry,
     entry: registry::Entry,
+    /// The routing daemons, once [`Lab::start_routers`] started them.
+    routers: Option<router::Routers>,
 }
 
 impl Lab {
@@ -712,6 +717,7 @@ impl PlannedLab {
             running: Some(running),
             registry,
             entry,
+            routers: None,
         };
         for i in 0..plan.services.len() {
             if cancel.is_cancelled() {
@@ -722,15 +728,7 @@ impl PlannedLab {
                 lab.down().await;
                 return Err(e);
             }
-            lab.entry.processes = lab
-                .control
-                .processes()
-                .into_iter()
-                .map(|(id, what)| registry::ProcessEntry { id, what })
-                .collect();
-            // Best effort: the entry is for cleaning up after a crash;
-            // PDEATHSIG already covers the common case.
-            let _ = lab.registry.write(&lab.entry);
+            lab.record_processes();
         }
         Ok(lab)
     }
@@ -797,9 +795,86 @@ impl Lab {
         }
     }
 
-    /// Services that have exited on their own since the lab came up.
+    /// Services and routing daemons that have exited on their own since
+    /// the lab came up.
     pub fn failed_services(&self) -> Vec<ServiceFailure> {
-        self.control.failed_services()
+        let mut failed = self.control.failed_services();
+        if let Some(r) = &self.routers {
+            failed.extend(r.failures());
+        }
+        failed
+    }
+
+    /// Starts routing daemons on the nodes `specs` name (see
+    /// [`router::Routers`]): configurations checked by the daemons
+    /// themselves, per-node sockets and PID files in the lab's run
+    /// directory beside its registry entry, every daemon registered so
+    /// `lab gc` can kill it. Call once, after [`PlannedLab::up`] and
+    /// before the traffic that needs routes; then
+    /// [`Lab::wait_converged`]. On error nothing of the daemons is left
+    /// running; the lab itself stays up (the caller takes it down).
+    pub async fn start_routers(
+        &mut self,
+        specs: &[router::RouterSpec],
+        sink: Arc<dyn Sink>,
+        cancel: &Cancel,
+    ) -> Result<(), LabError> {
+        if self.backend != Backend::Netns {
+            return Err(router::RouterError::BadSpec(
+                "routing daemons need the netns backend (a node of the local backend has no routing table of its own)".into(),
+            )
+            .into());
+        }
+        if self.routers.is_some() {
+            return Err(router::RouterError::BadSpec(
+                "the lab's routing daemons are already running".into(),
+            )
+            .into());
+        }
+        let run = router::paths::RunDir::of(&self.registry, &self.entry.id);
+        let routers = router::Routers::start(run, specs, &self.nodes, sink, cancel).await?;
+        self.routers = Some(routers);
+        self.record_processes();
+        Ok(())
+    }
+
+    /// Polls the routing daemons and the nodes' FIBs until `expect` holds,
+    /// at most `within`; returns how long it took from the call. The error
+    /// names every session and route still missing, or the daemon that
+    /// died.
+    pub async fn wait_converged(
+        &self,
+        expect: &router::Expectations,
+        within: std::time::Duration,
+        cancel: &Cancel,
+    ) -> Result<std::time::Duration, LabError> {
+        let Some(routers) = &self.routers else {
+            return Err(router::RouterError::BadSpec(
+                "no routing daemons are running (call `start_routers` first)".into(),
+            )
+            .into());
+        };
+        Ok(router::ready::wait_converged(routers, &self.nodes, expect, within, cancel).await?)
+    }
+
+    /// The running routing daemons, if any.
+    pub fn routers(&self) -> Option<&router::Routers> {
+        self.routers.as_ref()
+    }
+
+    /// Rewrites the registry entry's processes: services and daemons.
+    fn record_processes(&mut self) {
+        let mut processes = self.control.processes();
+        if let Some(r) = &self.routers {
+            processes.extend(r.processes());
+        }
+        self.entry.processes = processes
+            .into_iter()
+            .map(|(id, what)| registry::ProcessEntry { id, what })
+            .collect();
+        // Best effort: the entry is for cleaning up after a crash;
+        // PDEATHSIG already covers the common case.
+        let _ = self.registry.write(&self.entry);
     }
 
     /// Emulated links whose emulator has died, each with why.
@@ -820,13 +895,18 @@ impl Lab {
     /// as artifacts. Never fails: what cannot be stopped politely is killed.
     pub async fn down(&mut self) {
         self.control.stop_all().await;
+        // Daemons after services (which may depend on their routes), and
+        // before the namespaces they run in.
+        let mut problems = Vec::new();
+        if let Some(mut routers) = self.routers.take() {
+            problems = routers.stop().await;
+        }
         // Node handles hold the namespaces too; drop ours before deleting.
         for h in self.nodes.values_mut() {
             h.ns = None;
         }
-        let mut problems = Vec::new();
         if let Some(Running::Netns(built)) = self.running.take() {
-            problems = built.teardown();
+            problems.extend(built.teardown());
         }
         for problem in &problems {
             self.control.warn("lab.teardown", problem);

@@ -226,6 +226,9 @@ pub struct GcReport {
     pub namespaces: usize,
     /// Processes killed (matched by pid and start time).
     pub processes: usize,
+    /// Run directories (routing daemons' sockets, PID files and
+    /// configurations, `<lab id>.d`) removed.
+    pub run_dirs: usize,
     /// Things that could not be removed, as sentences.
     pub problems: Vec<String>,
 }
@@ -248,6 +251,18 @@ pub fn gc(registry: &Registry) -> GcReport {
                     }
                 }
                 report.processes += 1;
+            }
+        }
+        // The daemons' files, now that the daemons are gone.
+        let run = registry.dir().join(format!("{}.d", entry.id));
+        if run.exists() {
+            match std::fs::remove_dir_all(&run) {
+                Ok(()) => report.run_dirs += 1,
+                Err(e) => report.problems.push(format!(
+                    "lab `{}`: cannot remove its run directory `{}`: {e}",
+                    entry.id,
+                    run.display()
+                )),
             }
         }
         for ns in &entry.namespaces {
