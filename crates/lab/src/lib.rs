@@ -32,7 +32,7 @@ use std::sync::Arc;
 use netproof_plan::{Backend, Plan, Role};
 
 use backend::{local, netns as netns_backend};
-use netproof_sample::Sink;
+use netproof_sample::{Event, Severity, Sink};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::process::Command;
 
@@ -78,19 +78,12 @@ pub struct TopologyLink {
 /// Why the lab could not be built or kept up.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    /// A node's routes belong to a routing daemon, which this build does
-    /// not start yet.
-    #[error(
-        "node `{node}` runs {daemon} for its routing protocols, but netproof does not run routing daemons yet\nhint: the plan is valid; until the daemons arrive, use static routes: remove the node's OSPF links and BGP sessions (the lab computes its routes)"
-    )]
-    DaemonNotYet {
-        /// The node.
-        node: String,
-        /// `bird` or `frr`.
-        daemon: &'static str,
-        /// Its `routing`, or the node, in the plan.
-        span: netproof_plan::Span,
-    },
+    /// A routing daemon refused the configuration rendered from the plan.
+    #[error(transparent)]
+    RouterRefused(Box<router::config::Refused>),
+    /// The plan's routing intent could not be rendered.
+    #[error(transparent)]
+    RouterConfig(Box<router::config::ConfigError>),
     /// An emulated link could not be made or started.
     #[error("{link}: the link emulator: {source}")]
     Emulator {
@@ -194,6 +187,11 @@ pub enum LabError {
     Router(#[from] router::RouterError),
 }
 
+/// How long a lab's routing may take to converge at bring-up. BIRD 2's
+/// OSPF alone needs about 7 s (it spaces router-LSA updates at least 5 s
+/// apart), and a lab's bring-up shares two cores with everything else.
+pub const CONVERGE_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A node of the running lab, as steps see it.
 #[derive(Debug, Clone)]
 pub struct NodeHandle {
@@ -211,7 +209,9 @@ impl LabError {
     /// Where in the plan the problem is written, when it is one place.
     pub fn span(&self) -> Option<netproof_plan::Span> {
         match self {
-            LabError::PlanRoute { span, .. } | LabError::DaemonNotYet { span, .. } => Some(*span),
+            LabError::PlanRoute { span, .. } => Some(*span),
+            LabError::RouterRefused(r) => Some(r.span),
+            LabError::RouterConfig(e) => e.span(),
             _ => None,
         }
     }
@@ -332,21 +332,11 @@ pub fn check(plan: &Plan, backend: Backend) -> Result<Vec<CheckWarning>, LabErro
     match backend {
         Backend::Local => Ok(Vec::new()),
         Backend::Netns => {
-            // The plan language has routing daemons; the lab does not start
-            // them yet, and a node nobody gives routes to would black-hole
-            // traffic in confusing ways.
-            if let Some(n) = plan
-                .nodes
-                .iter()
-                .find(|n| matches!(n.routing, netproof_plan::Routing::Daemon(_)))
-            {
-                return Err(LabError::DaemonNotYet {
-                    node: n.name.clone(),
-                    daemon: n.routing.as_str(),
-                    span: n.routing_span.unwrap_or(n.span),
-                });
-            }
             let bp = netns_backend::blueprint(plan, "np-000000")?;
+            // The daemons' configurations render from the plan alone; one
+            // that cannot is a plan the lab cannot build.
+            router::config::render_blueprint(plan, &bp)
+                .map_err(|e| LabError::RouterConfig(Box::new(e)))?;
             let gaps = fabric::routing::reachability::gaps(&bp.graph)?;
             Ok(gaps
                 .iter()
@@ -684,9 +674,17 @@ impl PlannedLab {
         registry
             .write(&entry)
             .map_err(|e| LabError::Registry(registry.dir().display().to_string(), e))?;
+        let mut router_configs = Vec::new();
         let (running, parts) = match planned {
             Planned::Local(lease) => (Running::Local(lease), None),
             Planned::Netns(bp) => {
+                router_configs = match router::config::render_blueprint(plan, &bp) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = registry.remove(&entry.id);
+                        return Err(LabError::RouterConfig(Box::new(e)));
+                    }
+                };
                 let built = match netns_backend::build(&bp, &registry, &mut entry, ip_netns).await {
                     Ok(b) => b,
                     Err(e) => {
@@ -719,6 +717,15 @@ impl PlannedLab {
             entry,
             routers: None,
         };
+        // Routing before services: a service may need routes to start.
+        if !router_configs.is_empty()
+            && let Err(e) = lab
+                .bring_up_routing(&router_configs, sink.clone(), cancel)
+                .await
+        {
+            lab.down().await;
+            return Err(e);
+        }
         for i in 0..plan.services.len() {
             if cancel.is_cancelled() {
                 lab.down().await;
@@ -855,6 +862,60 @@ impl Lab {
             .into());
         };
         Ok(router::ready::wait_converged(routers, &self.nodes, expect, within, cancel).await?)
+    }
+
+    /// Starts the daemons of the rendered `configs` and waits until the
+    /// routing they describe has converged ([`router::expectations`]),
+    /// at most [`CONVERGE_WITHIN`]. A configuration a daemon refuses is an
+    /// error pointing at the plan item that produced the refused line.
+    async fn bring_up_routing(
+        &mut self,
+        configs: &[router::config::NodeConfig],
+        sink: Arc<dyn Sink>,
+        cancel: &Cancel,
+    ) -> Result<(), LabError> {
+        let specs: Vec<router::RouterSpec> = configs
+            .iter()
+            .filter_map(|c| {
+                Some(router::RouterSpec {
+                    node: c.node().to_string(),
+                    daemon: c.daemon(),
+                    config: c.files.first()?.text.clone(),
+                })
+            })
+            .collect();
+        if let Err(e) = self.start_routers(&specs, sink.clone(), cancel).await {
+            return Err(match e {
+                LabError::Router(router::RouterError::Config { node, message, .. }) => {
+                    match configs.iter().find(|c| c.node() == node) {
+                        Some(c) => {
+                            LabError::RouterRefused(Box::new(c.refused(&c.files[0], &message)))
+                        }
+                        None => LabError::Router(router::RouterError::Config {
+                            node,
+                            daemon: "routing daemon",
+                            path: std::path::PathBuf::new(),
+                            line: None,
+                            message,
+                        }),
+                    }
+                }
+                other => other,
+            });
+        }
+        let took = self
+            .wait_converged(&router::expectations(configs), CONVERGE_WITHIN, cancel)
+            .await?;
+        sink.event(Event::new(
+            "lab.routing_converged",
+            Severity::Info,
+            format!(
+                "routing converged in {:.2} s ({} daemon(s))",
+                took.as_secs_f64(),
+                specs.len()
+            ),
+        ));
+        Ok(())
     }
 
     /// The running routing daemons, if any.

@@ -33,6 +33,7 @@
 
 pub mod config;
 pub mod control;
+mod expect;
 pub mod paths;
 pub mod query;
 pub mod ready;
@@ -54,6 +55,7 @@ use crate::{Cancel, NodeHandle, ServiceFailure};
 use paths::{NodeDir, RunDir};
 use supervise::Supervised;
 
+pub use expect::expectations;
 pub use ready::{Expectations, ExpectedRoute, ExpectedSession, Session};
 
 /// Where the daemons' programs are (Debian's `bird2` and `frr`).

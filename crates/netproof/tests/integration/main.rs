@@ -15,6 +15,7 @@ mod netns;
 mod probe;
 mod reports;
 mod rootless;
+mod routing;
 mod run;
 mod services;
 mod throughput;

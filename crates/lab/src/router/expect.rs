@@ -1,0 +1,201 @@
+//! What "converged" means for the rendered routing of a lab.
+//!
+//! Derived from the nodes' [`RouterIntent`]s alone (pure): every OSPF
+//! adjacency Full with the peer's router id, every BGP session (one per
+//! family) Established, and, inside each OSPF domain (routers joined by
+//! OSPF links), every router holding the IPv4 and IPv6 loopbacks of every
+//! other router and of the nodes attached to them. What BGP carries
+//! beyond its sessions depends on the policies, so BGP routes are not
+//! awaited: the sessions being up is the bring-up's bound, and a case's
+//! expectations judge the rest.
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+use super::config::{Family, NodeConfig, RouterIntent};
+use super::ready::{Expectations, ExpectedRoute, ExpectedSession, Session};
+
+/// The sessions and routes the rendered `configs` imply.
+pub fn expectations(configs: &[NodeConfig]) -> Expectations {
+    let intents: BTreeMap<&str, &RouterIntent> =
+        configs.iter().map(|c| (c.node(), &c.intent)).collect();
+    let mut e = Expectations::default();
+    for r in intents.values() {
+        for o in &r.ospf {
+            if let Some(peer) = intents.get(o.peer.as_str()) {
+                let s = ExpectedSession {
+                    node: r.node.clone(),
+                    session: Session::Ospf {
+                        neighbour: peer.router_id,
+                    },
+                };
+                if !e.sessions.contains(&s) {
+                    e.sessions.push(s);
+                }
+            }
+        }
+        for n in &r.bgp {
+            e.sessions.push(ExpectedSession {
+                node: r.node.clone(),
+                session: Session::Bgp { peer: n.address },
+            });
+        }
+    }
+    for domain in ospf_domains(&intents) {
+        let carried: Vec<(&str, IpNet)> = domain
+            .iter()
+            .flat_map(|r| {
+                let own = Family::BOTH.map(|f| r.loopback(f));
+                let attached = r
+                    .attached
+                    .iter()
+                    .flat_map(|a| Family::BOTH.map(|f| a.loopback(f)));
+                own.into_iter()
+                    .chain(attached)
+                    .map(move |p| (r.node.as_str(), p))
+            })
+            .collect();
+        for r in &domain {
+            for (owner, prefix) in &carried {
+                if *owner != r.node {
+                    e.routes.push(ExpectedRoute {
+                        node: r.node.clone(),
+                        prefix: *prefix,
+                    });
+                }
+            }
+        }
+    }
+    e
+}
+
+/// The routers joined by OSPF links, each group in name order.
+fn ospf_domains<'a>(intents: &BTreeMap<&str, &'a RouterIntent>) -> Vec<Vec<&'a RouterIntent>> {
+    let names: Vec<&str> = intents
+        .iter()
+        .filter(|(_, r)| !r.ospf.is_empty())
+        .map(|(n, _)| *n)
+        .collect();
+    let mut group: Vec<usize> = (0..names.len()).collect();
+    fn root(group: &mut [usize], mut i: usize) -> usize {
+        while group[i] != i {
+            group[i] = group[group[i]];
+            i = group[i];
+        }
+        i
+    }
+    for (i, n) in names.iter().enumerate() {
+        for o in &intents[n].ospf {
+            if let Some(j) = names.iter().position(|m| *m == o.peer) {
+                let (a, b) = (root(&mut group, i), root(&mut group, j));
+                group[a] = b;
+            }
+        }
+    }
+    let mut domains: BTreeMap<usize, Vec<&RouterIntent>> = BTreeMap::new();
+    for (i, n) in names.iter().enumerate() {
+        let r = root(&mut group, i);
+        domains.entry(r).or_default().push(intents[n]);
+    }
+    domains.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use netproof_plan::{Options, parse};
+
+    use super::*;
+
+    /// Two OSPF islands (r1--r2 and r3--r4, r2--r3 plain) and an eBGP
+    /// session r2--r3; a host behind r1.
+    const PLAN: &str = r#"
+[plan]
+name = "domains"
+summary = "two OSPF domains joined by eBGP"
+backend = "netns"
+
+[[node]]
+name = "h"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "r2"
+role = "router"
+asn = 65001
+[[node]]
+name = "r3"
+role = "router"
+asn = 65002
+[[node]]
+name = "r4"
+role = "router"
+
+[[link]]
+ends = ["h", "r1"]
+[[link]]
+ends = ["r1", "r2"]
+ospf = true
+[[link]]
+ends = ["r2", "r3"]
+[[link]]
+ends = ["r3", "r4"]
+ospf = true
+
+[[bgp]]
+ends = ["r2", "r3"]
+"#;
+
+    #[test]
+    fn adjacencies_sessions_and_each_domains_loopbacks() {
+        let plan = parse(Path::new("d.toml"), PLAN, &Options::default()).unwrap();
+        let configs = super::super::config::render(&plan).unwrap();
+        let e = expectations(&configs);
+        let ospf = e
+            .sessions
+            .iter()
+            .filter(|s| matches!(s.session, Session::Ospf { .. }))
+            .count();
+        let bgp = e.sessions.len() - ospf;
+        // r1<->r2 and r3<->r4, each seen from both ends; BGP one per family
+        // at each end.
+        assert_eq!((ospf, bgp), (4, 4));
+        let routes_at = |node: &str| -> Vec<String> {
+            e.routes
+                .iter()
+                .filter(|r| r.node == node)
+                .map(|r| r.prefix.to_string())
+                .collect()
+        };
+        let r1 = intents_of(&configs, "r1");
+        let r2 = intents_of(&configs, "r2");
+        let r3 = intents_of(&configs, "r3");
+        // r2 holds r1's loopbacks and h's (attached to r1), nothing of the
+        // other domain.
+        let at_r2 = routes_at("r2");
+        assert!(
+            at_r2.contains(&r1.loopback(Family::V4).to_string()),
+            "{at_r2:?}"
+        );
+        assert!(
+            at_r2.contains(&r1.attached[0].loopback(Family::V6).to_string()),
+            "{at_r2:?}"
+        );
+        assert!(
+            !at_r2.contains(&r3.loopback(Family::V4).to_string()),
+            "{at_r2:?}"
+        );
+        assert_eq!(at_r2.len(), 4);
+        // r1 holds r2's two loopbacks, not its own.
+        assert_eq!(routes_at("r1").len(), 2);
+        assert!(!routes_at("r1").contains(&r1.loopback(Family::V4).to_string()));
+        assert!(routes_at("r1").contains(&r2.loopback(Family::V6).to_string()));
+    }
+
+    fn intents_of<'a>(configs: &'a [NodeConfig], node: &str) -> &'a RouterIntent {
+        &configs.iter().find(|c| c.node() == node).unwrap().intent
+    }
+}
