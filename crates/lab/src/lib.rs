@@ -679,7 +679,13 @@ impl PlannedLab {
             Planned::Local(lease) => (Running::Local(lease), None),
             Planned::Netns(bp) => {
                 router_configs = match router::config::render_blueprint(plan, &bp) {
-                    Ok(c) => c,
+                    // A daemon with no protocol to run is not started
+                    // (`check` refuses such a plan; a caller that sets a
+                    // node's routing by hand starts its own daemons).
+                    Ok(mut c) => {
+                        c.retain(|c| !c.intent.ospf.is_empty() || !c.intent.bgp.is_empty());
+                        c
+                    }
                     Err(e) => {
                         let _ = registry.remove(&entry.id);
                         return Err(LabError::RouterConfig(Box::new(e)));

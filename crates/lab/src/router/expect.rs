@@ -4,10 +4,11 @@
 //! adjacency Full with the peer's router id, every BGP session (one per
 //! family) Established, and, inside each OSPF domain (routers joined by
 //! OSPF links), every router holding the IPv4 and IPv6 loopbacks of every
-//! other router and of the nodes attached to them. What BGP carries
-//! beyond its sessions depends on the policies, so BGP routes are not
-//! awaited: the sessions being up is the bring-up's bound, and a case's
-//! expectations judge the rest.
+//! other router and of the nodes attached to them; over each eBGP session,
+//! the prefixes the peer originates itself (its loopback and listed
+//! prefixes, not generated blocks) that both ends' policies let through.
+//! What BGP passes on from further away depends on every policy on the
+//! way, so it is not awaited: a case's expectations judge it.
 
 use std::collections::BTreeMap;
 
@@ -40,6 +41,37 @@ pub fn expectations(configs: &[NodeConfig]) -> Expectations {
                 node: r.node.clone(),
                 session: Session::Bgp { peer: n.address },
             });
+        }
+    }
+    for r in intents.values() {
+        for n in r.bgp.iter().filter(|n| !n.internal()) {
+            let Some(peer) = intents.get(n.peer.as_str()) else {
+                continue;
+            };
+            // The peer's half of the policy: what it exports to us.
+            let peer_export = peer
+                .bgp
+                .iter()
+                .find(|m| m.peer == r.node && m.family == n.family)
+                .and_then(|m| m.export.prefixes.clone());
+            let passes = |p: &IpNet| {
+                n.import.prefixes.as_ref().is_none_or(|ps| ps.contains(p))
+                    && peer_export.as_ref().is_none_or(|ps| ps.contains(p))
+            };
+            for o in &peer.originate {
+                if matches!(o.what, netproof_plan::Originate::Generated { .. }) {
+                    continue;
+                }
+                for p in o.prefixes(peer, n.family) {
+                    let route = ExpectedRoute {
+                        node: r.node.clone(),
+                        prefix: p,
+                    };
+                    if passes(&p) && !e.routes.contains(&route) {
+                        e.routes.push(route);
+                    }
+                }
+            }
         }
     }
     for domain in ospf_domains(&intents) {
@@ -130,6 +162,7 @@ asn = 65001
 name = "r3"
 role = "router"
 asn = 65002
+originate = ["loopback", "198.18.30.0/24"]
 [[node]]
 name = "r4"
 role = "router"
@@ -147,6 +180,7 @@ ospf = true
 
 [[bgp]]
 ends = ["r2", "r3"]
+b_to_a = { prefixes = ["198.18.30.0/24"] }
 "#;
 
     #[test]
@@ -188,7 +222,12 @@ ends = ["r2", "r3"]
             !at_r2.contains(&r3.loopback(Family::V4).to_string()),
             "{at_r2:?}"
         );
-        assert_eq!(at_r2.len(), 4);
+        // Of what r3 originates, eBGP brings only what r3's export lets
+        // through: its prefix, not its loopbacks.
+        assert!(at_r2.contains(&"198.18.30.0/24".to_string()), "{at_r2:?}");
+        assert_eq!(at_r2.len(), 5);
+        // r3 gets nothing by eBGP: r2 originates nothing.
+        assert_eq!(routes_at("r3").len(), 2);
         // r1 holds r2's two loopbacks, not its own.
         assert_eq!(routes_at("r1").len(), 2);
         assert!(!routes_at("r1").contains(&r1.loopback(Family::V4).to_string()));

@@ -203,6 +203,10 @@ fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
         );
         // Retry after 5 s, not 120 s: bring-up must not wait minutes.
         w.line(s, format!(" neighbor {a} timers connect 5"));
+        // No minimum route advertisement interval (the `traditional`
+        // defaults wait 30 s between updates to an eBGP peer): BIRD has
+        // none, and a lab's convergence must be the same on both daemons.
+        w.line(s, format!(" neighbor {a} advertisement-interval 0"));
         w.line(s, format!(" neighbor {a} update-source {}", n.source));
         if let Some(b) = n.bfd {
             w.line(s, format!(" neighbor {a} bfd"));
