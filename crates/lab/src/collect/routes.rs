@@ -142,13 +142,14 @@ fn event(event: &'static str, r: &RouteMessage) -> Option<RouteEvent> {
     }
     let next_hops = if refuses {
         0
-    } else if let Some(hops) = r.attributes.iter().find_map(|a| match a {
-        RouteAttribute::MultiPath(hops) => Some(hops.len()),
-        _ => None,
-    }) {
-        hops
     } else {
-        1
+        r.attributes
+            .iter()
+            .find_map(|a| match a {
+                RouteAttribute::MultiPath(hops) => Some(hops.len()),
+                _ => None,
+            })
+            .unwrap_or(1)
     };
     Some(RouteEvent {
         event,
