@@ -119,9 +119,15 @@ fn netns_convergence_stream_and_route_monitor_across_link_failures() {
             one("convergence.lost"),
             one("convergence.episodes"),
         );
-        // The stream held its rate: every slot of the 1 ms grid was sent.
+        // The stream held its rate: 2500 packets, stamped with their send
+        // times, sent over 2.499 s. A client that fell behind would skip
+        // slots of the 1 ms grid and take longer.
         let rtts = of_case("udp_echo.rtt");
         assert_eq!(rtts.len(), 2500, "case {i}: packets sent");
+        let span = rtts.iter().map(|s| s.time.0).max().unwrap()
+            - rtts.iter().map(|s| s.time.0).min().unwrap();
+        let span = span as f64 / 1e9;
+        assert!((2.49..2.55).contains(&span), "case {i}: sent over {span} s");
         // The loss-derived time is exactly lost packets over the rate.
         assert_eq!(loss_time, lost * 0.001, "case {i}");
 
