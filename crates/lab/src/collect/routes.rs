@@ -511,4 +511,125 @@ mod tests {
         bad[0] = 0xff;
         assert_eq!(decode(&bad), []);
     }
+
+    /// What a queue holds is turned into samples at collection, and what
+    /// did not fit is reported once as a warning naming the node.
+    #[test]
+    fn collection_empties_the_queue_and_reports_what_overflowed() {
+        let queue = Arc::new(Mutex::new(Queue::default()));
+        {
+            let mut q = lock(&queue);
+            let e = RouteEvent {
+                event: "del",
+                prefix: "2001:2::/127".into(),
+                proto: "kernel".into(),
+                next_hops: 1,
+            };
+            q.events.push_back((Timestamp(42), e));
+            q.discarded = 7;
+            q.overruns = 1;
+        }
+        let mut monitor = RouteMonitor {
+            watches: vec![Watch {
+                node: "r1".into(),
+                queue,
+                stop: Arc::default(),
+                thread: None,
+            }],
+        };
+        let sink = netproof_sample::MemorySink::new();
+        monitor.collect(&sink).expect("collect");
+        monitor.collect(&sink).expect("collect again");
+        let c = sink.contents();
+        assert_eq!(c.samples.len(), 1);
+        let s = &c.samples[0];
+        assert_eq!((s.metric.as_str(), s.time), ("route.change", Timestamp(42)));
+        assert_eq!(s.labels["node"], "r1");
+        assert_eq!(s.labels["event"], "del");
+        assert_eq!(s.labels["prefix"], "2001:2::/127");
+        assert_eq!(c.events.len(), 1, "{:?}", c.events);
+        assert!(
+            c.events[0]
+                .message
+                .contains("7 over the 100000-event limit")
+        );
+        assert!(c.events[0].message.contains("1 kernel overruns"));
+    }
+
+    /// On a real namespace: a static route added and deleted is seen as
+    /// an `add` and a `del`, each stamped between the calls around it.
+    #[tokio::test]
+    async fn netns_route_monitor_sees_a_static_route_come_and_go() {
+        use crate::netns::Netlink;
+        let prefix = format!("np-test-{}-routes-", std::process::id());
+        let a = Arc::new(NetNs::create(&format!("{prefix}a")).unwrap_or_else(|e| panic!("{e}")));
+        let b = NetNs::create(&format!("{prefix}b")).unwrap_or_else(|e| panic!("{e}"));
+        let outcome = async {
+            let na = Netlink::new(&a).map_err(|e| e.to_string())?;
+            na.add_veth("p1", &b, "p1")
+                .await
+                .map_err(|e| e.to_string())?;
+            na.add_address("p1", "198.18.0.0".parse().unwrap(), 31)
+                .await
+                .map_err(|e| e.to_string())?;
+            na.set_up("p1").await.map_err(|e| e.to_string())?;
+            let mut monitor =
+                RouteMonitor::start(&[("a".into(), a.clone())]).map_err(|e| e.to_string())?;
+            monitor.begin();
+            let before = Timestamp::now();
+            let via = [("198.18.0.1".parse().unwrap(), "p1")];
+            na.add_route("198.18.9.0".parse().unwrap(), 24, &via)
+                .await
+                .map_err(|e| e.to_string())?;
+            let added = Timestamp::now();
+            let ip = std::process::Command::new("ip")
+                .args(["-n", &format!("{prefix}a"), "route", "del", "198.18.9.0/24"])
+                .status()
+                .map_err(|e| e.to_string())?;
+            let deleted = Timestamp::now();
+            if !ip.success() {
+                return Err("ip route del failed".to_string());
+            }
+            // The reader thread stamps on arrival; give it a bounded moment.
+            let sink = netproof_sample::MemorySink::new();
+            for _ in 0..50 {
+                monitor.collect(&sink).map_err(|e| e.to_string())?;
+                if sink.contents().samples.len() >= 2 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let samples = sink.contents().samples;
+            let ours: Vec<_> = samples
+                .iter()
+                .filter(|s| s.labels["prefix"] == "198.18.9.0/24")
+                .collect();
+            let [add, del] = ours[..] else {
+                return Err(format!("expected an add and a del: {samples:#?}"));
+            };
+            if add.labels["event"] != "add" || del.labels["event"] != "del" {
+                return Err(format!("events out of order: {ours:#?}"));
+            }
+            if !(before <= add.time
+                && add.time <= added
+                && added <= del.time
+                && del.time <= deleted)
+            {
+                return Err(format!("stamps outside their calls: {ours:#?}"));
+            }
+            if add.labels["node"] != "a" || add.labels["proto"] != "static" {
+                return Err(format!("labels: {add:#?}"));
+            }
+            drop(monitor);
+            Ok(())
+        }
+        .await;
+        // The monitor and the netlink handle are gone: the namespace is ours
+        // alone again.
+        if let Ok(a) = Arc::try_unwrap(a) {
+            let _ = a.delete();
+        }
+        let _ = b.delete();
+        outcome.unwrap_or_else(|e: String| panic!("{e}"));
+    }
 }
