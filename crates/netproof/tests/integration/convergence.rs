@@ -122,7 +122,8 @@ fn netns_convergence_stream_and_route_monitor_across_link_failures() {
         );
         // The stream held its rate: its packets, stamped with their send
         // times, went out over (packets - 1) ms. A client that fell behind
-        // would skip slots of the 1 ms grid and take longer.
+        // would skip slots of the 1 ms grid and take longer; a first send
+        // that ran late (the runtime busy at the start) makes it shorter.
         let packets = [2500, 1800][i];
         let rtts = of_case("udp_echo.rtt");
         assert_eq!(rtts.len(), packets, "case {i}: packets sent");
@@ -130,11 +131,11 @@ fn netns_convergence_stream_and_route_monitor_across_link_failures() {
             - rtts.iter().map(|s| s.time.0).min().unwrap();
         let (span, planned) = (span as f64 / 1e9, (packets - 1) as f64 / 1e3);
         assert!(
-            span >= planned - 0.001 && span < planned * 1.02,
+            span > planned * 0.99 && span < planned * 1.02,
             "case {i}: {packets} packets sent over {span} s"
         );
         // The loss-derived time is exactly lost packets over the rate.
-        assert_eq!(loss_time, lost * 0.001, "case {i}");
+        assert!((loss_time - lost / 1000.0).abs() < 1e-9, "case {i}");
 
         let cut_at = data
             .events
@@ -150,10 +151,17 @@ fn netns_convergence_stream_and_route_monitor_across_link_failures() {
             // Both paths down from 1 s to 1.4 s: the outage is the fault's
             // 400 ms, plus what bringing the links back up costs (netlink
             // calls, the routes put back), minus nothing: no path exists
-            // meanwhile. One unbroken run of loss, so period == time.
+            // meanwhile. One unbroken run of loss, so period == time, give
+            // or take what a busy machine does to the sender: a send a ms
+            // or two late moves the period's ends (measured on real send
+            // times), and a skipped slot of the grid (not sent, so not
+            // lost) shortens the time but not the period.
             assert!((0.39..0.5).contains(&loss_time), "loss_time {loss_time}");
             assert_eq!(episodes, 1.0);
-            assert!((period - loss_time).abs() < 0.005, "period {period}");
+            assert!(
+                (period - loss_time).abs() < 0.02,
+                "period {period}, loss time {loss_time}"
+            );
         } else {
             // r1 and r4 each skip the dead next hop from the moment their
             // end of a link to r2 goes down (carrier loss needs no
@@ -168,7 +176,7 @@ fn netns_convergence_stream_and_route_monitor_across_link_failures() {
         }
         // The end routers' tables changed at the fault: the IPv6 routes
         // through the downed links (the kernel announces those; it drops
-        // IPv4 ones silently) were deleted within 100 ms of it.
+        // IPv4 ones silently) were deleted within 100 ms of its event.
         let ends: &[&str] = if i == 0 { &["r1"] } else { &["r1", "r4"] };
         for node in ends {
             let first = dels
@@ -178,8 +186,11 @@ fn netns_convergence_stream_and_route_monitor_across_link_failures() {
                 .min()
                 .unwrap_or_else(|| panic!("no deletion on {node} in case {i}: {dels:?}"));
             let after_ms = (first - cut_at.0) as f64 / 1e6;
+            // The fault's event is recorded once the fault is applied (all
+            // its ends down, a netlink call each, slower on a loaded
+            // machine), so the first deletion may precede it a little.
             assert!(
-                (-5.0..100.0).contains(&after_ms),
+                (-100.0..100.0).contains(&after_ms),
                 "{node} in case {i}: first deletion {after_ms} ms after the fault"
             );
         }
