@@ -315,7 +315,11 @@ impl Control {
             // The kernel dropped the routes through the link, on its two
             // ends only, when it went down (static routes elsewhere stay).
             // Put those back, each with its next hops over links that are
-            // up; routes that survived answer EEXIST and are left alone.
+            // up. Replace rather than add: when several links of one ECMP
+            // route come back one after another (`restore` after a
+            // `partition`), the first put the route back with only its own
+            // next hop, and an add of the later ones would answer EEXIST
+            // and leave the route a single path.
             let down = lock(&self.state).down.clone();
             for end in 0..2 {
                 let node = l.nodes[end];
@@ -335,10 +339,7 @@ impl Control {
                         .filter(|(_, ifn)| link_of(ifn).is_none_or(|k| !down.contains(&k)))
                         .map(|(via, ifn)| (*via, ifn.as_str()))
                         .collect();
-                    match nl.add_route(*dest, *len, &hops).await {
-                        Err(e) if e.os_error() == Some(libc::EEXIST) => {}
-                        other => other?,
-                    }
+                    nl.replace_route(*dest, *len, &hops).await?;
                 }
             }
         } else {

@@ -372,6 +372,9 @@ pub struct Case {
     pub teardown: Vec<Step>,
     /// Expectations judged over the samples of each repetition.
     pub expect: Vec<Expectation>,
+    /// Nodes whose routing table changes are recorded while the case runs
+    /// (`monitor_routes`, as `route.change` samples), in plan order.
+    pub monitor_routes: Vec<String>,
     /// Where the case is defined.
     pub span: Span,
 }

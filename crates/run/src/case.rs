@@ -71,9 +71,13 @@ pub(crate) async fn run(
 
     let handles = lab.handles();
     // What the lab measures by itself (emulated links' counters, services'
-    // samples and resources), every 100 ms while the case runs; kept for
+    // samples and resources, the watched nodes' route changes), every 100 ms while the case runs; kept for
     // judging like the steps' samples.
-    let collection = Collection::start(lab, Arc::new(Tee::new(case_sink.clone(), kept.clone())));
+    let collection = Collection::start(
+        lab,
+        Arc::new(Tee::new(case_sink.clone(), kept.clone())),
+        &case.monitor_routes,
+    );
     let cancel = run_cancel.child();
     let timer = {
         let cancel = cancel.clone();

@@ -1,7 +1,8 @@
 //! Drives the lab's collectors through one case repetition.
 //!
 //! [`Collection::start`] takes the lab's collectors (link counters,
-//! service samples, service resources: see [`netproof_lab::collect`]),
+//! service samples, service resources, and the route monitor of the
+//! case's `monitor_routes`: see [`netproof_lab::collect`]),
 //! lets each take its baseline, and asks all of them for samples every
 //! [`INTERVAL`] (the first at once) until [`Collection::finish`], which
 //! asks once more so the last interval is not lost. Collecting may block,
@@ -29,10 +30,26 @@ pub(crate) struct Collection {
 }
 
 impl Collection {
-    /// Starts collecting into `sink`; `None` when the lab has nothing to
-    /// collect.
-    pub(crate) fn start(lab: &Lab, sink: Arc<dyn Sink>) -> Option<Collection> {
+    /// Starts collecting into `sink`, watching the routes of
+    /// `monitor_routes`; `None` when there is nothing to collect. A route
+    /// monitor that cannot start is reported like a failed collector.
+    pub(crate) fn start(
+        lab: &Lab,
+        sink: Arc<dyn Sink>,
+        monitor_routes: &[String],
+    ) -> Option<Collection> {
         let mut collectors = lab.collectors();
+        match lab.route_monitor(monitor_routes) {
+            Ok(monitor) => collectors.extend(monitor),
+            Err(e) => sink.event(
+                Event::new(
+                    "collector.failed",
+                    Severity::Warning,
+                    format!("the route monitor did not start for this case: {e}"),
+                )
+                .label("collector", "route monitor"),
+            ),
+        }
         if collectors.is_empty() {
             return None;
         }

@@ -226,6 +226,44 @@ pub const UDP_ECHO_REORDERED: Metric = Metric {
     better: Better::Lower,
 };
 
+/// `udp_echo` with `convergence = true`: RFC 6413 loss-derived
+/// convergence time.
+pub const CONVERGENCE_LOSS_TIME: Metric = Metric {
+    name: "convergence.loss_time",
+    unit: Unit::Seconds,
+    description: "loss-derived convergence time of a `udp_echo` stream with `convergence = true` (RFC 6413): packets lost (no reply within `wait`) divided by the packet rate; one sample per series, stamped at the first loss",
+    better: Better::Lower,
+};
+/// `udp_echo` with `convergence = true`: first to last loss.
+pub const CONVERGENCE_LOSS_PERIOD: Metric = Metric {
+    name: "convergence.loss_period",
+    unit: Unit::Seconds,
+    description: "from the send time of a convergence stream's first lost packet to one interval after its last; equals `convergence.loss_time` for one unbroken outage, longer when the loss was partial or in several episodes",
+    better: Better::Lower,
+};
+/// `udp_echo` with `convergence = true`: packets lost.
+pub const CONVERGENCE_LOST: Metric = Metric {
+    name: "convergence.lost",
+    unit: Unit::Count,
+    description: "packets of a convergence stream with no reply within `wait` (late replies count as lost; duplicates and reordering do not)",
+    better: Better::Lower,
+};
+/// `udp_echo` with `convergence = true`: loss episodes.
+pub const CONVERGENCE_EPISODES: Metric = Metric {
+    name: "convergence.episodes",
+    unit: Unit::Count,
+    description: "runs of consecutive lost packets in a convergence stream (RFC 6412 loss episodes); 0 without loss",
+    better: Better::Lower,
+};
+
+/// A node's FIB changed: a route of its main table was added or removed.
+pub const ROUTE_CHANGE: Metric = Metric {
+    name: "route.change",
+    unit: Unit::Count,
+    description: "one sample per route added to or deleted from a monitored node's main routing table (a case's `monitor_routes`), stamped when netlink announced it; the value is the route's next hops; labels `node`, `prefix`, `event` (`add` or `del`) and `proto`",
+    better: Better::Lower,
+};
+
 /// `ping`: round-trip time of one ICMP echo request.
 pub const PING_RTT: Metric = Metric {
     name: "ping.rtt",
@@ -505,6 +543,11 @@ pub const CATALOG: &[Metric] = &[
     UDP_ECHO_LOSS,
     UDP_ECHO_DUPLICATES,
     UDP_ECHO_REORDERED,
+    CONVERGENCE_LOSS_TIME,
+    CONVERGENCE_LOSS_PERIOD,
+    CONVERGENCE_LOST,
+    CONVERGENCE_EPISODES,
+    ROUTE_CHANGE,
     PING_RTT,
     PING_LOSS,
     LINK_DELIVERED,

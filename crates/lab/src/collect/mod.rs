@@ -3,9 +3,11 @@
 //! A [`Collector`] turns one source of the running lab into samples: the
 //! link emulators' counters ([`links::LinkCounters`]), what services write
 //! on their sample channel ([`feed::ServiceSamples`]), and the services'
-//! CPU and memory from `/proc` ([`resources::ServiceResources`]). Route
-//! monitoring will be the next. The executor asks the lab for its
-//! collectors ([`Lab::collectors`]) at the start of each case repetition,
+//! CPU and memory from `/proc` ([`resources::ServiceResources`]), and the
+//! routing-table changes of the nodes a case watches
+//! ([`routes::RouteMonitor`], from [`Lab::route_monitor`]). The executor
+//! asks the lab for its collectors ([`Lab::collectors`]) at the start of
+//! each case repetition,
 //! calls [`Collector::begin`] once, [`Collector::collect`] every
 //! [`INTERVAL`] while the case runs and once more after its teardown; it
 //! knows no source by name.
@@ -21,6 +23,7 @@ pub(crate) mod feed;
 pub(crate) mod line;
 pub(crate) mod links;
 pub(crate) mod resources;
+pub(crate) mod routes;
 
 use std::time::Duration;
 
@@ -60,6 +63,25 @@ pub enum CollectorError {
         #[source]
         source: std::io::Error,
     },
+    /// A node's route monitor could not start or stopped reading.
+    #[error(
+        "cannot watch the routes of node `{node}`: {source}\nhint: route monitoring opens a netlink socket in the node's namespace; it needs the netns backend and CAP_NET_ADMIN there"
+    )]
+    RouteMonitor {
+        /// The node.
+        node: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `monitor_routes` on a backend without namespaces.
+    #[error(
+        "cannot watch the routes of node `{node}`: it has no network namespace of its own\nhint: `monitor_routes` needs the netns backend (`backend = \"netns\"` or `--backend netns`)"
+    )]
+    NoNamespace {
+        /// The node.
+        node: String,
+    },
 }
 
 impl Lab {
@@ -78,5 +100,26 @@ impl Lab {
             )));
         }
         out
+    }
+
+    /// A collector of the routing-table changes of `nodes` (a case's
+    /// `monitor_routes`), or `None` when it names none. Its sockets are
+    /// open when this returns, so no change after it is missed.
+    pub fn route_monitor(
+        &self,
+        nodes: &[String],
+    ) -> Result<Option<Box<dyn Collector>>, CollectorError> {
+        if nodes.is_empty() {
+            return Ok(None);
+        }
+        let mut watched = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            let ns = self
+                .node(node)
+                .and_then(|n| n.ns.clone())
+                .ok_or_else(|| CollectorError::NoNamespace { node: node.clone() })?;
+            watched.push((node.clone(), ns));
+        }
+        Ok(Some(Box::new(routes::RouteMonitor::start(&watched)?)))
     }
 }

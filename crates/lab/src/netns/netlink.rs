@@ -302,6 +302,19 @@ impl Netlink {
         r.map_err(|e| self.netlink_error(None, &route_op(dest, prefix_len, nexthops), e))
     }
 
+    /// Adds the route as [`Netlink::add_route`] does, or replaces the one
+    /// to `dest/prefix_len` already there with exactly these next hops.
+    pub async fn replace_route(
+        &self,
+        dest: IpAddr,
+        prefix_len: u8,
+        nexthops: &[(IpAddr, &str)],
+    ) -> Result<(), NetnsError> {
+        let message = self.route_message(dest, prefix_len, nexthops).await?;
+        let r = self.handle.route().add(message).replace().execute().await;
+        r.map_err(|e| self.netlink_error(None, &route_op(dest, prefix_len, nexthops), e))
+    }
+
     /// The request [`Netlink::add_route`] sends, checked and with its
     /// interfaces looked up.
     pub async fn route_message(

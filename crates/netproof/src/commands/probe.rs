@@ -281,6 +281,7 @@ fn udp_echo_cmd(args: ProbeUdpEchoArgs) -> Result<Code, CliError> {
         interval: duration("interval", &args.interval)?,
         size: usize::from(args.size),
         timeout: duration("wait", &args.wait)?,
+        convergence: false,
     };
     let sink = MemorySink::new();
     let summary = runtime()?.block_on(async {

@@ -3,6 +3,7 @@
 //! concern.
 
 mod check;
+mod convergence;
 mod crash;
 mod dns;
 mod emulated;

@@ -278,8 +278,13 @@ pub struct UdpEcho {
     pub interval: Duration,
     /// Size of each UDP payload in bytes.
     pub size: usize,
-    /// How long to wait for replies after the last packet.
+    /// How long to wait for replies after the last packet (with
+    /// `convergence`, for each packet's reply before it counts as lost).
     pub wait: Duration,
+    /// `convergence = true`: the series is a steady stream across a
+    /// failure; loss is its measurement (`convergence.*` metrics), not a
+    /// step failure.
+    pub convergence: bool,
 }
 
 impl Action {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::diagnostic::Finding;
 use crate::expect;
-use crate::model::{Case, Expectation, Span, Step};
+use crate::model::{Action, Case, Expectation, NodeAction, Span, Step};
 use crate::spelling;
 use crate::tree::{Checker, Str, Table, Val};
 
@@ -12,7 +12,16 @@ use super::step::{self, Phase, StepOut};
 use super::{Context, Names, Unique, check_id, optional, positive_duration};
 
 const KEYS: &[&str] = &[
-    "id", "title", "purpose", "repeat", "timeout", "setup", "steps", "teardown", "expect",
+    "id",
+    "title",
+    "purpose",
+    "repeat",
+    "timeout",
+    "setup",
+    "steps",
+    "teardown",
+    "expect",
+    "monitor_routes",
 ];
 
 /// How long a case may take when the plan does not say.
@@ -126,10 +135,18 @@ fn case(
         }
     }
     check_step_names(ck, &label, &outs);
+    let monitor_routes = t.get("monitor_routes").map(|v| monitored(ck, &v, names));
+    // An unreadable `monitor_routes` is already reported: do not also
+    // report the expectations that depend on it.
+    let monitoring = match &monitor_routes {
+        None => false,
+        Some(Some(nodes)) => !nodes.is_empty(),
+        Some(None) => true,
+    };
 
     let expect = t
         .get("expect")
-        .map(|v| expectations(ck, &v, names, &label, &outs));
+        .map(|v| expectations(ck, &v, names, &label, &outs, monitoring));
 
     let mut phases: [Vec<Step>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     let mut steps_ok = true;
@@ -153,6 +170,7 @@ fn case(
         steps,
         teardown,
         expect: optional(expect)?.unwrap_or_default(),
+        monitor_routes: optional(monitor_routes)?.unwrap_or_default(),
         span: t.span(),
     })
 }
@@ -187,12 +205,28 @@ fn check_step_names(ck: &mut Checker<'_>, case: &str, outs: &[(Phase, StepOut)])
     }
 }
 
+/// `monitor_routes = ["r1", "r4"]`: plan nodes, each once.
+fn monitored(ck: &mut Checker<'_>, v: &Val<'_, '_>, names: &Names) -> Option<Vec<String>> {
+    let items = v.strings(ck)?;
+    let mut seen = Unique::new("monitored node");
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    for s in &items {
+        match names.resolve_str(ck, s) {
+            Some(n) if seen.check(ck, &n, s.span) => out.push(n),
+            _ => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
 fn expectations(
     ck: &mut Checker<'_>,
     v: &Val<'_, '_>,
     names: &Names,
     case: &str,
     steps: &[(Phase, StepOut)],
+    monitoring: bool,
 ) -> Option<Vec<Expectation>> {
     let texts = v.strings(ck)?;
     let mut out = Vec::with_capacity(texts.len());
@@ -207,6 +241,7 @@ fn expectations(
                 }
                 ok &= cross_check(ck, s, &e, case, steps);
                 ok &= service_check(ck, s, &e, names);
+                ok &= source_check(ck, s, &e, case, steps, monitoring);
                 out.push(e);
             }
             Err(errors) => {
@@ -279,6 +314,56 @@ fn service_check(ck: &mut Checker<'_>, s: &Str<'_>, e: &Expectation, names: &Nam
     true
 }
 
+/// An expectation on `convergence.*` needs a `udp_echo` step with
+/// `convergence = true`, and one on `route.change` a `monitor_routes`:
+/// without them nothing emits the metric.
+fn source_check(
+    ck: &mut Checker<'_>,
+    s: &Str<'_>,
+    e: &Expectation,
+    case: &str,
+    steps: &[(Phase, StepOut)],
+    monitoring: bool,
+) -> bool {
+    let (missing, hint) = if e.metric.starts_with("convergence.") {
+        // Only when every step is valid: an invalid one may be the stream.
+        let all_valid = steps.iter().all(|(_, o)| o.step.is_some());
+        let streams = steps.iter().any(|(_, o)| {
+            matches!(
+                &o.step,
+                Some(Step { action: Action::Node(NodeAction::UdpEcho(u)), .. }) if u.convergence
+            )
+        });
+        (
+            all_valid && !streams,
+            "add `convergence = true` to a `udp_echo` step that runs across the failure",
+        )
+    } else if e.metric.starts_with("route.") {
+        (
+            !monitoring,
+            "add `monitor_routes = [\"NODE\", ...]` to the case, naming the routers to watch",
+        )
+    } else {
+        return true;
+    };
+    if !missing {
+        return true;
+    }
+    let range = s
+        .value
+        .find(&e.metric)
+        .map_or(0..s.value.len(), |i| i..i + e.metric.len());
+    ck.report(
+        Finding::new(
+            s.sub(range),
+            format!("nothing in case `{case}` emits `{}`", e.metric),
+            "never measured",
+        )
+        .hint(hint),
+    );
+    false
+}
+
 /// An expectation about a metric no step of the case emits, or about a
 /// step the case does not have, could never pass: report it now rather
 /// than as "never measured" after a long run.
@@ -344,4 +429,109 @@ fn cross_check(
         }
     }
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::model::{Action, NodeAction};
+    use crate::{Options, Plan, parse};
+
+    fn plan(case: &str) -> Result<Plan, String> {
+        let text = format!(
+            r#"
+[plan]
+name = "conv"
+summary = "convergence streams and route monitors"
+
+[[node]]
+name = "a"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "b"
+
+[[link]]
+ends = ["a", "r1"]
+[[link]]
+ends = ["r1", "b"]
+
+[[case]]
+id = "C-01"
+title = "conv"
+{case}
+"#
+        );
+        parse(Path::new("p.toml"), &text, &Options::default()).map_err(|e| e.render(false, 200))
+    }
+
+    const STREAM: &str = r#"{ kind = "udp_echo", from = "a", to = "b:7007", interval = "1ms", packets = 100, convergence = true }"#;
+
+    #[test]
+    fn monitor_routes_and_a_convergence_stream_are_read() {
+        let p = plan(&format!(
+            "monitor_routes = [\"r1\", \"b\"]\nsteps = [ {STREAM} ]\nexpect = [\"max(convergence.loss_time) < 1s\", \"count(route.change) >= 1\"]"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let case = &p.cases[0];
+        assert_eq!(case.monitor_routes, ["r1", "b"]);
+        let Action::Node(NodeAction::UdpEcho(u)) = &case.steps[0].action else {
+            panic!("{:?}", case.steps[0]);
+        };
+        assert!(u.convergence);
+        assert_eq!(case.expect.len(), 2);
+    }
+
+    #[test]
+    fn convergence_defaults_to_off() {
+        let p = plan(r#"steps = [ { kind = "udp_echo", from = "a", to = "b:7007" } ]"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Action::Node(NodeAction::UdpEcho(u)) = &p.cases[0].steps[0].action else {
+            panic!();
+        };
+        assert!(!u.convergence);
+        assert!(p.cases[0].monitor_routes.is_empty());
+    }
+
+    #[test]
+    fn unknown_and_repeated_monitored_nodes_are_errors_at_their_place() {
+        let e = plan(&format!(
+            "monitor_routes = [\"r2\", \"b\", \"b\"]\nsteps = [ {STREAM} ]"
+        ))
+        .unwrap_err();
+        assert!(e.contains("unknown node `r2`"), "{e}");
+        assert!(e.contains("did you mean `r1`?"), "{e}");
+        assert!(e.contains("duplicate monitored node `b`"), "{e}");
+        assert!(e.contains("p.toml:22:20"), "{e}");
+    }
+
+    #[test]
+    fn expectations_nothing_emits_are_errors() {
+        let e = plan(
+            r#"steps = [ { kind = "udp_echo", from = "a", to = "b:7007" } ]
+expect = ["max(convergence.loss_time) < 1s", "count(route.change) >= 1"]"#,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("nothing in case `C-01` emits `convergence.loss_time`"),
+            "{e}"
+        );
+        assert!(e.contains("add `convergence = true`"), "{e}");
+        assert!(
+            e.contains("nothing in case `C-01` emits `route.change`"),
+            "{e}"
+        );
+        assert!(e.contains("add `monitor_routes"), "{e}");
+    }
+
+    #[test]
+    fn convergence_must_be_a_boolean() {
+        let e = plan(
+            r#"steps = [ { kind = "udp_echo", from = "a", to = "b:7007", convergence = "yes" } ]"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("`true` or `false`"), "{e}");
+    }
 }

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use netproof_sample::metric::{
+    CONVERGENCE_EPISODES, CONVERGENCE_LOSS_PERIOD, CONVERGENCE_LOSS_TIME, CONVERGENCE_LOST,
     UDP_ECHO_DUPLICATES, UDP_ECHO_JITTER, UDP_ECHO_LOSS, UDP_ECHO_REORDERED, UDP_ECHO_RTT,
 };
 use netproof_sample::{Labels, Metric, Sample, Sink, Timestamp, Value};
@@ -35,8 +36,13 @@ pub struct Config {
     pub interval: Duration,
     /// Datagram size in bytes, `24..=65507` (header plus padding).
     pub size: usize,
-    /// How long to wait for replies after the last request.
+    /// How long to wait for replies after the last request; with
+    /// `convergence`, also how long each request's reply may take before
+    /// it counts as lost.
     pub timeout: Duration,
+    /// Also report the series' data-plane convergence
+    /// ([`Tracker::convergence`]) as `convergence.*` samples.
+    pub convergence: bool,
 }
 
 impl Config {
@@ -98,7 +104,10 @@ pub enum ProbeError {
 /// one failed `udp_echo.rtt` sample per lost request (labels `seq`,
 /// `error=lost`), then `udp_echo.jitter` (no value when fewer than two
 /// replies came back), `udp_echo.loss`, `udp_echo.duplicates` and
-/// `udp_echo.reordered`.
+/// `udp_echo.reordered`; with `cfg.convergence`, then
+/// `convergence.loss_time`, `convergence.loss_period`, `convergence.lost`
+/// and `convergence.episodes`, stamped at the first lost request's send
+/// time (at the series' end without loss).
 ///
 /// The series ends early once every request has been answered after the
 /// last send, so a later duplicate of an answered request is not seen.
@@ -228,6 +237,18 @@ pub async fn run(
         Sample::num(&UDP_ECHO_REORDERED, summary.reordered as f64),
         labels,
     ));
+    if cfg.convergence {
+        let c = tracker.convergence(now, cfg.interval, cfg.timeout);
+        let at = wall(c.first_lost_at.unwrap_or(now));
+        for (metric, v) in [
+            (&CONVERGENCE_LOSS_TIME, c.loss_time.as_secs_f64()),
+            (&CONVERGENCE_LOSS_PERIOD, c.loss_period.as_secs_f64()),
+            (&CONVERGENCE_LOST, c.lost as f64),
+            (&CONVERGENCE_EPISODES, c.episodes as f64),
+        ] {
+            sink.sample(with_labels(Sample::num(metric, v).at(at), labels));
+        }
+    }
     Ok(summary)
 }
 
@@ -261,6 +282,7 @@ mod tests {
             interval: Duration::from_millis(1),
             size: 64,
             timeout: Duration::from_millis(1),
+            convergence: false,
         }
     }
 

@@ -18,7 +18,7 @@ pub mod wire;
 
 pub use client::{Config, ProbeError, run};
 pub use server::{ServeStats, serve};
-pub use tracker::{Outcome, Reception, Summary, Tracker};
+pub use tracker::{Convergence, Outcome, Reception, Summary, Tracker};
 pub use wire::{Kind, Packet, WireError};
 
 /// The port `netproof probe serve` answers UDP echo on when no address is

@@ -9,6 +9,11 @@
 //!
 //! Its memory grows with the number of [`Tracker::sent`] calls and nothing
 //! else: replies for sequences never sent are counted, not stored.
+//!
+//! [`Tracker::convergence`] derives the data-plane convergence of a steady
+//! stream across a failure the way RFC 6413 (section 3.5, the loss-derived
+//! method) and RFC 7747 measure it: the packets lost divided by the offered
+//! rate, beside the loss period and the number of loss episodes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -79,10 +84,39 @@ pub struct Outcome {
     pub pending: Vec<u64>,
 }
 
+/// Data-plane convergence of a series sent at a fixed rate, after RFC 6413
+/// (loss-derived convergence time) and RFC 6412 (loss episodes).
+///
+/// A request counts as lost here when no reply came back within `wait` of
+/// its send: a reply later than that arrived after the application had
+/// given up on it, which for a flow across a failure is the same as lost.
+/// Duplicates and reordered replies are not loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Convergence {
+    /// Requests lost (no reply within `wait`).
+    pub lost: u64,
+    /// Loss-derived convergence time: `lost × interval`, i.e. lost packets
+    /// divided by the offered rate (RFC 6413 section 3.5).
+    pub loss_time: Duration,
+    /// From the send time of the first lost request to one interval after
+    /// the send time of the last, so one lost packet is one interval and a
+    /// single unbroken outage has `loss_period == loss_time`. A longer
+    /// period says the loss was partial (some flows still got through) or
+    /// came in several episodes.
+    pub loss_period: Duration,
+    /// Runs of consecutive lost sequence numbers (RFC 6412's loss
+    /// episodes); 0 without loss.
+    pub episodes: u64,
+    /// Send offset of the first lost request, if any was lost.
+    pub first_lost_at: Option<Duration>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Request {
     sent_at: Duration,
     replied: bool,
+    /// When the first reply came back.
+    replied_at: Option<Duration>,
 }
 
 /// The state of one echo series; see the [module docs](self).
@@ -118,6 +152,7 @@ impl Tracker {
             Request {
                 sent_at: at,
                 replied: false,
+                replied_at: None,
             },
         );
     }
@@ -140,6 +175,7 @@ impl Tracker {
             return Reception::Duplicate;
         }
         request.replied = true;
+        request.replied_at = Some(at);
         let sent_at = request.sent_at;
         let rtt = at.saturating_sub(sent_at);
 
@@ -211,6 +247,39 @@ impl Tracker {
             lost,
             pending,
         }
+    }
+}
+
+impl Tracker {
+    /// The series' convergence at offset `now`, for requests sent every
+    /// `interval`: a request is lost when its reply did not come back
+    /// within `wait` of its send; requests whose `wait` has not run out by
+    /// `now` are not judged yet.
+    pub fn convergence(&self, now: Duration, interval: Duration, wait: Duration) -> Convergence {
+        let mut c = Convergence::default();
+        let mut previous: Option<u64> = None;
+        let mut last_lost_at = Duration::ZERO;
+        for (&seq, r) in &self.requests {
+            let deadline = r.sent_at.saturating_add(wait);
+            let in_time = r.replied_at.is_some_and(|at| at <= deadline);
+            if in_time || (!r.replied && deadline > now) {
+                continue;
+            }
+            c.lost += 1;
+            // A new episode unless the previous lost request was the one
+            // sent just before (sequence numbers are consecutive sends).
+            if previous.is_none_or(|p| p + 1 != seq) {
+                c.episodes += 1;
+            }
+            previous = Some(seq);
+            c.first_lost_at.get_or_insert(r.sent_at);
+            last_lost_at = r.sent_at;
+        }
+        c.loss_time = interval.saturating_mul(u32::try_from(c.lost).unwrap_or(u32::MAX));
+        if let Some(first) = c.first_lost_at {
+            c.loss_period = last_lost_at.saturating_sub(first).saturating_add(interval);
+        }
+        c
     }
 }
 
@@ -363,5 +432,113 @@ mod tests {
         // n = 200: (15/16)^200 is about 2.5e-6, so J is within 10 ns of 2 ms.
         let j = t.finish(ms(10_000), TIMEOUT).summary.jitter;
         assert!(ms(2) - j < Duration::from_nanos(10), "jitter {j:?}");
+    }
+
+    /// Sends `packets` every `interval` from t = 0, answering each after
+    /// `rtt` unless `lost(seq)`.
+    fn stream(
+        packets: u64,
+        interval: Duration,
+        rtt: Duration,
+        lost: impl Fn(u64) -> bool,
+    ) -> Tracker {
+        let mut t = Tracker::new();
+        for seq in 0..packets {
+            let at = interval * u32::try_from(seq).unwrap();
+            t.sent(seq, at);
+            if !lost(seq) {
+                t.received(seq, at, at + rtt);
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn rfc6413_loss_derived_time_is_lost_packets_over_rate() {
+        // 1000 pps; packets 1000..1250 lost: 250 packets / 1000 pps = 250 ms.
+        let t = stream(3000, ms(1), ms(2), |s| (1000..1250).contains(&s));
+        let c = t.convergence(ms(10_000), ms(1), TIMEOUT);
+        assert_eq!(c.lost, 250);
+        assert_eq!(c.loss_time, ms(250));
+        // One unbroken outage: the period equals the loss-derived time.
+        assert_eq!(c.loss_period, ms(250));
+        assert_eq!(c.episodes, 1);
+        assert_eq!(c.first_lost_at, Some(ms(1000)));
+    }
+
+    #[test]
+    fn partial_loss_has_a_period_longer_than_its_loss_time() {
+        // Every other packet lost from 100 to 199 (one ECMP path of two
+        // dead): 50 lost at 10 ms = 500 ms of loss over a 990 ms period.
+        let t = stream(300, ms(10), ms(1), |s| {
+            (100..200).contains(&s) && s % 2 == 0
+        });
+        let c = t.convergence(ms(10_000), ms(10), TIMEOUT);
+        assert_eq!(c.lost, 50);
+        assert_eq!(c.loss_time, ms(500));
+        assert_eq!(c.loss_period, ms(1980 - 1000 + 10));
+        assert_eq!(c.episodes, 50);
+    }
+
+    #[test]
+    fn two_outages_are_two_episodes() {
+        let t = stream(100, ms(1), ms(1), |s| {
+            (10..13).contains(&s) || (50..55).contains(&s)
+        });
+        let c = t.convergence(ms(5000), ms(1), TIMEOUT);
+        assert_eq!((c.lost, c.episodes), (8, 2));
+        assert_eq!(c.loss_time, ms(8));
+        assert_eq!(c.loss_period, ms(55 - 10));
+    }
+
+    #[test]
+    fn no_loss_converges_in_zero() {
+        let t = stream(100, ms(1), ms(1), |_| false);
+        assert_eq!(
+            t.convergence(ms(5000), ms(1), TIMEOUT),
+            Convergence::default()
+        );
+    }
+
+    #[test]
+    fn reordering_and_duplicates_are_not_loss() {
+        let mut t = Tracker::new();
+        for seq in 0..4 {
+            t.sent(seq, ms(seq));
+        }
+        // 1 overtakes 0, 2 comes twice, 3 in order.
+        t.received(1, ms(1), ms(5));
+        t.received(0, ms(0), ms(6));
+        t.received(2, ms(2), ms(7));
+        t.received(2, ms(2), ms(8));
+        t.received(3, ms(3), ms(9));
+        let c = t.convergence(ms(5000), ms(1), TIMEOUT);
+        assert_eq!(c, Convergence::default());
+    }
+
+    #[test]
+    fn a_reply_later_than_wait_is_lost_for_convergence() {
+        let mut t = Tracker::new();
+        t.sent(0, ms(0));
+        t.sent(1, ms(1));
+        t.sent(2, ms(2));
+        t.received(0, ms(0), ms(3));
+        // Back 1.5 s after it left, with wait = 1 s: the flow gave up on it.
+        t.received(1, ms(1), ms(1501));
+        t.received(2, ms(2), ms(1000 + 2));
+        let c = t.convergence(ms(5000), ms(1), TIMEOUT);
+        assert_eq!((c.lost, c.episodes), (1, 1));
+        assert_eq!(c.first_lost_at, Some(ms(1)));
+        // The ordinary statistics still count it as received.
+        assert_eq!(t.finish(ms(5000), TIMEOUT).summary.lost, 0);
+    }
+
+    #[test]
+    fn unanswered_requests_within_wait_are_not_judged_yet() {
+        let t = stream(10, ms(100), ms(1), |s| s >= 8);
+        // At 1.5 s, 8 (sent at 0.8 s) is past its wait, 9 (0.9 s) is not.
+        let c = t.convergence(ms(1850), ms(100), TIMEOUT);
+        assert_eq!(c.lost, 1);
+        assert_eq!(t.convergence(ms(1900), ms(100), TIMEOUT).lost, 2);
     }
 }

@@ -66,6 +66,7 @@ fn case(id: &str, setup: Vec<Step>, steps: Vec<Step>, teardown: Vec<Step>) -> Ca
         steps,
         teardown,
         expect: vec![],
+        monitor_routes: vec![],
         span: Span::default(),
     }
 }

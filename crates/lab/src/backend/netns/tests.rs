@@ -195,3 +195,95 @@ async fn check(lab: &Lab, sink: &MemorySink, faults: &[Fault]) -> Result<(), Str
     }
     Ok(())
 }
+
+/// Two equal-cost paths, `h0 -- r1 == (r2 | r3) == r4 -- h5`.
+const DIAMOND: &str = r#"
+[plan]
+name = "diamond"
+summary = "two equal-cost paths"
+backend = "netns"
+
+[[node]]
+name = "h0"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "r2"
+role = "router"
+[[node]]
+name = "r3"
+role = "router"
+[[node]]
+name = "r4"
+role = "router"
+[[node]]
+name = "h5"
+
+[[link]]
+ends = ["h0", "r1"]
+[[link]]
+ends = ["r1", "r2"]
+[[link]]
+ends = ["r1", "r3"]
+[[link]]
+ends = ["r2", "r4"]
+[[link]]
+ends = ["r3", "r4"]
+[[link]]
+ends = ["r4", "h5"]
+
+[[case]]
+id = "F"
+title = "both of r1's paths cut"
+steps = [
+  { kind = "fault", at = "1s", fault = "partition", links = ["r1--r2", "r1--r3"] },
+]
+"#;
+
+/// Regression: `restore` brings a partition's links up one after another;
+/// the first used to put r1's ECMP routes back with its own next hop only,
+/// and the second's add answered EEXIST, leaving them single paths (a later
+/// cut of that path then lost all traffic).
+#[tokio::test]
+async fn netns_restore_after_a_partition_puts_ecmp_routes_back_whole() {
+    let plan = netproof_plan::parse(Path::new("diamond.toml"), DIAMOND, &Options::default())
+        .expect("valid plan");
+    let sink = Arc::new(MemorySink::new());
+    let cancel = Cancel::new();
+    let mut lab = Lab::plan(&plan, Backend::Netns)
+        .expect("plan the lab")
+        .up(&plan, sink.clone(), &cancel)
+        .await
+        .expect("build the lab");
+    let outcome = async {
+        let r1 = lab.node("r1").ok_or("no r1")?.clone();
+        let before = ip(&r1, &["-4", "route", "show"]).await;
+        // `ip route show` puts ECMP members on lines of their own.
+        if !before.contains("nexthop") {
+            return Err(format!("r1 has no ECMP route to begin with: {before}"));
+        }
+        let faults = faults(&plan);
+        let [cut] = &faults[..] else {
+            return Err("expected one fault".to_string());
+        };
+        lab.handles()
+            .control
+            .apply(cut, sink.as_ref(), &cancel)
+            .await
+            .map_err(|e| format!("partition: {e}"))?;
+        lab.restore(sink.as_ref())
+            .await
+            .map_err(|e| format!("restore: {e}"))?;
+        let after = ip(&r1, &["-4", "route", "show"]).await;
+        if after != before {
+            return Err(format!(
+                "r1's routes differ after restore:\nbefore\n{before}\nafter\n{after}"
+            ));
+        }
+        Ok(())
+    }
+    .await;
+    lab.down().await;
+    outcome.unwrap_or_else(|e: String| panic!("{e}"));
+}

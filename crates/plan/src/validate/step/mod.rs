@@ -61,7 +61,15 @@ const KINDS: &[(&str, &[&str])] = &[
     ),
     (
         "udp_echo",
-        &["from", "to", "packets", "interval", "size", "wait"],
+        &[
+            "from",
+            "to",
+            "packets",
+            "interval",
+            "size",
+            "wait",
+            "convergence",
+        ],
     ),
     (
         "ping",

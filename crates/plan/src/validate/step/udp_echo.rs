@@ -1,5 +1,6 @@
 //! `kind = "udp_echo"`: a series of UDP packets to a netproof echo
-//! responder.
+//! responder; with `convergence = true`, a steady stream across a failure
+//! whose loss is measured as data-plane convergence (RFC 6413).
 
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ pub(super) fn udp_echo(
             sizes: 24..=65_507,
         },
     );
+    let convergence = t.get("convergence").map(|v| v.boolean(ck));
     let ((to, port), series) = (to?, series?);
     Some(NodeAction::UdpEcho(UdpEcho {
         from: from?,
@@ -46,5 +48,6 @@ pub(super) fn udp_echo(
         interval: series.interval,
         size: series.size,
         wait: series.wait,
+        convergence: crate::validate::optional(convergence)?.unwrap_or(false),
     }))
 }
