@@ -368,8 +368,15 @@ fn gc() -> Result<Code, CliError> {
     if report.labs.is_empty() {
         outln!("nothing to clean up");
     } else {
+        let dirs = match report.run_dirs {
+            0 => String::new(),
+            n => format!(
+                ", {n} routing run director{}",
+                if n == 1 { "y" } else { "ies" }
+            ),
+        };
         outln!(
-            "removed {} stale lab(s) ({}): {} namespace(s), {} process(es)",
+            "removed {} stale lab(s) ({}): {} namespace(s), {} process(es){dirs}",
             report.labs.len(),
             report.labs.join(", "),
             report.namespaces,

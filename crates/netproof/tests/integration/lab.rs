@@ -25,15 +25,29 @@ command = ["sleep", "300"]
 
 /// Starts `lab up` and returns it with the lab id it printed.
 fn lab_up(s: &Scratch) -> (std::process::Child, String) {
-    let plan = s.plan("lab.toml", PLAN);
+    lab_up_plan(s, PLAN, &[])
+}
+
+/// Starts `lab up` of `text` (with `extra` flags) and returns it with the
+/// lab id it printed once the lab was up.
+pub(crate) fn lab_up_plan(
+    s: &Scratch,
+    text: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
+    let plan = s.plan("lab.toml", text);
+    let mut args = vec!["lab", "up", plan.to_str().unwrap()];
+    args.extend_from_slice(extra);
     let mut child = s
-        .command(&["lab", "up", plan.to_str().unwrap()])
+        .command(&args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // A lab with routing daemons is up once they converged: BIRD's OSPF
+    // alone takes about 7 s.
+    let deadline = Instant::now() + Duration::from_secs(90);
     let mut id = None;
     while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };

@@ -3,7 +3,9 @@
 //! converge, and the hosts behind the routers reach each other across
 //! them, on either daemon from the same plan.
 
-use crate::{Scratch, show};
+use std::time::{Duration, Instant};
+
+use crate::{Scratch, exited, show};
 
 /// client -- r1 -- r2 -- server, and r1 -- r3 -- r2: an OSPF triangle with
 /// BFD, hosts behind it with static routes.
@@ -94,4 +96,47 @@ fn netns_ospf_on_bird_carries_hosts_across_routers() {
 #[test]
 fn netns_ospf_on_frr_carries_hosts_across_routers() {
     run_on("frr");
+}
+
+#[test]
+fn netns_a_sigkilled_routing_lab_leaves_no_daemon_or_run_directory_after_gc() {
+    let s = Scratch::new();
+    let (mut child, id) = crate::lab::lab_up_plan(&s, PLAN, &["--routing-daemon", "frr"]);
+    let entry: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(s.path("registry").join(format!("{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    let pids: Vec<u32> = entry["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"]["pid"].as_u64())
+        .map(|p| p as u32)
+        .collect();
+    // zebra, ospfd, ospf6d and bfdd or staticd on each of three routers,
+    // and the echo service.
+    assert!(pids.len() > 6, "{entry}");
+    let run_dir = s.path("registry").join(format!("{id}.d"));
+    assert!(run_dir.is_dir(), "no run directory {}", run_dir.display());
+    // SAFETY: a pid we spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    let o = s.netproof(&["lab", "gc"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&id) && out.contains("5 namespace(s)"),
+        "{}",
+        show(&o)
+    );
+    assert!(out.contains("1 routing run directory"), "{}", show(&o));
+    assert!(!run_dir.exists(), "{} is left", run_dir.display());
+    // Every daemon died with netproof or was killed by gc.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(pid) = pids.iter().find(|p| !exited(**p)) {
+        assert!(Instant::now() < deadline, "process {pid} survived");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
