@@ -891,23 +891,15 @@ impl Lab {
             })
             .collect();
         if let Err(e) = self.start_routers(&specs, sink.clone(), cancel).await {
-            return Err(match e {
-                LabError::Router(router::RouterError::Config { node, message, .. }) => {
-                    match configs.iter().find(|c| c.node() == node) {
-                        Some(c) => {
-                            LabError::RouterRefused(Box::new(c.refused(&c.files[0], &message)))
-                        }
-                        None => LabError::Router(router::RouterError::Config {
-                            node,
-                            daemon: "routing daemon",
-                            path: std::path::PathBuf::new(),
-                            line: None,
-                            message,
-                        }),
-                    }
-                }
-                other => other,
-            });
+            // A refusal points at the plan line behind the refused line.
+            if let LabError::Router(router::RouterError::Config { node, message, .. }) = &e
+                && let Some(c) = configs.iter().find(|c| c.node() == node)
+            {
+                return Err(LabError::RouterRefused(Box::new(
+                    c.refused(&c.files[0], message),
+                )));
+            }
+            return Err(e);
         }
         let took = self
             .wait_converged(&router::expectations(configs), CONVERGE_WITHIN, cancel)

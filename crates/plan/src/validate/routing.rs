@@ -227,11 +227,8 @@ fn ospf(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Option<Ospf>> {
         Some(h) => h?,
     };
     let dead = match dead {
-        None => (hello * 4).max(if t.has("hello") {
-            Duration::ZERO
-        } else {
-            OSPF_DEAD
-        }),
+        // Four hellos: 40 s for the default hello, OSPF's own default.
+        None => hello * 4,
         Some((d, dv)) => {
             let d = d?;
             if d <= hello {
@@ -358,10 +355,7 @@ pub(super) fn sessions(
             };
             let a_to_b = policy(ck, cx, t, "a_to_b");
             let b_to_a = policy(ck, cx, t, "b_to_a");
-            let keepalive = match keepalive {
-                None => None,
-                Some(k) => Some(k?),
-            };
+            let keepalive = super::optional(keepalive)?;
             let hold = match hold {
                 None => None,
                 Some((h, v)) => Some((h?, v)),
@@ -369,7 +363,9 @@ pub(super) fn sessions(
             let (keepalive, hold) = match (keepalive, hold) {
                 (None, None) => (BGP_KEEPALIVE, BGP_HOLD),
                 (Some(k), None) => (k, k * 3),
-                (None, Some((h, _))) => (h / 3, h),
+                // A third of the hold time, in whole seconds as BGP
+                // carries it (hold 4s: keepalive 1s).
+                (None, Some((h, _))) => (Duration::from_secs(h.as_secs() / 3), h),
                 (Some(k), Some((h, _))) if h.is_zero() => (k, h),
                 (Some(k), Some((h, v))) => {
                     if k >= h {
@@ -887,6 +883,20 @@ b_to_a = { local_pref = 200 }
         assert!(
             e.iter().any(|m| m.contains("share no link or LAN")),
             "{e:#?}"
+        );
+    }
+
+    #[test]
+    fn a_hold_time_alone_gets_a_whole_second_keepalive() {
+        let p = plan(
+            "\n[[node]]\nname = \"r5\"\nrole = \"router\"\nasn = 65005\n\n[[link]]\nends = [\"r4\", \"r5\"]\n\n[[bgp]]\nends = [\"r4\", \"r5\"]\nhold = \"4s\"\n",
+            &Options::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e:#?}"));
+        let s = p.bgp.last().unwrap();
+        assert_eq!(
+            (s.keepalive, s.hold),
+            (Duration::from_secs(1), Duration::from_secs(4))
         );
     }
 
