@@ -25,6 +25,7 @@ use netproof_plan::{Fault, LinkId, LinkImpairments, Service};
 use netproof_sample::{Event, Severity, Sink};
 
 use crate::netns::{NetNs, Netlink, NetnsError};
+use crate::router::{RouterError, Routers};
 use crate::service::{self, RunningService, ServiceFailure};
 use crate::{Cancel, LabError, NodeHandle};
 
@@ -82,6 +83,9 @@ pub enum FaultError {
     /// A service could not be started again.
     #[error(transparent)]
     Service(#[from] LabError),
+    /// A node's routing daemons could not be started again.
+    #[error(transparent)]
+    Router(#[from] RouterError),
     /// A link's emulator did not take the change.
     #[error("{0}")]
     Emulator(std::io::Error),
@@ -115,6 +119,8 @@ pub struct Control {
     sink: Arc<dyn Sink>,
     /// Every service start's sample channel not yet finished.
     feeds: Mutex<Vec<Arc<crate::collect::feed::Feed>>>,
+    /// The routing daemons, once started: node faults reach them too.
+    routers: Mutex<Option<Arc<Routers>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -136,7 +142,22 @@ impl Control {
             state: Mutex::default(),
             sink,
             feeds: Mutex::default(),
+            routers: Mutex::default(),
         }
+    }
+
+    /// Gives node faults the lab's routing daemons.
+    pub(crate) fn set_routers(&self, routers: Arc<Routers>) {
+        *lock(&self.routers) = Some(routers);
+    }
+
+    /// Takes the routing daemons back for the lab's teardown.
+    pub(crate) fn clear_routers(&self) {
+        lock(&self.routers).take();
+    }
+
+    fn routers(&self) -> Option<Arc<Routers>> {
+        lock(&self.routers).clone()
     }
 
     /// Starts service `index` (of the plan's services) and keeps it.
@@ -420,6 +441,26 @@ impl Control {
         Ok(idx.len())
     }
 
+    /// Starts the routing daemons a node fault stopped on `node` (or on
+    /// every node); returns how many daemons it started.
+    async fn start_routers(&self, node: Option<&str>) -> Result<usize, FaultError> {
+        let Some(routers) = self.routers() else {
+            return Ok(0);
+        };
+        let nodes = lock(&self.nodes).clone();
+        let mut started = 0;
+        for name in routers.stopped_nodes() {
+            if node.is_some_and(|n| n != name) {
+                continue;
+            }
+            let Some(handle) = nodes.get(&name) else {
+                continue;
+            };
+            started += routers.start_node(handle).await?;
+        }
+        Ok(started)
+    }
+
     /// Applies `fault`, recording it as events in `sink`.
     pub async fn apply(
         &self,
@@ -547,22 +588,42 @@ impl Control {
                     Duration::from_secs(3)
                 };
                 let n = self.stop_node(node.name(), grace).await;
+                // Services first, as on a router that shuts down: they may
+                // still need its routes to say goodbye.
+                let daemons = match self.routers() {
+                    Some(r) => r.stop_node(node.name(), grace).await,
+                    None => 0,
+                };
                 self.event(
                     sink,
                     &kind,
                     format!(
-                        "{} {n} service(s) on node `{node}`",
-                        if kill { "killed" } else { "stopped" }
+                        "{} {n} service(s){} on node `{node}`",
+                        if kill { "killed" } else { "stopped" },
+                        if daemons > 0 {
+                            format!(" and {daemons} routing daemon(s)")
+                        } else {
+                            String::new()
+                        }
                     ),
                     &[("node", node.name())],
                 );
             }
             Fault::NodeStart { node } => {
+                // Daemons first: the services may need their routes.
+                let daemons = self.start_routers(Some(node.name())).await?;
                 let n = self.start_stopped(Some(node.name())).await?;
                 self.event(
                     sink,
                     &kind,
-                    format!("started {n} service(s) on node `{node}`"),
+                    format!(
+                        "started {n} service(s){} on node `{node}`",
+                        if daemons > 0 {
+                            format!(" and {daemons} routing daemon(s)")
+                        } else {
+                            String::new()
+                        }
+                    ),
                     &[("node", node.name())],
                 );
             }
@@ -601,6 +662,7 @@ impl Control {
             }
             lock(&self.state).reshaped.remove(&i);
         }
+        self.start_routers(None).await?;
         self.start_stopped(None).await?;
         self.event(
             sink,
@@ -724,7 +786,10 @@ impl Control {
     /// Whether a fault has changed the lab since the last restore.
     pub fn is_changed(&self) -> bool {
         let st = lock(&self.state);
-        let stopped = lock(&self.services).running.iter().any(Option::is_none);
+        let stopped = lock(&self.services).running.iter().any(Option::is_none)
+            || self
+                .routers()
+                .is_some_and(|r| !r.stopped_nodes().is_empty());
         !st.down.is_empty() || !st.reshaped.is_empty() || !st.blackholed.is_empty() || stopped
     }
 }

@@ -436,7 +436,7 @@ pub struct Lab {
     registry: registry::Registry,
     entry: registry::Entry,
     /// The routing daemons, once [`Lab::start_routers`] started them.
-    routers: Option<router::Routers>,
+    routers: Option<Arc<router::Routers>>,
 }
 
 impl Lab {
@@ -845,7 +845,9 @@ impl Lab {
             .into());
         }
         let run = router::paths::RunDir::of(&self.registry, &self.entry.id);
-        let routers = router::Routers::start(run, specs, &self.nodes, sink, cancel).await?;
+        let routers =
+            Arc::new(router::Routers::start(run, specs, &self.nodes, sink, cancel).await?);
+        self.control.set_routers(routers.clone());
         self.routers = Some(routers);
         self.record_processes();
         Ok(())
@@ -918,7 +920,7 @@ impl Lab {
 
     /// The running routing daemons, if any.
     pub fn routers(&self) -> Option<&router::Routers> {
-        self.routers.as_ref()
+        self.routers.as_deref()
     }
 
     /// Rewrites the registry entry's processes: services and daemons.
@@ -957,7 +959,8 @@ impl Lab {
         // Daemons after services (which may depend on their routes), and
         // before the namespaces they run in.
         let mut problems = Vec::new();
-        if let Some(mut routers) = self.routers.take() {
+        if let Some(routers) = self.routers.take() {
+            self.control.clear_routers();
             problems = routers.stop().await;
         }
         // Node handles hold the namespaces too; drop ours before deleting.

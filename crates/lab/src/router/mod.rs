@@ -44,7 +44,8 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use netproof_plan::Daemon;
@@ -211,10 +212,27 @@ pub(crate) struct NodeRouter {
     pub(crate) dir: NodeDir,
     /// For FRR, which daemons run (`zebra`, `ospfd`, ...).
     pub(crate) frr_daemons: Vec<&'static str>,
-    processes: Vec<Supervised>,
+    /// The configuration it runs, for a start after a node fault.
+    config: String,
+    /// Its running processes; empty while a node fault has it stopped.
+    processes: Mutex<Vec<Supervised>>,
+    /// How many times it has been started (1 after the lab's start), so
+    /// the logs of a restarted daemon are kept beside the first ones.
+    starts: AtomicU32,
+}
+
+impl NodeRouter {
+    fn processes(&self) -> std::sync::MutexGuard<'_, Vec<Supervised>> {
+        self.processes.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The lab's running routing daemons.
+///
+/// Shared by the lab (readiness, teardown) and its live control (node
+/// faults stop and start one node's daemons), so every method takes
+/// `&self`; a node's processes sit behind a lock that is never held across
+/// an await.
 pub struct Routers {
     run: RunDir,
     nodes: Vec<NodeRouter>,
@@ -311,8 +329,13 @@ impl Routers {
                         node: spec.node.clone(),
                         daemon: spec.daemon,
                         dir,
-                        frr_daemons: Vec::new(),
-                        processes: Vec::new(),
+                        frr_daemons: match spec.daemon {
+                            Daemon::Bird => Vec::new(),
+                            Daemon::Frr => frr_daemons(&spec.config),
+                        },
+                        config: spec.config.clone(),
+                        processes: Mutex::default(),
+                        starts: AtomicU32::new(0),
                     },
                 ));
             }
@@ -323,11 +346,8 @@ impl Routers {
             // waiting for its sockets, and the nodes are independent (each
             // start is bounded by SOCKET_WAIT and the tools' timeouts).
             let sink = &routers.sink;
-            let starts = planned.into_iter().map(|((node, spec), mut r)| async move {
-                let outcome = match spec.daemon {
-                    Daemon::Bird => start_bird(&mut r, node, &spec.config, sink).await,
-                    Daemon::Frr => start_frr(&mut r, node, &spec.config, sink).await,
-                };
+            let starts = planned.into_iter().map(|((node, _), r)| async move {
+                let outcome = start_node(&r, node, sink).await;
                 (r, outcome)
             });
             let mut first_error = None;
@@ -355,12 +375,16 @@ impl Routers {
     pub fn processes(&self) -> Vec<(ProcessId, String)> {
         self.nodes
             .iter()
-            .flat_map(|n| &n.processes)
-            .filter_map(|p| {
-                Some((
-                    p.process?,
-                    format!("routing daemon {} on {}", p.name, p.node),
-                ))
+            .flat_map(|n| {
+                n.processes()
+                    .iter()
+                    .filter_map(|p| {
+                        Some((
+                            p.process?,
+                            format!("routing daemon {} on {}", p.name, p.node),
+                        ))
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect()
     }
@@ -369,8 +393,12 @@ impl Routers {
     pub fn failures(&self) -> Vec<ServiceFailure> {
         self.nodes
             .iter()
-            .flat_map(|n| &n.processes)
-            .filter_map(Supervised::failure)
+            .flat_map(|n| {
+                n.processes()
+                    .iter()
+                    .filter_map(Supervised::failure)
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -388,8 +416,12 @@ impl Routers {
     /// none needs another to shut down; one at a time, twenty FRR nodes
     /// took seconds), keeps their logs as artifacts, and removes the run
     /// directory. Returns what could not be removed, as sentences.
-    pub async fn stop(&mut self) -> Vec<String> {
-        let all: Vec<Supervised> = self.nodes.drain(..).flat_map(|n| n.processes).collect();
+    pub async fn stop(&self) -> Vec<String> {
+        let all: Vec<Supervised> = self
+            .nodes
+            .iter()
+            .flat_map(|n| std::mem::take(&mut *n.processes()))
+            .collect();
         futures::future::join_all(all.into_iter().map(|p| p.stop(Duration::from_secs(2)))).await;
         match self.run.remove() {
             Ok(()) => Vec::new(),
@@ -398,6 +430,81 @@ impl Routers {
                 self.run.path().display()
             )],
         }
+    }
+}
+
+impl Routers {
+    /// Whether `node` runs routing daemons.
+    pub fn has_node(&self, node: &str) -> bool {
+        self.nodes.iter().any(|n| n.node == node)
+    }
+
+    /// Stops `node`'s daemons (SIGTERM to each, SIGKILL after `grace`; a
+    /// zero grace kills them at once, as a crash would): the routes they
+    /// installed go with them, as a router's do when it dies. Returns how
+    /// many daemons it stopped (0 if they were stopped already). Their
+    /// logs so far are kept as artifacts.
+    pub async fn stop_node(&self, node: &str, grace: Duration) -> usize {
+        let Some(r) = self.nodes.iter().find(|n| n.node == node) else {
+            return 0;
+        };
+        let taken = std::mem::take(&mut *r.processes());
+        let n = taken.len();
+        futures::future::join_all(taken.into_iter().map(|p| p.stop(grace))).await;
+        n
+    }
+
+    /// Starts `node`'s daemons again with the configuration they ran,
+    /// if a node fault stopped them; returns how many it started (0 if
+    /// they were running). Sockets and PID files a killed daemon left are
+    /// removed first, so a stale socket is never taken for a new one.
+    pub async fn start_node(&self, handle: &NodeHandle) -> Result<usize, RouterError> {
+        let Some(r) = self.nodes.iter().find(|n| n.node == handle.name) else {
+            return Ok(0);
+        };
+        if !r.processes().is_empty() {
+            return Ok(0);
+        }
+        remove_stale_sockets(r);
+        start_node(r, handle, &self.sink).await?;
+        Ok(r.processes().len())
+    }
+
+    /// The nodes whose daemons a node fault stopped.
+    pub fn stopped_nodes(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.processes().is_empty())
+            .map(|n| n.node.clone())
+            .collect()
+    }
+}
+
+/// Removes the sockets and PID files of `r`'s daemons (all stopped).
+fn remove_stale_sockets(r: &NodeRouter) {
+    let mut files = vec![r.dir.bird_socket(), r.dir.zserv_socket()];
+    for d in &r.frr_daemons {
+        files.push(r.dir.vty_socket(d));
+        files.push(r.dir.pid_file(d));
+    }
+    files.push(r.dir.pid_file("bird"));
+    for f in files {
+        // Missing is fine: a daemon stopped politely removes its own.
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+/// Starts `r`'s daemons; what it started is in `r.processes` even when a
+/// later step failed, so stopping stops it.
+async fn start_node(
+    r: &NodeRouter,
+    node: &NodeHandle,
+    sink: &Arc<dyn Sink>,
+) -> Result<(), RouterError> {
+    let generation = r.starts.fetch_add(1, Ordering::Relaxed) + 1;
+    match r.daemon {
+        Daemon::Bird => start_bird(r, node, generation, sink).await,
+        Daemon::Frr => start_frr(r, node, generation, sink).await,
     }
 }
 
@@ -470,11 +577,12 @@ fn config_error(node: &str, daemon: &'static str, path: &Path, message: String) 
 }
 
 async fn start_bird(
-    r: &mut NodeRouter,
+    r: &NodeRouter,
     node: &NodeHandle,
-    config: &str,
+    generation: u32,
     sink: &Arc<dyn Sink>,
 ) -> Result<(), RouterError> {
+    let config = &r.config;
     let files = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RouterError::Files { path, source }
@@ -502,18 +610,19 @@ async fn start_bird(
         "-P".into(),
         r.dir.pid_file("bird").display().to_string(),
     ];
-    let p = supervise::spawn(node, "bird", BIRD, &args, sink.clone())?;
+    let p = supervise::spawn(node, "bird", generation, BIRD, &args, sink.clone())?;
     let ready = wait_for_socket(&p, &socket).await;
-    r.processes.push(p);
+    r.processes().push(p);
     ready
 }
 
 async fn start_frr(
-    r: &mut NodeRouter,
+    r: &NodeRouter,
     node: &NodeHandle,
-    config: &str,
+    generation: u32,
     sink: &Arc<dyn Sink>,
 ) -> Result<(), RouterError> {
+    let config = &r.config;
     let files = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RouterError::Files { path, source }
@@ -527,7 +636,6 @@ async fn start_frr(
     let state = state.display().to_string();
     let conf = r.dir.config("frr.conf");
     std::fs::write(&conf, config).map_err(files(&conf))?;
-    r.frr_daemons = frr_daemons(config);
     let dir = r.dir.path().display().to_string();
     let zserv = r.dir.zserv_socket().display().to_string();
     let pid_files: Vec<String> = r
@@ -580,6 +688,7 @@ async fn start_frr(
     let zebra = supervise::spawn(
         node,
         "frr-zebra",
+        generation,
         "unshare",
         &argv("zebra", &pid_files[0]),
         sink.clone(),
@@ -589,21 +698,35 @@ async fn start_frr(
         Ok(()) => wait_for_socket(&zebra, &r.dir.zserv_socket()).await,
         e => e,
     };
-    r.processes.push(zebra);
+    r.processes().push(zebra);
     ready?;
+    let mut started = Vec::new();
     for (daemon, pid_file) in daemons.iter().zip(&pid_files).skip(1) {
         let p = supervise::spawn(
             node,
             &format!("frr-{daemon}"),
+            generation,
             "unshare",
             &argv(daemon, pid_file),
             sink.clone(),
-        )?;
-        r.processes.push(p);
+        );
+        match p {
+            Ok(p) => started.push(p),
+            Err(e) => {
+                r.processes().extend(started);
+                return Err(e);
+            }
+        }
     }
-    for (p, daemon) in r.processes.iter().zip(&daemons).skip(1) {
-        wait_for_socket(p, &r.dir.vty_socket(daemon)).await?;
+    let mut ready = Ok(());
+    for (p, daemon) in started.iter().zip(daemons.iter().skip(1)) {
+        ready = wait_for_socket(p, &r.dir.vty_socket(daemon)).await;
+        if ready.is_err() {
+            break;
+        }
     }
+    r.processes().extend(started);
+    ready?;
     let conf_s = conf.display().to_string();
     let (ok, message) = run_tool(VTYSH, &["--vty_socket", &dir, "-f", &conf_s], &r.node).await?;
     if !ok {

@@ -48,9 +48,13 @@ fn describe(status: Option<std::process::ExitStatus>) -> String {
 }
 
 /// Starts `program ARGS` on `node` and supervises it.
+///
+/// `generation` counts the node's starts: the log of a daemon a node fault
+/// restarted is kept as `NAME.2.log` beside the first start's `NAME.log`.
 pub(crate) fn spawn(
     node: &NodeHandle,
     name: &str,
+    generation: u32,
     program: &str,
     args: &[String],
     sink: Arc<dyn Sink>,
@@ -84,6 +88,11 @@ pub(crate) fn spawn(
     let done = {
         let failure = failure.clone();
         let (node_name, name) = (node.name.clone(), name.to_string());
+        let log_name = if generation > 1 {
+            format!("router/{node_name}/{name}.{generation}.log")
+        } else {
+            format!("router/{node_name}/{name}.log")
+        };
         let (out, err) = (out.clone(), err.clone());
         tokio::spawn(async move {
             let mut stop_rx = stop_rx;
@@ -113,7 +122,7 @@ pub(crate) fn spawn(
             }
             if !log.is_empty() {
                 sink.artifact(Artifact {
-                    name: format!("router/{node_name}/{name}.log"),
+                    name: log_name,
                     media_type: "text/plain".into(),
                     content: log,
                 });

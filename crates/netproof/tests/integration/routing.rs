@@ -140,3 +140,149 @@ fn netns_a_sigkilled_routing_lab_leaves_no_daemon_or_run_directory_after_gc() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// client -- r1 -- r2 -- r3 -- server, and r1 -- r4 -- r3 the costly way
+/// round: OSPF with BFD on a ring of four routers.
+const RING: &str = r#"
+[plan]
+name = "router-faults"
+summary = "A router's daemons killed and started again by node faults"
+backend = "netns"
+seed = 5
+
+[[node]]
+name = "client"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "r2"
+role = "router"
+[[node]]
+name = "r3"
+role = "router"
+[[node]]
+name = "r4"
+role = "router"
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "r1"]
+[[link]]
+ends = ["r1", "r2"]
+ospf = { hello = "1s", dead = "4s" }
+bfd = true
+[[link]]
+ends = ["r2", "r3"]
+ospf = { hello = "1s", dead = "4s" }
+bfd = true
+[[link]]
+ends = ["r1", "r4"]
+ospf = { hello = "1s", dead = "4s" }
+bfd = true
+cost = 50
+[[link]]
+ends = ["r4", "r3"]
+ospf = { hello = "1s", dead = "4s" }
+bfd = true
+cost = 50
+[[link]]
+ends = ["r3", "server"]
+
+[[service]]
+name = "echo"
+node = "server"
+command = ["{netproof}", "probe", "serve", "--udp", "{addr:server}:7007"]
+ready = { command = ["{netproof}", "probe", "udp-echo", "{addr:server}:7007", "--packets", "1", "--wait", "200ms"] }
+
+[[case]]
+id = "RF-01"
+title = "r2's routing daemons die: r1 routes around r2 once BFD says so"
+monitor_routes = ["r1"]
+steps = [
+  { kind = "udp_echo", name = "stream", from = "client", to = "server:7007", packets = 7000, interval = "1ms", wait = "200ms", convergence = true },
+  { kind = "fault", name = "crash", fault = "node_kill", node = "r2", at = "300ms" },
+  { kind = "fault", name = "boot", fault = "node_start", node = "r2", at = "6500ms" },
+]
+# The routing process dies, not the router: r2's table keeps forwarding
+# what r1 still sends it (a headless router), so the stream loses little
+# then. What shows the daemons died is r1 losing r2's routes once BFD
+# (900 ms) declared r2 down and r1 re-originated its router-LSA (at once
+# on FRR; BIRD waits out OSPF's 5 s MinLSInterval, hence the long
+# window). A restarted daemon flushes the routes its predecessor left
+# before it has learnt new ones, so r2 may drop what r1 sends it for a
+# moment: BIRD lost about half a second here.
+expect = [
+  "count(route.change{node='r1', event='del'}) >= 1",
+  "max(convergence.loss_time) < 2s",
+]
+"#;
+
+/// `node_kill` and `node_start` of a router reach its routing daemons:
+/// the neighbour sees it go (its routes through r2 deleted), the events
+/// say how many daemons each fault touched, the killed daemons are not
+/// counted as failures, and the lab comes down whole.
+fn router_faults_on(daemon: &str) {
+    let before = crate::netns::census();
+    let s = Scratch::new();
+    let plan = s.plan("ring.toml", RING);
+    let o = s.netproof(&["run", plan.to_str().unwrap(), "--routing-daemon", daemon]);
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let report: Vec<String> = data.expectations.iter().map(|e| format!("{e:?}")).collect();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{daemon}: {}\n{report:#?}",
+        show(&o)
+    );
+    let event = |kind: &str| {
+        data.events
+            .iter()
+            .find(|e| e.kind == kind)
+            .unwrap_or_else(|| panic!("{daemon}: no {kind} event"))
+    };
+    let (kill, start) = (event("fault.node_kill"), event("fault.node_start"));
+    assert!(
+        kill.message.contains("routing daemon(s)") && !kill.message.contains(" 0 routing"),
+        "{daemon}: {}",
+        kill.message
+    );
+    assert!(
+        start.message.contains("routing daemon(s)"),
+        "{daemon}: {}",
+        start.message
+    );
+    // r1 deleted a route between the kill and the start: r2's daemons
+    // were really gone.
+    let dels: Vec<_> = data
+        .samples
+        .iter()
+        .filter(|r| {
+            r.sample.metric == "route.change"
+                && r.sample.labels["event"] == "del"
+                && r.sample.time.0 > kill.time.0
+                && r.sample.time.0 < start.time.0
+        })
+        .collect();
+    assert!(
+        !dels.is_empty(),
+        "{daemon}: r1 lost no route while r2 was down"
+    );
+    assert!(
+        !data.events.iter().any(|e| e.kind == "router.exit"),
+        "{daemon}: a fault's kill was reported as a daemon failure"
+    );
+    crate::netns::assert_back_to(&before);
+}
+
+#[test]
+fn netns_node_kill_and_start_of_a_bird_router_reach_its_daemons() {
+    router_faults_on("bird");
+}
+
+#[test]
+fn netns_node_kill_and_start_of_an_frr_router_reach_its_daemons() {
+    router_faults_on("frr");
+}
