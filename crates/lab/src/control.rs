@@ -83,9 +83,13 @@ pub enum FaultError {
     /// A service could not be started again.
     #[error(transparent)]
     Service(#[from] LabError),
-    /// A node's routing daemons could not be started again.
+    /// A node's routing daemons could not be started again, or did not
+    /// take a routing change.
     #[error(transparent)]
     Router(#[from] RouterError),
+    /// A routing fault in a lab without routing daemons.
+    #[error("routing faults need routing daemons, and this lab runs none")]
+    NoRouters,
     /// A link's emulator did not take the change.
     #[error("{0}")]
     Emulator(std::io::Error),
@@ -627,6 +631,36 @@ impl Control {
                     &[("node", node.name())],
                 );
             }
+            Fault::RouteWithdraw { node, prefix } | Fault::RouteAnnounce { node, prefix } => {
+                let routers = self.routers().ok_or(FaultError::NoRouters)?;
+                let what = if matches!(fault, Fault::RouteWithdraw { .. }) {
+                    routers.withdraw(node.name(), *prefix).await?
+                } else {
+                    routers.announce(node.name(), *prefix).await?
+                };
+                self.event(
+                    sink,
+                    &kind,
+                    what,
+                    &[("node", node.name()), ("prefix", &prefix.to_string())],
+                );
+            }
+            Fault::BgpPolicy {
+                ends,
+                a_to_b,
+                b_to_a,
+            } => {
+                let routers = self.routers().ok_or(FaultError::NoRouters)?;
+                let what = routers
+                    .set_policy(ends, a_to_b.as_ref(), b_to_a.as_ref())
+                    .await?;
+                self.event(
+                    sink,
+                    &kind,
+                    what,
+                    &[("session", &format!("{}--{}", ends[0], ends[1]))],
+                );
+            }
             Fault::Restore => {
                 self.restore(sink).await?;
             }
@@ -661,6 +695,10 @@ impl Control {
                 self.set_rate(i, l.plan_tbf).await?;
             }
             lock(&self.state).reshaped.remove(&i);
+        }
+        // Intents first: a stopped daemon then starts with the plan's.
+        if let Some(r) = self.routers() {
+            r.restore_intents().await?;
         }
         self.start_routers(None).await?;
         self.start_stopped(None).await?;
@@ -789,7 +827,7 @@ impl Control {
         let stopped = lock(&self.services).running.iter().any(Option::is_none)
             || self
                 .routers()
-                .is_some_and(|r| !r.stopped_nodes().is_empty());
+                .is_some_and(|r| !r.stopped_nodes().is_empty() || r.intents_changed());
         !st.down.is_empty() || !st.reshaped.is_empty() || !st.blackholed.is_empty() || stopped
     }
 }

@@ -437,6 +437,10 @@ pub struct Lab {
     entry: registry::Entry,
     /// The routing daemons, once [`Lab::start_routers`] started them.
     routers: Option<Arc<router::Routers>>,
+    /// What converged routing means for the plan's daemons, once
+    /// [`Lab::bring_up_routing`] waited for it: a restore waits for it
+    /// again.
+    routing_expect: Option<router::Expectations>,
 }
 
 impl Lab {
@@ -722,6 +726,7 @@ impl PlannedLab {
             registry,
             entry,
             routers: None,
+            routing_expect: None,
         };
         // Routing before services: a service may need routes to start.
         if !router_configs.is_empty()
@@ -889,6 +894,7 @@ impl Lab {
                     node: c.node().to_string(),
                     daemon: c.daemon(),
                     config: c.files.first()?.text.clone(),
+                    intent: Some(c.intent.clone()),
                 })
             })
             .collect();
@@ -903,9 +909,11 @@ impl Lab {
             }
             return Err(e);
         }
+        let expect = router::expectations(configs);
         let took = self
-            .wait_converged(&router::expectations(configs), CONVERGE_WITHIN, cancel)
+            .wait_converged(&expect, CONVERGE_WITHIN, cancel)
             .await?;
+        self.routing_expect = Some(expect);
         sink.event(Event::new(
             "lab.routing_converged",
             Severity::Info,
@@ -944,12 +952,31 @@ impl Lab {
     }
 
     /// Returns the lab to the plan's state if a fault changed it.
+    ///
+    /// With routing daemons, the plan's state includes converged routing:
+    /// after putting links, daemons and intents back, it waits (at most
+    /// [`CONVERGE_WITHIN`]) until every session is established and every
+    /// expected route installed again, so the next case does not start
+    /// while a session cut by this one is still coming back.
     pub async fn restore(&self, sink: &dyn Sink) -> Result<(), control::FaultError> {
-        if self.control.is_changed() {
-            self.control.restore(sink).await
-        } else {
-            Ok(())
+        if !self.control.is_changed() {
+            return Ok(());
         }
+        self.control.restore(sink).await?;
+        if let Some(expect) = &self.routing_expect {
+            let took = self
+                .wait_converged(expect, CONVERGE_WITHIN, &Cancel::new())
+                .await?;
+            sink.event(Event::new(
+                "lab.routing_converged",
+                Severity::Info,
+                format!(
+                    "routing converged again {:.2} s after the restore",
+                    took.as_secs_f64()
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Stops every service (in reverse start order) and keeps their output

@@ -31,6 +31,7 @@
 //! (`ospfd-gr.json`, `ospf6d-gr.json`, `ospf6d-at-seq-no.dat`: graceful
 //! restart and sequence numbers), so nodes never read each other's.
 
+pub mod change;
 pub mod config;
 pub mod control;
 mod expect;
@@ -87,6 +88,9 @@ pub struct RouterSpec {
     /// and staticd always, ospfd, ospf6d, bgpd and bfdd when it configures
     /// them).
     pub config: String,
+    /// The intent the configuration was rendered from, when it was (not
+    /// for a configuration written by hand): routing faults change it.
+    pub intent: Option<config::RouterIntent>,
 }
 
 /// Why daemons could not be started or did not converge.
@@ -212,8 +216,14 @@ pub(crate) struct NodeRouter {
     pub(crate) dir: NodeDir,
     /// For FRR, which daemons run (`zebra`, `ospfd`, ...).
     pub(crate) frr_daemons: Vec<&'static str>,
-    /// The configuration it runs, for a start after a node fault.
+    /// The configuration it was started with.
     config: String,
+    /// The plan's intent for the node, when the configuration was
+    /// rendered from one.
+    plan_intent: Option<config::RouterIntent>,
+    /// The intent it runs now: the plan's until a routing fault changes
+    /// it.
+    intent: Mutex<Option<config::RouterIntent>>,
     /// Its running processes; empty while a node fault has it stopped.
     processes: Mutex<Vec<Supervised>>,
     /// How many times it has been started (1 after the lab's start), so
@@ -224,6 +234,27 @@ pub(crate) struct NodeRouter {
 impl NodeRouter {
     fn processes(&self) -> std::sync::MutexGuard<'_, Vec<Supervised>> {
         self.processes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn intent(&self) -> std::sync::MutexGuard<'_, Option<config::RouterIntent>> {
+        self.intent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn current_intent(&self) -> Option<config::RouterIntent> {
+        self.intent().clone()
+    }
+
+    /// The configuration to start with: rendered from the current intent
+    /// (a routing fault may have changed it before a node fault stopped
+    /// the daemons), else the one given.
+    fn current_config(&self) -> String {
+        match self.current_intent() {
+            Some(i) => match self.daemon {
+                Daemon::Bird => config::bird::render(&i).text,
+                Daemon::Frr => config::frr::render(&i).text,
+            },
+            None => self.config.clone(),
+        }
     }
 }
 
@@ -334,6 +365,8 @@ impl Routers {
                             Daemon::Frr => frr_daemons(&spec.config),
                         },
                         config: spec.config.clone(),
+                        plan_intent: spec.intent.clone(),
+                        intent: Mutex::new(spec.intent.clone()),
                         processes: Mutex::default(),
                         starts: AtomicU32::new(0),
                     },
@@ -582,18 +615,15 @@ async fn start_bird(
     generation: u32,
     sink: &Arc<dyn Sink>,
 ) -> Result<(), RouterError> {
-    let config = &r.config;
     let files = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RouterError::Files { path, source }
     };
     r.dir.create(None).map_err(files(r.dir.path()))?;
-    let conf = r.dir.config("bird.conf");
-    // Appended, so the lines the daemon names are the renderer's lines:
-    // with `-f` BIRD logs to syslog unless told otherwise, and its log
-    // belongs with the run.
-    let text = format!("{config}\nlog stderr all;\n");
-    std::fs::write(&conf, text).map_err(files(&conf))?;
+    // The log line is appended, so the lines the daemon names are the
+    // renderer's lines: with `-f` BIRD logs to syslog unless told
+    // otherwise, and its log belongs with the run.
+    let conf = change::write_bird_config(r, &r.current_config())?;
     let conf_s = conf.display().to_string();
     // `bird -p` parses and exits: a refusal is found before anything runs.
     let (ok, message) = run_tool(BIRD, &["-p", "-c", &conf_s], &r.node).await?;
@@ -622,7 +652,7 @@ async fn start_frr(
     generation: u32,
     sink: &Arc<dyn Sink>,
 ) -> Result<(), RouterError> {
-    let config = &r.config;
+    let config = &r.current_config();
     let files = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RouterError::Files { path, source }

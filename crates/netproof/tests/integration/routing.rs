@@ -286,3 +286,31 @@ fn netns_node_kill_and_start_of_a_bird_router_reach_its_daemons() {
 fn netns_node_kill_and_start_of_an_frr_router_reach_its_daemons() {
     router_faults_on("frr");
 }
+
+/// The eBGP example's four cases on FRR (the examples test runs them on
+/// BIRD, the default): a cut link, a withdrawn prefix and a policy
+/// change each move the traffic, and each restore waits for the routing
+/// to converge again before the next case.
+#[test]
+fn netns_ebgp_example_withdraws_and_changes_policy_on_frr() {
+    let s = Scratch::new();
+    let plan = crate::repo().join("plans/examples/ebgp-two-isps.toml");
+    let o = s.netproof(&["run", plan.to_str().unwrap(), "--routing-daemon", "frr"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    for kind in ["fault.route_withdraw", "fault.bgp_policy"] {
+        let e = data
+            .events
+            .iter()
+            .find(|e| e.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} event"));
+        assert!(e.message.contains("FRR changed in place"), "{}", e.message);
+    }
+    let again = data
+        .events
+        .iter()
+        .filter(|e| e.kind == "lab.routing_converged" && e.message.contains("after the restore"))
+        .count();
+    assert_eq!(again, 3, "one wait per restore of EB-02, EB-03 and EB-04");
+}

@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Arg, ByteRange, DnsName, IpNet, LinkImpairments, RecordType, Span, Url};
+use super::{Arg, BgpPolicy, ByteRange, DnsName, IpNet, LinkImpairments, RecordType, Span, Url};
 
 /// A node of the plan: its position in [`Plan::nodes`](super::Plan::nodes)
 /// and its name. Made only by validation, so it always names a node of the
@@ -413,6 +413,33 @@ pub enum Fault {
         /// The node.
         node: NodeId,
     },
+    /// `route_withdraw`: a daemon-owned node stops originating one of the
+    /// prefixes (or generated blocks) its `originate` lists.
+    RouteWithdraw {
+        /// The node.
+        node: NodeId,
+        /// The prefix, as `originate` lists it (a generated block by its
+        /// `within`).
+        prefix: IpNet,
+    },
+    /// `route_announce`: the node originates a withdrawn prefix again.
+    RouteAnnounce {
+        /// The node.
+        node: NodeId,
+        /// The prefix, as `originate` lists it.
+        prefix: IpNet,
+    },
+    /// `bgp_policy`: a BGP session's policy changes while it runs; each
+    /// direction given replaces that direction's policy whole.
+    BgpPolicy {
+        /// The session's ends, in the order its `[[bgp]]` table writes
+        /// them.
+        ends: [String; 2],
+        /// What `ends[0]` announces to `ends[1]` from now on.
+        a_to_b: Option<BgpPolicy>,
+        /// What `ends[1]` announces to `ends[0]` from now on.
+        b_to_a: Option<BgpPolicy>,
+    },
     /// `restore`: every link up with the plan's properties, every service
     /// running.
     Restore,
@@ -431,6 +458,9 @@ impl Fault {
             Fault::NodeStop { .. } => "node_stop",
             Fault::NodeKill { .. } => "node_kill",
             Fault::NodeStart { .. } => "node_start",
+            Fault::RouteWithdraw { .. } => "route_withdraw",
+            Fault::RouteAnnounce { .. } => "route_announce",
+            Fault::BgpPolicy { .. } => "bgp_policy",
             Fault::Restore => "restore",
         }
     }
@@ -444,9 +474,12 @@ impl Fault {
             Fault::LinkFlap { link, .. }
             | Fault::LinkSet { link, .. }
             | Fault::LinkBlackhole { link } => &link.ends()[0],
-            Fault::NodeStop { node } | Fault::NodeKill { node } | Fault::NodeStart { node } => {
-                node.name()
-            }
+            Fault::NodeStop { node }
+            | Fault::NodeKill { node }
+            | Fault::NodeStart { node }
+            | Fault::RouteWithdraw { node, .. }
+            | Fault::RouteAnnounce { node, .. } => node.name(),
+            Fault::BgpPolicy { ends, .. } => &ends[0],
             Fault::Restore => "",
         }
     }

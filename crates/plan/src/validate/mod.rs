@@ -97,6 +97,17 @@ pub(crate) fn plan(
         lans: &lans,
     };
     routing::cross_check(ck, &cx, read, &mut nodes, &mut bgp);
+    if nodes.iter().all(Option::is_some) && bgp.iter().all(Option::is_some) {
+        names.routing = Some(RoutingFacts {
+            originates: nodes
+                .iter()
+                .flatten()
+                .filter(|n| n.routing != crate::model::Routing::Static)
+                .map(|n| (n.name.clone(), n.originate.clone()))
+                .collect(),
+            sessions: bgp.iter().flatten().map(|b| b.ends.clone()).collect(),
+        });
+    }
     let service_tables = tables(ck, root.get("service"), "service");
     let services = service::validate(ck, &names, &service_tables);
     names.services = services
@@ -197,6 +208,18 @@ pub(crate) struct Names {
     /// The plan's service names, once every `[[service]]` validated
     /// (`None` while one has an error, so it is not reported as missing).
     services: Option<Vec<String>>,
+    /// What routing faults check against, once nodes and sessions are
+    /// validated (`None` while one has an error).
+    pub(crate) routing: Option<RoutingFacts>,
+}
+
+/// The routing facts a routing fault is checked against.
+#[derive(Debug, Default)]
+pub(crate) struct RoutingFacts {
+    /// Per daemon-owned node, what its `originate` lists.
+    pub(crate) originates: Vec<(String, Vec<crate::model::Originate>)>,
+    /// Each BGP session's ends, in the order its `[[bgp]]` writes them.
+    pub(crate) sessions: Vec<[String; 2]>,
 }
 
 impl Names {
@@ -226,6 +249,7 @@ impl Names {
             names,
             links: Vec::new(),
             services: None,
+            routing: None,
         }
     }
 

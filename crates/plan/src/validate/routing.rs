@@ -400,7 +400,7 @@ pub(super) fn sessions(
 }
 
 /// A session's `a_to_b` or `b_to_a`.
-fn policy(
+pub(super) fn policy(
     ck: &mut Checker<'_>,
     cx: &Context<'_>,
     t: &Table<'_, '_>,
@@ -475,7 +475,7 @@ fn community(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<(u16, u16)> {
 }
 
 /// A network prefix inside the lab ranges (unless `--allow-external`).
-fn network(ck: &mut Checker<'_>, cx: &Context<'_>, s: &Str<'_>) -> Option<IpNet> {
+pub(super) fn network(ck: &mut Checker<'_>, cx: &Context<'_>, s: &Str<'_>) -> Option<IpNet> {
     match prefix::parse_network(s.value) {
         Ok(net) => external_allowed(ck, cx, net.addr(), s.span).then_some(net),
         Err(e) => {

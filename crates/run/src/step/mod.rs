@@ -357,6 +357,15 @@ fn describe_fault(f: &netproof_plan::Fault) -> String {
         Fault::NodeStop { node } => format!("fault: stop the services of `{node}`"),
         Fault::NodeKill { node } => format!("fault: kill the services of `{node}` (SIGKILL)"),
         Fault::NodeStart { node } => format!("fault: start the services of `{node}` again"),
+        Fault::RouteWithdraw { node, prefix } => {
+            format!("fault: `{node}` withdraws {prefix}")
+        }
+        Fault::RouteAnnounce { node, prefix } => {
+            format!("fault: `{node}` announces {prefix} again")
+        }
+        Fault::BgpPolicy { ends, .. } => {
+            format!("fault: new policy on BGP session {}--{}", ends[0], ends[1])
+        }
         Fault::Restore => "fault: restore the lab to the plan's state".into(),
     }
 }

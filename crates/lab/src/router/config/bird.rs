@@ -351,6 +351,11 @@ fn bgp(w: &mut Writer, r: &RouterIntent, n: &BgpNeighbour) {
     // time, and bring-up must take seconds, not minutes.
     w.line(s, "  connect delay time 1;");
     w.line(s, "  connect retry time 5;");
+    // After a session fails (a cut link, a hold timer or BFD), BIRD waits
+    // `error wait time` before it tries again: 60 s at least by default,
+    // so a restored link's session came back after 55 s. FRR retries at
+    // its connect timer; this makes BIRD do the same.
+    w.line(s, "  error wait time 1, 5;");
     if n.bfd.is_some() {
         w.line(s, "  bfd on;");
     }

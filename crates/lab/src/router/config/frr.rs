@@ -182,7 +182,9 @@ fn profile(b: Bfd) -> String {
 
 /// A neighbour's route map (and prefix list) name in one direction:
 /// `r2-4-in`.
-fn map_name(n: &BgpNeighbour, dir: &str) -> String {
+/// The route map (and prefix list) of neighbour `n`'s `dir` (`in` or
+/// `out`) policy.
+pub(crate) fn map_name(n: &BgpNeighbour, dir: &str) -> String {
     format!("{}-{}-{dir}", n.peer, n.family.digit())
 }
 
@@ -270,6 +272,19 @@ fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
         route_map(w, n, "in", &n.import, None);
         route_map(w, n, "out", &n.export, Some(n.local_as));
     }
+}
+
+/// The text of [`route_map`] alone, for a policy changed while the
+/// daemon runs.
+pub(crate) fn route_map_text(
+    n: &BgpNeighbour,
+    dir: &str,
+    p: &Policy,
+    local_as: Option<u32>,
+) -> String {
+    let mut w = Writer::default();
+    route_map(&mut w, n, dir, p, local_as);
+    w.finish("change.conf").text
 }
 
 /// A route map with its prefix list: `deny` for a policy that passes

@@ -241,7 +241,7 @@ pub struct Policy {
 
 impl Policy {
     /// The announcing end's half of `p` for `family`.
-    fn export(p: &BgpPolicy, family: Family) -> Policy {
+    pub fn export(p: &BgpPolicy, family: Family) -> Policy {
         Policy {
             prefixes: only(p, family),
             local_pref: None,
@@ -252,7 +252,7 @@ impl Policy {
     }
 
     /// The receiving end's half of `p` for `family`.
-    fn import(p: &BgpPolicy, family: Family) -> Policy {
+    pub fn import(p: &BgpPolicy, family: Family) -> Policy {
         Policy {
             prefixes: only(p, family),
             local_pref: p.local_pref,

@@ -625,3 +625,59 @@ fn a_generated_block_of_100000_prefixes_renders_one_route_each() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// What FRR is told for routing faults: only the difference, in FRR's
+/// own commands, and a soft clear of each neighbour whose policy changed.
+#[test]
+fn frr_delta_withdraws_prefixes_and_replaces_changed_route_maps_only() {
+    use crate::router::change::frr_delta;
+    let cs = configs(EBGP, Daemon::Frr);
+    let a = intent_of(&cs, "isp-a").clone();
+    // Nothing changed: nothing to say.
+    assert_eq!(frr_delta(&a, &a), (String::new(), Vec::new()));
+
+    // The generated block withdrawn: its three prefixes, nothing else.
+    let mut fewer = a.clone();
+    fewer
+        .originate
+        .retain(|o| !matches!(o.what, netproof_plan::Originate::Generated { .. }));
+    let (cmds, clears) = frr_delta(&a, &fewer);
+    assert_eq!(
+        cmds,
+        "no ip route 198.18.64.0/24 blackhole\nno ip route 198.18.65.0/24 blackhole\nno ip route 198.18.66.0/24 blackhole\n"
+    );
+    assert!(clears.is_empty());
+    // And announced again: the same three, added.
+    let (cmds, _) = frr_delta(&fewer, &a);
+    assert_eq!(
+        cmds.lines().filter(|l| l.starts_with("ip route ")).count(),
+        3
+    );
+
+    // isp-b's import of what isp-a announces gets local preference 50:
+    // its IPv4 and IPv6 `in` maps are replaced, prefix lists included,
+    // and those neighbours cleared inbound.
+    let b = intent_of(&cs, "isp-b").clone();
+    let mut lower = b.clone();
+    let policy = netproof_plan::BgpPolicy {
+        local_pref: Some(50),
+        ..Default::default()
+    };
+    for n in &mut lower.bgp {
+        n.import = super::Policy::import(&policy, n.family);
+    }
+    let (cmds, clears) = frr_delta(&b, &lower);
+    assert!(cmds.contains("no route-map isp-a-4-in\n"), "{cmds}");
+    assert!(cmds.contains("no ip prefix-list isp-a-4-in\n"), "{cmds}");
+    assert!(
+        cmds.contains("route-map isp-a-4-in permit 10\n set local-preference 50\n"),
+        "{cmds}"
+    );
+    assert!(!cmds.contains("-out"), "export maps untouched: {cmds}");
+    assert_eq!(clears.len(), 2, "{clears:?}");
+    assert!(
+        clears
+            .iter()
+            .all(|c| c.starts_with("clear bgp ") && c.ends_with(" soft in"))
+    );
+}

@@ -117,11 +117,13 @@ async fn exercise(lab: &mut Lab, sink: &Arc<MemorySink>, cancel: &Cancel) -> Res
             node: "a".into(),
             daemon: Daemon::Bird,
             config: bird_config(a.addr, b_link),
+            intent: None,
         },
         RouterSpec {
             node: "b".into(),
             daemon: Daemon::Frr,
             config: frr_config(b.addr, a_link),
+            intent: None,
         },
     ];
     let expect = Expectations {

@@ -87,6 +87,7 @@ fn ospf_ring(lab: &Lab, daemons: &[Daemon]) -> (Vec<RouterSpec>, Expectations) {
             node: node.clone(),
             daemon,
             config: config(daemon, &node, &addr(i).to_string(), &peers),
+            intent: None,
         });
         for p in &peers {
             let j: usize = p[1..].parse().expect("rN");

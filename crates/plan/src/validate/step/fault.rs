@@ -20,6 +20,9 @@ pub(super) const FAULTS: &[(&str, &[&str])] = &[
     ("node_stop", &["node"]),
     ("node_kill", &["node"]),
     ("node_start", &["node"]),
+    ("route_withdraw", &["node", "prefix"]),
+    ("route_announce", &["node", "prefix"]),
+    ("bgp_policy", &["session", "a_to_b", "b_to_a"]),
     ("restore", &[]),
 ];
 /// `link_set` takes the link and any of a link's impairment keys.
@@ -54,7 +57,9 @@ pub(super) fn fault(
         return None;
     };
     // Keys of other faults are errors here, so a typo cannot pass silently.
-    let fault_keys = ["link", "links", "node", "period", "flaps"];
+    let fault_keys = [
+        "link", "links", "node", "period", "flaps", "prefix", "session",
+    ];
     let mut ok = true;
     for &key in fault_keys.iter().chain(&LINK_SET_KEYS[1..]) {
         if let Some(v) = t.get(key)
@@ -78,6 +83,14 @@ pub(super) fn fault(
         }
     }
     let link_fault = needs.contains(&"link") || needs.contains(&"links");
+    let routing_fault = matches!(name, "route_withdraw" | "route_announce" | "bgp_policy");
+    if routing_fault && cx.backend != crate::model::Backend::Netns {
+        ck.report(
+            Finding::new(which.span, format!("fault `{name}` changes what a routing daemon does, and routing daemons need the netns backend"), "needs the netns backend")
+                .hint("run on the netns backend (`backend = \"netns\"` or `--backend netns`)"),
+        );
+        ok = false;
+    }
     if link_fault && cx.backend != crate::model::Backend::Netns {
         ck.report(
             Finding::new(which.span, format!("fault `{name}` changes a link, which the {} backend does not have", cx.backend.as_str()), "needs the netns backend")
@@ -178,9 +191,154 @@ pub(super) fn fault(
                 _ => Fault::NodeStart { node },
             }
         }
+        "route_withdraw" | "route_announce" => {
+            let node = t
+                .require(
+                    ck,
+                    "node",
+                    "add `node = \"...\"`, the router that originates the prefix",
+                )
+                .and_then(|v| v.str(ck))
+                .and_then(|s| names.resolve_id(ck, &s));
+            let prefix = t
+                .require(
+                    ck,
+                    "prefix",
+                    "add `prefix = \"198.18.20.0/24\"`, one the node's `originate` lists",
+                )
+                .and_then(|v| v.str(ck));
+            let prefix = prefix.and_then(|p| {
+                let net = crate::validate::routing::network(ck, cx, &p)?;
+                Some((net, p.span))
+            });
+            let (node, (prefix, span)) = (node?, prefix?);
+            originated(ck, names, node.name(), prefix, span)?;
+            if name == "route_withdraw" {
+                Fault::RouteWithdraw { node, prefix }
+            } else {
+                Fault::RouteAnnounce { node, prefix }
+            }
+        }
+        "bgp_policy" => {
+            let session = t
+                .require(
+                    ck,
+                    "session",
+                    "add `session = \"a--b\"`, the `[[bgp]]` session by its ends",
+                )
+                .and_then(|v| v.str(ck))
+                .and_then(|s| session(ck, names, &s));
+            let a_to_b = t
+                .has("a_to_b")
+                .then(|| crate::validate::routing::policy(ck, cx, t, "a_to_b"));
+            let b_to_a = t
+                .has("b_to_a")
+                .then(|| crate::validate::routing::policy(ck, cx, t, "b_to_a"));
+            if a_to_b.is_none() && b_to_a.is_none() {
+                ck.report(
+                    Finding::new(which.span, "`bgp_policy` changes nothing".to_string(), "no policy")
+                        .hint("give the new policy of a direction: `a_to_b = { local_pref = 50 }` (what the session's first end announces to the second) or `b_to_a`"),
+                );
+                return None;
+            }
+            Fault::BgpPolicy {
+                ends: session?,
+                a_to_b: crate::validate::optional(a_to_b)?,
+                b_to_a: crate::validate::optional(b_to_a)?,
+            }
+        }
         _ => Fault::Restore,
     };
     ok.then_some(fault)
+}
+
+/// Checks that `node` is daemon-owned and its `originate` lists `prefix`
+/// (a generated block by its `within`).
+fn originated(
+    ck: &mut Checker<'_>,
+    names: &Names,
+    node: &str,
+    prefix: crate::model::IpNet,
+    span: crate::model::Span,
+) -> Option<()> {
+    use crate::model::Originate;
+    // With errors elsewhere in the routing, those are what to fix first.
+    let facts = names.routing.as_ref()?;
+    let Some((_, list)) = facts.originates.iter().find(|(n, _)| n == node) else {
+        ck.report(
+            Finding::new(span, format!("node `{node}` runs no routing daemon, so it originates nothing to withdraw or announce"), "no routing daemon")
+                .hint(format!("give `{node}` a routing daemon (`routing = \"bird\"` or `\"frr\"`) and list the prefix in its `originate`")),
+        );
+        return None;
+    };
+    let listed = list.iter().any(|o| match o {
+        Originate::Prefix(p) => *p == prefix,
+        Originate::Generated { within, .. } => *within == prefix,
+        Originate::Loopback => false,
+    });
+    if !listed {
+        let have: Vec<String> = list
+            .iter()
+            .filter_map(|o| match o {
+                Originate::Prefix(p) => Some(format!("`{p}`")),
+                Originate::Generated { within, .. } => Some(format!("`{within}`")),
+                Originate::Loopback => None,
+            })
+            .collect();
+        ck.report(
+            Finding::new(
+                span,
+                format!("node `{node}` does not originate `{prefix}`"),
+                "not in its `originate`",
+            )
+            .hint(if have.is_empty() {
+                format!("`{node}` originates no prefix; add it to the node's `originate`")
+            } else {
+                format!("`{node}` originates {}", have.join(", "))
+            }),
+        );
+        return None;
+    }
+    Some(())
+}
+
+/// Resolves `a--b` to a `[[bgp]]` session's ends, in the order the
+/// session writes them (so `a_to_b` means what it means there).
+fn session(ck: &mut Checker<'_>, names: &Names, s: &crate::tree::Str<'_>) -> Option<[String; 2]> {
+    let Some((a, b)) = s.value.split_once("--") else {
+        ck.report(
+            Finding::new(s.span, format!("`{}` is not a session", s.value), "not `a--b`")
+                .hint("name a BGP session by its two ends, as its `[[bgp]]` table writes them: `\"isp-a--edge\"`"),
+        );
+        return None;
+    };
+    let facts = names.routing.as_ref()?;
+    if facts.sessions.iter().any(|e| e[0] == a && e[1] == b) {
+        return Some([a.to_string(), b.to_string()]);
+    }
+    let hint = if facts.sessions.iter().any(|e| e[0] == b && e[1] == a) {
+        format!(
+            "the session is written `ends = [\"{b}\", \"{a}\"]`: name it `{b}--{a}`, so `a_to_b` is what `{b}` announces to `{a}`"
+        )
+    } else if facts.sessions.is_empty() {
+        "the plan has no `[[bgp]]` session".to_string()
+    } else {
+        let all: Vec<String> = facts
+            .sessions
+            .iter()
+            .map(|e| format!("`{}--{}`", e[0], e[1]))
+            .collect();
+        format!("sessions: {}", all.join(", "))
+    };
+    ck.report(
+        Finding::new(
+            s.span,
+            format!("no BGP session `{}`", s.value),
+            "no such session",
+        )
+        .hint(hint),
+    );
+    None
 }
 
 #[cfg(test)]
@@ -254,5 +412,114 @@ steps = [ {steps} ]
         };
         assert_eq!((node.index(), node.name()), (2, "c"));
         assert_eq!(f[2].node(), "c");
+    }
+
+    const ROUTERS: &str = r#"
+[plan]
+name = "routing-faults"
+summary = "routing faults name originated prefixes and sessions"
+backend = "netns"
+
+[[node]]
+name = "isp"
+role = "router"
+asn = 65002
+originate = ["198.18.20.0/24", { generate = 10, within = "198.19.0.0/16", length = 24 }]
+[[node]]
+name = "edge"
+role = "router"
+asn = 65001
+[[node]]
+name = "host"
+
+[[link]]
+ends = ["isp", "edge"]
+[[link]]
+ends = ["edge", "host"]
+
+[[bgp]]
+ends = ["isp", "edge"]
+"#;
+
+    fn routing_case(steps: &str) -> Result<Vec<Fault>, String> {
+        let text =
+            format!("{ROUTERS}\n[[case]]\nid = \"R-01\"\ntitle = \"t\"\nsteps = [ {steps} ]\n");
+        let p = parse(Path::new("p.toml"), &text, &Options::default())
+            .map_err(|e| e.render(false, 200))?;
+        Ok(p.cases[0]
+            .steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Fault(f) => f.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect())
+    }
+
+    #[test]
+    fn routing_faults_name_what_the_plan_originates_and_its_sessions() {
+        let f = routing_case(
+            r#"{ kind = "fault", fault = "route_withdraw", node = "isp", prefix = "198.18.20.0/24" },
+               { kind = "fault", fault = "route_announce", node = "isp", prefix = "198.19.0.0/16" },
+               { kind = "fault", fault = "bgp_policy", session = "isp--edge", a_to_b = { local_pref = 50 } }"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Fault::RouteWithdraw { node, prefix } = &f[0] else {
+            panic!("{:?}", f[0]);
+        };
+        assert_eq!(
+            (node.name(), prefix.to_string().as_str()),
+            ("isp", "198.18.20.0/24")
+        );
+        assert!(
+            matches!(&f[1], Fault::RouteAnnounce { prefix, .. } if prefix.to_string() == "198.19.0.0/16")
+        );
+        let Fault::BgpPolicy {
+            ends,
+            a_to_b,
+            b_to_a,
+        } = &f[2]
+        else {
+            panic!("{:?}", f[2]);
+        };
+        assert_eq!(ends, &["isp".to_string(), "edge".to_string()]);
+        assert_eq!(a_to_b.as_ref().and_then(|p| p.local_pref), Some(50));
+        assert!(b_to_a.is_none());
+        assert_eq!(f[2].name(), "bgp_policy");
+    }
+
+    #[test]
+    fn a_routing_fault_on_something_the_plan_does_not_have_is_an_error_with_a_hint() {
+        let cases = [
+            (
+                r#"{ kind = "fault", fault = "route_withdraw", node = "isp", prefix = "198.18.30.0/24" }"#,
+                "does not originate `198.18.30.0/24`",
+                "`isp` originates `198.18.20.0/24`, `198.19.0.0/16`",
+            ),
+            (
+                r#"{ kind = "fault", fault = "route_withdraw", node = "host", prefix = "198.18.20.0/24" }"#,
+                "node `host` runs no routing daemon",
+                "give `host` a routing daemon",
+            ),
+            (
+                r#"{ kind = "fault", fault = "bgp_policy", session = "edge--isp", b_to_a = { med = 5 } }"#,
+                "no BGP session `edge--isp`",
+                "name it `isp--edge`",
+            ),
+            (
+                r#"{ kind = "fault", fault = "bgp_policy", session = "isp--edge" }"#,
+                "`bgp_policy` changes nothing",
+                "a_to_b = { local_pref = 50 }",
+            ),
+            (
+                r#"{ kind = "fault", fault = "node_kill", node = "isp", prefix = "198.18.20.0/24" }"#,
+                "`prefix` does not apply to fault `node_kill`",
+                "`node_kill` takes `node`",
+            ),
+        ];
+        for (step, error, hint) in cases {
+            let e = routing_case(step).expect_err(step);
+            assert!(e.contains(error) && e.contains(hint), "{step}:\n{e}");
+        }
     }
 }

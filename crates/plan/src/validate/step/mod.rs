@@ -56,7 +56,8 @@ const KINDS: &[(&str, &[&str])] = &[
         "fault",
         // `link_set` takes a link's impairment keys.
         with_impairment_keys!(
-            "fault", "link", "links", "node", "period", "flaps", "a_to_b", "b_to_a"
+            "fault", "link", "links", "node", "period", "flaps", "prefix", "session", "a_to_b",
+            "b_to_a"
         ),
     ),
     (
