@@ -151,7 +151,8 @@ impl Routers {
                 let text = config::bird::render(&next).text;
                 let conf = write_bird_config(r, &text)?;
                 let conf_s = conf.display().to_string();
-                let (ok, message) = run_tool(super::BIRD, &["-p", "-c", &conf_s], &r.node).await?;
+                let (ok, message) =
+                    run_tool(super::BIRD, &["-p", "-c", &conf_s], &r.node, 0).await?;
                 if !ok {
                     return Err(super::config_error(&r.node, "bird", &conf, message));
                 }
@@ -170,15 +171,20 @@ impl Routers {
                         source,
                     })?;
                     let file_s = file.display().to_string();
-                    let (ok, message) =
-                        run_tool(VTYSH, &["--vty_socket", &dir, "-f", &file_s], &r.node).await?;
+                    let (ok, message) = run_tool(
+                        VTYSH,
+                        &["--vty_socket", &dir, "-f", &file_s],
+                        &r.node,
+                        commands.lines().count(),
+                    )
+                    .await?;
                     if !ok {
                         return Err(super::config_error(&r.node, "frr", &file, message));
                     }
                 }
                 for clear in &clears {
                     let (ok, message) =
-                        run_tool(VTYSH, &["--vty_socket", &dir, "-c", clear], &r.node).await?;
+                        run_tool(VTYSH, &["--vty_socket", &dir, "-c", clear], &r.node, 0).await?;
                     if !ok {
                         return Err(not_applied(r, format!("`{clear}`: {}", message.trim())));
                     }

@@ -314,3 +314,51 @@ fn netns_ebgp_example_withdraws_and_changes_policy_on_frr() {
         .count();
     assert_eq!(again, 3, "one wait per restore of EB-02, EB-03 and EB-04");
 }
+
+/// Convergence after a failure routing does not see (a blackholed link,
+/// carrier up) with and without BFD, on BIRD and on FRR: the OSPF
+/// failover example with `link_blackhole` for its `link_down`. A
+/// benchmark, not a test (see docs/performance.md); run it with
+/// `flock /tmp/np-ns.lock cargo nextest run -p netproof --test integration --run-ignored only bench_convergence --no-capture`.
+#[test]
+#[ignore = "a benchmark: prints convergence times (see docs/performance.md)"]
+fn netns_bench_convergence_bfd_vs_hellos() {
+    let example =
+        std::fs::read_to_string(crate::repo().join("plans/examples/ospf-failover.toml")).unwrap();
+    let blackholed = example
+        .replace("fault = \"link_down\"", "fault = \"link_blackhole\"")
+        .replace("\"max(convergence.loss_time) < 6s\",", "")
+        .replace("\"count(route.change{node='r4'}) >= 1\",", "");
+    for bfd in [true, false] {
+        let text = if bfd {
+            blackholed.clone()
+        } else {
+            blackholed
+                .lines()
+                .filter(|l| !l.starts_with("bfd ="))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for daemon in ["bird", "frr"] {
+            let s = Scratch::new();
+            let plan = s.plan("failover.toml", &text);
+            let o = s.netproof(&["run", plan.to_str().unwrap(), "--routing-daemon", daemon]);
+            assert_eq!(o.status.code(), Some(0), "{daemon}: {}", show(&o));
+            let store = s.store();
+            let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+            let get = |m: &str| {
+                data.samples
+                    .iter()
+                    .find(|r| r.sample.metric == m)
+                    .map(|r| format!("{:?}", r.sample.value))
+                    .unwrap_or_default()
+            };
+            println!(
+                "bench: {daemon} OSPF, hello 1 s / dead 4 s, {}: r1--r2 blackholed, loss_time {} s, loss_period {} s",
+                if bfd { "BFD 100 ms x 3" } else { "no BFD" },
+                get("convergence.loss_time"),
+                get("convergence.loss_period"),
+            );
+        }
+    }
+}

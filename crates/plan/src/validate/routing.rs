@@ -547,6 +547,11 @@ pub(super) fn cross_check(
     for (i, s) in sessions.iter_mut().enumerate() {
         let Some(s) = s else { continue };
         let over_written = bgp_tables.get(i).is_some_and(|t| t.has("over"));
+        // An end whose `[[node]]` has an error of its own (a bad
+        // `originate`, say) was reported there; its AS is not missing.
+        if s.ends.iter().any(|e| !flat.iter().any(|n| n.name == *e)) {
+            continue;
+        }
         let asns: Vec<Option<u32>> = s
             .ends
             .iter()
@@ -908,6 +913,15 @@ b_to_a = { local_pref = 200 }
                 .any(|m| m.contains("BGP session with `h`, which has no `asn`")),
             "{e:#?}"
         );
+    }
+
+    #[test]
+    fn a_node_with_an_error_of_its_own_is_not_also_said_to_lack_an_as() {
+        let e = errors(
+            "\n[[node]]\nname = \"r5\"\nrole = \"router\"\nasn = 65005\noriginate = [{ generate = 100000, within = \"2001:2:0:8000::/49\", length = 64 }]\n\n[[link]]\nends = [\"r4\", \"r5\"]\n\n[[bgp]]\nends = [\"r4\", \"r5\"]\n",
+        );
+        assert!(e.iter().any(|m| m.contains("fewer than 100000")), "{e:#?}");
+        assert!(!e.iter().any(|m| m.contains("no `asn`")), "{e:#?}");
     }
 
     #[test]
