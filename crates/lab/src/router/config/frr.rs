@@ -190,6 +190,11 @@ pub(crate) fn map_name(n: &BgpNeighbour, dir: &str) -> String {
 
 fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
     let node = r.span;
+    // Route-map changes apply at once, not after bgpd's 5 s delay timer.
+    // bgpd also holds every peer until that timer has run out when its
+    // configuration ends (`bgp_config_end`), so with the default an FRR
+    // BGP session came up 5 s after start, against 1 s on BIRD.
+    w.line(node, "bgp route-map delay-timer 0");
     w.line(node, format!("router bgp {asn}"));
     w.line(node, format!(" bgp router-id {}", r.router_id));
     // Each neighbour is activated in its own family only (see `intent`).
