@@ -1,0 +1,627 @@
+//! An edge's store ([`FillStore`]), what its HTTP front serves from: hits
+//! from the [`cache`](crate::cache), misses filled from ranked sources
+//! (peer edges, then fill tiers, then the origin) through the
+//! [`upstream`](crate::upstream) client, with concurrent misses for one
+//! object coalesced into one fetch.
+//!
+//! The decisions live in the sans-IO [`plan`] (who leads a fill, when a
+//! fill lock is stale, which source is next); this module is the I/O
+//! around them. A fill runs as its own task, not inside the request that
+//! started it, so a client that disconnects never cancels a fill others
+//! wait on; a drop guard in the task clears its lock and releases its
+//! waiters however the task ends (done, failed, panicked, aborted), and a
+//! fill that makes no progress for the lock timeout is replaced by the
+//! next open (pingora #931). The followers of a failing fill stay on it
+//! while its one task asks the next source (resuming from the byte it
+//! reached), so a failed or stalled source never turns N waiters into N
+//! requests to the next one.
+//!
+//! - [`body`]: the growing buffer a fill writes and readers read by offset.
+//! - [`plan`]: coalescing, stale locks and ranking, on a virtual clock.
+//! - [`bucket`]: the token bucket that paces proactive fill.
+//! - [`counters`]: hits, misses, coalesced, bytes by source, failures.
+
+pub mod body;
+pub mod bucket;
+pub mod counters;
+pub mod plan;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use netproof_proto::url::{Url, UrlError};
+use thiserror::Error;
+use tokio::sync::watch;
+
+use crate::cache::{Cache, PolicyKind, Reservation};
+use crate::object::{BoxFuture, CacheStatus, ObjectKey, ObjectMeta, Objects, OpenError, Opened};
+use crate::upstream::{self, Answer, TlsSetupError, Upstream};
+use body::FillBody;
+use bucket::TokenBucket;
+use counters::Counters;
+use plan::{Attempts, FailKind, FlightId, Flights, Joined, Outcome, SourceKind, Step};
+
+pub use upstream::Timeouts;
+
+/// One place a fill may fetch from, as the edge's config names it
+/// (`{ name, url, kind = "peer"|"tier"|"origin" }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillSource {
+    /// Its name, in counters and the access log.
+    pub name: String,
+    /// Its base URL: scheme, address and an optional path prefix.
+    pub url: Url,
+    /// What it is, which sets its rank.
+    pub kind: SourceKind,
+}
+
+/// A fill source written wrongly.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SourceError {
+    /// The URL is not one.
+    #[error("fill source `{name}`: {source}")]
+    Url {
+        /// The source.
+        name: String,
+        /// Why.
+        source: UrlError,
+    },
+    /// The kind is not one.
+    #[error("fill source `{name}`: {source}")]
+    Kind {
+        /// The source.
+        name: String,
+        /// Why.
+        source: plan::UnknownKind,
+    },
+}
+
+impl FillSource {
+    /// A source from its config text.
+    pub fn parse(name: &str, url: &str, kind: &str) -> Result<FillSource, SourceError> {
+        Ok(FillSource {
+            name: name.to_owned(),
+            url: Url::parse(url).map_err(|source| SourceError::Url {
+                name: name.to_owned(),
+                source,
+            })?,
+            kind: kind.parse().map_err(|source| SourceError::Kind {
+                name: name.to_owned(),
+                source,
+            })?,
+        })
+    }
+}
+
+/// How an edge's store caches and fills.
+#[derive(Debug, Clone)]
+pub struct FillConfig {
+    /// Where fills fetch from (any order: they are ranked by kind).
+    pub sources: Vec<FillSource>,
+    /// The cache's budget in bytes.
+    pub budget: u64,
+    /// The eviction policy.
+    pub policy: PolicyKind,
+    /// Connect and stall timeouts for each fetch.
+    pub timeouts: Timeouts,
+    /// How long a fill may make no progress before its lock is stale and
+    /// the next open starts a new fill. Keep it above the connect plus
+    /// the stall timeout, or a slow but live source gets a second fetch.
+    pub lock_timeout: Duration,
+    /// The CA certificates (PEM) `https` sources are checked against.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl FillConfig {
+    /// A config with these sources and budget and defaults for the rest:
+    /// SIEVE, 3 s connect, 5 s stall, 10 s lock timeout, no CA file.
+    pub fn new(sources: Vec<FillSource>, budget: u64) -> FillConfig {
+        FillConfig {
+            sources,
+            budget,
+            policy: PolicyKind::default(),
+            timeouts: Timeouts::default(),
+            lock_timeout: Duration::from_secs(10),
+            ca_file: None,
+        }
+    }
+}
+
+/// A store that cannot be built from its config.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The CA file is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    /// An `https` source without a CA file to check it against.
+    #[error(
+        "fill source `{0}` is https but no CA file is configured; hint: set the fill CA file to the lab CA"
+    )]
+    NoCa(String),
+}
+
+/// A cached object.
+#[derive(Clone)]
+struct Stored {
+    meta: ObjectMeta,
+    body: Arc<FillBody>,
+    source: Arc<str>,
+}
+
+/// What the waiters of a fill see: nothing yet, the object, or why not.
+#[derive(Clone)]
+enum Head {
+    Pending,
+    Ready(Stored),
+    Failed(OpenError),
+}
+
+/// One fill as its waiters hold it.
+struct Live {
+    head: watch::Sender<Head>,
+}
+
+impl Live {
+    fn new() -> Arc<Live> {
+        Arc::new(Live {
+            head: watch::Sender::new(Head::Pending),
+        })
+    }
+
+    /// Ends the fill for its waiters: an open still waiting gets `err`, a
+    /// body still filling fails with `err`'s text.
+    fn fail(&self, err: OpenError) {
+        self.head.send_if_modified(|h| match h {
+            Head::Pending => {
+                *h = Head::Failed(err);
+                true
+            }
+            Head::Ready(s) => {
+                s.body.fail(&err.to_string());
+                false
+            }
+            Head::Failed(_) => false,
+        });
+    }
+}
+
+struct Source {
+    name: Arc<str>,
+    kind: SourceKind,
+    client: Upstream,
+}
+
+struct State {
+    cache: Cache<ObjectKey, Stored>,
+    flights: Flights<ObjectKey, Arc<Live>>,
+}
+
+struct Shared {
+    sources: Vec<Source>,
+    kinds: Vec<SourceKind>,
+    counters: Arc<Counters>,
+    state: Mutex<State>,
+}
+
+/// A shared pacing for fills (proactive fill's rate cap).
+pub type Limiter = Arc<Mutex<TokenBucket>>;
+
+/// An edge's store: cache plus coalesced, ranked fill.
+#[derive(Clone)]
+pub struct FillStore {
+    shared: Arc<Shared>,
+}
+
+fn now() -> Instant {
+    // tokio's clock, so a test on a paused runtime controls it.
+    tokio::time::Instant::now().into_std()
+}
+
+impl FillStore {
+    /// A store for `config`; fails when `https` sources cannot be trusted.
+    pub fn new(config: &FillConfig) -> Result<FillStore, StoreError> {
+        let tls = match &config.ca_file {
+            Some(path) => Some(upstream::tls_trusting(path)?),
+            None => None,
+        };
+        let mut sources = Vec::new();
+        for s in &config.sources {
+            if s.url.is_https() && tls.is_none() {
+                return Err(StoreError::NoCa(s.name.clone()));
+            }
+            sources.push(Source {
+                name: s.name.as_str().into(),
+                kind: s.kind,
+                client: Upstream::new(s.url.clone(), tls.clone(), config.timeouts),
+            });
+        }
+        Ok(FillStore::with_sources(sources, config))
+    }
+
+    /// A store whose `https` sources trust `tls` (a test's own CA).
+    pub fn with_tls(config: &FillConfig, tls: Arc<rustls::ClientConfig>) -> FillStore {
+        let sources = config
+            .sources
+            .iter()
+            .map(|s| Source {
+                name: s.name.as_str().into(),
+                kind: s.kind,
+                client: Upstream::new(s.url.clone(), Some(tls.clone()), config.timeouts),
+            })
+            .collect();
+        FillStore::with_sources(sources, config)
+    }
+
+    fn with_sources(sources: Vec<Source>, config: &FillConfig) -> FillStore {
+        let counters = Arc::new(Counters::new(sources.iter().map(|s| s.name.clone())));
+        FillStore {
+            shared: Arc::new(Shared {
+                kinds: sources.iter().map(|s| s.kind).collect(),
+                sources,
+                counters,
+                state: Mutex::new(State {
+                    cache: Cache::new(config.budget, config.policy.build()),
+                    flights: Flights::new(config.lock_timeout),
+                }),
+            }),
+        }
+    }
+
+    /// The store's counters.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.shared.counters
+    }
+
+    /// Bytes cached, bytes reserved by fills in progress, and objects
+    /// cached.
+    pub fn usage(&self) -> (u64, u64, usize) {
+        let st = self.shared.state.lock().expect("store lock");
+        (st.cache.used(), st.cache.reserved(), st.cache.len())
+    }
+
+    /// Whether `key` is cached whole (does not count as a hit).
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        let st = self.shared.state.lock().expect("store lock");
+        st.cache.contains(key)
+    }
+
+    /// Opens `key`; a fill it starts is paced by `limiter` when given.
+    pub async fn open_paced(
+        &self,
+        key: &ObjectKey,
+        limiter: Option<Limiter>,
+    ) -> Result<Opened, OpenError> {
+        let c = &self.shared.counters;
+        let (status, live) = {
+            let mut st = self.shared.state.lock().expect("store lock");
+            if let Some(s) = st.cache.get(key) {
+                Counters::add(&c.hits, 1);
+                return Ok(Opened {
+                    meta: s.meta.clone(),
+                    body: s.body.clone(),
+                    status: CacheStatus::Hit,
+                    source: Some(s.source.clone()),
+                });
+            }
+            match st.flights.join(key.clone(), now(), |_| Live::new()) {
+                Joined::Lead(id, live) => {
+                    Counters::add(&c.misses, 1);
+                    self.spawn_fill(key, id, &live, limiter);
+                    (CacheStatus::Miss, live)
+                }
+                Joined::Follow(_, live) => {
+                    Counters::add(&c.coalesced, 1);
+                    (CacheStatus::Filling, live)
+                }
+                Joined::Replace { id, payload, stale } => {
+                    Counters::add(&c.misses, 1);
+                    Counters::add(&c.stale_locks, 1);
+                    stale.fail(OpenError::Upstream {
+                        path: key.path.clone(),
+                        why: "the fill made no progress for the lock timeout and was replaced"
+                            .into(),
+                        timed_out: true,
+                    });
+                    self.spawn_fill(key, id, &payload, limiter);
+                    (CacheStatus::Miss, payload)
+                }
+            }
+        };
+        let mut rx = live.head.subscribe();
+        // `live` holds the sender, so the channel cannot close under us.
+        let head = rx
+            .wait_for(|h| !matches!(h, Head::Pending))
+            .await
+            .map(|h| h.clone())
+            .unwrap_or(Head::Pending);
+        match head {
+            Head::Ready(s) => Ok(Opened {
+                meta: s.meta,
+                body: s.body,
+                status,
+                source: Some(s.source),
+            }),
+            Head::Failed(e) => {
+                match e {
+                    OpenError::NotFound { .. } => Counters::add(&c.not_found, 1),
+                    _ => Counters::add(&c.upstream_errors, 1),
+                }
+                Err(e)
+            }
+            Head::Pending => Err(OpenError::Busy("the fill went away".into())),
+        }
+    }
+
+    fn spawn_fill(
+        &self,
+        key: &ObjectKey,
+        id: FlightId,
+        live: &Arc<Live>,
+        limiter: Option<Limiter>,
+    ) {
+        let fill = Fill {
+            shared: self.shared.clone(),
+            key: key.clone(),
+            id,
+            live: live.clone(),
+            limiter,
+            reservation: None,
+            stored: None,
+            why: Vec::new(),
+            done: false,
+        };
+        tokio::spawn(fill.run());
+    }
+}
+
+impl Objects for FillStore {
+    fn open<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Opened, OpenError>> {
+        Box::pin(self.open_paced(key, None))
+    }
+}
+
+/// One fill's task. Its `Drop` is the guard: however the task ends, the
+/// lock is cleared, the reservation given back and the waiters released.
+struct Fill {
+    shared: Arc<Shared>,
+    key: ObjectKey,
+    id: FlightId,
+    live: Arc<Live>,
+    limiter: Option<Limiter>,
+    reservation: Option<Reservation>,
+    stored: Option<Stored>,
+    why: Vec<String>,
+    done: bool,
+}
+
+/// An attempt's end, or the news that this fill was replaced.
+enum Ended {
+    Outcome(Outcome),
+    Replaced,
+}
+
+impl Fill {
+    async fn run(mut self) {
+        let mut attempts = Attempts::new(&self.shared.kinds);
+        let mut step = attempts.start();
+        loop {
+            match step {
+                Step::Fetch { source, from } => {
+                    if !self.progress() {
+                        return;
+                    }
+                    let outcome = match self.attempt(source, from).await {
+                        Ended::Outcome(o) => o,
+                        Ended::Replaced => return,
+                    };
+                    let reached = self.stored.as_ref().map_or(0, |s| s.body.filled());
+                    step = attempts.on(source, outcome, reached);
+                }
+                Step::Done { source } => {
+                    Counters::add(&self.shared.counters.sources[source].completed, 1);
+                    self.finish(true);
+                    return;
+                }
+                Step::NotFound => {
+                    self.live.fail(OpenError::NotFound {
+                        site: self.key.site.clone(),
+                        path: self.key.path.clone(),
+                    });
+                    self.finish(false);
+                    return;
+                }
+                Step::GiveUp { timed_out } => {
+                    let why = if self.why.is_empty() {
+                        "no fill source is configured".to_owned()
+                    } else {
+                        self.why.join("; ")
+                    };
+                    self.live.fail(OpenError::Upstream {
+                        path: self.key.path.clone(),
+                        why,
+                        timed_out,
+                    });
+                    self.finish(false);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Tells the flight table the leader is alive; false when replaced.
+    fn progress(&self) -> bool {
+        let mut st = self.shared.state.lock().expect("store lock");
+        st.flights.progress(&self.key, self.id, now())
+    }
+
+    async fn attempt(&mut self, source: usize, from: u64) -> Ended {
+        let shared = self.shared.clone();
+        let src = &shared.sources[source];
+        let counters = &shared.counters.sources[source];
+        Counters::add(&counters.fetches, 1);
+        let failed = |this: &mut Fill, kind: FailKind, why: String| {
+            shared.counters.failed(kind);
+            this.why.push(format!("{} `{}`: {why}", src.kind, src.name));
+            Ended::Outcome(Outcome::Failed(kind))
+        };
+        let mut fetch = match src.client.get(&self.key.site, &self.key.path, from).await {
+            Err(e) => return failed(self, e.kind, e.why),
+            Ok(Answer::NotFound) => {
+                self.why
+                    .push(format!("{} `{}`: not found", src.kind, src.name));
+                return Ended::Outcome(Outcome::NotFound);
+            }
+            Ok(Answer::Body(f)) => f,
+        };
+        let body = match &self.stored {
+            Some(s) => {
+                if s.meta.len != fetch.meta.len || s.meta.etag != fetch.meta.etag {
+                    let why = format!(
+                        "answered {} bytes with ETag {} where the fill holds {} bytes with ETag {}",
+                        fetch.meta.len, fetch.meta.etag, s.meta.len, s.meta.etag
+                    );
+                    return failed(self, FailKind::Protocol, why);
+                }
+                s.body.clone()
+            }
+            None => self.start_body(&fetch.meta, &src.name),
+        };
+        loop {
+            match fetch.chunk().await {
+                Ok(Some(data)) => {
+                    let n = data.len() as u64;
+                    if let Some(l) = &self.limiter {
+                        let wait = l.lock().expect("limiter lock").take(now(), n);
+                        tokio::time::sleep(wait).await;
+                    }
+                    if let Err(e) = body.push(data) {
+                        return failed(self, FailKind::Protocol, e.to_string());
+                    }
+                    Counters::add(&counters.bytes, n);
+                    if !self.progress() {
+                        return Ended::Replaced;
+                    }
+                }
+                Ok(None) if body.is_complete() => return Ended::Outcome(Outcome::Complete),
+                Ok(None) => {
+                    let why = format!("the body ended at byte {} of {}", body.filled(), body.len());
+                    return failed(self, FailKind::Body, why);
+                }
+                Err(e) => return failed(self, e.kind, e.why),
+            }
+        }
+    }
+
+    /// The first answer with a body: make the buffer, reserve its bytes
+    /// in the cache and hand it to the waiters.
+    fn start_body(&mut self, meta: &ObjectMeta, source: &Arc<str>) -> Arc<FillBody> {
+        let body = Arc::new(FillBody::new(meta.len));
+        let c = &self.shared.counters;
+        {
+            let mut st = self.shared.state.lock().expect("store lock");
+            match st.cache.reserve(meta.len) {
+                Ok((r, evicted)) => {
+                    self.reservation = Some(r);
+                    for e in evicted {
+                        Counters::add(&c.evictions, 1);
+                        Counters::add(&c.evicted_bytes, e.size);
+                    }
+                }
+                Err(e) => {
+                    Counters::add(&c.uncacheable, 1);
+                    tracing::info!(site = %self.key.site, path = %self.key.path, "{e}");
+                }
+            }
+        }
+        let stored = Stored {
+            meta: meta.clone(),
+            body: body.clone(),
+            source: source.clone(),
+        };
+        self.stored = Some(stored.clone());
+        self.live.head.send_replace(Head::Ready(stored));
+        body
+    }
+
+    /// Clears the lock; keeps the object when `complete` and still ours.
+    fn finish(&mut self, complete: bool) {
+        self.done = true;
+        let mut st = self.shared.state.lock().expect("store lock");
+        let current = st.flights.finish(&self.key, self.id);
+        let reservation = self.reservation.take();
+        match (reservation, &self.stored) {
+            (Some(r), Some(s)) if complete && current => {
+                st.cache.commit(self.key.clone(), s.clone(), r)
+            }
+            (Some(r), _) => st.cache.release(r),
+            (None, _) => {}
+        }
+    }
+}
+
+impl Drop for Fill {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Cancelled, panicked or replaced: never leave a lock or waiters.
+        self.live.fail(OpenError::Upstream {
+            path: self.key.path.clone(),
+            why: "the fill stopped before the object was whole".into(),
+            timed_out: false,
+        });
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.flights.finish(&self.key, self.id);
+            if let Some(r) = self.reservation.take() {
+                st.cache.release(r);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse_from_config_text_and_errors_name_the_source() {
+        let s = FillSource::parse("peer-a", "http://198.18.0.5:8080", "peer").unwrap();
+        assert_eq!((s.kind, s.url.port), (SourceKind::Peer, 8080));
+        let e = FillSource::parse("o", "ftp://x", "origin")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`o`"), "{e}");
+        let e = FillSource::parse("o", "http://x", "cache")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`cache`") && e.contains("hint:"), "{e}");
+    }
+
+    #[test]
+    fn an_https_source_without_a_ca_file_is_refused_at_start() {
+        let s = FillSource::parse("tier", "https://198.18.0.9", "tier").unwrap();
+        let e = FillStore::new(&FillConfig::new(vec![s], 1 << 20))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("`tier`") && e.contains("hint:"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn no_sources_means_an_upstream_error_not_a_hang() {
+        let store = FillStore::new(&FillConfig::new(Vec::new(), 1 << 20)).unwrap();
+        let key = ObjectKey {
+            site: "a.test".into(),
+            path: "/x".into(),
+        };
+        let e = tokio::time::timeout(Duration::from_secs(5), store.open(&key))
+            .await
+            .unwrap()
+            .err()
+            .unwrap();
+        assert!(matches!(e, OpenError::Upstream { .. }), "{e}");
+        assert_eq!(store.counters().snapshot().upstream_errors, 1);
+        assert_eq!(store.usage(), (0, 0, 0));
+    }
+}
