@@ -420,7 +420,10 @@ impl Fill {
                 }
                 Step::Done { source } => {
                     Counters::add(&self.shared.counters.sources[source].completed, 1);
-                    self.finish(true);
+                    if !self.done {
+                        // An empty object: no last chunk committed it.
+                        self.finish(true);
+                    }
                     return;
                 }
                 Step::NotFound => {
@@ -495,6 +498,19 @@ impl Fill {
                         let wait = l.lock().expect("limiter lock").take(now(), n);
                         tokio::time::sleep(wait).await;
                     }
+                    if body.filled() + n == body.len() {
+                        // The last bytes and the commit happen under one
+                        // lock, so whoever sees the body whole finds the
+                        // object cached (and a later open is a hit).
+                        let mut st = shared.state.lock().expect("store lock");
+                        if let Err(e) = body.push(data) {
+                            drop(st);
+                            return failed(self, FailKind::Protocol, e.to_string());
+                        }
+                        Counters::add(&counters.bytes, n);
+                        self.finish_locked(&mut st, true);
+                        return Ended::Outcome(Outcome::Complete);
+                    }
                     if let Err(e) = body.push(data) {
                         return failed(self, FailKind::Protocol, e.to_string());
                     }
@@ -546,8 +562,13 @@ impl Fill {
 
     /// Clears the lock; keeps the object when `complete` and still ours.
     fn finish(&mut self, complete: bool) {
+        let shared = self.shared.clone();
+        let mut st = shared.state.lock().expect("store lock");
+        self.finish_locked(&mut st, complete);
+    }
+
+    fn finish_locked(&mut self, st: &mut State, complete: bool) {
         self.done = true;
-        let mut st = self.shared.state.lock().expect("store lock");
         let current = st.flights.finish(&self.key, self.id);
         let reservation = self.reservation.take();
         match (reservation, &self.stored) {

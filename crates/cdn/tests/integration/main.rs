@@ -1,0 +1,7 @@
+//! netproof-cdn's integration tests: an edge's store against tiny
+//! in-process upstreams on 127.0.0.1 (one test binary, so linking stays
+//! fast).
+
+mod fill;
+mod tls;
+mod upstream_server;
