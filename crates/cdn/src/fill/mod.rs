@@ -19,12 +19,14 @@
 //! - [`body`]: the growing buffer a fill writes and readers read by offset.
 //! - [`plan`]: coalescing, stale locks and ranking, on a virtual clock.
 //! - [`bucket`]: the token bucket that paces proactive fill.
+//! - [`prefill`]: proactive fill of a manifest within a window at a rate.
 //! - [`counters`]: hits, misses, coalesced, bytes by source, failures.
 
 pub mod body;
 pub mod bucket;
 pub mod counters;
 pub mod plan;
+pub mod prefill;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -286,23 +288,25 @@ impl FillStore {
         st.cache.contains(key)
     }
 
-    /// Opens `key`; a fill it starts is paced by `limiter` when given.
-    pub async fn open_paced(
+    /// Opens `key`, and the body as the fill writes it; a fill it starts
+    /// is paced by `limiter` when given.
+    pub(crate) async fn open_fill(
         &self,
         key: &ObjectKey,
         limiter: Option<Limiter>,
-    ) -> Result<Opened, OpenError> {
+    ) -> Result<(Opened, Arc<FillBody>), OpenError> {
         let c = &self.shared.counters;
         let (status, live) = {
             let mut st = self.shared.state.lock().expect("store lock");
             if let Some(s) = st.cache.get(key) {
                 Counters::add(&c.hits, 1);
-                return Ok(Opened {
+                let opened = Opened {
                     meta: s.meta.clone(),
                     body: s.body.clone(),
                     status: CacheStatus::Hit,
                     source: Some(s.source.clone()),
-                });
+                };
+                return Ok((opened, s.body.clone()));
             }
             match st.flights.join(key.clone(), now(), |_| Live::new()) {
                 Joined::Lead(id, live) => {
@@ -336,12 +340,15 @@ impl FillStore {
             .map(|h| h.clone())
             .unwrap_or(Head::Pending);
         match head {
-            Head::Ready(s) => Ok(Opened {
-                meta: s.meta,
-                body: s.body,
-                status,
-                source: Some(s.source),
-            }),
+            Head::Ready(s) => Ok((
+                Opened {
+                    meta: s.meta,
+                    body: s.body.clone(),
+                    status,
+                    source: Some(s.source),
+                },
+                s.body,
+            )),
             Head::Failed(e) => {
                 match e {
                     OpenError::NotFound { .. } => Counters::add(&c.not_found, 1),
@@ -377,7 +384,7 @@ impl FillStore {
 
 impl Objects for FillStore {
     fn open<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Opened, OpenError>> {
-        Box::pin(self.open_paced(key, None))
+        Box::pin(async move { self.open_fill(key, None).await.map(|(o, _)| o) })
     }
 }
 

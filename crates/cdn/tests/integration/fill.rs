@@ -84,7 +84,10 @@ async fn a_hundred_concurrent_misses_cause_exactly_one_upstream_fetch() {
     let statuses = open_many(&store, &k, 100).await;
     assert_eq!(origin.knobs.requests(), 1);
     let s = store.counters().snapshot();
-    assert_eq!((s.misses, s.coalesced, s.hits), (1, 99, 0), "{statuses:?}");
+    // One miss; the others joined the fill (or, on a very busy machine,
+    // arrived after it finished and hit).
+    assert_eq!((s.misses, s.coalesced + s.hits), (1, 99), "{statuses:?}");
+    assert!(s.coalesced > 0);
     assert_eq!(
         statuses.iter().filter(|&&s| s == CacheStatus::Miss).count(),
         1

@@ -3,5 +3,6 @@
 //! fast).
 
 mod fill;
+mod prefill;
 mod tls;
 mod upstream_server;

@@ -190,6 +190,12 @@ impl hyper::body::Body for ChanBody {
 }
 
 async fn handle(k: Arc<Knobs>, req: Request<Incoming>) -> Result<Response<ChanBody>, Infallible> {
+    // The knobs as they are when the request arrives, read before it is
+    // counted, so a test that changes them after seeing the count never
+    // races this request.
+    let mode = *k.mode.lock().unwrap();
+    let delay = *k.head_delay.lock().unwrap();
+    let pause = *k.chunk_delay.lock().unwrap();
     k.requests.fetch_add(1, Ordering::SeqCst);
     let text = |name| {
         req.headers()
@@ -221,9 +227,7 @@ async fn handle(k: Arc<Knobs>, req: Request<Incoming>) -> Result<Response<ChanBo
     {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
-    let delay = *k.head_delay.lock().unwrap();
     tokio::time::sleep(delay).await;
-    let mode = *k.mode.lock().unwrap();
     if let Mode::Status(s) = mode {
         return Ok(empty(s));
     }
@@ -253,7 +257,7 @@ async fn handle(k: Arc<Knobs>, req: Request<Incoming>) -> Result<Response<ChanBo
         None => resp.status(StatusCode::OK),
     }
     .header(header::CONTENT_LENGTH, k.size - start);
-    let (chunk, pause) = (k.chunk as u64, *k.chunk_delay.lock().unwrap());
+    let chunk = k.chunk as u64;
     let size = k.size;
     tokio::spawn(async move {
         let mut at = start;
