@@ -108,8 +108,9 @@ pub struct FillConfig {
     /// Connect and stall timeouts for each fetch.
     pub timeouts: Timeouts,
     /// How long a fill may make no progress before its lock is stale and
-    /// the next open starts a new fill. Keep it above the connect plus
-    /// the stall timeout, or a slow but live source gets a second fetch.
+    /// the next open starts a new fill. Keep it above twice the connect
+    /// timeout (TCP, then TLS) plus the stall timeout, or a slow but live
+    /// source gets a second fetch.
     pub lock_timeout: Duration,
     /// The CA certificates (PEM) `https` sources are checked against.
     pub ca_file: Option<PathBuf>,
@@ -117,14 +118,14 @@ pub struct FillConfig {
 
 impl FillConfig {
     /// A config with these sources and budget and defaults for the rest:
-    /// SIEVE, 3 s connect, 5 s stall, 10 s lock timeout, no CA file.
+    /// SIEVE, 3 s connect, 5 s stall, 15 s lock timeout, no CA file.
     pub fn new(sources: Vec<FillSource>, budget: u64) -> FillConfig {
         FillConfig {
             sources,
             budget,
             policy: PolicyKind::default(),
             timeouts: Timeouts::default(),
-            lock_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(15),
             ca_file: None,
         }
     }
@@ -162,13 +163,23 @@ enum Head {
 /// One fill as its waiters hold it.
 struct Live {
     head: watch::Sender<Head>,
+    /// The fill's task, so a fill replaced for a stale lock is stopped
+    /// (and its connection closed) rather than left to time out.
+    task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Live {
     fn new() -> Arc<Live> {
         Arc::new(Live {
             head: watch::Sender::new(Head::Pending),
+            task: Mutex::new(None),
         })
+    }
+
+    fn abort(&self) {
+        if let Some(t) = self.task.lock().expect("task lock").take() {
+            t.abort();
+        }
     }
 
     /// Ends the fill for its waiters: an open still waiting gets `err`, a
@@ -296,6 +307,7 @@ impl FillStore {
         limiter: Option<Limiter>,
     ) -> Result<(Opened, Arc<FillBody>), OpenError> {
         let c = &self.shared.counters;
+        let mut stale_task = None;
         let (status, live) = {
             let mut st = self.shared.state.lock().expect("store lock");
             if let Some(s) = st.cache.get(key) {
@@ -327,11 +339,16 @@ impl FillStore {
                             .into(),
                         timed_out: true,
                     });
+                    stale_task = Some(stale);
                     self.spawn_fill(key, id, &payload, limiter);
                     (CacheStatus::Miss, payload)
                 }
             }
         };
+        if let Some(stale) = stale_task {
+            // Outside the store lock: the stale task's drop guard takes it.
+            stale.abort();
+        }
         let mut rx = live.head.subscribe();
         // `live` holds the sender, so the channel cannot close under us.
         let head = rx
@@ -378,7 +395,8 @@ impl FillStore {
             why: Vec::new(),
             done: false,
         };
-        tokio::spawn(fill.run());
+        let task = tokio::spawn(fill.run());
+        *live.task.lock().expect("task lock") = Some(task.abort_handle());
     }
 }
 
@@ -433,12 +451,14 @@ impl Fill {
                     }
                     return;
                 }
+                // The lock and the reservation go before the waiters hear,
+                // so a waiter that reacts finds the store settled.
                 Step::NotFound => {
+                    self.finish(false);
                     self.live.fail(OpenError::NotFound {
                         site: self.key.site.clone(),
                         path: self.key.path.clone(),
                     });
-                    self.finish(false);
                     return;
                 }
                 Step::GiveUp { timed_out } => {
@@ -447,12 +467,12 @@ impl Fill {
                     } else {
                         self.why.join("; ")
                     };
+                    self.finish(false);
                     self.live.fail(OpenError::Upstream {
                         path: self.key.path.clone(),
                         why,
                         timed_out,
                     });
-                    self.finish(false);
                     return;
                 }
             }
@@ -594,17 +614,17 @@ impl Drop for Fill {
             return;
         }
         // Cancelled, panicked or replaced: never leave a lock or waiters.
-        self.live.fail(OpenError::Upstream {
-            path: self.key.path.clone(),
-            why: "the fill stopped before the object was whole".into(),
-            timed_out: false,
-        });
         if let Ok(mut st) = self.shared.state.lock() {
             st.flights.finish(&self.key, self.id);
             if let Some(r) = self.reservation.take() {
                 st.cache.release(r);
             }
         }
+        self.live.fail(OpenError::Upstream {
+            path: self.key.path.clone(),
+            why: "the fill stopped before the object was whole".into(),
+            timed_out: false,
+        });
     }
 }
 

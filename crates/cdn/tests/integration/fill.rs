@@ -353,6 +353,9 @@ async fn pingora_931_a_stale_fill_lock_never_blocks_later_requests() {
     assert_eq!((s.stale_locks, s.misses), (1, 2));
     assert_eq!(origin.knobs.requests(), 2);
     assert!(store.contains(&k));
+    // The stale fill was stopped, and its drop guard left nothing
+    // reserved.
+    assert_eq!(store.usage(), (20_000, 0, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,4 +379,83 @@ async fn a_body_cut_short_with_no_other_source_fails_its_readers_instead_of_trun
     let o = timeout(BOUND, store.open(&k)).await.unwrap().unwrap();
     assert_eq!(o.status, CacheStatus::Miss);
     read_all(&o, &k, 0).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_on_a_source_that_ignores_ranges_skips_the_bytes_already_held() {
+    let l = log();
+    let size = 150_000;
+    let peer = start(Knobs::new("peer", size, &l)).await;
+    peer.knobs.set_mode(Mode::StallAfter(48 * 1024));
+    let origin = start(Knobs::new("origin", size, &l)).await;
+    origin
+        .knobs
+        .ranges
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let store = FillStore::new(&config(
+        vec![
+            source("peer", &peer, "peer"),
+            source("origin", &origin, "origin"),
+        ],
+        10 << 20,
+    ))
+    .unwrap();
+    let k = key("a.test", "/t/6/f");
+    open_many(&store, &k, 10).await;
+    assert_eq!((peer.knobs.requests(), origin.knobs.requests()), (1, 1));
+    let s = store.counters().snapshot();
+    // The origin sent everything; the fill kept what it lacked.
+    assert_eq!(s.bytes_from("origin"), size - 48 * 1024);
+    assert!(store.contains(&k));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_on_a_source_with_another_etag_fails_the_readers_instead_of_mixing_copies() {
+    let l = log();
+    let size = 150_000;
+    let peer = start(Knobs::new("peer", size, &l)).await;
+    peer.knobs.set_mode(Mode::StallAfter(48 * 1024));
+    let origin = start(Knobs::new("origin", size, &l)).await;
+    *origin.knobs.etag_salt.lock().unwrap() = "-v2".into();
+    let store = FillStore::new(&config(
+        vec![
+            source("peer", &peer, "peer"),
+            source("origin", &origin, "origin"),
+        ],
+        10 << 20,
+    ))
+    .unwrap();
+    let k = key("a.test", "/t/6/f");
+    let o = timeout(BOUND, store.open(&k)).await.unwrap().unwrap();
+    let e = timeout(BOUND, read_all(&o, &k, 0))
+        .await
+        .unwrap()
+        .unwrap_err();
+    match e {
+        BodyError::FillFailed { at, why } => {
+            assert_eq!(at, 48 * 1024);
+            assert!(why.contains("ETag"), "{why}");
+        }
+        other => panic!("{other}"),
+    }
+    let s = store.counters().snapshot();
+    assert_eq!(
+        (s.failed(FailKind::Stall), s.failed(FailKind::Protocol)),
+        (1, 1)
+    );
+    assert_eq!(store.usage(), (0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_larger_than_the_budget_is_served_whole_but_not_kept() {
+    let origin = start(Knobs::new("origin", 200_000, &log())).await;
+    let store =
+        FillStore::new(&config(vec![source("origin", &origin, "origin")], 100_000)).unwrap();
+    let k = key("a.test", "/t/1/f");
+    assert_eq!(open_many(&store, &k, 1).await, [CacheStatus::Miss]);
+    assert!(!store.contains(&k));
+    assert_eq!(store.usage(), (0, 0, 0));
+    assert_eq!(store.counters().snapshot().uncacheable, 1);
+    assert_eq!(open_many(&store, &k, 1).await, [CacheStatus::Miss]);
+    assert_eq!(origin.knobs.requests(), 2);
 }

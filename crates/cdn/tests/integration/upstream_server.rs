@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -71,6 +71,10 @@ pub struct Knobs {
     pub log: Arc<Mutex<Vec<Seen>>>,
     /// The SNI name of each TLS connection.
     pub sni: Mutex<Vec<Option<String>>>,
+    /// Whether `Range: bytes=N-` gets a 206 (else the whole object, 200).
+    pub ranges: AtomicBool,
+    /// Added to every ETag (a server whose copy differs).
+    pub etag_salt: Mutex<String>,
 }
 
 impl Knobs {
@@ -86,6 +90,8 @@ impl Knobs {
             requests: AtomicUsize::new(0),
             log: log.clone(),
             sni: Mutex::new(Vec::new()),
+            ranges: AtomicBool::new(true),
+            etag_salt: Mutex::new(String::new()),
         }
     }
 
@@ -240,11 +246,12 @@ async fn handle(k: Arc<Knobs>, req: Request<Incoming>) -> Result<Response<ChanBo
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.strip_suffix('-'))
         .and_then(|r| r.parse::<u64>().ok())
-        .filter(|&f| f < k.size);
+        .filter(|&f| f < k.size && k.ranges.load(Ordering::SeqCst));
+    let salt = k.etag_salt.lock().unwrap().clone();
     let mut resp = Response::builder()
         .header(
             header::ETAG,
-            format!("\"{}-{}\"", seed_of(&host) % 1000, path.len()),
+            format!("\"{}-{}{salt}\"", seed_of(&host) % 1000, path.len()),
         )
         .header(header::LAST_MODIFIED, "Sun, 06 Nov 1994 08:49:37 GMT")
         .header(header::CONTENT_TYPE, "video/mp4");
