@@ -242,6 +242,62 @@ mod tests {
     }
 
     #[test]
+    fn property_random_fills_never_exceed_the_budget_and_every_byte_is_accounted_for() {
+        // Seeded random reserve/commit/release/hit/remove sequences, for
+        // both policies, against a model of what should be held.
+        for kind in PolicyKind::ALL {
+            let mut rng = 7u64;
+            let mut next = || netproof_proto::seed::splitmix64(&mut rng);
+            let budget = 10_000;
+            let mut c: Cache<u64, u64> = Cache::new(budget, kind.build());
+            let mut model: HashMap<u64, u64> = HashMap::new();
+            let mut open: Vec<Reservation> = Vec::new();
+            for step in 0..20_000 {
+                match next() % 5 {
+                    0 | 1 => {
+                        let size = 1 + next() % 3_000;
+                        match c.reserve(size) {
+                            Ok((r, evicted)) => {
+                                for e in evicted {
+                                    assert_eq!(model.remove(&e.key), Some(e.size), "step {step}");
+                                    assert_eq!(e.value, e.size);
+                                }
+                                open.push(r);
+                            }
+                            Err(e) => assert!(e.reserved + size > budget, "step {step}"),
+                        }
+                    }
+                    2 if !open.is_empty() => {
+                        let r = open.swap_remove((next() as usize) % open.len());
+                        let key = next() % 50;
+                        let size = r.size();
+                        c.commit(key, size, r);
+                        model.insert(key, size);
+                    }
+                    3 if !open.is_empty() => {
+                        c.release(open.swap_remove((next() as usize) % open.len()));
+                    }
+                    _ => {
+                        let key = next() % 50;
+                        if next() % 4 == 0 {
+                            assert_eq!(c.remove(&key), model.remove(&key));
+                        } else {
+                            assert_eq!(c.get(&key).copied(), model.get(&key).copied());
+                        }
+                    }
+                }
+                let held: u64 = model.values().sum();
+                let reserved: u64 = open.iter().map(Reservation::size).sum();
+                assert_eq!(
+                    (c.used(), c.reserved(), c.len()),
+                    (held, reserved, model.len())
+                );
+                assert!(c.used() + c.reserved() <= budget, "step {step}");
+            }
+        }
+    }
+
+    #[test]
     fn committing_a_key_again_replaces_it() {
         let mut c: Cache<&str, u32> = Cache::new(100, PolicyKind::Sieve.build());
         let (r, _) = c.reserve(10).unwrap();
