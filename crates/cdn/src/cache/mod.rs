@@ -12,7 +12,9 @@
 //! other fills' reservations is refused (the caller serves it without
 //! keeping it) rather than evicting everything for nothing.
 //!
-//! Memory only; a disk tier is not built.
+//! The cache is generic over what it holds: the edge keeps bodies in
+//! memory with one, and indexes its disk tier ([`crate::fill::disk`])
+//! with another.
 
 mod list;
 pub mod policy;
@@ -95,6 +97,11 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         let (v, _) = self.entries.get(key)?;
         self.policy.hit(key);
         Some(v)
+    }
+
+    /// The object under `key`, without telling the policy.
+    pub fn peek(&self, key: &K) -> Option<&V> {
+        self.entries.get(key).map(|(v, _)| v)
     }
 
     /// Whether `key` is cached, without telling the policy.

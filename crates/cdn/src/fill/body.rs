@@ -85,6 +85,11 @@ impl FillBody {
         self.filled() == self.len
     }
 
+    /// The chunks received so far, in order (cheap: shared handles).
+    pub fn chunks(&self) -> Vec<Bytes> {
+        self.chunks.lock().expect("body lock").data.clone()
+    }
+
     /// Appends the next bytes; refused when they would overrun the length
     /// (nothing is appended then).
     pub fn push(&self, data: Bytes) -> Result<(), Overrun> {

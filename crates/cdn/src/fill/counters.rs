@@ -1,6 +1,7 @@
 //! What an edge's store counts, as plain atomics a metrics exporter reads
 //! at any time: opens by cache result, fill bytes and fetches per source,
-//! failed attempts by kind, evictions, stale fill locks cleared.
+//! failed attempts by kind, evictions, stale fill locks cleared, the disk
+//! tier's hits, demotions, evictions and write failures.
 //!
 //! Counters only grow. Relaxed ordering: each is read on its own, and a
 //! snapshot taken while requests run may be a few events apart between
@@ -45,6 +46,14 @@ pub struct Counters {
     pub uncacheable: AtomicU64,
     /// Fill locks found stale and replaced (pingora #931's case).
     pub stale_locks: AtomicU64,
+    /// Hits served from the disk tier (also counted in `hits`).
+    pub disk_hits: AtomicU64,
+    /// Objects moved from memory to the disk tier.
+    pub demoted: AtomicU64,
+    /// Objects evicted from the disk tier.
+    pub disk_evictions: AtomicU64,
+    /// Disk tier files that could not be written.
+    pub disk_write_failures: AtomicU64,
     /// Per source, in configured order.
     pub sources: Vec<SourceCounters>,
     /// Failed attempts, indexed by [`FailKind::index`].
@@ -72,6 +81,14 @@ pub struct Snapshot {
     pub uncacheable: u64,
     /// See [`Counters::stale_locks`].
     pub stale_locks: u64,
+    /// See [`Counters::disk_hits`].
+    pub disk_hits: u64,
+    /// See [`Counters::demoted`].
+    pub demoted: u64,
+    /// See [`Counters::disk_evictions`].
+    pub disk_evictions: u64,
+    /// See [`Counters::disk_write_failures`].
+    pub disk_write_failures: u64,
     /// Per source: name, bytes, fetches, completed.
     pub sources: Vec<(Arc<str>, u64, u64, u64)>,
     /// Failed attempts by kind (every kind, zero included).
@@ -117,6 +134,10 @@ impl Counters {
             evicted_bytes: AtomicU64::new(0),
             uncacheable: AtomicU64::new(0),
             stale_locks: AtomicU64::new(0),
+            disk_hits: AtomicU64::new(0),
+            demoted: AtomicU64::new(0),
+            disk_evictions: AtomicU64::new(0),
+            disk_write_failures: AtomicU64::new(0),
             sources: sources
                 .into_iter()
                 .map(|name| SourceCounters {
@@ -151,6 +172,10 @@ impl Counters {
             evicted_bytes: get(&self.evicted_bytes),
             uncacheable: get(&self.uncacheable),
             stale_locks: get(&self.stale_locks),
+            disk_hits: get(&self.disk_hits),
+            demoted: get(&self.demoted),
+            disk_evictions: get(&self.disk_evictions),
+            disk_write_failures: get(&self.disk_write_failures),
             sources: self
                 .sources
                 .iter()

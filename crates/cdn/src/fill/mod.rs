@@ -21,10 +21,12 @@
 //! - [`bucket`]: the token bucket that paces proactive fill.
 //! - [`prefill`]: proactive fill of a manifest within a window at a rate.
 //! - [`counters`]: hits, misses, coalesced, bytes by source, failures.
+//! - [`disk`]: the disk tier objects evicted from memory move to.
 
 pub mod body;
 pub mod bucket;
 pub mod counters;
+pub mod disk;
 pub mod plan;
 pub mod prefill;
 
@@ -42,6 +44,7 @@ use crate::upstream::{self, Answer, TlsSetupError, Upstream};
 use body::FillBody;
 use bucket::TokenBucket;
 use counters::Counters;
+use disk::{DiskConfig, DiskError, DiskTier, Write};
 use plan::{Attempts, FailKind, FlightId, Flights, Joined, Outcome, SourceKind, Step};
 
 pub use upstream::Timeouts;
@@ -114,11 +117,14 @@ pub struct FillConfig {
     pub lock_timeout: Duration,
     /// The CA certificates (PEM) `https` sources are checked against.
     pub ca_file: Option<PathBuf>,
+    /// A disk tier for objects evicted from memory, when wanted.
+    pub disk: Option<DiskConfig>,
 }
 
 impl FillConfig {
     /// A config with these sources and budget and defaults for the rest:
-    /// SIEVE, 3 s connect, 5 s stall, 15 s lock timeout, no CA file.
+    /// SIEVE, 3 s connect, 5 s stall, 15 s lock timeout, no CA file, no
+    /// disk tier.
     pub fn new(sources: Vec<FillSource>, budget: u64) -> FillConfig {
         FillConfig {
             sources,
@@ -127,6 +133,7 @@ impl FillConfig {
             timeouts: Timeouts::default(),
             lock_timeout: Duration::from_secs(15),
             ca_file: None,
+            disk: None,
         }
     }
 }
@@ -142,6 +149,9 @@ pub enum StoreError {
         "fill source `{0}` is https but no CA file is configured; hint: set the fill CA file to the lab CA"
     )]
     NoCa(String),
+    /// The disk tier's directory is unusable.
+    #[error(transparent)]
+    Disk(#[from] DiskError),
 }
 
 /// A cached object.
@@ -208,6 +218,7 @@ struct Source {
 struct State {
     cache: Cache<ObjectKey, Stored>,
     flights: Flights<ObjectKey, Arc<Live>>,
+    disk: Option<DiskTier>,
 }
 
 struct Shared {
@@ -249,24 +260,18 @@ impl FillStore {
                 client: Upstream::new(s.url.clone(), tls.clone(), config.timeouts),
             });
         }
-        Ok(FillStore::with_sources(sources, config))
+        let disk = match &config.disk {
+            Some(d) => Some(DiskTier::open(d, config.policy)?),
+            None => None,
+        };
+        Ok(FillStore::with_sources(sources, disk, config))
     }
 
-    /// A store whose `https` sources trust `tls` (a test's own CA).
-    pub fn with_tls(config: &FillConfig, tls: Arc<rustls::ClientConfig>) -> FillStore {
-        let sources = config
-            .sources
-            .iter()
-            .map(|s| Source {
-                name: s.name.as_str().into(),
-                kind: s.kind,
-                client: Upstream::new(s.url.clone(), Some(tls.clone()), config.timeouts),
-            })
-            .collect();
-        FillStore::with_sources(sources, config)
-    }
-
-    fn with_sources(sources: Vec<Source>, config: &FillConfig) -> FillStore {
+    fn with_sources(
+        sources: Vec<Source>,
+        disk: Option<DiskTier>,
+        config: &FillConfig,
+    ) -> FillStore {
         let counters = Arc::new(Counters::new(sources.iter().map(|s| s.name.clone())));
         FillStore {
             shared: Arc::new(Shared {
@@ -276,6 +281,7 @@ impl FillStore {
                 state: Mutex::new(State {
                     cache: Cache::new(config.budget, config.policy.build()),
                     flights: Flights::new(config.lock_timeout),
+                    disk,
                 }),
             }),
         }
@@ -286,17 +292,29 @@ impl FillStore {
         &self.shared.counters
     }
 
-    /// Bytes cached, bytes reserved by fills in progress, and objects
-    /// cached.
+    /// Bytes cached in memory, bytes reserved by fills in progress, and
+    /// objects cached in memory.
     pub fn usage(&self) -> (u64, u64, usize) {
         let st = self.shared.state.lock().expect("store lock");
         (st.cache.used(), st.cache.reserved(), st.cache.len())
     }
 
-    /// Whether `key` is cached whole (does not count as a hit).
+    /// Bytes and objects on the disk tier (zero without one).
+    pub fn disk_usage(&self) -> (u64, usize) {
+        let st = self.shared.state.lock().expect("store lock");
+        st.disk.as_ref().map_or((0, 0), DiskTier::usage)
+    }
+
+    /// Whether `key` is cached whole in memory (does not count as a hit).
     pub fn contains(&self, key: &ObjectKey) -> bool {
         let st = self.shared.state.lock().expect("store lock");
         st.cache.contains(key)
+    }
+
+    /// Whether `key` is on the disk tier (does not count as a hit).
+    pub fn on_disk(&self, key: &ObjectKey) -> bool {
+        let st = self.shared.state.lock().expect("store lock");
+        st.disk.as_ref().is_some_and(|d| d.contains(key))
     }
 
     /// Opens `key`, and the body as the fill writes it; a fill it starts
@@ -305,7 +323,7 @@ impl FillStore {
         &self,
         key: &ObjectKey,
         limiter: Option<Limiter>,
-    ) -> Result<(Opened, Arc<FillBody>), OpenError> {
+    ) -> Result<(Opened, Option<Arc<FillBody>>), OpenError> {
         let c = &self.shared.counters;
         let mut stale_task = None;
         let (status, live) = {
@@ -318,7 +336,18 @@ impl FillStore {
                     status: CacheStatus::Hit,
                     source: Some(s.source.clone()),
                 };
-                return Ok((opened, s.body.clone()));
+                return Ok((opened, Some(s.body.clone())));
+            }
+            if let Some(e) = st.disk.as_mut().and_then(|d| d.get(key)) {
+                Counters::add(&c.hits, 1);
+                Counters::add(&c.disk_hits, 1);
+                let opened = Opened {
+                    meta: e.meta.clone(),
+                    body: e.body(),
+                    status: CacheStatus::Hit,
+                    source: Some(e.source.clone()),
+                };
+                return Ok((opened, None));
             }
             match st.flights.join(key.clone(), now(), |_| Live::new()) {
                 Joined::Lead(id, live) => {
@@ -364,7 +393,7 @@ impl FillStore {
                     status,
                     source: Some(s.source),
                 },
-                s.body,
+                Some(s.body),
             )),
             Head::Failed(e) => {
                 match e {
@@ -561,14 +590,24 @@ impl Fill {
     fn start_body(&mut self, meta: &ObjectMeta, source: &Arc<str>) -> Arc<FillBody> {
         let body = Arc::new(FillBody::new(meta.len));
         let c = &self.shared.counters;
+        let mut writes = Vec::new();
+        let mut unlink = Vec::new();
         {
             let mut st = self.shared.state.lock().expect("store lock");
+            let st = &mut *st;
             match st.cache.reserve(meta.len) {
                 Ok((r, evicted)) => {
                     self.reservation = Some(r);
                     for e in evicted {
                         Counters::add(&c.evictions, 1);
                         Counters::add(&c.evicted_bytes, e.size);
+                        if let Some(disk) = &mut st.disk {
+                            let v = e.value;
+                            let (write, gone) = disk.demote(e.key, v.meta, v.source, v.body);
+                            Counters::add(&c.disk_evictions, gone.len() as u64);
+                            unlink.extend(gone);
+                            writes.extend(write);
+                        }
                     }
                 }
                 Err(e) => {
@@ -576,6 +615,11 @@ impl Fill {
                     tracing::info!(site = %self.key.site, path = %self.key.path, "{e}");
                 }
             }
+        }
+        unlink_later(unlink);
+        for w in writes {
+            Counters::add(&c.demoted, 1);
+            spawn_write(self.shared.clone(), w);
         }
         let stored = Stored {
             meta: meta.clone(),
@@ -600,12 +644,62 @@ impl Fill {
         let reservation = self.reservation.take();
         match (reservation, &self.stored) {
             (Some(r), Some(s)) if complete && current => {
-                st.cache.commit(self.key.clone(), s.clone(), r)
+                st.cache.commit(self.key.clone(), s.clone(), r);
+                // A copy on disk is now the older one.
+                if let Some(path) = st.disk.as_mut().and_then(|d| d.remove(&self.key)) {
+                    unlink_later(vec![path]);
+                }
             }
             (Some(r), _) => st.cache.release(r),
             (None, _) => {}
         }
     }
+}
+
+/// Removes files on a blocking thread (gone already is fine).
+fn unlink_later(paths: Vec<PathBuf>) {
+    if paths.is_empty() {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        for p in paths {
+            if let Err(e) = std::fs::remove_file(&p)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(path = %p.display(), "cannot remove a disk tier file: {e}");
+            }
+        }
+    });
+}
+
+/// Writes a demoted object's file, then checks it is still wanted.
+fn spawn_write(shared: Arc<Shared>, write: Write) {
+    tokio::spawn(async move {
+        let write = Arc::new(write);
+        let w = write.clone();
+        let result = tokio::task::spawn_blocking(move || disk::write_file(&w))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|r| r);
+        let mut st = shared.state.lock().expect("store lock");
+        let Some(disk) = st.disk.as_mut() else {
+            return;
+        };
+        let held = disk.holds(&write.key, &write.entry);
+        match result {
+            // Evicted while it was being written: its file goes too.
+            Ok(()) if !held => unlink_later(vec![write.path.clone()]),
+            Ok(()) => {}
+            Err(e) => {
+                Counters::add(&shared.counters.disk_write_failures, 1);
+                tracing::warn!(path = %write.path.display(), "cannot write to the disk tier: {e}");
+                if held {
+                    disk.remove(&write.key);
+                }
+                unlink_later(vec![write.path.clone(), write.path.with_extension("tmp")]);
+            }
+        }
+    });
 }
 
 impl Drop for Fill {

@@ -195,6 +195,10 @@ async fn one(
         Ok(Err(e)) => return (ItemResult::Failed(e.to_string()), 0),
         Ok(Ok(o)) => o,
     };
+    let Some(body) = body else {
+        // A disk tier hit: already held.
+        return (ItemResult::Present, 0);
+    };
     let paced = opened.status == CacheStatus::Miss;
     let finished = timeout_at(deadline, body.finished()).await;
     let filled = body.filled();

@@ -2,6 +2,7 @@
 //! in-process upstreams on 127.0.0.1 (one test binary, so linking stays
 //! fast).
 
+mod disk;
 mod fill;
 mod prefill;
 mod tls;
