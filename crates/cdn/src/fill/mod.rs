@@ -222,6 +222,9 @@ struct State {
 }
 
 struct Shared {
+    /// How often a paced fill tells its lock it is alive while it waits:
+    /// a quarter of the lock timeout.
+    heartbeat: Duration,
     sources: Vec<Source>,
     kinds: Vec<SourceKind>,
     counters: Arc<Counters>,
@@ -275,6 +278,7 @@ impl FillStore {
         let counters = Arc::new(Counters::new(sources.iter().map(|s| s.name.clone())));
         FillStore {
             shared: Arc::new(Shared {
+                heartbeat: (config.lock_timeout / 4).max(Duration::from_millis(1)),
                 kinds: sources.iter().map(|s| s.kind).collect(),
                 sources,
                 counters,
@@ -551,8 +555,17 @@ impl Fill {
                 Ok(Some(data)) => {
                     let n = data.len() as u64;
                     if let Some(l) = &self.limiter {
-                        let wait = l.lock().expect("limiter lock").take(now(), n);
-                        tokio::time::sleep(wait).await;
+                        let mut wait = l.lock().expect("limiter lock").take(now(), n);
+                        // In slices, telling the lock we are alive, so a
+                        // low rate cap never makes a paced fill look stale.
+                        while !wait.is_zero() {
+                            let slice = wait.min(self.shared.heartbeat);
+                            tokio::time::sleep(slice).await;
+                            wait -= slice;
+                            if !self.progress() {
+                                return Ended::Replaced;
+                            }
+                        }
                     }
                     if body.filled() + n == body.len() {
                         // The last bytes and the commit happen under one

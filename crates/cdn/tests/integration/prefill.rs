@@ -144,3 +144,47 @@ async fn the_window_ends_a_prefill_and_the_report_says_where() {
     assert!(report.elapsed <= Duration::from_millis(300));
     assert_eq!(origin.knobs.requests(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paced_fill_waiting_longer_than_the_lock_timeout_is_not_taken_for_stale() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let size = 32 * 1024;
+    let origin = start(Knobs::new("origin", size, &log)).await;
+    let mut c = FillConfig::new(
+        vec![FillSource::parse("origin", &origin.url(), "origin").unwrap()],
+        16 << 20,
+    );
+    c.lock_timeout = Duration::from_millis(200);
+    let store = FillStore::new(&c).unwrap();
+    // 16 KiB chunks at 16 KiB/s with no burst: a second before each
+    // chunk, five times the lock timeout.
+    let pace = Pace {
+        rate: 16 * 1024,
+        burst: 0,
+        window: Duration::from_secs(10),
+    };
+    let m = manifest("a.test", &["/t/1/f"]);
+    let run = {
+        let (store, m) = (store.clone(), m.clone());
+        tokio::spawn(async move { prefill(&store, &m, pace).await })
+    };
+    // Mid-way through the first wait (hyper's first read here is about
+    // 8 KiB, so about half a second), past the lock timeout since the
+    // last byte, a client asks: it joins the paced fill. (With one
+    // heartbeat per wait instead of four per lock timeout, it replaced
+    // the fill.)
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let k = &m.keys()[0];
+    let o = timeout(BOUND, store.open(k)).await.unwrap().unwrap();
+    assert_eq!(o.status, CacheStatus::Filling);
+    let report = timeout(BOUND, run).await.unwrap().unwrap();
+    assert_eq!(
+        report.items[0].result,
+        ItemResult::Filled {
+            source: "origin".into(),
+            bytes: size
+        }
+    );
+    assert_eq!(store.counters().snapshot().stale_locks, 0);
+    assert_eq!(origin.knobs.requests(), 1);
+}
