@@ -2,6 +2,11 @@
 //! (hyper's low-level client over a stream we connect ourselves), over
 //! plain TCP or over rustls trusting a configured CA file (the lab CA).
 //!
+//! A peer is asked with `Cache-Control: only-if-cached` (RFC 9111
+//! §5.2.1.7): a peer serves what it holds and never fills for another
+//! edge, so two peers missing one object cannot wait on each other's
+//! fills; its 504 means "not here".
+//!
 //! The request carries the *site* as its Host header and, over TLS, as
 //! its SNI name, so a peer edge or a fill tier serving several sites on one
 //! address picks the right site and certificate (an edge answers an SNI
@@ -225,8 +230,17 @@ impl Upstream {
         format!("{prefix}/{path}")
     }
 
-    /// GETs `path` of `site` from byte `from` on.
-    pub async fn get(&self, site: &str, path: &str, from: u64) -> Result<Answer, FetchError> {
+    /// GETs `path` of `site` from byte `from` on. With `only_if_cached`
+    /// (asking a peer) the request says `Cache-Control: only-if-cached`
+    /// and the 504 a cache answers when it does not hold the object
+    /// (RFC 9111 §5.2.1.7) is [`Answer::NotFound`].
+    pub async fn get(
+        &self,
+        site: &str,
+        path: &str,
+        from: u64,
+        only_if_cached: bool,
+    ) -> Result<Answer, FetchError> {
         let t = self.timeouts;
         let tcp = timeout(t.connect, self.connect()).await.map_err(|_| {
             FetchError::new(
@@ -270,6 +284,9 @@ impl Upstream {
         if from > 0 {
             req = req.header(header::RANGE, format!("bytes={from}-"));
         }
+        if only_if_cached {
+            req = req.header(header::CACHE_CONTROL, "only-if-cached");
+        }
         let req = req.body(Empty::<Bytes>::new()).map_err(|e| {
             FetchError::new(FailKind::Protocol, format!("request for `{target}`: {e}"))
         })?;
@@ -295,6 +312,10 @@ impl Upstream {
         };
         let (len, skip) = match status {
             StatusCode::NOT_FOUND | StatusCode::GONE => {
+                conn.abort();
+                return Ok(Answer::NotFound);
+            }
+            StatusCode::GATEWAY_TIMEOUT if only_if_cached => {
                 conn.abort();
                 return Ok(Answer::NotFound);
             }

@@ -54,6 +54,8 @@ pub struct Counters {
     pub disk_evictions: AtomicU64,
     /// Disk tier files that could not be written.
     pub disk_write_failures: AtomicU64,
+    /// `only-if-cached` opens (a peer's) for objects not held.
+    pub not_cached: AtomicU64,
     /// Per source, in configured order.
     pub sources: Vec<SourceCounters>,
     /// Failed attempts, indexed by [`FailKind::index`].
@@ -89,6 +91,8 @@ pub struct Snapshot {
     pub disk_evictions: u64,
     /// See [`Counters::disk_write_failures`].
     pub disk_write_failures: u64,
+    /// See [`Counters::not_cached`].
+    pub not_cached: u64,
     /// Per source: name, bytes, fetches, completed.
     pub sources: Vec<(Arc<str>, u64, u64, u64)>,
     /// Failed attempts by kind (every kind, zero included).
@@ -138,6 +142,7 @@ impl Counters {
             demoted: AtomicU64::new(0),
             disk_evictions: AtomicU64::new(0),
             disk_write_failures: AtomicU64::new(0),
+            not_cached: AtomicU64::new(0),
             sources: sources
                 .into_iter()
                 .map(|name| SourceCounters {
@@ -176,6 +181,7 @@ impl Counters {
             demoted: get(&self.demoted),
             disk_evictions: get(&self.disk_evictions),
             disk_write_failures: get(&self.disk_write_failures),
+            not_cached: get(&self.not_cached),
             sources: self
                 .sources
                 .iter()

@@ -39,7 +39,9 @@ use thiserror::Error;
 use tokio::sync::watch;
 
 use crate::cache::{Cache, PolicyKind, Reservation};
-use crate::object::{BoxFuture, CacheStatus, ObjectKey, ObjectMeta, Objects, OpenError, Opened};
+use crate::object::{
+    Body, BoxFuture, CacheStatus, ObjectKey, ObjectMeta, Objects, OpenError, Opened,
+};
 use crate::upstream::{self, Answer, TlsSetupError, Upstream};
 use body::FillBody;
 use bucket::TokenBucket;
@@ -437,6 +439,43 @@ impl Objects for FillStore {
     fn open<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Opened, OpenError>> {
         Box::pin(async move { self.open_fill(key, None).await.map(|(o, _)| o) })
     }
+
+    /// A hit from memory or disk, else a timed-out upstream error (504):
+    /// never a fill, and never a fill in progress (two peers filling one
+    /// object from each other would wait on each other).
+    fn open_cached<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Opened, OpenError>> {
+        Box::pin(async move {
+            let c = &self.shared.counters;
+            let mut st = self.shared.state.lock().expect("store lock");
+            let st = &mut *st;
+            let hit = match st.cache.get(key) {
+                Some(s) => Some((s.meta.clone(), s.body.clone() as Body, s.source.clone())),
+                None => st.disk.as_mut().and_then(|d| d.get(key)).map(|e| {
+                    Counters::add(&c.disk_hits, 1);
+                    (e.meta.clone(), e.body(), e.source.clone())
+                }),
+            };
+            match hit {
+                Some((meta, body, source)) => {
+                    Counters::add(&c.hits, 1);
+                    Ok(Opened {
+                        meta,
+                        body,
+                        status: CacheStatus::Hit,
+                        source: Some(source),
+                    })
+                }
+                None => {
+                    Counters::add(&c.not_cached, 1);
+                    Err(OpenError::Upstream {
+                        path: key.path.clone(),
+                        why: "not cached here, and only-if-cached was asked".into(),
+                        timed_out: true,
+                    })
+                }
+            }
+        })
+    }
 }
 
 /// One fill's task. Its `Drop` is the guard: however the task ends, the
@@ -528,7 +567,12 @@ impl Fill {
             this.why.push(format!("{} `{}`: {why}", src.kind, src.name));
             Ended::Outcome(Outcome::Failed(kind))
         };
-        let mut fetch = match src.client.get(&self.key.site, &self.key.path, from).await {
+        let only_if_cached = src.kind == SourceKind::Peer;
+        let answer = src
+            .client
+            .get(&self.key.site, &self.key.path, from, only_if_cached)
+            .await;
+        let mut fetch = match answer {
             Err(e) => return failed(self, e.kind, e.why),
             Ok(Answer::NotFound) => {
                 self.why

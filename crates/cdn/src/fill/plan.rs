@@ -19,8 +19,9 @@
 //! next source at once (no stampede). A fill that dies part-way resumes on
 //! the next source from the byte it reached, so readers already streaming
 //! keep streaming. A 404 from a peer or tier moves on (a peer may simply
-//! not hold the object); a 404 from the origin, or from every source, is
-//! *not found*.
+//! not hold the object; peers are asked `only-if-cached` and their 504 is
+//! read as a 404, see [`crate::upstream`]); a 404 from the origin, or from
+//! every source, is *not found*.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;

@@ -459,3 +459,56 @@ async fn an_object_larger_than_the_budget_is_served_whole_but_not_kept() {
     assert_eq!(open_many(&store, &k, 1).await, [CacheStatus::Miss]);
     assert_eq!(origin.knobs.requests(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_are_asked_only_if_cached_and_their_504_means_not_here() {
+    let l = log();
+    let peer = start(Knobs::new("peer", 10_000, &l)).await;
+    peer.knobs.set_mode(Mode::Status(504));
+    let tier = start(Knobs::new("tier", 10_000, &l)).await;
+    let store = FillStore::new(&config(
+        vec![source("peer", &peer, "peer"), source("tier", &tier, "tier")],
+        10 << 20,
+    ))
+    .unwrap();
+    let k = key("a.test", "/t/1/f");
+    let o = timeout(BOUND, store.open(&k)).await.unwrap().unwrap();
+    assert_eq!(o.source.as_deref(), Some("tier"));
+    let seen = l.lock().unwrap().clone();
+    assert_eq!(seen[0].cache_control.as_deref(), Some("only-if-cached"));
+    assert_eq!(seen[1].cache_control, None, "a tier fills on a miss");
+    // Not a failure: a peer that lacks an object is the normal case.
+    assert_eq!(store.counters().snapshot().failed(FailKind::Status), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rfc9111_5_2_1_7_only_if_cached_serves_what_is_held_and_never_fills() {
+    let origin = start(Knobs::new("origin", 10_000, &log())).await;
+    let store =
+        FillStore::new(&config(vec![source("origin", &origin, "origin")], 10 << 20)).unwrap();
+    let (a, b) = (key("a.test", "/t/1/f"), key("a.test", "/t/2/f"));
+    open_many(&store, &a, 1).await;
+    let o = timeout(BOUND, store.open_cached(&a))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(o.status, CacheStatus::Hit);
+    assert_eq!(read_all(&o, &a, 0).await.unwrap(), 10_000);
+    let e = timeout(BOUND, store.open_cached(&b))
+        .await
+        .unwrap()
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            e,
+            OpenError::Upstream {
+                timed_out: true,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(origin.knobs.requests(), 1);
+    assert_eq!(store.counters().snapshot().not_cached, 1);
+}

@@ -50,6 +50,8 @@ pub struct Seen {
     pub path: String,
     /// The Range header.
     pub range: Option<String>,
+    /// The Cache-Control header.
+    pub cache_control: Option<String>,
 }
 
 /// The knobs and the record.
@@ -211,12 +213,14 @@ async fn handle(k: Arc<Knobs>, req: Request<Incoming>) -> Result<Response<ChanBo
     };
     let host = text(header::HOST).unwrap_or_default();
     let range = text(header::RANGE);
+    let cache_control = text(header::CACHE_CONTROL);
     let path = req.uri().path().to_owned();
     k.log.lock().unwrap().push(Seen {
         server: k.name.clone(),
         host: host.clone(),
         path: path.clone(),
         range: range.clone(),
+        cache_control,
     });
     let (tx, rx) = mpsc::channel(4);
     let empty = |status: u16| {
