@@ -1,7 +1,7 @@
 //! An edge's store ([`FillStore`]), what its HTTP front serves from: hits
 //! from the [`cache`](crate::cache), misses filled from ranked sources
 //! (peer edges, then fill tiers, then the origin) through the
-//! [`Upstream`](crate::upstream::Upstream) client, with concurrent misses for one
+//! [`Upstream`] client, with concurrent misses for one
 //! object coalesced into one fetch.
 //!
 //! The decisions live in the sans-IO [`plan`] (who leads a fill, when a
