@@ -233,6 +233,17 @@ struct Shared {
     state: Mutex<State>,
 }
 
+impl Shared {
+    /// The store's state. A task that panicked while holding it leaves
+    /// counts that may be off by one object, which beats refusing every
+    /// later request, so a poisoned lock is taken as it is.
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// A shared pacing for fills (proactive fill's rate cap).
 pub type Limiter = Arc<Mutex<TokenBucket>>;
 
@@ -301,25 +312,25 @@ impl FillStore {
     /// Bytes cached in memory, bytes reserved by fills in progress, and
     /// objects cached in memory.
     pub fn usage(&self) -> (u64, u64, usize) {
-        let st = self.shared.state.lock().expect("store lock");
+        let st = self.shared.lock();
         (st.cache.used(), st.cache.reserved(), st.cache.len())
     }
 
     /// Bytes and objects on the disk tier (zero without one).
     pub fn disk_usage(&self) -> (u64, usize) {
-        let st = self.shared.state.lock().expect("store lock");
+        let st = self.shared.lock();
         st.disk.as_ref().map_or((0, 0), DiskTier::usage)
     }
 
     /// Whether `key` is cached whole in memory (does not count as a hit).
     pub fn contains(&self, key: &ObjectKey) -> bool {
-        let st = self.shared.state.lock().expect("store lock");
+        let st = self.shared.lock();
         st.cache.contains(key)
     }
 
     /// Whether `key` is on the disk tier (does not count as a hit).
     pub fn on_disk(&self, key: &ObjectKey) -> bool {
-        let st = self.shared.state.lock().expect("store lock");
+        let st = self.shared.lock();
         st.disk.as_ref().is_some_and(|d| d.contains(key))
     }
 
@@ -333,7 +344,7 @@ impl FillStore {
         let c = &self.shared.counters;
         let mut stale_task = None;
         let (status, live) = {
-            let mut st = self.shared.state.lock().expect("store lock");
+            let mut st = self.shared.lock();
             if let Some(s) = st.cache.get(key) {
                 Counters::add(&c.hits, 1);
                 let opened = Opened {
@@ -446,7 +457,7 @@ impl Objects for FillStore {
     fn open_cached<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Opened, OpenError>> {
         Box::pin(async move {
             let c = &self.shared.counters;
-            let mut st = self.shared.state.lock().expect("store lock");
+            let mut st = self.shared.lock();
             let st = &mut *st;
             let hit = match st.cache.get(key) {
                 Some(s) => Some((s.meta.clone(), s.body.clone() as Body, s.source.clone())),
@@ -553,7 +564,7 @@ impl Fill {
 
     /// Tells the flight table the leader is alive; false when replaced.
     fn progress(&self) -> bool {
-        let mut st = self.shared.state.lock().expect("store lock");
+        let mut st = self.shared.lock();
         st.flights.progress(&self.key, self.id, now())
     }
 
@@ -615,7 +626,7 @@ impl Fill {
                         // The last bytes and the commit happen under one
                         // lock, so whoever sees the body whole finds the
                         // object cached (and a later open is a hit).
-                        let mut st = shared.state.lock().expect("store lock");
+                        let mut st = shared.lock();
                         if let Err(e) = body.push(data) {
                             drop(st);
                             return failed(self, FailKind::Protocol, e.to_string());
@@ -650,7 +661,7 @@ impl Fill {
         let mut writes = Vec::new();
         let mut unlink = Vec::new();
         {
-            let mut st = self.shared.state.lock().expect("store lock");
+            let mut st = self.shared.lock();
             let st = &mut *st;
             match st.cache.reserve(meta.len) {
                 Ok((r, evicted)) => {
@@ -691,7 +702,7 @@ impl Fill {
     /// Clears the lock; keeps the object when `complete` and still ours.
     fn finish(&mut self, complete: bool) {
         let shared = self.shared.clone();
-        let mut st = shared.state.lock().expect("store lock");
+        let mut st = shared.lock();
         self.finish_locked(&mut st, complete);
     }
 
@@ -738,7 +749,7 @@ fn spawn_write(shared: Arc<Shared>, write: Write) {
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|r| r);
-        let mut st = shared.state.lock().expect("store lock");
+        let mut st = shared.lock();
         let Some(disk) = st.disk.as_mut() else {
             return;
         };
@@ -765,7 +776,8 @@ impl Drop for Fill {
             return;
         }
         // Cancelled, panicked or replaced: never leave a lock or waiters.
-        if let Ok(mut st) = self.shared.state.lock() {
+        {
+            let mut st = self.shared.lock();
             st.flights.finish(&self.key, self.id);
             if let Some(r) = self.reservation.take() {
                 st.cache.release(r);
