@@ -26,6 +26,48 @@ struct Chunks {
     data: Vec<Bytes>,
 }
 
+/// The largest block a complete body is kept in.
+const BLOCK: usize = 1 << 20;
+
+impl Chunks {
+    /// Joins the reads a fill arrived in (often a few KiB each) into
+    /// blocks of up to [`BLOCK`], once, when the body is complete: a
+    /// cached object is then served in few large reads rather than many
+    /// small ones. Bounded blocks keep the copy cheap and the peak memory
+    /// at one block more than the object.
+    fn compact(&mut self) {
+        if self.data.len() < 2 {
+            return;
+        }
+        let mut starts = Vec::new();
+        let mut data = Vec::new();
+        let mut block = bytes::BytesMut::new();
+        let mut at = 0u64;
+        for chunk in self.data.drain(..) {
+            if !block.is_empty() && block.len() + chunk.len() > BLOCK {
+                let b = std::mem::take(&mut block).freeze();
+                starts.push(at);
+                at += b.len() as u64;
+                data.push(b);
+            }
+            if block.is_empty() && chunk.len() >= BLOCK {
+                // Already a block: keep it without a copy.
+                starts.push(at);
+                at += chunk.len() as u64;
+                data.push(chunk);
+            } else {
+                block.extend_from_slice(&chunk);
+            }
+        }
+        if !block.is_empty() {
+            starts.push(at);
+            data.push(block.freeze());
+        }
+        self.starts = starts;
+        self.data = data;
+    }
+}
+
 /// A body being filled, or filled.
 pub struct FillBody {
     len: u64,
@@ -108,6 +150,9 @@ impl FillBody {
         let n = data.len() as u64;
         chunks.starts.push(at);
         chunks.data.push(data);
+        if at + n == self.len {
+            chunks.compact();
+        }
         drop(chunks);
         self.progress.send_modify(|p| p.filled += n);
         Ok(())
@@ -198,8 +243,9 @@ mod tests {
         body.push(Bytes::from_static(b"456789")).unwrap();
         let got = tokio::time::timeout(BOUND, reader).await.unwrap().unwrap();
         assert_eq!(got.unwrap(), "6789");
-        // A read within one chunk stops at the chunk's end and at `max`.
-        assert_eq!(body.read_at(1, 100).await.unwrap(), "123");
+        // Complete, the reads it arrived in are one block; a read stops at
+        // `max`.
+        assert_eq!(body.read_at(1, 100).await.unwrap(), "123456789");
         assert_eq!(body.read_at(4, 2).await.unwrap(), "45");
         assert!(body.is_complete());
         assert!(matches!(
@@ -209,6 +255,39 @@ mod tests {
                 len: 10
             })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_complete_body_is_kept_in_blocks_of_up_to_a_mebibyte() {
+        // 3 MiB + 5 bytes arriving in 16 KiB reads, one odd-sized.
+        let len = 3 * BLOCK + 5;
+        let whole: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let body = FillBody::new(len as u64);
+        let mut at = 0;
+        for n in std::iter::once(1000).chain(std::iter::repeat(16 * 1024)) {
+            let n = n.min(len - at);
+            body.push(Bytes::copy_from_slice(&whole[at..at + n]))
+                .unwrap();
+            at += n;
+            if at == len {
+                break;
+            }
+        }
+        let blocks: Vec<usize> = body.chunks().iter().map(Bytes::len).collect();
+        assert!(blocks.iter().all(|&b| b <= BLOCK), "{blocks:?}");
+        assert_eq!(blocks.len(), 4, "{blocks:?}");
+        // One read returns a whole block's worth, and every byte is right.
+        let mut got = Vec::new();
+        let mut reads = 0;
+        while got.len() < len {
+            got.extend_from_slice(&body.read_at(got.len() as u64, usize::MAX).await.unwrap());
+            reads += 1;
+        }
+        assert_eq!(got, whole);
+        assert_eq!(reads, 4);
+        // A read across a block boundary stops at the boundary.
+        let b = body.read_at(blocks[0] as u64 - 2, 10).await.unwrap();
+        assert_eq!(b.len(), 2);
     }
 
     #[tokio::test]
