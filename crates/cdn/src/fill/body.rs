@@ -30,20 +30,14 @@ struct Chunks {
 const BLOCK: usize = 1 << 20;
 
 impl Chunks {
-    /// Joins the reads a fill arrived in (often a few KiB each) into
-    /// blocks of up to [`BLOCK`], once, when the body is complete: a
-    /// cached object is then served in few large reads rather than many
-    /// small ones. Bounded blocks keep the copy cheap and the peak memory
-    /// at one block more than the object.
-    fn compact(&mut self) {
-        if self.data.len() < 2 {
-            return;
-        }
+    /// `pieces` (a whole body, in order) joined into blocks of up to
+    /// [`BLOCK`].
+    fn blocks(pieces: Vec<Bytes>) -> Chunks {
         let mut starts = Vec::new();
         let mut data = Vec::new();
         let mut block = bytes::BytesMut::new();
         let mut at = 0u64;
-        for chunk in self.data.drain(..) {
+        for chunk in pieces {
             if !block.is_empty() && block.len() + chunk.len() > BLOCK {
                 let b = std::mem::take(&mut block).freeze();
                 starts.push(at);
@@ -63,8 +57,7 @@ impl Chunks {
             starts.push(at);
             data.push(block.freeze());
         }
-        self.starts = starts;
-        self.data = data;
+        Chunks { starts, data }
     }
 }
 
@@ -132,6 +125,26 @@ impl FillBody {
         self.chunks.lock().expect("body lock").data.clone()
     }
 
+    /// Joins the reads a complete body arrived in (often a few KiB each)
+    /// into blocks of up to 1 MiB, so a cached object is served in few
+    /// large reads rather than many small ones. Bounded blocks keep the
+    /// peak memory at one block more than the object. The copy is made
+    /// without the body's lock (a complete body's pieces never change)
+    /// and swapped in under it, so readers never wait for it; call it off
+    /// the async workers (it copies the whole object). No effect on a body
+    /// still filling.
+    pub fn compact(&self) {
+        if !self.is_complete() {
+            return;
+        }
+        let pieces = self.chunks();
+        if pieces.len() < 2 {
+            return;
+        }
+        let blocks = Chunks::blocks(pieces);
+        *self.chunks.lock().expect("body lock") = blocks;
+    }
+
     /// Appends the next bytes; refused when they would overrun the length
     /// (nothing is appended then).
     pub fn push(&self, data: Bytes) -> Result<(), Overrun> {
@@ -150,9 +163,6 @@ impl FillBody {
         let n = data.len() as u64;
         chunks.starts.push(at);
         chunks.data.push(data);
-        if at + n == self.len {
-            chunks.compact();
-        }
         drop(chunks);
         self.progress.send_modify(|p| p.filled += n);
         Ok(())
@@ -243,8 +253,9 @@ mod tests {
         body.push(Bytes::from_static(b"456789")).unwrap();
         let got = tokio::time::timeout(BOUND, reader).await.unwrap().unwrap();
         assert_eq!(got.unwrap(), "6789");
-        // Complete, the reads it arrived in are one block; a read stops at
-        // `max`.
+        // A read stops at the end of the piece it starts in, and at `max`.
+        assert_eq!(body.read_at(1, 100).await.unwrap(), "123");
+        body.compact();
         assert_eq!(body.read_at(1, 100).await.unwrap(), "123456789");
         assert_eq!(body.read_at(4, 2).await.unwrap(), "45");
         assert!(body.is_complete());
@@ -273,6 +284,8 @@ mod tests {
                 break;
             }
         }
+        assert_eq!(body.chunks().len(), 193, "as they arrived");
+        body.compact();
         let blocks: Vec<usize> = body.chunks().iter().map(Bytes::len).collect();
         assert!(blocks.iter().all(|&b| b <= BLOCK), "{blocks:?}");
         assert_eq!(blocks.len(), 4, "{blocks:?}");

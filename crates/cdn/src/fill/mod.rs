@@ -633,6 +633,9 @@ impl Fill {
                         }
                         Counters::add(&counters.bytes, n);
                         self.finish_locked(&mut st, true);
+                        drop(st);
+                        let whole = body.clone();
+                        tokio::task::spawn_blocking(move || whole.compact());
                         return Ended::Outcome(Outcome::Complete);
                     }
                     if let Err(e) = body.push(data) {
