@@ -512,3 +512,74 @@ async fn rfc9111_5_2_1_7_only_if_cached_serves_what_is_held_and_never_fills() {
     assert_eq!(origin.knobs.requests(), 1);
     assert_eq!(store.counters().snapshot().not_cached, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stress_many_clients_over_many_objects_with_a_small_budget_stay_exact_and_settle() {
+    // 16 clients, 40 opens each, over 30 objects of which the budget
+    // holds 4 (and the disk 6): constant eviction, coalescing and
+    // demotion. Every byte read is checked; afterwards nothing is left
+    // reserved and the budgets hold.
+    let size = 40_000u64;
+    let l = log();
+    let origin = start(Knobs::new("origin", size, &l)).await;
+    *origin.knobs.chunk_delay.lock().unwrap() = Duration::from_millis(1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(vec![source("origin", &origin, "origin")], 4 * size);
+    c.disk = Some(netproof_cdn::fill::disk::DiskConfig {
+        dir: dir.path().to_owned(),
+        budget: 6 * size,
+    });
+    let store = FillStore::new(&c).unwrap();
+    let clients: Vec<_> = (0..16u64)
+        .map(|client| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut rng = client + 1;
+                for _ in 0..40 {
+                    let n = netproof_proto::seed::splitmix64(&mut rng);
+                    // Skewed: low titles far more often.
+                    let title = (n % 30).min(n % 7 + n % 5);
+                    let k = key("a.test", &format!("/t/{title}/f"));
+                    let o = store.open(&k).await.expect("open");
+                    let from = (n >> 32) % size;
+                    assert_eq!(read_all(&o, &k, from).await.expect("body"), size - from);
+                }
+            })
+        })
+        .collect();
+    for t in clients {
+        timeout(Duration::from_secs(60), t)
+            .await
+            .expect("bounded")
+            .expect("client");
+    }
+    let (used, reserved, objects) = store.usage();
+    assert_eq!(reserved, 0);
+    assert!(used <= 4 * size && objects <= 4, "{used} {objects}");
+    let (disk_bytes, disk_objects) = store.disk_usage();
+    assert!(disk_bytes <= 6 * size);
+    // Demoted files are written and evicted ones removed in the
+    // background: they settle to exactly the disk tier's objects.
+    let count = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".obj") || name.ends_with(".tmp")
+            })
+            .count()
+    };
+    timeout(BOUND, async {
+        while count() != disk_objects {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{} files for {disk_objects} objects", count()));
+    let s = store.counters().snapshot();
+    assert_eq!(s.hits + s.misses + s.coalesced, 16 * 40);
+    assert_eq!(s.upstream_errors + s.not_found, 0);
+    assert_eq!(origin.knobs.requests() as u64, s.misses);
+    assert!(s.evictions > 0 && s.demoted > 0 && s.disk_hits > 0, "{s:?}");
+}
