@@ -290,7 +290,12 @@ impl Upstream {
         let req = req.body(Empty::<Bytes>::new()).map_err(|e| {
             FetchError::new(FailKind::Protocol, format!("request for `{target}`: {e}"))
         })?;
-        let resp = match timeout(t.stall, sender.send_request(req)).await {
+        // The request and its response head, in one stall bound.
+        let exchange = async {
+            sender.ready().await?;
+            sender.send_request(req).await
+        };
+        let resp = match timeout(t.stall, exchange).await {
             Err(_) => {
                 conn.abort();
                 return Err(FetchError::new(
