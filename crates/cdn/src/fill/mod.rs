@@ -8,7 +8,8 @@
 //! fill lock is stale, which source is next); this module is the I/O
 //! around them. A fill runs as its own task, not inside the request that
 //! started it, so a client that disconnects never cancels a fill others
-//! wait on; a drop guard in the task clears its lock and releases its
+//! wait on (a fill whose readers have all gone still completes: the
+//! object is then cached for the next request); a drop guard in the task clears its lock and releases its
 //! waiters however the task ends (done, failed, panicked, aborted), and a
 //! fill that makes no progress for the lock timeout is replaced by the
 //! next open (pingora #931). The followers of a failing fill stay on it
