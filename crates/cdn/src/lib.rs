@@ -9,5 +9,13 @@
 //!
 //! - [`object`]: the seam between an HTTP front and what it serves from:
 //!   the origin's synthetic catalogue, or an edge's cache and fill.
+//! - [`cache`]: an edge's byte-budgeted object cache and its eviction
+//!   policies (LRU, SIEVE).
+//! - [`fill`]: an edge's store: cache hits, coalesced misses filled from
+//!   ranked sources (peer, tier, origin), proactive fill.
+//! - [`upstream`]: the HTTP(S) client a fill fetches objects with.
 
+pub mod cache;
+pub mod fill;
 pub mod object;
+pub mod upstream;

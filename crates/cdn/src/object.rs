@@ -131,4 +131,14 @@ pub type Body = Arc<dyn BodyReader>;
 pub trait Objects: Send + Sync + 'static {
     /// Opens `key`, filling it first if the store must.
     fn open<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Opened, OpenError>>;
+
+    /// Opens `key` only if the store holds it now, never filling: a
+    /// request with `Cache-Control: only-if-cached` (RFC 9111 §5.2.1.7),
+    /// which is how an edge asks a peer. A store that does not hold it
+    /// answers [`OpenError::Upstream`] with `timed_out` (504, as the RFC
+    /// says). The default suits a store that holds everything it has (the
+    /// origin): an ordinary open.
+    fn open_cached<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Opened, OpenError>> {
+        self.open(key)
+    }
 }
