@@ -362,3 +362,69 @@ fn netns_bench_convergence_bfd_vs_hellos() {
         }
     }
 }
+
+/// Two hosts on a LAN behind r1, a server behind r2, OSPF between the
+/// routers: the routers announce the LAN and its hosts' loopbacks, so the
+/// hosts reach the server (and it answers them) on either daemon.
+const LAN: &str = r#"
+[plan]
+name = "ospf-lan"
+summary = "Hosts on a LAN behind an OSPF router reach a server behind another"
+backend = "netns"
+seed = 9
+
+[[node]]
+name = "h1"
+[[node]]
+name = "h2"
+[[node]]
+name = "r1"
+role = "router"
+[[node]]
+name = "r2"
+role = "router"
+[[node]]
+name = "server"
+
+[[lan]]
+name = "office"
+nodes = ["h1", "h2", "r1"]
+
+[[link]]
+ends = ["r1", "r2"]
+ospf = { hello = "1s", dead = "4s" }
+[[link]]
+ends = ["r2", "server"]
+
+[[service]]
+name = "echo"
+node = "server"
+command = ["{netproof}", "probe", "serve", "--udp", "{addr:server}:7007"]
+ready = { command = ["{netproof}", "probe", "udp-echo", "{addr:server}:7007", "--packets", "1", "--wait", "200ms"] }
+
+[[case]]
+id = "LAN-01"
+title = "Both hosts on the LAN reach the server across OSPF"
+steps = [
+  { kind = "udp_echo", name = "h1", from = "h1", to = "server:7007", packets = 20, interval = "5ms" },
+  { kind = "udp_echo", name = "h2", from = "h2", to = "server:7007", packets = 20, interval = "5ms" },
+]
+expect = ["max(udp_echo.loss) == 0%"]
+"#;
+
+fn lan_on(daemon: &str) {
+    let s = Scratch::new();
+    let plan = s.plan("lan.toml", LAN);
+    let o = s.netproof(&["run", plan.to_str().unwrap(), "--routing-daemon", daemon]);
+    assert_eq!(o.status.code(), Some(0), "{daemon}: {}", show(&o));
+}
+
+#[test]
+fn netns_hosts_on_a_lan_behind_a_bird_router_are_routed() {
+    lan_on("bird");
+}
+
+#[test]
+fn netns_hosts_on_a_lan_behind_an_frr_router_are_routed() {
+    lan_on("frr");
+}

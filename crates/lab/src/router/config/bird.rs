@@ -228,8 +228,13 @@ fn ospf(w: &mut Writer, r: &RouterIntent, family: Family) {
             w.line(node, format!("    stubnet {lo} {{ cost {cost}; }};"));
             // The links to attached nodes, whose addresses are the source
             // of what those nodes send.
+            // (a LAN once, however many hosts it has).
+            let mut seen = Vec::new();
             for a in &r.attached {
-                w.line(a.span, format!("    stubnet {};", a.link(family)));
+                if !seen.contains(&a.link(family)) {
+                    seen.push(a.link(family));
+                    w.line(a.span, format!("    stubnet {};", a.link(family)));
+                }
             }
         }
         for o in r.ospf.iter().filter(|o| o.area == *area) {

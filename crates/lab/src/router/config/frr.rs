@@ -135,8 +135,14 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
             }
             w.line(s, "!");
         }
-        // The links to attached nodes: passive, announced as stubs.
+        // The links to attached nodes: passive, announced as stubs (a
+        // LAN's interface once, however many hosts it has).
+        let mut seen: Vec<&str> = Vec::new();
         for a in &r.attached {
+            if seen.contains(&a.ifname.as_str()) {
+                continue;
+            }
+            seen.push(&a.ifname);
             let s = a.span;
             w.line(s, format!("interface {}", a.ifname));
             w.line(s, format!(" ip ospf area {area}"));

@@ -546,6 +546,37 @@ pub(crate) fn derive(plan: &Plan, bp: &Blueprint) -> Result<Vec<RouterIntent>, C
                 span: link.span,
             });
         }
+        // Nodes on a LAN with this one whose routes the fabric owns: the
+        // same as a link's far end, reached at its address on the LAN.
+        for (k, lan) in bp.fabric.addressing.lans.iter().enumerate() {
+            let Some(me) = lan.position(i) else { continue };
+            let Some(ifname) = bp.fabric.naming.dev(i, Dev::Lan(k)) else {
+                continue;
+            };
+            let (Some(v4), Some(v6)) = (
+                IpNet::new(lan.prefix_v4.addr, lan.prefix_v4.len).ok(),
+                IpNet::new(lan.prefix_v6.addr, lan.prefix_v6.len).ok(),
+            ) else {
+                continue;
+            };
+            for (pos, &other) in lan.members.iter().enumerate() {
+                if pos == me || plan.nodes[other].routing != Routing::Static {
+                    continue;
+                }
+                let peer = &bp.fabric.addressing.nodes[other];
+                attached.push(Attached {
+                    peer: plan.nodes[other].name.clone(),
+                    ifname: ifname.to_string(),
+                    gateway: [IpAddr::V4(lan.v4[pos]), IpAddr::V6(lan.v6[pos])],
+                    loopbacks: [
+                        IpNet::from(IpAddr::V4(peer.loopback_v4)),
+                        IpNet::from(IpAddr::V6(peer.loopback_v6)),
+                    ],
+                    link: [v4, v6],
+                    span: plan.lans[k].span,
+                });
+            }
+        }
         out.push(RouterIntent {
             attached,
             node: node.name.clone(),
