@@ -125,6 +125,8 @@ pub struct Control {
     feeds: Mutex<Vec<Arc<crate::collect::feed::Feed>>>,
     /// The routing daemons, once started: node faults reach them too.
     routers: Mutex<Option<Arc<Routers>>>,
+    /// The lab's registry entry, rewritten whenever processes start.
+    registry: Mutex<Option<(crate::registry::Registry, crate::registry::Entry)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -147,7 +149,36 @@ impl Control {
             sink,
             feeds: Mutex::default(),
             routers: Mutex::default(),
+            registry: Mutex::default(),
         }
+    }
+
+    /// Keeps the lab's registry entry, to rewrite when processes start.
+    pub(crate) fn keep_registry(
+        &self,
+        registry: crate::registry::Registry,
+        entry: crate::registry::Entry,
+    ) {
+        *lock(&self.registry) = Some((registry, entry));
+    }
+
+    /// Rewrites the kept registry entry's processes (services, then
+    /// routing daemons) and returns it. Best effort: the entry is for
+    /// cleaning up after a crash, which the death signal already covers
+    /// in the common case.
+    pub(crate) fn record_processes(&self) -> Option<crate::registry::Entry> {
+        let mut processes = self.processes();
+        if let Some(r) = self.routers() {
+            processes.extend(r.processes());
+        }
+        let mut kept = lock(&self.registry);
+        let (registry, entry) = kept.as_mut()?;
+        entry.processes = processes
+            .into_iter()
+            .map(|(id, what)| crate::registry::ProcessEntry { id, what })
+            .collect();
+        let _ = registry.write(entry);
+        Some(entry.clone())
     }
 
     /// Gives node faults the lab's routing daemons.
@@ -442,6 +473,9 @@ impl Control {
         for &i in &idx {
             self.start_service(i, &Cancel::new()).await?;
         }
+        if !idx.is_empty() {
+            self.record_processes();
+        }
         Ok(idx.len())
     }
 
@@ -461,6 +495,9 @@ impl Control {
                 continue;
             };
             started += routers.start_node(handle).await?;
+        }
+        if started > 0 {
+            self.record_processes();
         }
         Ok(started)
     }

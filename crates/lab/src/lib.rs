@@ -932,18 +932,16 @@ impl Lab {
     }
 
     /// Rewrites the registry entry's processes: services and daemons.
+    ///
+    /// The control keeps the entry too, and rewrites it when a node fault
+    /// or a restore starts services or daemons again, so `lab gc` after a
+    /// crash knows their new process ids.
     fn record_processes(&mut self) {
-        let mut processes = self.control.processes();
-        if let Some(r) = &self.routers {
-            processes.extend(r.processes());
+        self.control
+            .keep_registry(self.registry.clone(), self.entry.clone());
+        if let Some(entry) = self.control.record_processes() {
+            self.entry = entry;
         }
-        self.entry.processes = processes
-            .into_iter()
-            .map(|(id, what)| registry::ProcessEntry { id, what })
-            .collect();
-        // Best effort: the entry is for cleaning up after a crash;
-        // PDEATHSIG already covers the common case.
-        let _ = self.registry.write(&self.entry);
     }
 
     /// Emulated links whose emulator has died, each with why.

@@ -431,3 +431,114 @@ async fn netns_a_missing_session_fails_convergence_naming_it() {
         namespaces
     );
 }
+
+/// `node_kill` and `node_start` of a router through the lab's control:
+/// its daemons die and start again, the restarted daemon converges, its
+/// new pid is in the registry entry (so `lab gc` after a crash finds it),
+/// and restore finds nothing left to do.
+#[tokio::test]
+async fn netns_node_faults_restart_a_router_and_record_its_new_daemon() {
+    let namespaces = crate::netns::census::net_namespace_inodes().expect("read /proc");
+    let sink = Arc::new(MemorySink::new());
+    let mut lab = ring_lab(Daemon::Bird, 3, sink.clone()).await;
+    // The faults as a plan's case names them (only validation makes ids).
+    let text = format!(
+        "{}\n[[case]]\nid = \"K-01\"\ntitle = \"k\"\nsteps = [\n  {{ kind = \"fault\", fault = \"node_kill\", node = \"r1\" }},\n  {{ kind = \"fault\", fault = \"node_start\", node = \"r1\" }},\n]\n",
+        ring(3)
+    );
+    let plan =
+        netproof_plan::parse(Path::new("k.toml"), &text, &Options::default()).expect("valid plan");
+    let faults: Vec<netproof_plan::Fault> = plan.cases[0]
+        .steps
+        .iter()
+        .filter_map(|s| match &s.action {
+            netproof_plan::Action::Fault(f) => Some(f.clone()),
+            _ => None,
+        })
+        .collect();
+    let cancel = Cancel::new();
+    let (specs, expect) = ospf_ring(&lab, &[Daemon::Bird; 3]);
+    let outcome = async {
+        lab.start_routers(&specs, sink.clone(), &cancel)
+            .await
+            .map_err(|e| format!("start: {e}"))?;
+        lab.wait_converged(&expect, Duration::from_secs(30), &cancel)
+            .await
+            .map_err(|e| format!("converge: {e}"))?;
+        let r1_daemon = |lab: &Lab| {
+            lab.entry
+                .processes
+                .iter()
+                .find(|p| p.what == "routing daemon bird on r1")
+                .map(|p| p.id)
+        };
+        let before = r1_daemon(&lab).ok_or("r1's daemon is not in the registry entry")?;
+        let control = lab.handles().control;
+        control
+            .apply(&faults[0], sink.as_ref(), &cancel)
+            .await
+            .map_err(|e| format!("node_kill: {e}"))?;
+        if before.is_alive() {
+            return Err("r1's daemon outlived node_kill".into());
+        }
+        if !control.is_changed() {
+            return Err("a killed router is not a change to restore".into());
+        }
+        control
+            .apply(&faults[1], sink.as_ref(), &cancel)
+            .await
+            .map_err(|e| format!("node_start: {e}"))?;
+        // The lab's copy of the entry is refreshed from the control's.
+        let kept = control
+            .record_processes()
+            .ok_or("the control keeps no registry entry")?;
+        let after = kept
+            .processes
+            .iter()
+            .find(|p| p.what == "routing daemon bird on r1")
+            .map(|p| p.id)
+            .ok_or("the restarted daemon is not in the registry entry")?;
+        if after == before || !after.is_alive() {
+            return Err(format!("registry has {after:?}, before {before:?}"));
+        }
+        let on_disk =
+            std::fs::read_to_string(lab.registry.dir().join(format!("{}.json", lab.entry.id)))
+                .map_err(|e| e.to_string())?;
+        if !on_disk.contains(&after.pid.to_string()) {
+            return Err(format!("the entry on disk lacks pid {}", after.pid));
+        }
+        lab.wait_converged(&expect, Duration::from_secs(30), &cancel)
+            .await
+            .map_err(|e| format!("converge after restart: {e}"))?;
+        if control.is_changed() {
+            return Err("after node_start there is still something to restore".into());
+        }
+        if !lab.failed_services().is_empty() {
+            return Err(format!("failures: {:?}", lab.failed_services()));
+        }
+        let names: BTreeSet<String> = sink
+            .contents()
+            .artifacts
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        if !names.contains("router/r1/bird.log") {
+            return Err(format!("the first start's log is missing: {names:?}"));
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    lab.down().await;
+    outcome.unwrap_or_else(|e| panic!("{e}"));
+    let names: BTreeSet<String> = sink
+        .contents()
+        .artifacts
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert!(names.contains("router/r1/bird.2.log"), "{names:?}");
+    assert_eq!(
+        crate::netns::census::net_namespace_inodes().expect("read /proc"),
+        namespaces
+    );
+}
