@@ -428,3 +428,29 @@ fn netns_hosts_on_a_lan_behind_a_bird_router_are_routed() {
 fn netns_hosts_on_a_lan_behind_an_frr_router_are_routed() {
     lan_on("frr");
 }
+
+/// The OSPF failover example (a ring of four routers, r1 == (r2 | r3) ==
+/// r4) on FRR; the examples test runs it on BIRD. The stream loses
+/// packets when r1--r2 is cut, and OSPF routes around the cut within the
+/// plan's bound: loss-derived convergence measured on the data plane.
+#[test]
+fn netns_ospf_failover_example_routes_around_a_cut_link_on_frr() {
+    let s = Scratch::new();
+    let plan = crate::repo().join("plans/examples/ospf-failover.toml");
+    let o = s.netproof(&["run", plan.to_str().unwrap(), "--routing-daemon", "frr"]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let loss = data
+        .samples
+        .iter()
+        .find(|r| r.sample.metric == "convergence.loss_time")
+        .map(|r| match r.sample.value {
+            netproof_sample::Value::Num(n) => n,
+            ref v => panic!("{v:?}"),
+        })
+        .expect("a convergence measurement");
+    // The cut costs something (r4 learns of it from an LSA), and OSPF
+    // ends it well before the link comes back 7 s later.
+    assert!(loss > 0.0 && loss < 6.0, "loss time {loss} s");
+}
