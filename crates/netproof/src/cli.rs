@@ -198,6 +198,10 @@ pub struct ProbeHttpArgs {
     /// Ask for a byte range, `FIRST-LAST` (inclusive) or `FIRST-`.
     #[arg(long, value_name = "A-B")]
     pub range: Option<String>,
+    /// Check every body byte against the reference CDN's catalogue with
+    /// this seed (the URL's path must be a catalogue file, `/t/TITLE/FILE`).
+    #[arg(long, value_name = "SEED")]
+    pub verify: Option<u64>,
     /// Requests, one after another on fresh connections (default 1); with --rate, at most this many.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub requests: Option<u32>,

@@ -29,6 +29,24 @@ impl ContentKey {
         ))
     }
 
+    /// The key of the catalogue file at URL path `path`: the catalogue's
+    /// paths are `/t/{title}/{file}` (`/t/7/1500k/0003.m4s`), the title a
+    /// decimal number written without leading zeros and the file the rest
+    /// of the path. `None` for any other path. Whether the catalogue has
+    /// that file is the server's business; this is only what its bytes
+    /// would be.
+    pub fn for_path(seed: u64, path: &str) -> Option<ContentKey> {
+        let rest = path.strip_prefix("/t/")?;
+        let (title, file) = rest.split_once('/')?;
+        let canonical = !title.is_empty()
+            && title.bytes().all(|b| b.is_ascii_digit())
+            && (title == "0" || !title.starts_with('0'));
+        if !canonical || file.is_empty() || file.contains(['?', '#']) {
+            return None;
+        }
+        Some(ContentKey::new(seed, title.parse().ok()?, file))
+    }
+
     /// Fills `buf` with the file's bytes from `offset` on.
     pub fn fill(self, offset: u64, buf: &mut [u8]) {
         let mut pos = offset;
@@ -107,6 +125,30 @@ mod tests {
         assert_eq!(key.first_mismatch(501, &body), Some(501));
         body[9_000] ^= 1;
         assert_eq!(key.first_mismatch(500, &body), Some(9_500));
+    }
+
+    #[test]
+    fn catalogue_paths_name_their_key_and_nothing_else_does() {
+        assert_eq!(
+            ContentKey::for_path(42, "/t/7/1500k/0001.m4s"),
+            Some(ContentKey::new(42, 7, "1500k/0001.m4s"))
+        );
+        assert_eq!(
+            ContentKey::for_path(1, "/t/0/a"),
+            Some(ContentKey::new(1, 0, "a"))
+        );
+        for bad in [
+            "/t/07/a",
+            "/t//a",
+            "/t/7/",
+            "/t/7",
+            "/x/7/a",
+            "/t/-1/a",
+            "/t/7/a?b",
+            "/t/99999999999/a",
+        ] {
+            assert_eq!(ContentKey::for_path(1, bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -72,9 +72,33 @@ fn config(args: &ProbeHttpArgs) -> Result<Config, CliError> {
     })
 }
 
+/// The path of the URL given.
+fn url_path(args: &ProbeHttpArgs) -> Result<String, CliError> {
+    Ok(netproof_proto::url::Url::parse(&args.url)
+        .map_err(usage)?
+        .path)
+}
+
 pub(super) fn run(args: ProbeHttpArgs) -> Result<Code, CliError> {
     let cfg = config(&args)?;
-    let client = Client::new(cfg, direct()).map_err(usage)?;
+    let mut client = Client::new(cfg, direct()).map_err(usage)?;
+    if let Some(seed) = args.verify {
+        let key = netproof_proto::content::ContentKey::for_path(seed, &url_path(&args)?)
+            .ok_or_else(|| {
+                usage(
+                    "--verify checks files of the reference CDN's catalogue, whose paths are `/t/TITLE/FILE` (e.g. `/t/7/1500k/0003.m4s`)",
+                )
+            })?;
+        client =
+            client.with_body_check(std::sync::Arc::new(
+                move |offset: u64, chunk: &[u8]| match key.first_mismatch(offset, chunk) {
+                    None => Ok(()),
+                    Some(at) => Err(format!(
+                        "byte {at} of the body is not the catalogue's (seed {seed})"
+                    )),
+                },
+            ));
+    }
     let sink = MemorySink::new();
     // One thread unless asked for more: a single-threaded runtime answers
     // each socket's readiness with no hand-over between threads, which is

@@ -80,6 +80,12 @@ fn start_nginx(dir: &Path, port: u16) -> Nginx {
         std::fs::create_dir_all(dir.join(site)).unwrap();
         std::fs::write(dir.join(site).join("index.txt"), body).unwrap();
     }
+    // A file of the reference CDN's catalogue (seed 42), for `--verify`.
+    let seg = dir.join("a/t/7/1500k");
+    std::fs::create_dir_all(&seg).unwrap();
+    let mut bytes = vec![0u8; 100_000];
+    netproof_proto::content::ContentKey::new(42, 7, "1500k/0003.m4s").fill(0, &mut bytes);
+    std::fs::write(seg.join("0003.m4s"), bytes).unwrap();
     let d = dir.display();
     let listen = |extra: &str| {
         format!("listen 127.0.0.1:{port} ssl http2{extra}; listen [::1]:{port} ssl http2{extra};")
@@ -275,4 +281,69 @@ fn nginx_two_sites_by_sni_and_host_over_h1_h2_v4_v6() {
     assert_eq!(code, 0, "{j}");
     assert_eq!(sample(&j, "http.status")["value"], 206.0);
     assert_eq!(sample(&j, "http.bytes")["value"], 2.0);
+
+    // `--verify`: a catalogue file's body, whole and as a range, is
+    // checked byte by byte; with another catalogue's seed it fails, in
+    // the verify phase.
+    let seg = format!("https://a.test:{port}/t/7/1500k/0003.m4s");
+    let connect = format!("127.0.0.1:{port}");
+    for extra in [
+        &[][..],
+        &["--range", "1000-54321"][..],
+        &["--http2", "--range", "99990-"][..],
+    ] {
+        let mut args = vec![
+            seg.as_str(),
+            "--connect-to",
+            &connect,
+            "--cacert",
+            &ca,
+            "--verify",
+            "42",
+        ];
+        args.extend_from_slice(extra);
+        let (code, j) = probe(&args);
+        assert_eq!(code, 0, "{extra:?}: {j}");
+    }
+    let (code, j) = probe(&[
+        &seg,
+        "--connect-to",
+        &connect,
+        "--cacert",
+        &ca,
+        "--verify",
+        "43",
+    ]);
+    assert_eq!(code, 1, "{j}");
+    let failed = j["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["labels"]["phase"] == "verify")
+        .unwrap_or_else(|| panic!("no failure in the verify phase: {j}"));
+    assert!(
+        failed["labels"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("byte 0 of the body is not the catalogue's (seed 43)"),
+        "{failed}"
+    );
+    // And a path that is not the catalogue's is refused before any request.
+    let (code, _) = {
+        let out = bin()
+            .args([
+                "probe",
+                "http",
+                &format!("https://a.test:{port}/index.txt"),
+                "--verify",
+                "42",
+            ])
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), ())
+    };
+    assert_eq!(
+        code, 2,
+        "a non-catalogue path with --verify is a usage error"
+    );
 }

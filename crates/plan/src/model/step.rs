@@ -226,6 +226,10 @@ pub struct Http {
     pub http2: bool,
     /// A byte range to ask for.
     pub range: Option<ByteRange>,
+    /// Check every body against the reference CDN's synthetic catalogue
+    /// whose seed this is (`verify = { seed = N }`): the URL's path names
+    /// a catalogue file, whose bytes any range of must equal.
+    pub verify: Option<u64>,
     /// Requests one after another, each on a fresh connection (without
     /// `rate`); at most this many in load mode.
     pub requests: u32,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use netproof_plan::Http;
 use netproof_probe::http::{Client, Config, Connector, Endpoint, LoadConfig, Sni, Trust};
+use netproof_proto::content::ContentKey;
 
 use super::{ActionOutcome, StepContext, StepError};
 
@@ -40,7 +41,20 @@ pub(super) async fn run(step: &Http, ctx: &StepContext) -> Result<ActionOutcome,
         let node = node.clone();
         Box::pin(async move { node.tcp_connect(addr).await })
     });
-    let client = Client::new(cfg, connector).map_err(|e| StepError(e.to_string()))?;
+    let mut client = Client::new(cfg, connector).map_err(|e| StepError(e.to_string()))?;
+    if let Some(seed) = step.verify {
+        // `check` made sure the path names a catalogue file.
+        let key = ContentKey::for_path(seed, &step.url.path)
+            .ok_or_else(|| StepError(format!("`{}` is not a catalogue path", step.url.path)))?;
+        client = client.with_body_check(Arc::new(move |offset: u64, chunk: &[u8]| {
+            match key.first_mismatch(offset, chunk) {
+                None => Ok(()),
+                Some(at) => Err(format!(
+                    "byte {at} of the body is not the catalogue's (seed {seed})"
+                )),
+            }
+        }));
+    }
     let labels = super::probe_labels(ctx, format!("{}:{}", step.to, step.port));
     let late = || {
         StepError(format!(

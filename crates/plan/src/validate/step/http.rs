@@ -30,6 +30,7 @@ pub(super) const KEYS: &[&str] = &[
     "insecure",
     "http2",
     "range",
+    "verify",
     "requests",
     "connections",
     "rate",
@@ -223,6 +224,22 @@ pub(super) fn http(
     let range = t
         .get("range")
         .map(|v| v.text(ck).and_then(|s| parse_range(ck, &s)));
+    let verify = t.get("verify").map(|v| {
+        let table = v.table(
+            ck,
+            "`verify`".to_string(),
+            "a table: `verify = { seed = 42 }`, the seed of the catalogue the origin serves",
+        )?;
+        table.reject_unknown(ck, &["seed"], &|_| None);
+        let seed = table
+            .require(
+                ck,
+                "seed",
+                "add `seed = 42`: the `seed` of the origin's catalogue, which fixes every file's bytes",
+            )?
+            .int_in(ck, 0..=i64::MAX, "seed")?;
+        Some((u64::try_from(seed).ok()?, v))
+    });
     let requests = t.get("requests").map(|v| {
         v.int_in(ck, 1..=1_000_000, "requests")
             .and_then(|n| u32::try_from(n).ok())
@@ -300,6 +317,26 @@ pub(super) fn http(
         optional(http2)?,
         optional(range)?,
     );
+    let verify = match optional(verify)? {
+        None => None,
+        Some((seed, v)) => {
+            if netproof_proto::content::ContentKey::for_path(seed, &url.path).is_none() {
+                ck.report(
+                    Finding::new(
+                        v.key_span(),
+                        format!(
+                            "`verify` checks files of the reference CDN's catalogue, and `{}` is not one",
+                            url.path
+                        ),
+                        "not a catalogue path",
+                    )
+                    .hint("catalogue paths are `/t/TITLE/FILE`, e.g. `/t/7/1500k/0003.m4s`; remove `verify` for other content"),
+                );
+                return None;
+            }
+            Some(seed)
+        }
+    };
     if !ok {
         return None;
     }
@@ -324,6 +361,7 @@ pub(super) fn http(
         insecure: insecure.unwrap_or(false),
         http2: http2.unwrap_or(false),
         range,
+        verify,
         requests,
         request_timeout,
         load: load.map(|(l, _)| l),
@@ -354,4 +392,62 @@ fn parse_range(ck: &mut Checker<'_>, s: &Str<'_>) -> Option<ByteRange> {
             ));
         })
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::model::{Action, NodeAction};
+    use crate::{Options, parse};
+
+    fn http(step: &str) -> Result<crate::model::Http, String> {
+        let text = format!(
+            "[plan]\nname = \"h\"\nsummary = \"http steps\"\n\n[[node]]\nname = \"c\"\n[[node]]\nname = \"edge\"\n\n[[link]]\nends = [\"c\", \"edge\"]\n\n[[case]]\nid = \"H-01\"\ntitle = \"h\"\nsteps = [ {step} ]\n"
+        );
+        let p = parse(Path::new("p.toml"), &text, &Options::default())
+            .map_err(|e| e.render(false, 200))?;
+        match &p.cases[0].steps[0].action {
+            Action::Node(NodeAction::Http(h)) => Ok(h.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn verify_names_the_catalogue_seed_of_a_catalogue_path() {
+        let h = http(
+            r#"{ kind = "http", from = "c", url = "http://edge/t/7/1500k/0003.m4s", verify = { seed = 42 } }"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.verify, Some(42));
+        let h = http(r#"{ kind = "http", from = "c", url = "http://edge/t/7/a" }"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.verify, None);
+    }
+
+    #[test]
+    fn verify_on_another_path_or_without_a_seed_is_an_error() {
+        let cases = [
+            (
+                r#"{ kind = "http", from = "c", url = "http://edge/index.html", verify = { seed = 1 } }"#,
+                "`/index.html` is not one",
+            ),
+            (
+                r#"{ kind = "http", from = "c", url = "http://edge/t/7/a", verify = {} }"#,
+                "`seed`",
+            ),
+            (
+                r#"{ kind = "http", from = "c", url = "http://edge/t/7/a", verify = { seed = 1, bytes = 3 } }"#,
+                "unknown key `bytes`",
+            ),
+            (
+                r#"{ kind = "http", from = "c", url = "http://edge/t/7/a", verify = true }"#,
+                "`verify`",
+            ),
+        ];
+        for (step, want) in cases {
+            let e = http(step).expect_err(step);
+            assert!(e.contains(want), "{step}:\n{e}");
+        }
+    }
 }
