@@ -9,5 +9,9 @@
 //!
 //! - [`object`]: the seam between an HTTP front and what it serves from:
 //!   the origin's synthetic catalogue, or an edge's cache and fill.
+//! - [`catalogue`]: the synthetic catalogue's paths, lengths and validators.
+//! - [`origin`]: the origin's store over the catalogue, with fault knobs.
 
+pub mod catalogue;
 pub mod object;
+pub mod origin;
