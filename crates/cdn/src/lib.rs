@@ -11,7 +11,17 @@
 //!   the origin's synthetic catalogue, or an edge's cache and fill.
 //! - [`catalogue`]: the synthetic catalogue's paths, lengths and validators.
 //! - [`origin`]: the origin's store over the catalogue, with fault knobs.
+//! - [`front`]: the HTTP(S) server over any store: sites, TLS, ranges.
+//! - [`sites`]: which site a name (SNI or Host) belongs to; 421 decisions.
+//! - [`range`]: range planning (200, 206, multipart, 416, If-Range).
+//! - [`tls`]: certificates by site and the SNI resolver.
+//! - [`date`]: HTTP dates.
 
 pub mod catalogue;
+pub mod date;
+pub mod front;
 pub mod object;
 pub mod origin;
+pub mod range;
+pub mod sites;
+pub mod tls;

@@ -1,0 +1,296 @@
+//! The HTTP front: one server for the origin and the edge, over any
+//! [`Objects`] store. HTTPS (rustls, ALPN h2 and http/1.1) and plain HTTP
+//! listeners, several sites on one address (certificate by SNI, site by
+//! Host, 421 when they disagree), byte ranges, HEAD.
+//!
+//! Bad clients are bounded by hyper's own limits plus ours: a header-read
+//! timeout against slowloris (HTTP/1.1), a TLS handshake timeout, a cap on
+//! header bytes and on HTTP/2 header lists and streams, and a cap on open
+//! connections (a connection over the cap is closed at once, so the
+//! accept loop never stalls). Protocol errors end their connection only.
+//!
+//! - [`respond`]: one request's answer.
+//! - [`body`]: the streamed response body.
+
+pub mod body;
+pub mod respond;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use netproof_proto::cdn::{Site, Tls};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use crate::object::Objects;
+use crate::sites::Names;
+use crate::tls::{self, CertError, Resolver};
+use respond::Conn;
+
+/// Limits on what clients may make the front hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Open connections at once (both listeners' together).
+    pub max_connections: usize,
+    /// Time for a client to send a whole request head (HTTP/1.1).
+    pub header_read_timeout: Duration,
+    /// Time for a client to finish the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Bytes of request head buffered (HTTP/1.1) or of a header list
+    /// (HTTP/2).
+    pub max_header_bytes: usize,
+    /// Streams at once per HTTP/2 connection.
+    pub max_streams: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 10_000,
+            header_read_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            max_streams: 128,
+        }
+    }
+}
+
+/// Counters of what the front refused, for tests and (later) metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Connections closed because the front was at its cap.
+    pub refused_connections: AtomicU64,
+    /// TLS handshakes that failed or timed out.
+    pub failed_handshakes: AtomicU64,
+    /// Connections that ended in a protocol error.
+    pub protocol_errors: AtomicU64,
+}
+
+/// What the request path needs, shared by every connection.
+pub struct Inner {
+    names: Arc<Names>,
+    site_names: Vec<Arc<str>>,
+    objects: Arc<dyn Objects>,
+    tls: Option<(TlsAcceptor, Arc<Resolver>)>,
+    limits: Limits,
+    connections: Arc<Semaphore>,
+    counters: Counters,
+}
+
+/// A front, ready to serve listeners.
+#[derive(Clone)]
+pub struct Front {
+    inner: Arc<Inner>,
+}
+
+/// Why a front cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontError {
+    /// HTTPS is configured but no site has a usable certificate.
+    #[error("no site has a usable certificate, so HTTPS cannot serve anyone:\n{}", list(.0))]
+    NoCertificate(Vec<CertError>),
+    /// rustls refused the configuration.
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+fn list(errors: &[CertError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("  {e}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Front {
+    /// A front for `sites` serving from `objects`. With `https`, loads
+    /// every site's certificate: the ones that fail are returned beside the
+    /// front (report them; their sites refuse TLS), and the front fails
+    /// only when none loads.
+    pub fn new(
+        sites: &[Site],
+        tls_policy: &Tls,
+        https: bool,
+        objects: Arc<dyn Objects>,
+        limits: Limits,
+    ) -> Result<(Front, Vec<CertError>), FrontError> {
+        let names = Arc::new(Names::new(sites.iter().map(Site::all_names)));
+        let site_names = sites.iter().map(|s| Arc::from(s.name.as_str())).collect();
+        let mut broken = Vec::new();
+        let tls = if https {
+            let keys: Vec<_> = tls::load(sites)
+                .into_iter()
+                .map(|k| match k {
+                    Some(Ok(k)) => Some(k),
+                    Some(Err(e)) => {
+                        broken.push(e);
+                        None
+                    }
+                    None => None,
+                })
+                .collect();
+            if keys.iter().all(Option::is_none) {
+                return Err(FrontError::NoCertificate(broken));
+            }
+            let default = tls_policy
+                .default_site
+                .as_ref()
+                .and_then(|d| sites.iter().position(|s| &s.name == d));
+            let resolver = Arc::new(Resolver::new(names.clone(), keys, default));
+            let config = tls::server_config(resolver.clone())?;
+            Some((TlsAcceptor::from(config), resolver))
+        } else {
+            None
+        };
+        let inner = Inner {
+            names,
+            site_names,
+            objects,
+            tls,
+            limits,
+            connections: Arc::new(Semaphore::new(limits.max_connections)),
+            counters: Counters::default(),
+        };
+        Ok((
+            Front {
+                inner: Arc::new(inner),
+            },
+            broken,
+        ))
+    }
+
+    /// What the front refused so far.
+    pub fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    /// Serves HTTPS on `listener` until the future is dropped. (A front
+    /// built without `https` closes every connection.)
+    pub async fn serve_https(self, listener: TcpListener) {
+        self.serve(listener, true).await;
+    }
+
+    /// Serves plain HTTP on `listener` until the future is dropped.
+    pub async fn serve_http(self, listener: TcpListener) {
+        self.serve(listener, false).await;
+    }
+
+    async fn serve(self, listener: TcpListener, tls: bool) {
+        // Connection tasks live in a JoinSet so dropping the accept loop
+        // (the front stopping) ends them too.
+        let mut tasks = tokio::task::JoinSet::new();
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and the like: wait a little rather than spin.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = self.inner.connections.clone().try_acquire_owned() else {
+                self.inner
+                    .counters
+                    .refused_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                drop(stream);
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let inner = self.inner.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                connection(inner, stream, peer, tls).await;
+            });
+        }
+    }
+}
+
+fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        // hyper's floor for the read buffer is 8 KiB.
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(limits.max_header_bytes as u32)
+        .max_concurrent_streams(limits.max_streams)
+        .max_pending_accept_reset_streams(64)
+        .max_local_error_reset_streams(64);
+    b
+}
+
+async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: SocketAddr, tls: bool) {
+    let limits = inner.limits;
+    let http = builder(&limits);
+    let result = if tls {
+        let Some((acceptor, resolver)) = inner.tls.as_ref() else {
+            return;
+        };
+        let accepted =
+            tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await;
+        let stream = match accepted {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                inner
+                    .counters
+                    .failed_handshakes
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("TLS handshake with {peer} failed: {e}");
+                return;
+            }
+            Err(_) => {
+                inner
+                    .counters
+                    .failed_handshakes
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("TLS handshake with {peer} timed out");
+                return;
+            }
+        };
+        // The same choice the resolver made during the handshake.
+        let sni = stream.get_ref().1.server_name();
+        let conn = Conn {
+            tls: true,
+            cert: resolver.choice().choose(&inner.names, sni),
+        };
+        let inner2 = inner.clone();
+        let service = service_fn(move |req: hyper::Request<Incoming>| {
+            let inner = inner2.clone();
+            async move { Ok::<_, std::convert::Infallible>(respond::respond(inner, conn, req).await) }
+        });
+        http.serve_connection(TokioIo::new(stream), service).await
+    } else {
+        let conn = Conn {
+            tls: false,
+            cert: None,
+        };
+        let inner2 = inner.clone();
+        let service = service_fn(move |req: hyper::Request<Incoming>| {
+            let inner = inner2.clone();
+            async move { Ok::<_, std::convert::Infallible>(respond::respond(inner, conn, req).await) }
+        });
+        http.serve_connection(TokioIo::new(stream), service).await
+    };
+    if let Err(e) = result {
+        inner
+            .counters
+            .protocol_errors
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!("connection from {peer} ended: {e}");
+    }
+}
