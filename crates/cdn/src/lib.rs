@@ -16,12 +16,18 @@
 //! - [`range`]: range planning (200, 206, multipart, 416, If-Range).
 //! - [`tls`]: certificates by site and the SNI resolver.
 //! - [`date`]: HTTP dates.
+//! - [`config`]: reading and validating origin and edge config files.
+//! - [`server`]: running an origin or an edge from its config.
+//! - [`certs`]: the lab CA and per-site certificates.
 
 pub mod catalogue;
+pub mod certs;
+pub mod config;
 pub mod date;
 pub mod front;
 pub mod object;
 pub mod origin;
 pub mod range;
+pub mod server;
 pub mod sites;
 pub mod tls;

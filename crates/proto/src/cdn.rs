@@ -471,8 +471,9 @@ fn done(errors: Vec<ConfigError>) -> Result<(), Vec<ConfigError>> {
     }
 }
 
-/// Checks a host name or a one-label wildcard (`*.a.test`).
-fn check_name(name: &str) -> Result<(), &'static str> {
+/// Checks a host name or a one-label wildcard (`*.a.test`); the error
+/// says what is wrong with it.
+pub fn check_name(name: &str) -> Result<(), &'static str> {
     let body = name.strip_prefix("*.").unwrap_or(name);
     if body.is_empty() || body.len() > 253 {
         return Err("is not a host name");

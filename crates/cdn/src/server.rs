@@ -1,0 +1,217 @@
+//! Running an origin or an edge from its config: the store behind the
+//! front, the listeners, the admin endpoint. What `netproof cdn origin`
+//! and `netproof cdn edge` do, and what tests start in-process.
+//!
+//! [`edge_objects`] is the one place that decides what an edge serves
+//! from: its cache and fill sources, or (with no `[fill]`, or in a build
+//! without the cache) the catalogue directly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use netproof_proto::cdn::{EdgeConfig, Listen, OriginConfig, Site, Tls};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::catalogue::Catalogue;
+use crate::front::body::ResponseBody;
+use crate::front::{Front, FrontError, Limits};
+use crate::object::Objects;
+use crate::origin::Origin;
+use crate::tls::CertError;
+
+/// Why a server cannot start.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    /// A listener could not bind.
+    #[error(
+        "cannot listen for {what} on {addr}: {source}\nhint: {}",
+        listen_hint(source)
+    )]
+    Listen {
+        /// `https`, `http` or `admin`.
+        what: &'static str,
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The front could not be built.
+    #[error(transparent)]
+    Front(#[from] FrontError),
+    /// The config asks for something this build cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+fn listen_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another process listens there; name another port in `[listen]` or `admin`"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "that address is not this host's (or this namespace's)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need root or CAP_NET_BIND_SERVICE"
+        }
+        _ => "check the address in `[listen]` or `admin`",
+    }
+}
+
+/// A running server: its bound addresses and its tasks (stopped when this
+/// is dropped).
+pub struct Running {
+    /// Bound HTTPS addresses, in config order.
+    pub https: Vec<SocketAddr>,
+    /// Bound HTTP addresses, in config order.
+    pub http: Vec<SocketAddr>,
+    /// The bound admin address.
+    pub admin: Option<SocketAddr>,
+    /// Sites whose certificate could not be loaded (they refuse TLS).
+    pub broken: Vec<CertError>,
+    /// The front, for its counters.
+    pub front: Front,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// Waits until a task ends (they serve forever, so: never, unless one
+    /// panicked).
+    pub async fn wait(&mut self) {
+        self.tasks.join_next().await;
+    }
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { what, addr, source })
+}
+
+/// Starts a front over `objects`.
+pub async fn start(
+    listen: &Listen,
+    admin: Option<SocketAddr>,
+    tls: &Tls,
+    sites: &[Site],
+    objects: Arc<dyn Objects>,
+    limits: Limits,
+) -> Result<Running, ServeError> {
+    let https = !listen.https.is_empty();
+    let (front, broken) = Front::new(sites, tls, https, objects, limits)?;
+    let mut tasks = JoinSet::new();
+    let mut running = Running {
+        https: Vec::new(),
+        http: Vec::new(),
+        admin: None,
+        broken,
+        front: front.clone(),
+        tasks: JoinSet::new(),
+    };
+    for &addr in &listen.https {
+        let l = bind("https", addr).await?;
+        running.https.push(l.local_addr().unwrap_or(addr));
+        tasks.spawn(front.clone().serve_https(l));
+    }
+    for &addr in &listen.http {
+        let l = bind("http", addr).await?;
+        running.http.push(l.local_addr().unwrap_or(addr));
+        tasks.spawn(front.clone().serve_http(l));
+    }
+    if let Some(addr) = admin {
+        let l = bind("admin", addr).await?;
+        running.admin = Some(l.local_addr().unwrap_or(addr));
+        tasks.spawn(serve_admin(l));
+    }
+    running.tasks = tasks;
+    Ok(running)
+}
+
+/// Starts an origin.
+pub async fn origin(config: &OriginConfig) -> Result<Running, ServeError> {
+    let objects = Arc::new(Origin::new(
+        Catalogue::new(config.catalogue.clone()),
+        &config.sites,
+        config.knobs.clone(),
+    ));
+    start(
+        &config.listen,
+        config.admin,
+        &config.tls,
+        &config.sites,
+        objects,
+        Limits::default(),
+    )
+    .await
+}
+
+/// What an edge serves from. The one switch between serving a catalogue
+/// directly and serving through the cache and its fill sources.
+pub fn edge_objects(config: &EdgeConfig) -> Result<Arc<dyn Objects>, ServeError> {
+    match (&config.fill, &config.catalogue) {
+        (_, Some(catalogue)) => Ok(Arc::new(Origin::new(
+            Catalogue::new(catalogue.clone()),
+            &config.sites,
+            Default::default(),
+        ))),
+        // The cache and fill (another module) plug in here.
+        (Some(_), None) => Err(ServeError::Unsupported(
+            "this build of the edge has no cache and fill yet, so `[fill]` cannot be served\nhint: serve synthetic content directly with a `[catalogue]` section instead of `[fill]`".into(),
+        )),
+        (None, None) => Err(ServeError::Unsupported(
+            "the edge has nothing to serve from\nhint: add `[fill]` or `[catalogue]`".into(),
+        )),
+    }
+}
+
+/// Starts an edge.
+pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
+    let objects = edge_objects(config)?;
+    start(
+        &config.listen,
+        config.admin,
+        &config.tls,
+        &config.sites,
+        objects,
+        Limits::default(),
+    )
+    .await
+}
+
+/// The admin endpoint: `GET /health` answers `ok`. HTTP/1.1 only.
+async fn serve_admin(listener: TcpListener) {
+    let mut conns = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        conns.spawn(async move {
+            let service = service_fn(|req: Request<Incoming>| async move {
+                let (status, text) = match req.uri().path() {
+                    "/health" => (StatusCode::OK, "ok\n"),
+                    _ => (StatusCode::NOT_FOUND, "not found; try /health\n"),
+                };
+                let mut r = Response::new(ResponseBody::text(text));
+                *r.status_mut() = status;
+                Ok::<_, std::convert::Infallible>(r)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
