@@ -36,7 +36,7 @@ fn text(status: StatusCode, msg: String) -> Response<ResponseBody> {
     r
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     // A repeated Range or If-Range is ambiguous: use none of them.
     let mut all = h.get_all(name).iter();
     let first = all.next()?;
