@@ -1,0 +1,130 @@
+//! `netproof cdn`: the reference CDN's processes (origin, edge) from a
+//! config file, and lab certificates.
+//!
+//! Exit codes as everywhere: 2 for a config, a flag or a certificate the
+//! user wrote wrong, 3 for the machine (a port in use, a file that cannot
+//! be written); 0 after Ctrl-C or SIGTERM (how a lab stops a service).
+
+use netproof_cdn::certs::{self, CertsError};
+use netproof_cdn::config::{self, LoadError};
+use netproof_cdn::front::FrontError;
+use netproof_cdn::server::{self, Running, ServeError};
+
+use crate::cli::{CdnCertsArgs, CdnCommand, CdnServeArgs};
+use crate::error::{CliError, Code};
+
+pub fn run(command: CdnCommand) -> Result<Code, CliError> {
+    match command {
+        CdnCommand::Origin(a) => serve(a, Role::Origin),
+        CdnCommand::Edge(a) => serve(a, Role::Edge),
+        CdnCommand::Certs(a) => certs_cmd(a),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Origin,
+    Edge,
+}
+
+fn load_error(e: LoadError) -> CliError {
+    match e {
+        LoadError::Read { .. } => CliError::Usage(e.to_string()),
+        LoadError::Parse { .. } | LoadError::Invalid { .. } => CliError::Usage(e.to_string()),
+    }
+}
+
+fn serve_error(e: ServeError) -> CliError {
+    match &e {
+        ServeError::Listen { source, .. }
+            if source.kind() != std::io::ErrorKind::AddrNotAvailable =>
+        {
+            CliError::Infra(e.to_string())
+        }
+        ServeError::Front(FrontError::Tls(_)) => CliError::Infra(e.to_string()),
+        _ => CliError::Usage(e.to_string()),
+    }
+}
+
+fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
+    // Read and validate before starting anything: a bad config is exit 2
+    // with every problem listed.
+    let origin = matches!(role, Role::Origin)
+        .then(|| config::origin(&args.config))
+        .transpose()
+        .map_err(load_error)?;
+    let edge = matches!(role, Role::Edge)
+        .then(|| config::edge(&args.config))
+        .transpose()
+        .map_err(load_error)?;
+    super::probe::runtime()?.block_on(async {
+        let running: Running = match (&origin, &edge) {
+            (Some(o), _) => server::origin(o).await,
+            (_, Some(e)) => server::edge(e).await,
+            _ => unreachable!("one role is loaded"),
+        }
+        .map_err(serve_error)?;
+        for broken in &running.broken {
+            // Reported, not fatal: the other sites serve.
+            eprintln!("warning: {broken}");
+        }
+        let name = match role {
+            Role::Origin => "origin",
+            Role::Edge => "edge",
+        };
+        for a in &running.https {
+            eprintln!("{name}: serving https on {a}");
+        }
+        for a in &running.http {
+            eprintln!("{name}: serving http on {a}");
+        }
+        if let Some(a) = running.admin {
+            eprintln!("{name}: admin (/health) on {a}");
+        }
+        let cancel = netproof_run::Cancel::new();
+        netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
+        let mut running = running;
+        tokio::select! {
+            // Stopping on a signal is how a lab ends a service: success,
+            // as `probe serve` does.
+            _ = cancel.cancelled() => Ok(Code::Success),
+            _ = running.wait() => Err(CliError::Infra(format!("the {name}'s server stopped unexpectedly"))),
+        }
+    })
+}
+
+fn certs_cmd(args: CdnCertsArgs) -> Result<Code, CliError> {
+    let sites: Vec<Vec<String>> = args
+        .sites
+        .iter()
+        .map(|s| {
+            s.split(',')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect()
+        })
+        .collect();
+    if let Some(i) = sites.iter().position(Vec::is_empty) {
+        return Err(CliError::Usage(format!(
+            "--site `{}` names no host\nhint: write `--site NAME[,NAME...]`, e.g. `--site video.cdn.test,*.video.cdn.test`",
+            args.sites[i]
+        )));
+    }
+    let written = certs::make(&args.out, &sites).map_err(|e| match e {
+        CertsError::Name { .. } | CertsError::Ca { .. } => CliError::Usage(e.to_string()),
+        CertsError::Io { .. } | CertsError::Rcgen { .. } => CliError::Infra(e.to_string()),
+    })?;
+    println!(
+        "{} {}",
+        if written.reused_ca {
+            "kept CA"
+        } else {
+            "wrote CA"
+        },
+        written.ca.display()
+    );
+    for (names, cert, key) in &written.sites {
+        println!("{}: {} {}", names.join(","), cert.display(), key.display());
+    }
+    Ok(Code::Success)
+}
