@@ -107,3 +107,87 @@ async fn h2load_completes_every_request_over_tls_and_cleartext() {
         );
     }
 }
+
+#[tokio::test]
+async fn testssl_sees_each_sites_certificate_by_sni_and_trusts_the_lab_ca() {
+    let lab = lab(None).await;
+    need("testssl");
+    let ca = lab.ca().display().to_string();
+    let port = lab.https().port();
+    // testssl.sh takes about 20 s per site here: the three run side by
+    // side, under a bound of their own.
+    let runs = [
+        ("a.test", "a.test", "Ok via SAN"),
+        ("www.a.test", "a.test", "Ok via SAN wildcard"),
+        ("live.a.test", "live.a.test", "Ok via SAN"),
+    ]
+    .map(|(name, cn, trust)| {
+        let url = format!("https://{name}:{port}");
+        let ca = ca.clone();
+        async move {
+            let child = tokio::process::Command::new("testssl")
+                .args([
+                    "--quiet",
+                    "--color",
+                    "0",
+                    "--warnings",
+                    "off",
+                    "--add-ca",
+                    &ca,
+                    "--ip",
+                    "127.0.0.1",
+                    "-S",
+                    &url,
+                ])
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output();
+            let out = tokio::time::timeout(std::time::Duration::from_secs(240), child)
+                .await
+                .expect("testssl.sh finishes within 240 s")
+                .expect("testssl.sh runs");
+            (
+                name,
+                cn,
+                trust,
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        }
+    });
+    let results = futures_join(runs).await;
+    for (name, cn, trust, text) in results {
+        let line = |key: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(key))
+                .unwrap_or("")
+                .to_string()
+        };
+        assert!(
+            line("Common Name (CN)").contains(&format!(" {cn} ")),
+            "{name}: {}",
+            line("Common Name (CN)")
+        );
+        assert!(
+            line("Trust (hostname)").contains(trust),
+            "{name}: {}",
+            line("Trust (hostname)")
+        );
+        assert!(
+            line("Chain of trust").contains("Ok"),
+            "{name}: {}",
+            line("Chain of trust")
+        );
+        assert!(
+            line("Issuer").contains("netproof lab CA"),
+            "{name}: {}",
+            line("Issuer")
+        );
+    }
+}
+
+/// Awaits three futures side by side (no `futures` crate for one join).
+async fn futures_join<F: std::future::Future>(fs: [F; 3]) -> [F::Output; 3] {
+    let [a, b, c] = fs;
+    let (a, b, c) = tokio::join!(a, b, c);
+    [a, b, c]
+}
