@@ -17,7 +17,7 @@ use thiserror::Error;
 pub enum LoadError {
     /// The file cannot be read.
     #[error(
-        "cannot read `{path}`: {source}\nhint: give --config the path of a TOML file (see docs/ARCHITECTURE.md, the CDN section)"
+        "cannot read `{path}`: {source}\nhint: give --config the path of a TOML file (the format is in docs/cdn.md)"
     )]
     Read {
         /// The file.
@@ -74,7 +74,7 @@ fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
         } else if message.contains("missing field") {
             "add the key named above"
         } else {
-            "check the value's type and format against the example in crates/proto/src/cdn.rs"
+            "check the value's type and format against docs/cdn.md"
         };
         LoadError::Parse {
             path: path.to_path_buf(),
@@ -246,5 +246,28 @@ ca = "certs/ca.pem"
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown variant `fifo`"), "{e}");
+    }
+
+    /// docs/cdn.md's example is one file with both roles' sections: without
+    /// `[fill]` it is a valid origin, without `[knobs]` and `[catalogue]` a
+    /// valid edge.
+    #[test]
+    fn the_documented_example_is_a_valid_origin_and_edge() {
+        let doc = include_str!("../../../docs/cdn.md");
+        let block = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("a TOML block in docs/cdn.md");
+        let table: toml::Table = toml::from_str(block).expect("the example is TOML");
+        let without = |keys: &[&str]| {
+            let mut t = table.clone();
+            for k in keys {
+                assert!(t.remove(*k).is_some(), "the example has `{k}`");
+            }
+            toml::to_string(&t).unwrap()
+        };
+        origin_from(Path::new("docs/cdn.md"), &without(&["fill"])).unwrap();
+        edge_from(Path::new("docs/cdn.md"), &without(&["knobs", "catalogue"])).unwrap();
     }
 }
