@@ -2,6 +2,9 @@
 //! front, the listeners, the admin endpoint. What `netproof cdn origin`
 //! and `netproof cdn edge` do, and what tests start in-process.
 //!
+//! The admin endpoint answers `GET /health` (`ok`, or `draining` with
+//! 503) and `POST /drain`.
+//!
 //! [`edge_objects`] is the one place that decides what an edge serves
 //! from: its cache and fill sources, or (with no `[fill]`, or in a build
 //! without the cache) the catalogue directly.
@@ -76,16 +79,29 @@ pub struct Running {
     pub admin: Option<SocketAddr>,
     /// Sites whose certificate could not be loaded (they refuse TLS).
     pub broken: Vec<CertError>,
-    /// The front, for its counters.
+    /// The front, for its counters and its drain.
     pub front: Front,
+    /// The listeners' tasks.
     tasks: JoinSet<()>,
+    /// The admin endpoint's, apart so health answers while draining.
+    admin_task: JoinSet<()>,
 }
 
 impl Running {
-    /// Waits until a task ends (they serve forever, so: never, unless one
-    /// panicked).
+    /// Waits until a listener's task ends: after a drain (by
+    /// [`Running::drain`] or the admin endpoint's `POST /drain`), or if
+    /// one panicked.
     pub async fn wait(&mut self) {
         self.tasks.join_next().await;
+    }
+
+    /// Drains: stops accepting, lets in-flight transfers finish, for at
+    /// most `bound`. Whether everything finished in time (what did not is
+    /// cut off when this is dropped).
+    pub async fn drain(&mut self, bound: std::time::Duration) -> bool {
+        self.front.drain();
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        tokio::time::timeout(bound, all).await.is_ok()
     }
 }
 
@@ -114,6 +130,7 @@ pub async fn start(
         broken,
         front: front.clone(),
         tasks: JoinSet::new(),
+        admin_task: JoinSet::new(),
     };
     for &addr in &listen.https {
         let l = bind("https", addr).await?;
@@ -128,7 +145,7 @@ pub async fn start(
     if let Some(addr) = admin {
         let l = bind("admin", addr).await?;
         running.admin = Some(l.local_addr().unwrap_or(addr));
-        tasks.spawn(serve_admin(l));
+        running.admin_task.spawn(serve_admin(l, front.clone()));
     }
     running.tasks = tasks;
     Ok(running)
@@ -185,8 +202,10 @@ pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
     .await
 }
 
-/// The admin endpoint: `GET /health` answers `ok`. HTTP/1.1 only.
-async fn serve_admin(listener: TcpListener) {
+/// The admin endpoint, HTTP/1.1 only: `GET /health` answers `ok`, or
+/// `draining` (with 503, so a load balancer's check fails) once the front
+/// drains; `POST /drain` starts draining.
+async fn serve_admin(listener: TcpListener, front: Front) {
     let mut conns = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -197,15 +216,16 @@ async fn serve_admin(listener: TcpListener) {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             continue;
         };
+        let front = front.clone();
         conns.spawn(async move {
-            let service = service_fn(|req: Request<Incoming>| async move {
-                let (status, text) = match req.uri().path() {
-                    "/health" => (StatusCode::OK, "ok\n"),
-                    _ => (StatusCode::NOT_FOUND, "not found; try /health\n"),
-                };
-                let mut r = Response::new(ResponseBody::text(text));
-                *r.status_mut() = status;
-                Ok::<_, std::convert::Infallible>(r)
+            let service = service_fn(move |req: Request<Incoming>| {
+                let front = front.clone();
+                async move {
+                    let (status, text) = admin(&front, req.method(), req.uri().path());
+                    let mut r = Response::new(ResponseBody::text(text));
+                    *r.status_mut() = status;
+                    Ok::<_, std::convert::Infallible>(r)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -213,5 +233,24 @@ async fn serve_admin(listener: TcpListener) {
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// One admin request's status and text.
+fn admin(front: &Front, method: &hyper::Method, path: &str) -> (StatusCode, &'static str) {
+    match (method.as_str(), path) {
+        ("GET" | "HEAD", "/health") if front.is_draining() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+        }
+        ("GET" | "HEAD", "/health") => (StatusCode::OK, "ok\n"),
+        ("POST", "/drain") => {
+            front.drain();
+            (StatusCode::ACCEPTED, "draining\n")
+        }
+        (_, "/health" | "/drain") => (StatusCode::METHOD_NOT_ALLOWED, "GET /health, POST /drain\n"),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "not found; try GET /health or POST /drain\n",
+        ),
     }
 }

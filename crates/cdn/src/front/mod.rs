@@ -9,6 +9,11 @@
 //! connections (a connection over the cap is closed at once, so the
 //! accept loop never stalls). Protocol errors end their connection only.
 //!
+//! Draining ([`Front::drain`]) stops accepting on every listener and asks
+//! each open connection to finish what it is doing (HTTP/1.1: the
+//! response in flight, then close; HTTP/2: GOAWAY, in-flight streams
+//! finish), so in-flight transfers complete and no new session starts.
+//!
 //! - [`respond`]: one request's answer.
 //! - [`body`]: the streamed response body.
 
@@ -26,7 +31,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use netproof_proto::cdn::{Site, Tls};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::object::Objects;
@@ -82,6 +87,8 @@ pub struct Inner {
     limits: Limits,
     connections: Arc<Semaphore>,
     counters: Counters,
+    /// True once the front drains.
+    draining: watch::Sender<bool>,
 }
 
 /// A front, ready to serve listeners.
@@ -157,6 +164,7 @@ impl Front {
             limits,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
             counters: Counters::default(),
+            draining: watch::Sender::new(false),
         };
         Ok((
             Front {
@@ -171,13 +179,26 @@ impl Front {
         &self.inner.counters
     }
 
-    /// Serves HTTPS on `listener` until the future is dropped. (A front
+    /// Starts draining: listeners close, open connections finish what is
+    /// in flight and close. The serve futures return when all have.
+    pub fn drain(&self) {
+        self.inner.draining.send_replace(true);
+    }
+
+    /// Whether the front is draining.
+    pub fn is_draining(&self) -> bool {
+        *self.inner.draining.borrow()
+    }
+
+    /// Serves HTTPS on `listener` until the future is dropped or the
+    /// front has drained. (A front
     /// built without `https` closes every connection.)
     pub async fn serve_https(self, listener: TcpListener) {
         self.serve(listener, true).await;
     }
 
-    /// Serves plain HTTP on `listener` until the future is dropped.
+    /// Serves plain HTTP on `listener` until the future is dropped or the
+    /// front has drained.
     pub async fn serve_http(self, listener: TcpListener) {
         self.serve(listener, false).await;
     }
@@ -186,10 +207,12 @@ impl Front {
         // Connection tasks live in a JoinSet so dropping the accept loop
         // (the front stopping) ends them too.
         let mut tasks = tokio::task::JoinSet::new();
+        let mut draining = self.inner.draining.subscribe();
         loop {
             let accepted = tokio::select! {
                 a = listener.accept() => a,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+                _ = draining.wait_for(|d| *d) => break,
             };
             let (stream, peer) = match accepted {
                 Ok(a) => a,
@@ -215,6 +238,10 @@ impl Front {
                 connection(inner, stream, peer, tls).await;
             });
         }
+        // Draining: no new connections (the listener closes here); the
+        // open ones finish.
+        drop(listener);
+        while tasks.join_next().await.is_some() {}
     }
 }
 
@@ -236,7 +263,6 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 
 async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: SocketAddr, tls: bool) {
     let limits = inner.limits;
-    let http = builder(&limits);
     let result = if tls {
         let Some((acceptor, resolver)) = inner.tls.as_ref() else {
             return;
@@ -268,23 +294,13 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
             tls: true,
             cert: resolver.choice().choose(&inner.names, sni),
         };
-        let inner2 = inner.clone();
-        let service = service_fn(move |req: hyper::Request<Incoming>| {
-            let inner = inner2.clone();
-            async move { Ok::<_, std::convert::Infallible>(respond::respond(inner, conn, req).await) }
-        });
-        http.serve_connection(TokioIo::new(stream), service).await
+        serve_io(inner.clone(), TokioIo::new(stream), conn).await
     } else {
         let conn = Conn {
             tls: false,
             cert: None,
         };
-        let inner2 = inner.clone();
-        let service = service_fn(move |req: hyper::Request<Incoming>| {
-            let inner = inner2.clone();
-            async move { Ok::<_, std::convert::Infallible>(respond::respond(inner, conn, req).await) }
-        });
-        http.serve_connection(TokioIo::new(stream), service).await
+        serve_io(inner.clone(), TokioIo::new(stream), conn).await
     };
     if let Err(e) = result {
         inner
@@ -292,5 +308,37 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
             .protocol_errors
             .fetch_add(1, Ordering::Relaxed);
         tracing::debug!("connection from {peer} ended: {e}");
+    }
+}
+
+/// Serves one connection's requests until it ends, or until the front
+/// drains and what was in flight has finished.
+async fn serve_io<I>(
+    inner: Arc<Inner>,
+    io: TokioIo<I>,
+    conn: Conn,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let http = builder(&inner.limits);
+    let mut draining = inner.draining.subscribe();
+    let service_inner = inner.clone();
+    let service = service_fn(move |req: hyper::Request<Incoming>| {
+        let inner = service_inner.clone();
+        async move { Ok::<_, std::convert::Infallible>(respond::respond(inner, conn, req).await) }
+    });
+    let served = http.serve_connection(io, service);
+    tokio::pin!(served);
+    let early = tokio::select! {
+        r = served.as_mut() => Some(r),
+        _ = draining.wait_for(|d| *d) => None,
+    };
+    match early {
+        Some(r) => r,
+        None => {
+            served.as_mut().graceful_shutdown();
+            served.await
+        }
     }
 }

@@ -6,6 +6,7 @@
 mod hostile;
 mod interop;
 mod nginx;
+mod operations;
 mod ranges;
 mod sites;
 mod support;

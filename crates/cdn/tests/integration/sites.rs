@@ -208,11 +208,3 @@ async fn openssl_s_client_sees_the_certificate_sni_asks_for() {
         }
     }
 }
-
-#[tokio::test]
-async fn the_admin_endpoint_says_ok() {
-    let lab = lab(None).await;
-    let admin = lab.running.admin.unwrap();
-    let got = fetch(admin, Via::Plain, false, "localhost", "/health", &[]).await;
-    assert_eq!((got.status, got.body.as_slice()), (200, &b"ok\n"[..]));
-}

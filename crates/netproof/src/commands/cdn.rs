@@ -13,6 +13,9 @@ use netproof_cdn::server::{self, Running, ServeError};
 use crate::cli::{CdnCertsArgs, CdnCommand, CdnServeArgs};
 use crate::error::{CliError, Code};
 
+/// How long a drain may take before what is still in flight is cut off.
+const DRAIN_BOUND: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub fn run(command: CdnCommand) -> Result<Code, CliError> {
     match command {
         CdnCommand::Origin(a) => serve(a, Role::Origin),
@@ -85,10 +88,25 @@ fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
         netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
         let mut running = running;
         tokio::select! {
-            // Stopping on a signal is how a lab ends a service: success,
-            // as `probe serve` does.
-            _ = cancel.cancelled() => Ok(Code::Success),
-            _ = running.wait() => Err(CliError::Infra(format!("the {name}'s server stopped unexpectedly"))),
+            // Stopping on a signal is how a lab ends a service: drain (in
+            // flight transfers finish, bounded), then success, as `probe
+            // serve` does.
+            _ = cancel.cancelled() => {
+                eprintln!("{name}: draining (at most {}s)", DRAIN_BOUND.as_secs());
+                if !running.drain(DRAIN_BOUND).await {
+                    eprintln!("{name}: transfers still in flight after {}s were cut off", DRAIN_BOUND.as_secs());
+                }
+                Ok(Code::Success)
+            }
+            _ = running.wait() => {
+                if running.front.is_draining() {
+                    // Drained by the admin endpoint: let the rest finish.
+                    running.drain(DRAIN_BOUND).await;
+                    Ok(Code::Success)
+                } else {
+                    Err(CliError::Infra(format!("the {name}'s server stopped unexpectedly")))
+                }
+            }
         }
     })
 }

@@ -1,0 +1,76 @@
+//! The admin endpoint and draining: `GET /health` says `ok`, `POST /drain`
+//! stops new sessions while in-flight transfers (HTTP/1.1 and HTTP/2)
+//! finish byte-exact, and health then says `draining`.
+
+use std::time::Duration;
+
+use netproof_cdn::front::Limits;
+use netproof_proto::cdn::{ByteSize, OriginKnobs, Span, Stall};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn the_admin_endpoint_says_ok() {
+    let lab = lab(None).await;
+    let admin = lab.running.admin.unwrap();
+    let got = fetch(admin, Via::Plain, false, "localhost", "/health", &[]).await;
+    assert_eq!((got.status, got.body.as_slice()), (200, &b"ok\n"[..]));
+    let got = fetch(admin, Via::Plain, false, "localhost", "/drain", &[]).await;
+    assert_eq!(got.status, 405, "draining takes a POST");
+    let got = fetch(admin, Via::Plain, false, "localhost", "/metrics-nope", &[]).await;
+    assert_eq!(got.status, 404);
+}
+
+#[tokio::test]
+async fn a_drain_finishes_transfers_in_flight_and_refuses_new_sessions() {
+    // Every body stalls for a while after 20 000 bytes, so the transfers
+    // are surely in flight when the drain starts.
+    let knobs = OriginKnobs {
+        stall: Some(Stall {
+            after: ByteSize(20_000),
+            duration: Span(Duration::from_millis(800)),
+        }),
+        ..OriginKnobs::default()
+    };
+    let mut lab = lab_with(None, knobs, Limits::default()).await;
+    let (http, https, admin) = (lab.http(), lab.https(), lab.running.admin.unwrap());
+    let h1 = tokio::spawn(fetch(http, Via::Plain, false, "a.test", BIG, &[]));
+    let h2 = tokio::spawn(fetch(
+        https,
+        Via::Tls(Some("a.test".into())),
+        true,
+        "a.test",
+        BIG,
+        &[],
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !h1.is_finished() && !h2.is_finished(),
+        "both are stalled mid-body"
+    );
+    let got = fetch_method(admin, Via::Plain, false, "POST", "localhost", "/drain", &[]).await;
+    assert_eq!(got.status, 202);
+    let health = fetch(admin, Via::Plain, false, "localhost", "/health", &[]).await;
+    assert_eq!(
+        (health.status, health.body.as_slice()),
+        (503, &b"draining\n"[..])
+    );
+    // The listeners close: a new session is refused.
+    let deadline = tokio::time::Instant::now() + BOUND;
+    while tokio::net::TcpStream::connect(http).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the listener closes"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(tokio::net::TcpStream::connect(https).await.is_err());
+    for (name, t) in [("h1", h1), ("h2", h2)] {
+        let got = t.await.unwrap();
+        assert_eq!(got.status, 200, "{name}");
+        assert_eq!(got.body, whole(SEED, BIG), "{name} finishes whole");
+    }
+    tokio::time::timeout(BOUND, lab.running.wait())
+        .await
+        .expect("the listeners' tasks end once drained");
+}
