@@ -12,6 +12,7 @@
 //! - [`catalogue`]: the synthetic catalogue's paths, lengths and validators.
 //! - [`origin`]: the origin's store over the catalogue, with fault knobs.
 //! - [`front`]: the HTTP(S) server over any store: sites, TLS, ranges.
+//! - [`metrics`]: counters (Prometheus, service samples) and access records.
 //! - [`sites`]: which site a name (SNI or Host) belongs to; 421 decisions.
 //! - [`range`]: range planning (200, 206, multipart, 416, If-Range).
 //! - [`tls`]: certificates by site and the SNI resolver.
@@ -25,6 +26,7 @@ pub mod certs;
 pub mod config;
 pub mod date;
 pub mod front;
+pub mod metrics;
 pub mod object;
 pub mod origin;
 pub mod range;

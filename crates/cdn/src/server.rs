@@ -3,7 +3,8 @@
 //! and `netproof cdn edge` do, and what tests start in-process.
 //!
 //! The admin endpoint answers `GET /health` (`ok`, or `draining` with
-//! 503) and `POST /drain`.
+//! 503), `GET /metrics` (Prometheus text) and `POST /drain`. With
+//! `access_log = true` every request is one JSON line on stdout.
 //!
 //! [`edge_objects`] is the one place that decides what an edge serves
 //! from: its cache and fill sources, or (with no `[fill]`, or in a build
@@ -23,7 +24,7 @@ use tokio::task::JoinSet;
 
 use crate::catalogue::Catalogue;
 use crate::front::body::ResponseBody;
-use crate::front::{Front, FrontError, Limits};
+use crate::front::{AccessLog, Front, FrontError, Limits};
 use crate::object::Objects;
 use crate::origin::Origin;
 use crate::tls::CertError;
@@ -119,9 +120,10 @@ pub async fn start(
     sites: &[Site],
     objects: Arc<dyn Objects>,
     limits: Limits,
+    log: Option<AccessLog>,
 ) -> Result<Running, ServeError> {
     let https = !listen.https.is_empty();
-    let (front, broken) = Front::new(sites, tls, https, objects, limits)?;
+    let (front, broken) = Front::new(sites, tls, https, objects, limits, log)?;
     let mut tasks = JoinSet::new();
     let mut running = Running {
         https: Vec::new(),
@@ -165,8 +167,22 @@ pub async fn origin(config: &OriginConfig) -> Result<Running, ServeError> {
         &config.sites,
         objects,
         Limits::default(),
+        stdout_log(config.access_log),
     )
     .await
+}
+
+/// One JSON line per request on stdout, when `on`.
+fn stdout_log(on: bool) -> Option<AccessLog> {
+    on.then(|| {
+        Arc::new(|r: &crate::metrics::AccessRecord| {
+            use std::io::Write;
+            if let Ok(line) = serde_json::to_string(r) {
+                // A closed stdout must not take serving down: drop the line.
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+        }) as AccessLog
+    })
 }
 
 /// What an edge serves from. The one switch between serving a catalogue
@@ -198,13 +214,15 @@ pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
         &config.sites,
         objects,
         Limits::default(),
+        stdout_log(config.access_log),
     )
     .await
 }
 
 /// The admin endpoint, HTTP/1.1 only: `GET /health` answers `ok`, or
 /// `draining` (with 503, so a load balancer's check fails) once the front
-/// drains; `POST /drain` starts draining.
+/// drains; `GET /metrics` the counters in Prometheus text; `POST /drain`
+/// starts draining.
 async fn serve_admin(listener: TcpListener, front: Front) {
     let mut conns = JoinSet::new();
     loop {
@@ -237,20 +255,25 @@ async fn serve_admin(listener: TcpListener, front: Front) {
 }
 
 /// One admin request's status and text.
-fn admin(front: &Front, method: &hyper::Method, path: &str) -> (StatusCode, &'static str) {
-    match (method.as_str(), path) {
+fn admin(front: &Front, method: &hyper::Method, path: &str) -> (StatusCode, String) {
+    let (status, text): (StatusCode, &str) = match (method.as_str(), path) {
         ("GET" | "HEAD", "/health") if front.is_draining() => {
             (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
         }
         ("GET" | "HEAD", "/health") => (StatusCode::OK, "ok\n"),
+        ("GET" | "HEAD", "/metrics") => return (StatusCode::OK, front.metrics().prometheus()),
         ("POST", "/drain") => {
             front.drain();
             (StatusCode::ACCEPTED, "draining\n")
         }
-        (_, "/health" | "/drain") => (StatusCode::METHOD_NOT_ALLOWED, "GET /health, POST /drain\n"),
+        (_, "/health" | "/metrics" | "/drain") => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "GET /health, GET /metrics, POST /drain\n",
+        ),
         _ => (
             StatusCode::NOT_FOUND,
-            "not found; try GET /health or POST /drain\n",
+            "not found; try GET /health, GET /metrics or POST /drain\n",
         ),
-    }
+    };
+    (status, text.to_string())
 }

@@ -14,6 +14,7 @@
 //!
 //! ```toml
 //! admin = "127.0.0.1:9100"
+//! access_log = true             # one JSON line per request on stdout
 //! [listen]
 //! https = ["127.0.0.1:8443"]
 //! http = ["127.0.0.1:8080"]
@@ -56,9 +57,12 @@ use crate::url::Url;
 pub struct OriginConfig {
     /// Where to serve.
     pub listen: Listen,
-    /// The admin endpoint (`/health`), if any.
+    /// The admin endpoint (`/health`, `/metrics`, `/drain`), if any.
     #[serde(default)]
     pub admin: Option<SocketAddr>,
+    /// One JSON line per request on stdout.
+    #[serde(default)]
+    pub access_log: bool,
     /// What a client without a known server name gets.
     #[serde(default)]
     pub tls: Tls,
@@ -78,9 +82,12 @@ pub struct OriginConfig {
 pub struct EdgeConfig {
     /// Where to serve.
     pub listen: Listen,
-    /// The admin endpoint (`/health`), if any.
+    /// The admin endpoint (`/health`, `/metrics`, `/drain`), if any.
     #[serde(default)]
     pub admin: Option<SocketAddr>,
+    /// One JSON line per request on stdout.
+    #[serde(default)]
+    pub access_log: bool,
     /// What a client without a known server name gets.
     #[serde(default)]
     pub tls: Tls,
@@ -678,6 +685,7 @@ mod tests {
                 http: vec![],
             },
             admin: None,
+            access_log: false,
             tls: Tls {
                 default_site: Some("nope".into()),
             },
@@ -715,6 +723,7 @@ mod tests {
                 http: vec!["127.0.0.1:0".parse().unwrap()],
             },
             admin: None,
+            access_log: false,
             tls: Tls::default(),
             sites: vec![site("a.test")],
             fill: None,

@@ -24,6 +24,10 @@ pub const CHUNK: usize = 64 * 1024;
 
 type Read = Pin<Box<dyn Future<Output = Result<Bytes, BodyError>> + Send>>;
 
+/// Called once when a body ends or is dropped: the bytes sent and whether
+/// the body was whole.
+pub type OnFinish = Box<dyn FnOnce(u64, bool) + Send>;
+
 /// A response body.
 pub struct ResponseBody {
     parts: VecDeque<Part>,
@@ -32,6 +36,18 @@ pub struct ResponseBody {
     cursor: u64,
     pending: Option<Read>,
     remaining: u64,
+    sent: u64,
+    failed: bool,
+    on_finish: Option<OnFinish>,
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_finish.take() {
+            let whole = !self.failed && self.parts.is_empty() && self.pending.is_none();
+            f(self.sent, whole);
+        }
+    }
 }
 
 impl ResponseBody {
@@ -43,6 +59,9 @@ impl ResponseBody {
             cursor: 0,
             pending: None,
             remaining: 0,
+            sent: 0,
+            failed: false,
+            on_finish: None,
         }
     }
 
@@ -56,6 +75,9 @@ impl ResponseBody {
             cursor: 0,
             pending: None,
             remaining,
+            sent: 0,
+            failed: false,
+            on_finish: None,
         }
     }
 
@@ -71,7 +93,16 @@ impl ResponseBody {
             cursor,
             pending: None,
             remaining: length,
+            sent: 0,
+            failed: false,
+            on_finish: None,
         }
+    }
+
+    /// Calls `f` when the body ends or is dropped (the access log and the
+    /// counters).
+    pub fn on_finish(&mut self, f: OnFinish) {
+        self.on_finish = Some(f);
     }
 
     /// Moves to the next part, setting the cursor to its span's start.
@@ -103,6 +134,7 @@ impl HttpBody for ResponseBody {
                     Ok(b) => b,
                     Err(e) => {
                         this.parts.clear();
+                        this.failed = true;
                         return Poll::Ready(Some(Err(e)));
                     }
                 };
@@ -113,6 +145,7 @@ impl HttpBody for ResponseBody {
                     // The store promised at least one byte below the
                     // length; an empty read would loop forever.
                     this.parts.clear();
+                    this.failed = true;
                     return Poll::Ready(Some(Err(BodyError::FillFailed {
                         at: this.cursor,
                         why: "the store returned no bytes inside the object".into(),
@@ -123,6 +156,7 @@ impl HttpBody for ResponseBody {
                     bytes.truncate(want as usize);
                 }
                 this.cursor += bytes.len() as u64;
+                this.sent += bytes.len() as u64;
                 this.remaining = this.remaining.saturating_sub(bytes.len() as u64);
                 if this.cursor > span.last {
                     this.advance();
@@ -134,6 +168,7 @@ impl HttpBody for ResponseBody {
                 Some(Part::Text(t)) => {
                     let t = t.clone();
                     this.remaining = this.remaining.saturating_sub(t.len() as u64);
+                    this.sent += t.len() as u64;
                     this.advance();
                     if !t.is_empty() {
                         return Poll::Ready(Some(Ok(Frame::data(t))));
@@ -142,6 +177,7 @@ impl HttpBody for ResponseBody {
                 Some(Part::Object(span)) => {
                     let Some(reader) = this.reader.clone() else {
                         this.parts.clear();
+                        this.failed = true;
                         return Poll::Ready(None);
                     };
                     let (at, max) = (this.cursor, (span.last - this.cursor + 1).min(CHUNK as u64));

@@ -22,7 +22,7 @@ pub mod respond;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -34,6 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 
+use crate::metrics::{AccessRecord, Metrics};
 use crate::object::Objects;
 use crate::sites::Names;
 use crate::tls::{self, CertError, Resolver};
@@ -67,16 +68,9 @@ impl Default for Limits {
     }
 }
 
-/// Counters of what the front refused, for tests and (later) metrics.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Connections closed because the front was at its cap.
-    pub refused_connections: AtomicU64,
-    /// TLS handshakes that failed or timed out.
-    pub failed_handshakes: AtomicU64,
-    /// Connections that ended in a protocol error.
-    pub protocol_errors: AtomicU64,
-}
+/// Where each request's access record goes (one JSON line on stdout, for
+/// the CLI; a collector, in tests).
+pub type AccessLog = Arc<dyn Fn(&AccessRecord) + Send + Sync>;
 
 /// What the request path needs, shared by every connection.
 pub struct Inner {
@@ -86,7 +80,8 @@ pub struct Inner {
     tls: Option<(TlsAcceptor, Arc<Resolver>)>,
     limits: Limits,
     connections: Arc<Semaphore>,
-    counters: Counters,
+    metrics: Arc<Metrics>,
+    log: Option<AccessLog>,
     /// True once the front drains.
     draining: watch::Sender<bool>,
 }
@@ -127,6 +122,7 @@ impl Front {
         https: bool,
         objects: Arc<dyn Objects>,
         limits: Limits,
+        log: Option<AccessLog>,
     ) -> Result<(Front, Vec<CertError>), FrontError> {
         let names = Arc::new(Names::new(sites.iter().map(Site::all_names)));
         let site_names = sites.iter().map(|s| Arc::from(s.name.as_str())).collect();
@@ -163,7 +159,8 @@ impl Front {
             tls,
             limits,
             connections: Arc::new(Semaphore::new(limits.max_connections)),
-            counters: Counters::default(),
+            metrics: Arc::new(Metrics::default()),
+            log,
             draining: watch::Sender::new(false),
         };
         Ok((
@@ -174,9 +171,9 @@ impl Front {
         ))
     }
 
-    /// What the front refused so far.
-    pub fn counters(&self) -> &Counters {
-        &self.inner.counters
+    /// What the front counted so far.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
     }
 
     /// Starts draining: listeners close, open connections finish what is
@@ -225,7 +222,7 @@ impl Front {
             };
             let Ok(permit) = self.inner.connections.clone().try_acquire_owned() else {
                 self.inner
-                    .counters
+                    .metrics
                     .refused_connections
                     .fetch_add(1, Ordering::Relaxed);
                 drop(stream);
@@ -261,7 +258,21 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     b
 }
 
+/// Counts a connection open while it lives.
+struct Open(Arc<Metrics>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: SocketAddr, tls: bool) {
+    inner
+        .metrics
+        .open_connections
+        .fetch_add(1, Ordering::Relaxed);
+    let _open = Open(inner.metrics.clone());
     let limits = inner.limits;
     let result = if tls {
         let Some((acceptor, resolver)) = inner.tls.as_ref() else {
@@ -273,7 +284,7 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 inner
-                    .counters
+                    .metrics
                     .failed_handshakes
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("TLS handshake with {peer} failed: {e}");
@@ -281,7 +292,7 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
             }
             Err(_) => {
                 inner
-                    .counters
+                    .metrics
                     .failed_handshakes
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("TLS handshake with {peer} timed out");
@@ -293,18 +304,20 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
         let conn = Conn {
             tls: true,
             cert: resolver.choice().choose(&inner.names, sni),
+            sni: sni.map(Arc::from),
         };
         serve_io(inner.clone(), TokioIo::new(stream), conn).await
     } else {
         let conn = Conn {
             tls: false,
             cert: None,
+            sni: None,
         };
         serve_io(inner.clone(), TokioIo::new(stream), conn).await
     };
     if let Err(e) = result {
         inner
-            .counters
+            .metrics
             .protocol_errors
             .fetch_add(1, Ordering::Relaxed);
         tracing::debug!("connection from {peer} ended: {e}");
@@ -325,7 +338,7 @@ where
     let mut draining = inner.draining.subscribe();
     let service_inner = inner.clone();
     let service = service_fn(move |req: hyper::Request<Incoming>| {
-        let inner = service_inner.clone();
+        let (inner, conn) = (service_inner.clone(), conn.clone());
         async move { Ok::<_, std::convert::Infallible>(respond::respond(inner, conn, req).await) }
     });
     let served = http.serve_connection(io, service);

@@ -3,9 +3,11 @@
 //!
 //! Everything a client controls is checked here before the store is
 //! asked: method, Host or `:authority`, path. Every failure is an HTTP
-//! status with a short text body, never a panic.
+//! status with a short text body, never a panic. Every answer, refusals
+//! included, is counted and logged when its body ends.
 
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -13,17 +15,20 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::Inner;
 use super::body::ResponseBody;
 use crate::date;
+use crate::metrics::AccessRecord;
 use crate::object::{CacheStatus, ObjectKey, OpenError};
 use crate::range::{self, Ask};
 use crate::sites::{self, Route, SiteId};
 
 /// What the front knows about a connection when a request arrives.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Conn {
     /// Whether it is TLS.
     pub tls: bool,
     /// The site whose certificate it got (TLS only).
     pub cert: Option<SiteId>,
+    /// The server name the client sent (TLS only).
+    pub sni: Option<Arc<str>>,
 }
 
 fn text(status: StatusCode, msg: String) -> Response<ResponseBody> {
@@ -55,8 +60,42 @@ fn authority<B>(req: &Request<B>) -> Option<&str> {
     header_str(req.headers(), header::HOST)
 }
 
-/// Answers one request.
+/// Answers one request, counting and logging it when its body ends.
 pub async fn respond<B>(inner: Arc<Inner>, conn: Conn, req: Request<B>) -> Response<ResponseBody> {
+    let started = Instant::now();
+    let mut rec = AccessRecord {
+        time: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+        site: "-".into(),
+        sni: conn.sni.as_deref().map(str::to_string),
+        method: req.method().as_str().to_string(),
+        path: req.uri().path().to_string(),
+        range: header_str(req.headers(), header::RANGE).map(str::to_string),
+        cache: "-",
+        ..AccessRecord::default()
+    };
+    let mut r = answer(&inner, &conn, req, &mut rec).await;
+    rec.status = r.status().as_u16();
+    let observer = inner.clone();
+    r.body_mut().on_finish(Box::new(move |sent, whole| {
+        rec.bytes = sent;
+        rec.complete = whole;
+        rec.duration = started.elapsed().as_secs_f64();
+        observer.metrics.record(&rec);
+        if let Some(log) = &observer.log {
+            log(&rec);
+        }
+    }));
+    r
+}
+
+async fn answer<B>(
+    inner: &Arc<Inner>,
+    conn: &Conn,
+    req: Request<B>,
+    rec: &mut AccessRecord,
+) -> Response<ResponseBody> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         let mut r = text(
@@ -72,7 +111,10 @@ pub async fn respond<B>(inner: Arc<Inner>, conn: Conn, req: Request<B>) -> Respo
     }
     let auth = authority(&req);
     let site = match sites::route(&inner.names, auth, conn.cert, conn.tls) {
-        Route::Site(s) => s,
+        Route::Site(s) => {
+            rec.site = inner.site_names[s].to_string();
+            s
+        }
         Route::BadHost => {
             return text(
                 StatusCode::BAD_REQUEST,
@@ -167,6 +209,8 @@ pub async fn respond<B>(inner: Arc<Inner>, conn: Conn, req: Request<B>) -> Respo
         CacheStatus::Filling => "filling",
         CacheStatus::Origin => "origin",
     };
+    rec.cache = cache;
+    rec.source = opened.source.as_deref().map(str::to_string);
     let mut cs = format!("netproof; {cache}");
     if let Some(src) = &opened.source {
         cs.push_str(&format!("; source={src}"));

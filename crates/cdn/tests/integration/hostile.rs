@@ -114,7 +114,7 @@ async fn garbage_tls_records_fail_the_handshake_and_the_next_client_is_served() 
     let before = lab
         .running
         .front
-        .counters()
+        .metrics()
         .failed_handshakes
         .load(Ordering::Relaxed);
     for junk in [
@@ -131,7 +131,7 @@ async fn garbage_tls_records_fail_the_handshake_and_the_next_client_is_served() 
     let after = lab
         .running
         .front
-        .counters()
+        .metrics()
         .failed_handshakes
         .load(Ordering::Relaxed);
     assert_eq!(after - before, 3);
@@ -212,7 +212,7 @@ async fn connections_over_the_cap_are_closed_at_once() {
     assert_eq!(
         lab.running
             .front
-            .counters()
+            .metrics()
             .refused_connections
             .load(Ordering::Relaxed),
         1

@@ -74,3 +74,79 @@ async fn a_drain_finishes_transfers_in_flight_and_refuses_new_sessions() {
         .await
         .expect("the listeners' tasks end once drained");
 }
+
+#[tokio::test]
+async fn metrics_and_the_access_log_count_what_the_requests_did() {
+    let lab = lab(None).await;
+    let (_, len) = content(SEED, SMALL);
+    for _ in 0..3 {
+        let got = fetch(lab.http(), Via::Plain, false, "a.test", SMALL, &[]).await;
+        assert_eq!(got.status, 200);
+    }
+    let got = fetch(
+        lab.https(),
+        Via::Tls(Some("b.test".into())),
+        true,
+        "b.test",
+        SMALL,
+        &[("range", "bytes=-10")],
+    )
+    .await;
+    assert_eq!(got.status, 206);
+    let got = fetch(lab.http(), Via::Plain, false, "c.test", SMALL, &[]).await;
+    assert_eq!(got.status, 404);
+    let m = lab.running.front.metrics();
+    // A record is written when the body ends, just after the client has
+    // it: wait (bounded) for the last one.
+    let deadline = tokio::time::Instant::now() + BOUND;
+    while lab.log.lock().unwrap().len() < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "five access records"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(m.requests("a.test", 200, "origin"), 3);
+    assert_eq!(m.requests("b.test", 206, "origin"), 1);
+    assert_eq!(m.requests("-", 404, "-"), 1);
+    assert_eq!(m.bytes("a.test"), 3 * len);
+    assert_eq!(m.bytes("b.test"), 10);
+    let log = lab.log.lock().unwrap().clone();
+    let b = log
+        .iter()
+        .find(|r| r.site == "b.test")
+        .expect("b.test's record");
+    assert_eq!(
+        (
+            b.sni.as_deref(),
+            b.range.as_deref(),
+            b.status,
+            b.bytes,
+            b.complete,
+            b.cache
+        ),
+        (Some("b.test"), Some("bytes=-10"), 206, 10, true, "origin")
+    );
+    assert_eq!(b.path, SMALL);
+    let text = fetch(
+        lab.running.admin.unwrap(),
+        Via::Plain,
+        false,
+        "localhost",
+        "/metrics",
+        &[],
+    )
+    .await;
+    let text = String::from_utf8(text.body).unwrap();
+    assert!(
+        text.contains("cdn_requests_total{site=\"a.test\",status=\"200\",cache=\"origin\"} 3\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "cdn_response_bytes_total{{site=\"a.test\"}} {}\n",
+            3 * len
+        )),
+        "{text}"
+    );
+}

@@ -378,6 +378,7 @@ async fn ranges_of_an_object_still_filling_stream_as_its_bytes_arrive() {
         &[site],
         store.clone(),
         Limits::default(),
+        None,
     )
     .await
     .unwrap();

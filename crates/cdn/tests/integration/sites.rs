@@ -59,7 +59,7 @@ async fn no_sni_without_a_default_fails_the_handshake() {
     let failed = lab
         .running
         .front
-        .counters()
+        .metrics()
         .failed_handshakes
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(failed, 2);

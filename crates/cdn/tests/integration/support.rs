@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use netproof_cdn::catalogue::Catalogue;
 use netproof_cdn::front::Limits;
 use netproof_cdn::front::body::ResponseBody;
+use netproof_cdn::metrics::AccessRecord;
 use netproof_cdn::origin::Origin;
 use netproof_cdn::server::{self, Running};
 use netproof_proto::cdn::{Catalogue as CatalogueConfig, Listen, OriginKnobs, Site, Tls};
@@ -66,6 +67,8 @@ pub fn whole(seed: u64, path: &str) -> Vec<u8> {
 pub struct Lab {
     pub dir: tempfile::TempDir,
     pub running: Running,
+    /// Every access record the front wrote.
+    pub log: Arc<Mutex<Vec<AccessRecord>>>,
 }
 
 impl Lab {
@@ -138,6 +141,8 @@ pub async fn lab_with(default_site: Option<&str>, knobs: OriginKnobs, limits: Li
         default_site: default_site.map(str::to_string),
     };
     let objects = Arc::new(Origin::new(Catalogue::new(catalogue()), &sites, knobs));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
     let running = server::start(
         &listen,
         Some("127.0.0.1:0".parse().unwrap()),
@@ -145,10 +150,13 @@ pub async fn lab_with(default_site: Option<&str>, knobs: OriginKnobs, limits: Li
         &sites,
         objects,
         limits,
+        Some(Arc::new(move |r: &AccessRecord| {
+            sink.lock().unwrap().push(r.clone())
+        })),
     )
     .await
     .expect("the origin starts");
-    Lab { dir, running }
+    Lab { dir, running, log }
 }
 
 /// Accepts any certificate and remembers it: the tests compare it with the

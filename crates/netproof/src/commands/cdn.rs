@@ -84,6 +84,9 @@ fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
         if let Some(a) = running.admin {
             eprintln!("{name}: admin (/health) on {a}");
         }
+        if let Some(channel) = sample_channel()? {
+            tokio::spawn(report_samples(running.front.metrics().clone(), channel));
+        }
         let cancel = netproof_run::Cancel::new();
         netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
         let mut running = running;
@@ -109,6 +112,58 @@ fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
             }
         }
     })
+}
+
+/// The service sample channel a lab gives its services
+/// (`NETPROOF_SAMPLES_FD`), duplicated so it stays ours; `None` outside a
+/// lab.
+fn sample_channel() -> Result<Option<std::fs::File>, CliError> {
+    let env = netproof_lab::collect::SAMPLES_FD_ENV;
+    let Some(value) = std::env::var_os(env) else {
+        return Ok(None);
+    };
+    let fd: std::os::fd::RawFd = value
+        .to_str()
+        .and_then(|v| v.parse().ok())
+        .filter(|&fd| fd >= 0)
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "{env} is `{}`, not a file descriptor number\nhint: unset it outside a lab",
+                value.to_string_lossy()
+            ))
+        })?;
+    // SAFETY: the fd is only borrowed for the duplication below, which
+    // fails with EBADF (reported) if the number is not an open file.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let owned = borrowed.try_clone_to_owned().map_err(|e| {
+        CliError::Infra(format!(
+            "{env} names fd {fd}, which cannot be used: {e}\nhint: unset it outside a lab"
+        ))
+    })?;
+    Ok(Some(std::fs::File::from(owned)))
+}
+
+/// Writes the front's counters as sample lines every second, until the
+/// channel closes.
+async fn report_samples(
+    metrics: std::sync::Arc<netproof_cdn::metrics::Metrics>,
+    mut channel: std::fs::File,
+) {
+    use std::io::Write;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let mut text = metrics.sample_lines(now).join("\n");
+        text.push('\n');
+        // A pipe write of a few KiB; the lab's reader drains it.
+        if channel.write_all(text.as_bytes()).is_err() {
+            return;
+        }
+    }
 }
 
 fn certs_cmd(args: CdnCertsArgs) -> Result<Code, CliError> {

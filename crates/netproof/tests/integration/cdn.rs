@@ -10,6 +10,7 @@ use crate::{Scratch, show};
 
 const ORIGIN: &str = r#"
 admin = "127.0.0.1:0"
+access_log = true
 [listen]
 https = ["127.0.0.1:0"]
 http = ["127.0.0.1:0"]
@@ -87,6 +88,9 @@ fn certs_then_an_origin_that_serves_reports_a_broken_site_and_stops_on_sigterm()
     let config = s.plan("origin.toml", ORIGIN);
     let mut child = Guard(
         s.command(&["cdn", "origin", "--config", config.to_str().unwrap()])
+            // The lab's sample channel, here stdout, beside the access log.
+            .env("NETPROOF_SAMPLES_FD", "1")
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("netproof cdn origin starts"),
@@ -115,6 +119,8 @@ fn certs_then_an_origin_that_serves_reports_a_broken_site_and_stops_on_sigterm()
     let answer = get(&http, "www.a.test", "/t/1/100k/0001.m4s");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(get(&http, "c.test", "/t/1/100k/0001.m4s").starts_with("HTTP/1.1 404"));
+    // Samples go out every second.
+    std::thread::sleep(Duration::from_millis(1300));
     // SAFETY: kill(2) on the child we started, by its pid.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -126,6 +132,28 @@ fn certs_then_an_origin_that_serves_reports_a_broken_site_and_stops_on_sigterm()
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
+    let mut out = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let access = out
+        .lines()
+        .find(|l| l.contains("\"site\":\"a.test\""))
+        .unwrap_or_else(|| panic!("an access record for a.test:\n{out}"));
+    assert!(
+        access.contains("\"status\":200") && access.contains("\"complete\":true"),
+        "{access}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\"metric\":\"svc.cdn.requests\"")
+                && l.contains("\"site\":\"a.test\"")),
+        "a request sample:\n{out}"
+    );
 }
 
 #[test]
@@ -139,7 +167,7 @@ fn a_bad_config_is_exit_2_with_its_place() {
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("origin.toml:22:1: unknown field `segmets`"),
+        err.contains("origin.toml:23:1: unknown field `segmets`"),
         "{err}"
     );
     let config = s.plan(
