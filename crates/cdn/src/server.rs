@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use netproof_proto::cdn::{EdgeConfig, Listen, OriginConfig, Site, Tls};
+use netproof_proto::cdn::{ClientLimits, EdgeConfig, Listen, OriginConfig, Site, Tls};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -166,10 +166,24 @@ pub async fn origin(config: &OriginConfig) -> Result<Running, ServeError> {
         &config.tls,
         &config.sites,
         objects,
-        Limits::default(),
+        limits(&config.limits),
         stdout_log(config.access_log),
     )
     .await
+}
+
+/// The front's limits: the config's, else the defaults.
+fn limits(c: &ClientLimits) -> Limits {
+    let d = Limits::default();
+    Limits {
+        max_connections: c.max_connections.map_or(d.max_connections, |n| n as usize),
+        header_read_timeout: c.header_read_timeout.map_or(d.header_read_timeout, |s| s.0),
+        handshake_timeout: c.handshake_timeout.map_or(d.handshake_timeout, |s| s.0),
+        max_header_bytes: c
+            .max_header_bytes
+            .map_or(d.max_header_bytes, |b| b.0 as usize),
+        max_streams: c.max_streams.unwrap_or(d.max_streams),
+    }
 }
 
 /// One JSON line per request on stdout, when `on`.
@@ -213,7 +227,7 @@ pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
         &config.tls,
         &config.sites,
         objects,
-        Limits::default(),
+        limits(&config.limits),
         stdout_log(config.access_log),
     )
     .await

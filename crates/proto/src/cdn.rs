@@ -15,6 +15,7 @@
 //! ```toml
 //! admin = "127.0.0.1:9100"
 //! access_log = true             # one JSON line per request on stdout
+//! limits = { max_connections = 10000, header_read_timeout = "10s" }
 //! [listen]
 //! https = ["127.0.0.1:8443"]
 //! http = ["127.0.0.1:8080"]
@@ -63,6 +64,9 @@ pub struct OriginConfig {
     /// One JSON line per request on stdout.
     #[serde(default)]
     pub access_log: bool,
+    /// Limits on what clients may make the front hold.
+    #[serde(default)]
+    pub limits: ClientLimits,
     /// What a client without a known server name gets.
     #[serde(default)]
     pub tls: Tls,
@@ -88,6 +92,9 @@ pub struct EdgeConfig {
     /// One JSON line per request on stdout.
     #[serde(default)]
     pub access_log: bool,
+    /// Limits on what clients may make the front hold.
+    #[serde(default)]
+    pub limits: ClientLimits,
     /// What a client without a known server name gets.
     #[serde(default)]
     pub tls: Tls,
@@ -113,6 +120,29 @@ pub struct Listen {
     /// Plain HTTP/1.1 (and HTTP/2 with prior knowledge).
     #[serde(default)]
     pub http: Vec<SocketAddr>,
+}
+
+/// Limits on what clients may make a front hold; each key has a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientLimits {
+    /// Open connections at once (default 10000); more are closed at once.
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    /// Time to send a whole HTTP/1.1 request head (default 10s), against
+    /// slowloris clients.
+    #[serde(default)]
+    pub header_read_timeout: Option<Span>,
+    /// Time to finish the TLS handshake (default 10s).
+    #[serde(default)]
+    pub handshake_timeout: Option<Span>,
+    /// Bytes of request head (HTTP/1.1) or header list (HTTP/2) (default
+    /// 16KiB; from 8KiB to 1MiB).
+    #[serde(default)]
+    pub max_header_bytes: Option<ByteSize>,
+    /// Streams at once per HTTP/2 connection (default 128).
+    #[serde(default)]
+    pub max_streams: Option<u32>,
 }
 
 /// TLS policy shared by every site.
@@ -390,6 +420,7 @@ impl OriginConfig {
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
         check_front(&self.listen, &self.tls, &self.sites, &mut errors);
+        check_limits(&self.limits, &mut errors);
         check_catalogue("catalogue", &self.catalogue, &mut errors);
         if !(0.0..=1.0).contains(&self.knobs.error_rate) {
             errors.push(ConfigError::new(
@@ -416,6 +447,7 @@ impl EdgeConfig {
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
         check_front(&self.listen, &self.tls, &self.sites, &mut errors);
+        check_limits(&self.limits, &mut errors);
         match (&self.fill, &self.catalogue) {
             (None, None) => errors.push(ConfigError::new(
                 "fill",
@@ -502,6 +534,41 @@ pub fn check_name(name: &str) -> Result<(), &'static str> {
         return Err("is a wildcard over a top-level name");
     }
     Ok(())
+}
+
+fn check_limits(l: &ClientLimits, errors: &mut Vec<ConfigError>) {
+    if l.max_connections == Some(0) || l.max_streams == Some(0) {
+        errors.push(ConfigError::new(
+            if l.max_connections == Some(0) {
+                "limits.max_connections"
+            } else {
+                "limits.max_streams"
+            },
+            "a limit of 0 serves no one",
+            "write a positive number, or remove the key for the default",
+        ));
+    }
+    for (key, v) in [
+        ("limits.header_read_timeout", l.header_read_timeout),
+        ("limits.handshake_timeout", l.handshake_timeout),
+    ] {
+        if v.is_some_and(|d| d.0.is_zero()) {
+            errors.push(ConfigError::new(
+                key,
+                "a timeout of no time refuses everyone",
+                "write e.g. `10s`, or remove the key for the default",
+            ));
+        }
+    }
+    if let Some(b) = l.max_header_bytes
+        && !(8 * 1024..=1024 * 1024).contains(&b.0)
+    {
+        errors.push(ConfigError::new(
+            "limits.max_header_bytes",
+            format!("`{}` bytes is outside 8KiB..1MiB", b.0),
+            "write e.g. `16KiB` (HTTP/1.1 parsers need at least 8KiB)",
+        ));
+    }
 }
 
 fn check_front(listen: &Listen, tls: &Tls, sites: &[Site], errors: &mut Vec<ConfigError>) {
@@ -686,6 +753,7 @@ mod tests {
             },
             admin: None,
             access_log: false,
+            limits: ClientLimits::default(),
             tls: Tls {
                 default_site: Some("nope".into()),
             },
@@ -699,6 +767,20 @@ mod tests {
                 ..OriginKnobs::default()
             },
         };
+        let mut limited = config.clone();
+        limited.limits.max_header_bytes = Some(ByteSize(100));
+        limited.limits.header_read_timeout = Some(Span(Duration::ZERO));
+        let limit_keys: Vec<String> = limited
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.key)
+            .filter(|k| k.starts_with("limits"))
+            .collect();
+        assert_eq!(
+            limit_keys,
+            ["limits.header_read_timeout", "limits.max_header_bytes"]
+        );
         let errors = config.validate().unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(
@@ -724,6 +806,7 @@ mod tests {
             },
             admin: None,
             access_log: false,
+            limits: ClientLimits::default(),
             tls: Tls::default(),
             sites: vec![site("a.test")],
             fill: None,
