@@ -242,3 +242,68 @@ async fn fetch_try(lab: &Lab) -> Option<u16> {
     let text = String::from_utf8_lossy(&answer[..answer.len().min(20)]).to_string();
     text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
 }
+
+#[tokio::test]
+async fn garbage_after_the_http2_preface_ends_that_connection_only() {
+    let lab = lab(None).await;
+    let mut junk = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    junk.extend_from_slice(&[0xff; 64]);
+    let answer = raw(lab.http(), &junk).await;
+    // hyper answers a broken frame with GOAWAY (type 7) before closing.
+    assert!(
+        answer.windows(1).any(|w| w[0] == 7) || answer.is_empty(),
+        "{answer:?}"
+    );
+    let errors = lab
+        .running
+        .front
+        .metrics()
+        .protocol_errors
+        .load(Ordering::Relaxed);
+    assert!(errors >= 1, "counted as a protocol error");
+    still_served(&lab).await;
+}
+
+#[tokio::test]
+async fn hundreds_of_idle_and_half_sent_connections_do_not_slow_a_good_client() {
+    let lab = lab(None).await;
+    let mut idle = Vec::new();
+    for i in 0..300 {
+        let mut s = TcpStream::connect(if i % 2 == 0 { lab.http() } else { lab.https() })
+            .await
+            .unwrap();
+        if i % 6 == 0 {
+            // Half a request head, never finished (plain HTTP ones: over
+            // TLS it would be a failed handshake, closed at once).
+            let _ = s
+                .write_all(b"GET /t/0/100k/0002.m4s HTTP/1.1\r\nHost: a.te")
+                .await;
+        }
+        idle.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..5 {
+        still_served(&lab).await;
+    }
+    let got = fetch(
+        lab.https(),
+        Via::Tls(Some("b.test".into())),
+        true,
+        "b.test",
+        SMALL,
+        &[],
+    )
+    .await;
+    assert_eq!(got.body, whole(B_SEED, SMALL));
+    let open = lab
+        .running
+        .front
+        .metrics()
+        .open_connections
+        .load(Ordering::Relaxed);
+    assert!(
+        open >= 300,
+        "the idle connections are held, not dropped: {open}"
+    );
+    drop(idle);
+}
