@@ -52,12 +52,25 @@ fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 }
 
 /// The request's authority: the URI's (HTTP/2 `:authority`, or an
-/// HTTP/1.1 absolute-form target), else the one Host header.
+/// HTTP/1.1 absolute-form target, whose Host RFC 9112 §3.2.2 says to
+/// ignore), else the one Host header. An HTTP/2 request whose Host names
+/// another host than its `:authority` has none (RFC 9113 §8.3.1: treat it
+/// as malformed), so it cannot pick one site by one and be checked
+/// against the certificate by the other.
 fn authority<B>(req: &Request<B>) -> Option<&str> {
-    if let Some(a) = req.uri().authority() {
-        return Some(a.as_str());
+    let host = header_str(req.headers(), header::HOST);
+    let Some(a) = req.uri().authority() else {
+        return host;
+    };
+    let same = |h: &str| {
+        let name =
+            |x: &str| sites::host_name(x).map(|n| n.trim_end_matches('.').to_ascii_lowercase());
+        name(h) == name(a.as_str())
+    };
+    if req.version() == hyper::Version::HTTP_2 && host.is_some_and(|h| !same(h)) {
+        return None;
     }
-    header_str(req.headers(), header::HOST)
+    Some(a.as_str())
 }
 
 /// Answers one request, counting and logging it when its body ends.

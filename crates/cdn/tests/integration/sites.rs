@@ -208,3 +208,29 @@ async fn openssl_s_client_sees_the_certificate_sni_asks_for() {
         }
     }
 }
+
+#[tokio::test]
+async fn rfc_9113_8_3_1_an_h2_host_header_that_differs_from_authority_is_refused() {
+    let lab = lab(None).await;
+    let got = fetch(
+        lab.http(),
+        Via::Plain,
+        true,
+        "a.test",
+        SMALL,
+        &[("host", "b.test")],
+    )
+    .await;
+    assert_eq!(got.status, 400);
+    let got = fetch(
+        lab.http(),
+        Via::Plain,
+        true,
+        "a.test",
+        SMALL,
+        &[("host", "A.test:80")],
+    )
+    .await;
+    assert_eq!(got.status, 200, "the same host, another spelling");
+    assert_eq!(got.body, whole(SEED, SMALL));
+}
