@@ -7,10 +7,10 @@
 //! (so bytes are what was sent, and an aborted body is counted as such),
 //! and the server decides where text goes.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
@@ -46,10 +46,11 @@ pub struct AccessRecord {
 /// The front's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Requests by (site, status, cache result).
-    requests: Mutex<BTreeMap<(String, u16, &'static str), u64>>,
+    /// Requests by (site, status, cache result). Keys are shared strings
+    /// so counting a request allocates nothing.
+    requests: Mutex<HashMap<(Arc<str>, u16, &'static str), u64>>,
     /// Body bytes sent by site.
-    bytes: Mutex<BTreeMap<String, u64>>,
+    bytes: Mutex<HashMap<Arc<str>, u64>>,
     /// Connections open now.
     pub open_connections: AtomicI64,
     /// Connections closed because the front was at its cap.
@@ -64,17 +65,48 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counts one finished request.
-    pub fn record(&self, r: &AccessRecord) {
+    /// Counts one finished request: its site (`-` when refused before
+    /// one was chosen), status, cache result, bytes sent and whether the
+    /// body was whole.
+    pub fn record(
+        &self,
+        site: &Arc<str>,
+        status: u16,
+        cache: &'static str,
+        bytes: u64,
+        whole: bool,
+    ) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((r.site.clone(), r.status, r.cache)).or_default() += 1;
+            *m.entry((site.clone(), status, cache)).or_default() += 1;
         }
         if let Ok(mut m) = self.bytes.lock() {
-            *m.entry(r.site.clone()).or_default() += r.bytes;
+            *m.entry(site.clone()).or_default() += bytes;
         }
-        if !r.complete {
+        if !whole {
             self.aborted_bodies.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The request counts, sorted, for stable output.
+    fn sorted_requests(&self) -> Vec<((Arc<str>, u16, &'static str), u64)> {
+        let mut v: Vec<_> = self
+            .requests
+            .lock()
+            .map(|m| m.iter().map(|(k, n)| (k.clone(), *n)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    /// The byte counts, sorted.
+    fn sorted_bytes(&self) -> Vec<(Arc<str>, u64)> {
+        let mut v: Vec<_> = self
+            .bytes
+            .lock()
+            .map(|m| m.iter().map(|(k, n)| (k.clone(), *n)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
     }
 
     /// Requests so far with this site, status and cache result.
@@ -82,7 +114,7 @@ impl Metrics {
         self.requests
             .lock()
             .ok()
-            .and_then(|m| m.get(&(site.to_string(), status, cache)).copied())
+            .and_then(|m| m.get(&(Arc::from(site), status, cache)).copied())
             .unwrap_or(0)
     }
 
@@ -117,24 +149,20 @@ impl Metrics {
     pub fn prometheus(&self) -> String {
         let mut out = String::new();
         out.push_str("# HELP cdn_requests_total Requests answered, by site, status and cache result.\n# TYPE cdn_requests_total counter\n");
-        if let Ok(m) = self.requests.lock() {
-            for ((site, status, cache), n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "cdn_requests_total{{site=\"{}\",status=\"{status}\",cache=\"{cache}\"}} {n}",
-                    label(site)
-                );
-            }
+        for ((site, status, cache), n) in self.sorted_requests() {
+            let _ = writeln!(
+                out,
+                "cdn_requests_total{{site=\"{}\",status=\"{status}\",cache=\"{cache}\"}} {n}",
+                label(&site)
+            );
         }
         out.push_str("# HELP cdn_response_bytes_total Body bytes sent, by site.\n# TYPE cdn_response_bytes_total counter\n");
-        if let Ok(m) = self.bytes.lock() {
-            for (site, n) in m.iter() {
-                let _ = writeln!(
-                    out,
-                    "cdn_response_bytes_total{{site=\"{}\"}} {n}",
-                    label(site)
-                );
-            }
+        for (site, n) in self.sorted_bytes() {
+            let _ = writeln!(
+                out,
+                "cdn_response_bytes_total{{site=\"{}\"}} {n}",
+                label(&site)
+            );
         }
         let _ = writeln!(
             out,
@@ -158,25 +186,21 @@ impl Metrics {
             .to_string()
         };
         let mut out = Vec::new();
-        if let Ok(m) = self.requests.lock() {
-            for ((site, status, cache), n) in m.iter() {
-                out.push(line(
-                    "svc.cdn.requests",
-                    *n as f64,
-                    "count",
-                    serde_json::json!({"site": site, "status": status.to_string(), "cache": cache}),
-                ));
-            }
+        for ((site, status, cache), n) in self.sorted_requests() {
+            out.push(line(
+                "svc.cdn.requests",
+                n as f64,
+                "count",
+                serde_json::json!({"site": &*site, "status": status.to_string(), "cache": cache}),
+            ));
         }
-        if let Ok(m) = self.bytes.lock() {
-            for (site, n) in m.iter() {
-                out.push(line(
-                    "svc.cdn.response_bytes",
-                    *n as f64,
-                    "B",
-                    serde_json::json!({"site": site}),
-                ));
-            }
+        for (site, n) in self.sorted_bytes() {
+            out.push(line(
+                "svc.cdn.response_bytes",
+                n as f64,
+                "B",
+                serde_json::json!({"site": &*site}),
+            ));
         }
         out.push(line(
             "svc.cdn.open_connections",
@@ -207,30 +231,17 @@ fn label(v: &str) -> String {
 mod tests {
     use super::*;
 
-    fn rec(
-        site: &str,
-        status: u16,
-        cache: &'static str,
-        bytes: u64,
-        complete: bool,
-    ) -> AccessRecord {
-        AccessRecord {
-            site: site.into(),
-            status,
-            cache,
-            bytes,
-            complete,
-            ..AccessRecord::default()
-        }
+    fn rec(m: &Metrics, site: &str, status: u16, cache: &'static str, bytes: u64, whole: bool) {
+        m.record(&Arc::from(site), status, cache, bytes, whole);
     }
 
     #[test]
     fn requests_and_bytes_add_up_by_their_labels() {
         let m = Metrics::default();
-        m.record(&rec("a.test", 200, "hit", 100, true));
-        m.record(&rec("a.test", 200, "hit", 50, true));
-        m.record(&rec("a.test", 206, "miss", 10, false));
-        m.record(&rec("-", 404, "-", 20, true));
+        rec(&m, "a.test", 200, "hit", 100, true);
+        rec(&m, "a.test", 200, "hit", 50, true);
+        rec(&m, "a.test", 206, "miss", 10, false);
+        rec(&m, "-", 404, "-", 20, true);
         assert_eq!(m.requests("a.test", 200, "hit"), 2);
         assert_eq!(m.requests("a.test", 206, "miss"), 1);
         assert_eq!(m.bytes("a.test"), 160);
@@ -252,7 +263,7 @@ mod tests {
     #[test]
     fn sample_lines_use_the_service_sample_format() {
         let m = Metrics::default();
-        m.record(&rec("a.test", 200, "origin", 7, true));
+        rec(&m, "a.test", 200, "origin", 7, true);
         let lines = m.sample_lines(1.5);
         let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(first["metric"], "svc.cdn.requests");

@@ -76,6 +76,8 @@ pub type AccessLog = Arc<dyn Fn(&AccessRecord) + Send + Sync>;
 pub struct Inner {
     names: Arc<Names>,
     site_names: Vec<Arc<str>>,
+    /// `-`, the site of requests refused before one was chosen.
+    no_site: Arc<str>,
     objects: Arc<dyn Objects>,
     tls: Option<(TlsAcceptor, Arc<Resolver>)>,
     limits: Limits,
@@ -155,6 +157,7 @@ impl Front {
         let inner = Inner {
             names,
             site_names,
+            no_site: Arc::from("-"),
             objects,
             tls,
             limits,

@@ -73,31 +73,48 @@ fn authority<B>(req: &Request<B>) -> Option<&str> {
     Some(a.as_str())
 }
 
-/// Answers one request, counting and logging it when its body ends.
+/// What the counters need of a request, learnt while answering it.
+struct Seen {
+    site: Arc<str>,
+    cache: &'static str,
+    source: Option<Arc<str>>,
+}
+
+/// Answers one request, counting it (and logging it, when the front has a
+/// log) when its body ends. Without a log nothing is allocated for this.
 pub async fn respond<B>(inner: Arc<Inner>, conn: Conn, req: Request<B>) -> Response<ResponseBody> {
     let started = Instant::now();
-    let mut rec = AccessRecord {
+    let mut record = inner.log.is_some().then(|| AccessRecord {
         time: SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64()),
-        site: "-".into(),
         sni: conn.sni.as_deref().map(str::to_string),
         method: req.method().as_str().to_string(),
         path: req.uri().path().to_string(),
         range: header_str(req.headers(), header::RANGE).map(str::to_string),
-        cache: "-",
         ..AccessRecord::default()
+    });
+    let mut seen = Seen {
+        site: inner.no_site.clone(),
+        cache: "-",
+        source: None,
     };
-    let mut r = answer(&inner, &conn, req, &mut rec).await;
-    rec.status = r.status().as_u16();
+    let mut r = answer(&inner, &conn, req, &mut seen).await;
+    let status = r.status().as_u16();
     let observer = inner.clone();
     r.body_mut().on_finish(Box::new(move |sent, whole| {
-        rec.bytes = sent;
-        rec.complete = whole;
-        rec.duration = started.elapsed().as_secs_f64();
-        observer.metrics.record(&rec);
-        if let Some(log) = &observer.log {
-            log(&rec);
+        observer
+            .metrics
+            .record(&seen.site, status, seen.cache, sent, whole);
+        if let (Some(log), Some(rec)) = (&observer.log, record.as_mut()) {
+            rec.site = seen.site.to_string();
+            rec.status = status;
+            rec.cache = seen.cache;
+            rec.source = seen.source.as_deref().map(str::to_string);
+            rec.bytes = sent;
+            rec.complete = whole;
+            rec.duration = started.elapsed().as_secs_f64();
+            log(rec);
         }
     }));
     r
@@ -107,7 +124,7 @@ async fn answer<B>(
     inner: &Arc<Inner>,
     conn: &Conn,
     req: Request<B>,
-    rec: &mut AccessRecord,
+    seen: &mut Seen,
 ) -> Response<ResponseBody> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
@@ -125,7 +142,7 @@ async fn answer<B>(
     let auth = authority(&req);
     let site = match sites::route(&inner.names, auth, conn.cert, conn.tls) {
         Route::Site(s) => {
-            rec.site = inner.site_names[s].to_string();
+            seen.site = inner.site_names[s].clone();
             s
         }
         Route::BadHost => {
@@ -222,8 +239,8 @@ async fn answer<B>(
         CacheStatus::Filling => "filling",
         CacheStatus::Origin => "origin",
     };
-    rec.cache = cache;
-    rec.source = opened.source.as_deref().map(str::to_string);
+    seen.cache = cache;
+    seen.source = opened.source.clone();
     let mut cs = format!("netproof; {cache}");
     if let Some(src) = &opened.source {
         cs.push_str(&format!("; source={src}"));
