@@ -43,12 +43,15 @@ pub struct AccessRecord {
     pub duration: f64,
 }
 
+/// A request counter's labels: site, status, cache result.
+type RequestKey = (Arc<str>, u16, &'static str);
+
 /// The front's counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Requests by (site, status, cache result). Keys are shared strings
     /// so counting a request allocates nothing.
-    requests: Mutex<HashMap<(Arc<str>, u16, &'static str), u64>>,
+    requests: Mutex<HashMap<RequestKey, u64>>,
     /// Body bytes sent by site.
     bytes: Mutex<HashMap<Arc<str>, u64>>,
     /// Connections open now.
@@ -88,7 +91,7 @@ impl Metrics {
     }
 
     /// The request counts, sorted, for stable output.
-    fn sorted_requests(&self) -> Vec<((Arc<str>, u16, &'static str), u64)> {
+    fn sorted_requests(&self) -> Vec<(RequestKey, u64)> {
         let mut v: Vec<_> = self
             .requests
             .lock()
