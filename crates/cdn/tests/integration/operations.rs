@@ -150,3 +150,23 @@ async fn metrics_and_the_access_log_count_what_the_requests_did() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn an_edge_without_fill_serves_its_catalogue_directly() {
+    let text = format!(
+        "[listen]\nhttp = [\"127.0.0.1:0\"]\n[[site]]\nname = \"a.test\"\n[catalogue]\nseed = {SEED}\ntitles = 5\nbitrates_kbps = [100, 800]\nsegments = 3\nsegment_ms = 1000\n"
+    );
+    let config = netproof_cdn::config::edge_from(std::path::Path::new("edge.toml"), &text).unwrap();
+    let running = netproof_cdn::server::edge(&config).await.unwrap();
+    let got = fetch(
+        running.http[0],
+        Via::Plain,
+        true,
+        "a.test",
+        BIG,
+        &[("range", "bytes=-100")],
+    )
+    .await;
+    assert_eq!(got.status, 206);
+    assert_eq!(got.body, whole(SEED, BIG)[whole(SEED, BIG).len() - 100..]);
+}
