@@ -65,7 +65,15 @@ pub struct Metrics {
     /// Response bodies cut off before their end (a failed fill, a client
     /// that left).
     pub aborted_bodies: AtomicU64,
+    /// Opens in a row that failed because no fill source could serve
+    /// (reset by any open that succeeds).
+    pub upstream_failures_in_a_row: AtomicU64,
 }
+
+/// Opens failing upstream in a row that make a front unhealthy: enough
+/// that one bad object does not, few enough that an edge cut off from
+/// every fill source says so within a handful of requests.
+pub const UNHEALTHY_AFTER: u64 = 5;
 
 impl Metrics {
     /// Counts one finished request: its site (`-` when refused before
@@ -110,6 +118,23 @@ impl Metrics {
             .unwrap_or_default();
         v.sort();
         v
+    }
+
+    /// Counts an open: whether it failed because no fill source could
+    /// serve.
+    pub fn opened(&self, upstream_failed: bool) {
+        if upstream_failed {
+            self.upstream_failures_in_a_row
+                .fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.upstream_failures_in_a_row.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the last [`UNHEALTHY_AFTER`] opens or more all failed
+    /// upstream.
+    pub fn unhealthy(&self) -> bool {
+        self.upstream_failures_in_a_row.load(Ordering::Relaxed) >= UNHEALTHY_AFTER
     }
 
     /// Requests so far with this site, status and cache result.
@@ -278,6 +303,19 @@ mod tests {
                 .iter()
                 .any(|l| l.contains("\"svc.cdn.response_bytes\"") && l.contains("\"B\""))
         );
+    }
+
+    #[test]
+    fn upstream_failures_in_a_row_make_a_front_unhealthy_and_a_success_heals_it() {
+        let m = Metrics::default();
+        for _ in 0..UNHEALTHY_AFTER - 1 {
+            m.opened(true);
+        }
+        assert!(!m.unhealthy());
+        m.opened(true);
+        assert!(m.unhealthy());
+        m.opened(false);
+        assert!(!m.unhealthy());
     }
 
     #[test]

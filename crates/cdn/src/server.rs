@@ -2,8 +2,8 @@
 //! front, the listeners, the admin endpoint. What `netproof cdn origin`
 //! and `netproof cdn edge` do, and what tests start in-process.
 //!
-//! The admin endpoint answers `GET /health` (`ok`, or `draining` with
-//! 503), `GET /metrics` (Prometheus text) and `POST /drain`. With
+//! The admin endpoint answers `GET /health` (`ok`, or `draining` or
+//! `unhealthy` with 503), `GET /metrics` (Prometheus text) and `POST /drain`. With
 //! `access_log = true` every request is one JSON line on stdout.
 //!
 //! [`edge_objects`] is the one place that decides what an edge serves
@@ -233,9 +233,11 @@ pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
     .await
 }
 
-/// The admin endpoint, HTTP/1.1 only: `GET /health` answers `ok`, or
+/// The admin endpoint, HTTP/1.1 only: `GET /health` answers `ok`;
 /// `draining` (with 503, so a load balancer's check fails) once the front
-/// drains; `GET /metrics` the counters in Prometheus text; `POST /drain`
+/// drains; `unhealthy` (503) while the last
+/// [`UNHEALTHY_AFTER`](crate::metrics::UNHEALTHY_AFTER) opens or more
+/// failed because no fill source could serve; `GET /metrics` the counters in Prometheus text; `POST /drain`
 /// starts draining.
 async fn serve_admin(listener: TcpListener, front: Front) {
     let mut conns = JoinSet::new();
@@ -273,6 +275,9 @@ fn admin(front: &Front, method: &hyper::Method, path: &str) -> (StatusCode, Stri
     let (status, text): (StatusCode, &str) = match (method.as_str(), path) {
         ("GET" | "HEAD", "/health") if front.is_draining() => {
             (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+        }
+        ("GET" | "HEAD", "/health") if front.metrics().unhealthy() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unhealthy\n")
         }
         ("GET" | "HEAD", "/health") => (StatusCode::OK, "ok\n"),
         ("GET" | "HEAD", "/metrics") => return (StatusCode::OK, front.metrics().prometheus()),

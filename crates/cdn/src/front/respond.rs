@@ -184,7 +184,11 @@ async fn answer<B>(
         site: inner.site_names[site].clone(),
         path: Arc::from(path),
     };
-    let opened = match inner.objects.open(&key).await {
+    let opened = inner.objects.open(&key).await;
+    inner
+        .metrics
+        .opened(matches!(opened, Err(OpenError::Upstream { .. })));
+    let opened = match opened {
         Ok(o) => o,
         Err(e) => {
             let status = match &e {

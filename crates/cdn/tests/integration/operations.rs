@@ -170,3 +170,83 @@ async fn an_edge_without_fill_serves_its_catalogue_directly() {
     assert_eq!(got.status, 206);
     assert_eq!(got.body, whole(SEED, BIG)[whole(SEED, BIG).len() - 100..]);
 }
+
+/// A store whose `/down` fails upstream (502, or 504 when `?` stalls)
+/// and whose `/up` serves.
+struct Flaky;
+
+impl netproof_cdn::object::Objects for Flaky {
+    fn open<'a>(
+        &'a self,
+        key: &'a netproof_cdn::object::ObjectKey,
+    ) -> netproof_cdn::object::BoxFuture<
+        'a,
+        Result<netproof_cdn::object::Opened, netproof_cdn::object::OpenError>,
+    > {
+        use netproof_cdn::object::{CacheStatus, ObjectMeta, OpenError, Opened};
+        Box::pin(async move {
+            match &*key.path {
+                "/up" => Ok(Opened {
+                    meta: ObjectMeta {
+                        len: 10,
+                        etag: "\"u\"".into(),
+                        last_modified: std::time::SystemTime::UNIX_EPOCH,
+                        content_type: "application/octet-stream".into(),
+                    },
+                    body: std::sync::Arc::new(netproof_cdn::origin::Synthetic::new(
+                        netproof_proto::content::ContentKey::new(1, 1, "u"),
+                        10,
+                    )),
+                    status: CacheStatus::Hit,
+                    source: None,
+                }),
+                path => Err(OpenError::Upstream {
+                    path: path.into(),
+                    why: "tier: connection refused; origin: connection refused".into(),
+                    timed_out: path == "/stalled",
+                }),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn failing_fills_make_health_unhealthy_until_an_open_succeeds() {
+    let site = netproof_proto::cdn::Site {
+        name: "a.test".into(),
+        names: vec![],
+        cert: None,
+        key: None,
+        seed: None,
+    };
+    let listen = netproof_proto::cdn::Listen {
+        https: vec![],
+        http: vec!["127.0.0.1:0".parse().unwrap()],
+    };
+    let running = netproof_cdn::server::start(
+        &listen,
+        Some("127.0.0.1:0".parse().unwrap()),
+        &Default::default(),
+        &[site],
+        std::sync::Arc::new(Flaky),
+        Limits::default(),
+        None,
+    )
+    .await
+    .unwrap();
+    let (http, admin) = (running.http[0], running.admin.unwrap());
+    let health = || fetch(admin, Via::Plain, false, "localhost", "/health", &[]);
+    let got = fetch(http, Via::Plain, false, "a.test", "/stalled", &[]).await;
+    assert_eq!(got.status, 504);
+    for _ in 0..netproof_cdn::metrics::UNHEALTHY_AFTER - 1 {
+        let got = fetch(http, Via::Plain, false, "a.test", "/down", &[]).await;
+        assert_eq!(got.status, 502);
+        assert!(String::from_utf8_lossy(&got.body).contains("connection refused"));
+    }
+    let h = health().await;
+    assert_eq!((h.status, h.body.as_slice()), (503, &b"unhealthy\n"[..]));
+    let got = fetch(http, Via::Plain, false, "a.test", "/up", &[]).await;
+    assert_eq!((got.status, got.body.len()), (200, 10));
+    let h = health().await;
+    assert_eq!((h.status, h.body.as_slice()), (200, &b"ok\n"[..]));
+}
