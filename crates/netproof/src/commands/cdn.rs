@@ -30,11 +30,16 @@ enum Role {
     Edge,
 }
 
+/// A validated config of either role.
+enum Loaded {
+    Origin(netproof_proto::cdn::OriginConfig),
+    Edge(netproof_proto::cdn::EdgeConfig),
+}
+
+/// Every config problem is the user's to fix (exit 2), a missing file
+/// included: it is the path they gave.
 fn load_error(e: LoadError) -> CliError {
-    match e {
-        LoadError::Read { .. } => CliError::Usage(e.to_string()),
-        LoadError::Parse { .. } | LoadError::Invalid { .. } => CliError::Usage(e.to_string()),
-    }
+    CliError::Usage(e.to_string())
 }
 
 fn serve_error(e: ServeError) -> CliError {
@@ -52,19 +57,14 @@ fn serve_error(e: ServeError) -> CliError {
 fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
     // Read and validate before starting anything: a bad config is exit 2
     // with every problem listed.
-    let origin = matches!(role, Role::Origin)
-        .then(|| config::origin(&args.config))
-        .transpose()
-        .map_err(load_error)?;
-    let edge = matches!(role, Role::Edge)
-        .then(|| config::edge(&args.config))
-        .transpose()
-        .map_err(load_error)?;
+    let loaded = match role {
+        Role::Origin => Loaded::Origin(config::origin(&args.config).map_err(load_error)?),
+        Role::Edge => Loaded::Edge(config::edge(&args.config).map_err(load_error)?),
+    };
     super::probe::runtime()?.block_on(async {
-        let running: Running = match (&origin, &edge) {
-            (Some(o), _) => server::origin(o).await,
-            (_, Some(e)) => server::edge(e).await,
-            _ => unreachable!("one role is loaded"),
+        let running: Running = match &loaded {
+            Loaded::Origin(o) => server::origin(o).await,
+            Loaded::Edge(e) => server::edge(e).await,
         }
         .map_err(serve_error)?;
         for broken in &running.broken {
