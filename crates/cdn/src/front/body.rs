@@ -17,7 +17,7 @@ use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 
 use crate::object::{Body, BodyError};
-use crate::range::Part;
+use crate::range::{Part, Span};
 
 /// Bytes asked of the store per read.
 pub const CHUNK: usize = 64 * 1024;
@@ -34,7 +34,8 @@ pub struct ResponseBody {
     reader: Option<Body>,
     /// The next byte of the span at the front of `parts`.
     cursor: u64,
-    pending: Option<Read>,
+    /// A read in flight, with the span it reads in.
+    pending: Option<(Span, Read)>,
     remaining: u64,
     sent: u64,
     failed: bool,
@@ -124,7 +125,8 @@ impl HttpBody for ResponseBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
         loop {
-            if let Some(read) = this.pending.as_mut() {
+            if let Some((span, read)) = this.pending.as_mut() {
+                let span = *span;
                 let got = match read.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(r) => r,
@@ -137,9 +139,6 @@ impl HttpBody for ResponseBody {
                         this.failed = true;
                         return Poll::Ready(Some(Err(e)));
                     }
-                };
-                let Some(&Part::Object(span)) = this.parts.front() else {
-                    unreachable!("a read is pending only for a span at the front")
                 };
                 if bytes.is_empty() {
                     // The store promised at least one byte below the
@@ -174,15 +173,16 @@ impl HttpBody for ResponseBody {
                         return Poll::Ready(Some(Ok(Frame::data(t))));
                     }
                 }
-                Some(Part::Object(span)) => {
+                Some(&Part::Object(span)) => {
                     let Some(reader) = this.reader.clone() else {
                         this.parts.clear();
                         this.failed = true;
                         return Poll::Ready(None);
                     };
                     let (at, max) = (this.cursor, (span.last - this.cursor + 1).min(CHUNK as u64));
-                    this.pending = Some(Box::pin(
-                        async move { reader.read_at(at, max as usize).await },
+                    this.pending = Some((
+                        span,
+                        Box::pin(async move { reader.read_at(at, max as usize).await }),
                     ));
                 }
             }
@@ -202,7 +202,6 @@ impl HttpBody for ResponseBody {
 mod tests {
     use super::*;
     use crate::origin::Synthetic;
-    use crate::range::Span;
     use netproof_proto::content::ContentKey;
     use std::sync::Arc;
 
