@@ -420,6 +420,7 @@ impl OriginConfig {
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
         check_front(&self.listen, &self.tls, &self.sites, &mut errors);
+        check_addresses(&self.listen, self.admin, &mut errors);
         check_limits(&self.limits, &mut errors);
         check_catalogue("catalogue", &self.catalogue, &mut errors);
         if !(0.0..=1.0).contains(&self.knobs.error_rate) {
@@ -447,6 +448,7 @@ impl EdgeConfig {
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
         check_front(&self.listen, &self.tls, &self.sites, &mut errors);
+        check_addresses(&self.listen, self.admin, &mut errors);
         check_limits(&self.limits, &mut errors);
         match (&self.fill, &self.catalogue) {
             (None, None) => errors.push(ConfigError::new(
@@ -568,6 +570,36 @@ fn check_limits(l: &ClientLimits, errors: &mut Vec<ConfigError>) {
             format!("`{}` bytes is outside 8KiB..1MiB", b.0),
             "write e.g. `16KiB` (HTTP/1.1 parsers need at least 8KiB)",
         ));
+    }
+}
+
+/// Two listeners on one address (port 0 excepted: the kernel picks).
+fn check_addresses(listen: &Listen, admin: Option<SocketAddr>, errors: &mut Vec<ConfigError>) {
+    let all = listen
+        .https
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (format!("listen.https[{i}]"), *a))
+        .chain(
+            listen
+                .http
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (format!("listen.http[{i}]"), *a)),
+        )
+        .chain(admin.map(|a| ("admin".to_string(), a)));
+    let mut seen: Vec<(String, SocketAddr)> = Vec::new();
+    for (key, addr) in all {
+        if addr.port() != 0
+            && let Some((first, _)) = seen.iter().find(|(_, a)| *a == addr)
+        {
+            errors.push(ConfigError::new(
+                &key,
+                format!("`{addr}` is already `{first}`"),
+                "give every listener its own address or port",
+            ));
+        }
+        seen.push((key, addr));
     }
 }
 
@@ -795,6 +827,40 @@ mod tests {
             ]
         );
         assert!(errors[1].what.contains("two sites"), "{}", errors[1].what);
+    }
+
+    #[test]
+    fn two_listeners_on_one_address_are_refused_but_port_0_twice_is_fine() {
+        let listen = Listen {
+            https: vec![
+                "127.0.0.1:8443".parse().unwrap(),
+                "127.0.0.1:0".parse().unwrap(),
+            ],
+            http: vec![
+                "127.0.0.1:0".parse().unwrap(),
+                "127.0.0.1:8443".parse().unwrap(),
+            ],
+        };
+        let mut errors = Vec::new();
+        check_addresses(
+            &listen,
+            Some("127.0.0.1:8443".parse().unwrap()),
+            &mut errors,
+        );
+        let found: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.key.as_str(), e.what.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    "listen.http[1]",
+                    "`127.0.0.1:8443` is already `listen.https[0]`"
+                ),
+                ("admin", "`127.0.0.1:8443` is already `listen.https[0]`"),
+            ]
+        );
     }
 
     #[test]
