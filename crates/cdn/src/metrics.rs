@@ -62,6 +62,9 @@ pub struct Metrics {
     pub failed_handshakes: AtomicU64,
     /// Connections that ended in a protocol error.
     pub protocol_errors: AtomicU64,
+    /// Connections closed because the client sent no request (or HTTP/2
+    /// preface) in time.
+    pub header_timeouts: AtomicU64,
     /// Response bodies cut off before their end (a failed fill, a client
     /// that left).
     pub aborted_bodies: AtomicU64,
@@ -155,7 +158,7 @@ impl Metrics {
             .unwrap_or(0)
     }
 
-    fn errors(&self) -> [(&'static str, u64); 4] {
+    fn errors(&self) -> [(&'static str, u64); 5] {
         [
             (
                 "refused_connection",
@@ -168,6 +171,10 @@ impl Metrics {
             (
                 "protocol_error",
                 self.protocol_errors.load(Ordering::Relaxed),
+            ),
+            (
+                "header_timeout",
+                self.header_timeouts.load(Ordering::Relaxed),
             ),
             ("aborted_body", self.aborted_bodies.load(Ordering::Relaxed)),
         ]

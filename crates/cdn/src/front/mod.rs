@@ -16,15 +16,19 @@
 //!
 //! - [`respond`]: one request's answer.
 //! - [`body`]: the streamed response body.
+//! - [`sniff`]: HTTP/2 prior knowledge or HTTP/1.1, decided under the
+//!   header-read deadline (hyper's own detection waits forever).
 
 pub mod body;
 pub mod respond;
+pub mod sniff;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -39,6 +43,7 @@ use crate::object::Objects;
 use crate::sites::Names;
 use crate::tls::{self, CertError, Resolver};
 use respond::Conn;
+use sniff::{Prefixed, Proto};
 
 /// Limits on what clients may make the front hold.
 #[derive(Debug, Clone, Copy)]
@@ -309,14 +314,54 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
             cert: resolver.choice().choose(&inner.names, sni),
             sni: sni.map(Arc::from),
         };
-        serve_io(inner.clone(), TokioIo::new(stream), conn).await
+        // Over TLS, ALPN says which protocol (RFC 9113 §3.2: h2 over TLS
+        // is only by ALPN); HTTP/2's preface is still read under the
+        // deadline, as HTTP/1.1's head is by hyper's own timer.
+        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+            let mut stream = stream;
+            match first_bytes(&inner, &mut stream, peer).await {
+                Some((prefix, Proto::H2)) => {
+                    serve_io(
+                        inner.clone(),
+                        Prefixed::new(prefix, stream),
+                        conn,
+                        Proto::H2,
+                    )
+                    .await
+                }
+                // Not the preface after agreeing on h2: hyper's HTTP/2
+                // server answers it with a connection error.
+                Some((prefix, Proto::H1)) => {
+                    serve_io(
+                        inner.clone(),
+                        Prefixed::new(prefix, stream),
+                        conn,
+                        Proto::H2,
+                    )
+                    .await
+                }
+                None => return,
+            }
+        } else {
+            serve_io(
+                inner.clone(),
+                Prefixed::new(Bytes::new(), stream),
+                conn,
+                Proto::H1,
+            )
+            .await
+        }
     } else {
         let conn = Conn {
             tls: false,
             cert: None,
             sni: None,
         };
-        serve_io(inner.clone(), TokioIo::new(stream), conn).await
+        let mut stream = stream;
+        let Some((prefix, proto)) = first_bytes(&inner, &mut stream, peer).await else {
+            return;
+        };
+        serve_io(inner.clone(), Prefixed::new(prefix, stream), conn, proto).await
     };
     if let Err(e) = result {
         inner
@@ -327,17 +372,51 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
     }
 }
 
-/// Serves one connection's requests until it ends, or until the front
-/// drains and what was in flight has finished.
+/// The first bytes of a connection and the protocol they show, read under
+/// the header-read deadline; `None` (counted) when the client sent too
+/// little in time or the read failed.
+async fn first_bytes<I: tokio::io::AsyncRead + Unpin>(
+    inner: &Inner,
+    io: &mut I,
+    peer: SocketAddr,
+) -> Option<(Bytes, Proto)> {
+    match tokio::time::timeout(inner.limits.header_read_timeout, sniff::sniff(io)).await {
+        Ok(Ok(first)) => Some(first),
+        Ok(Err(e)) => {
+            inner
+                .metrics
+                .protocol_errors
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("reading from {peer} failed: {e}");
+            None
+        }
+        Err(_) => {
+            inner
+                .metrics
+                .header_timeouts
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("{peer} sent no request in time");
+            None
+        }
+    }
+}
+
+/// Serves one connection's requests in `proto` until it ends, or until the
+/// front drains and what was in flight has finished.
 async fn serve_io<I>(
     inner: Arc<Inner>,
-    io: TokioIo<I>,
+    io: I,
     conn: Conn,
+    proto: Proto,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let http = builder(&inner.limits);
+    let http = match proto {
+        Proto::H1 => builder(&inner.limits).http1_only(),
+        Proto::H2 => builder(&inner.limits).http2_only(),
+    };
+    let io = TokioIo::new(io);
     let mut draining = inner.draining.subscribe();
     let service_inner = inner.clone();
     let service = service_fn(move |req: hyper::Request<Incoming>| {

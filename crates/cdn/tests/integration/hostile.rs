@@ -307,3 +307,51 @@ async fn hundreds_of_idle_and_half_sent_connections_do_not_slow_a_good_client() 
     );
     drop(idle);
 }
+
+#[tokio::test]
+async fn a_connection_that_never_sends_is_closed_by_the_header_timeout() {
+    let limits = Limits {
+        header_read_timeout: Duration::from_millis(500),
+        handshake_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let lab = lab_with(None, Default::default(), limits).await;
+    for addr in [lab.http(), lab.https()] {
+        let started = Instant::now();
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(BOUND, s.read_to_end(&mut buf))
+            .await
+            .expect("the front closes a silent connection");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+            "{addr}: closed after {took:?}"
+        );
+    }
+    // After a TLS handshake, silence is cut off too: HTTP/2's preface and
+    // HTTP/1.1's head are both read under the deadline.
+    for alpn in [&b"h2"[..], b"http/1.1"] {
+        let started = Instant::now();
+        let (mut tls, _) = handshake(lab.https(), &Via::Tls(Some("a.test".into())), &[alpn])
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(BOUND, tls.read_to_end(&mut buf))
+            .await
+            .expect("the front closes a silent TLS connection");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_secs(5),
+            "ALPN {:?}: closed after {took:?}",
+            String::from_utf8_lossy(alpn)
+        );
+    }
+    let timeouts = lab
+        .running
+        .front
+        .metrics()
+        .header_timeouts
+        .load(Ordering::Relaxed);
+    assert!(timeouts >= 2, "counted: {timeouts}");
+}
