@@ -17,6 +17,10 @@ knotd knot
 kdig knot-dnsutils
 bird bird2
 vtysh frr
+curl curl
+openssl openssl
+h2load nghttp2-client
+testssl testssl.sh
 "
 
 missing=""

@@ -9,13 +9,35 @@
 //!
 //! - [`object`]: the seam between an HTTP front and what it serves from:
 //!   the origin's synthetic catalogue, or an edge's cache and fill.
+//! - [`catalogue`]: the synthetic catalogue's paths, lengths and validators.
+//! - [`origin`]: the origin's store over the catalogue, with fault knobs.
 //! - [`cache`]: an edge's byte-budgeted object cache and its eviction
 //!   policies (LRU, SIEVE).
 //! - [`fill`]: an edge's store: cache hits, coalesced misses filled from
 //!   ranked sources (peer, tier, origin), proactive fill.
 //! - [`upstream`]: the HTTP(S) client a fill fetches objects with.
+//! - [`front`]: the HTTP(S) server over any store: sites, TLS, ranges.
+//! - [`metrics`]: counters (Prometheus, service samples) and access records.
+//! - [`sites`]: which site a name (SNI or Host) belongs to; 421 decisions.
+//! - [`range`]: range planning (200, 206, multipart, 416, If-Range).
+//! - [`tls`]: certificates by site and the SNI resolver.
+//! - [`date`]: HTTP dates.
+//! - [`config`]: reading and validating origin and edge config files.
+//! - [`server`]: running an origin or an edge from its config.
+//! - [`certs`]: the lab CA and per-site certificates.
 
 pub mod cache;
+pub mod catalogue;
+pub mod certs;
+pub mod config;
+pub mod date;
 pub mod fill;
+pub mod front;
+pub mod metrics;
 pub mod object;
+pub mod origin;
+pub mod range;
+pub mod server;
+pub mod sites;
+pub mod tls;
 pub mod upstream;

@@ -57,6 +57,47 @@ pub enum Command {
     /// Run a probe by hand, or serve as a probe's responder.
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Run the reference CDN (origin, edge) from a config file; make lab
+    /// certificates.
+    #[command(subcommand)]
+    Cdn(CdnCommand),
+}
+
+/// `netproof cdn ...`.
+#[derive(Debug, Subcommand)]
+pub enum CdnCommand {
+    /// Serve the synthetic catalogue over HTTPS and/or HTTP, with optional
+    /// latency, errors and stalls, until Ctrl-C or SIGTERM.
+    Origin(CdnServeArgs),
+    /// Serve as an edge (an Open Connect appliance): several sites on one
+    /// address, certificates by SNI, byte ranges; until Ctrl-C or SIGTERM.
+    Edge(CdnServeArgs),
+    /// Make a lab CA and a certificate per site (PEM files with stable
+    /// names: ca.pem, ca.key, NAME.pem, NAME.key; `*.x` is written
+    /// `_wildcard.x`). A directory that has a CA keeps it.
+    Certs(CdnCertsArgs),
+}
+
+/// `netproof cdn origin` and `netproof cdn edge`.
+#[derive(Debug, Args)]
+pub struct CdnServeArgs {
+    /// The TOML config: `[listen]`, `[[site]]`, `[tls]`, `admin`, and
+    /// `[catalogue]` + `[knobs]` (origin) or `[fill]` (edge). Relative
+    /// certificate paths are read beside the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+/// `netproof cdn certs`.
+#[derive(Debug, Args)]
+pub struct CdnCertsArgs {
+    /// Where to write the files (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A site: its names, comma-separated, the first naming the files,
+    /// e.g. `video.cdn.test,*.video.cdn.test`. Repeat for more sites.
+    #[arg(long = "site", value_name = "NAME[,NAME...]", required = true)]
+    pub sites: Vec<String>,
 }
 
 /// `netproof probe ...`.

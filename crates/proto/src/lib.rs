@@ -20,10 +20,13 @@
 //! - [`dns`]: DNS names and record types.
 //! - [`process`]: a process's identity (pid and start time) and whether it
 //!   is still alive, from `/proc/PID/stat`.
+//! - [`cdn`]: the reference CDN's origin and edge configuration, as
+//!   `netproof cdn ... --config FILE` reads it.
 //! - [`content`]: the reference CDN's synthetic file bytes, a function of
 //!   (title, file, offset) any client can check a body against.
 //! - [`seed`]: deriving independent, reproducible seeds from a run's seed.
 
+pub mod cdn;
 pub mod content;
 pub mod dns;
 pub mod link;

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the exit code or a [`CliError`].
 
+mod cdn;
 mod check;
 mod compare;
 mod lab;
@@ -35,6 +36,7 @@ pub fn dispatch(cli: Cli) -> Result<Code, CliError> {
         Command::Compare(a) => compare::run(a, color),
         Command::Lab(c) => lab::run(c),
         Command::Probe(c) => probe::run(c),
+        Command::Cdn(c) => cdn::run(c),
     }
 }
 

@@ -1,0 +1,327 @@
+//! Running an origin or an edge from its config: the store behind the
+//! front, the listeners, the admin endpoint. What `netproof cdn origin`
+//! and `netproof cdn edge` do, and what tests start in-process.
+//!
+//! The admin endpoint answers `GET /health` (`ok`, or `draining` or
+//! `unhealthy` with 503), `GET /metrics` (Prometheus text) and `POST /drain`. With
+//! `access_log = true` every request is one JSON line on stdout.
+//!
+//! [`edge_objects`] is the one place that decides what an edge serves
+//! from: its cache and fill sources, or (with no `[fill]`, or in a build
+//! without the cache) the catalogue directly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use netproof_proto::cdn::{ClientLimits, EdgeConfig, Listen, OriginConfig, Site, Tls};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::cache::PolicyKind;
+use crate::catalogue::Catalogue;
+use crate::fill::{FillConfig, FillSource, FillStore};
+use crate::front::body::ResponseBody;
+use crate::front::{AccessLog, Front, FrontError, Limits};
+use crate::object::Objects;
+use crate::origin::Origin;
+use crate::tls::CertError;
+
+/// Why a server cannot start.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    /// A listener could not bind.
+    #[error(
+        "cannot listen for {what} on {addr}: {source}\nhint: {}",
+        listen_hint(source)
+    )]
+    Listen {
+        /// `https`, `http` or `admin`.
+        what: &'static str,
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The front could not be built.
+    #[error(transparent)]
+    Front(#[from] FrontError),
+    /// The config asks for something this build cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The `[fill]` section cannot be used: a source's URL, or the CA
+    /// file an https source needs.
+    #[error("`[fill]`: {0}")]
+    Fill(String),
+}
+
+fn listen_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another process listens there; name another port in `[listen]` or `admin`"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "that address is not this host's (or this namespace's)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need root or CAP_NET_BIND_SERVICE"
+        }
+        _ => "check the address in `[listen]` or `admin`",
+    }
+}
+
+/// A running server: its bound addresses and its tasks (stopped when this
+/// is dropped).
+pub struct Running {
+    /// Bound HTTPS addresses, in config order.
+    pub https: Vec<SocketAddr>,
+    /// Bound HTTP addresses, in config order.
+    pub http: Vec<SocketAddr>,
+    /// The bound admin address.
+    pub admin: Option<SocketAddr>,
+    /// Sites whose certificate could not be loaded (they refuse TLS).
+    pub broken: Vec<CertError>,
+    /// The front, for its counters and its drain.
+    pub front: Front,
+    /// The listeners' tasks.
+    tasks: JoinSet<()>,
+    /// The admin endpoint's, apart so health answers while draining.
+    admin_task: JoinSet<()>,
+}
+
+impl Running {
+    /// Waits until a listener's task ends: after a drain (by
+    /// [`Running::drain`] or the admin endpoint's `POST /drain`), or if
+    /// one panicked.
+    pub async fn wait(&mut self) {
+        self.tasks.join_next().await;
+    }
+
+    /// Drains: stops accepting, lets in-flight transfers finish, for at
+    /// most `bound`. Whether everything finished in time (what did not is
+    /// cut off when this is dropped).
+    pub async fn drain(&mut self, bound: std::time::Duration) -> bool {
+        self.front.drain();
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        tokio::time::timeout(bound, all).await.is_ok()
+    }
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { what, addr, source })
+}
+
+/// Starts a front over `objects`.
+pub async fn start(
+    listen: &Listen,
+    admin: Option<SocketAddr>,
+    tls: &Tls,
+    sites: &[Site],
+    objects: Arc<dyn Objects>,
+    limits: Limits,
+    log: Option<AccessLog>,
+) -> Result<Running, ServeError> {
+    let https = !listen.https.is_empty();
+    let (front, broken) = Front::new(sites, tls, https, objects, limits, log)?;
+    let mut tasks = JoinSet::new();
+    let mut running = Running {
+        https: Vec::new(),
+        http: Vec::new(),
+        admin: None,
+        broken,
+        front: front.clone(),
+        tasks: JoinSet::new(),
+        admin_task: JoinSet::new(),
+    };
+    for &addr in &listen.https {
+        let l = bind("https", addr).await?;
+        running.https.push(l.local_addr().unwrap_or(addr));
+        tasks.spawn(front.clone().serve_https(l));
+    }
+    for &addr in &listen.http {
+        let l = bind("http", addr).await?;
+        running.http.push(l.local_addr().unwrap_or(addr));
+        tasks.spawn(front.clone().serve_http(l));
+    }
+    if let Some(addr) = admin {
+        let l = bind("admin", addr).await?;
+        running.admin = Some(l.local_addr().unwrap_or(addr));
+        running.admin_task.spawn(serve_admin(l, front.clone()));
+    }
+    running.tasks = tasks;
+    Ok(running)
+}
+
+/// Starts an origin.
+pub async fn origin(config: &OriginConfig) -> Result<Running, ServeError> {
+    let objects = Arc::new(Origin::new(
+        Catalogue::new(config.catalogue.clone()),
+        &config.sites,
+        config.knobs.clone(),
+    ));
+    start(
+        &config.listen,
+        config.admin,
+        &config.tls,
+        &config.sites,
+        objects,
+        limits(&config.limits),
+        stdout_log(config.access_log),
+    )
+    .await
+}
+
+/// The front's limits: the config's, else the defaults.
+fn limits(c: &ClientLimits) -> Limits {
+    let d = Limits::default();
+    Limits {
+        max_connections: c.max_connections.map_or(d.max_connections, |n| n as usize),
+        header_read_timeout: c.header_read_timeout.map_or(d.header_read_timeout, |s| s.0),
+        handshake_timeout: c.handshake_timeout.map_or(d.handshake_timeout, |s| s.0),
+        max_header_bytes: c
+            .max_header_bytes
+            .map_or(d.max_header_bytes, |b| b.0 as usize),
+        max_streams: c.max_streams.unwrap_or(d.max_streams),
+    }
+}
+
+/// One JSON line per request on stdout, when `on`.
+fn stdout_log(on: bool) -> Option<AccessLog> {
+    on.then(|| {
+        Arc::new(|r: &crate::metrics::AccessRecord| {
+            use std::io::Write;
+            if let Ok(line) = serde_json::to_string(r) {
+                // A closed stdout must not take serving down: drop the line.
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+        }) as AccessLog
+    })
+}
+
+/// What an edge serves from. The one switch between serving a catalogue
+/// directly and serving through the cache and its fill sources.
+pub fn edge_objects(config: &EdgeConfig) -> Result<Arc<dyn Objects>, ServeError> {
+    match (&config.fill, &config.catalogue) {
+        (_, Some(catalogue)) => Ok(Arc::new(Origin::new(
+            Catalogue::new(catalogue.clone()),
+            &config.sites,
+            Default::default(),
+        ))),
+        (Some(fill), None) => Ok(Arc::new(fill_store(fill)?)),
+        (None, None) => Err(ServeError::Unsupported(
+            "the edge has nothing to serve from\nhint: add `[fill]` or `[catalogue]`".into(),
+        )),
+    }
+}
+
+/// The edge's cache and its ranked fill sources, from the `[fill]`
+/// section. Timeouts, the lock timeout and the disk tier keep
+/// [`FillConfig::new`]'s defaults: the config has no keys for them yet.
+pub fn fill_store(fill: &netproof_proto::cdn::Fill) -> Result<FillStore, ServeError> {
+    use netproof_proto::cdn::{Policy, SourceKind};
+    let sources = fill
+        .sources
+        .iter()
+        .map(|s| {
+            let kind = match s.kind {
+                SourceKind::Peer => "peer",
+                SourceKind::Tier => "tier",
+                SourceKind::Origin => "origin",
+            };
+            FillSource::parse(&s.name, &s.url, kind).map_err(|e| ServeError::Fill(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut config = FillConfig::new(sources, fill.cache.memory.0);
+    config.policy = match fill.cache.policy {
+        Policy::Lru => PolicyKind::Lru,
+        Policy::Sieve => PolicyKind::Sieve,
+    };
+    config.ca_file = fill.ca.clone();
+    FillStore::new(&config).map_err(|e| ServeError::Fill(e.to_string()))
+}
+
+/// Starts an edge.
+pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
+    let objects = edge_objects(config)?;
+    start(
+        &config.listen,
+        config.admin,
+        &config.tls,
+        &config.sites,
+        objects,
+        limits(&config.limits),
+        stdout_log(config.access_log),
+    )
+    .await
+}
+
+/// The admin endpoint, HTTP/1.1 only: `GET /health` answers `ok`;
+/// `draining` (with 503, so a load balancer's check fails) once the front
+/// drains; `unhealthy` (503) while the last
+/// [`UNHEALTHY_AFTER`](crate::metrics::UNHEALTHY_AFTER) opens or more
+/// failed because no fill source could serve; `GET /metrics` the counters in Prometheus text; `POST /drain`
+/// starts draining.
+async fn serve_admin(listener: TcpListener, front: Front) {
+    let mut conns = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+        };
+        let Ok((stream, _)) = accepted else {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let front = front.clone();
+        conns.spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let front = front.clone();
+                async move {
+                    let (status, text) = admin(&front, req.method(), req.uri().path());
+                    let mut r = Response::new(ResponseBody::text(text));
+                    *r.status_mut() = status;
+                    Ok::<_, std::convert::Infallible>(r)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// One admin request's status and text.
+fn admin(front: &Front, method: &hyper::Method, path: &str) -> (StatusCode, String) {
+    let (status, text): (StatusCode, &str) = match (method.as_str(), path) {
+        ("GET" | "HEAD", "/health") if front.is_draining() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+        }
+        ("GET" | "HEAD", "/health") if front.metrics().unhealthy() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unhealthy\n")
+        }
+        ("GET" | "HEAD", "/health") => (StatusCode::OK, "ok\n"),
+        ("GET" | "HEAD", "/metrics") => return (StatusCode::OK, front.metrics().prometheus()),
+        ("POST", "/drain") => {
+            front.drain();
+            (StatusCode::ACCEPTED, "draining\n")
+        }
+        (_, "/health" | "/metrics" | "/drain") => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "GET /health, GET /metrics, POST /drain\n",
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "not found; try GET /health, GET /metrics or POST /drain\n",
+        ),
+    };
+    (status, text.to_string())
+}
