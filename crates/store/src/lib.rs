@@ -75,10 +75,13 @@ pub enum StoreError {
         path: String,
     },
     /// A PostgreSQL database could not be reached, read or written.
-    #[error("results database `{location}`: {source}\nhint: {hint}")]
+    #[error("results database `{location}`: {detail}\nhint: {hint}")]
     Postgres {
         /// The URL, without its password.
         location: String,
+        /// The error and its causes, as one line (rust-postgres shows only
+        /// the outermost, e.g. "error connecting to server", by itself).
+        detail: String,
         /// The underlying error.
         #[source]
         source: ::postgres::Error,

@@ -28,6 +28,7 @@
 //! run stays `running` until its process has exited, when the next open on
 //! this host marks it `aborted`.
 
+pub mod cluster;
 pub mod schema;
 
 mod read;
@@ -142,6 +143,7 @@ impl PostgresStore {
         let location = redact(url);
         let mut config = Config::from_str(url).map_err(|e| StoreError::Postgres {
             location: location.clone(),
+            detail: chain(&e),
             source: e,
             hint: "write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (a Unix socket \
                    directory as a percent-encoded host, e.g. %2Frun%2Fpostgresql)"
@@ -226,6 +228,23 @@ impl PostgresStore {
     }
 }
 
+/// An error and its causes on one line: `error connecting to server: No
+/// such file or directory (os error 2)`.
+fn chain(e: &::postgres::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = std::error::Error::source(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        // Some versions already print the cause in the outer message.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
 /// The error a caller sees: the database's location, the cause, a hint.
 fn to_store_error(location: &str, e: PgFail) -> StoreError {
     match e {
@@ -239,6 +258,7 @@ fn to_store_error(location: &str, e: PgFail) -> StoreError {
             };
             StoreError::Postgres {
                 location: location.to_string(),
+                detail: chain(&source),
                 source,
                 hint: hint.to_string(),
             }
@@ -293,6 +313,7 @@ impl Shared {
     /// Keeps a batch the lost connection could not write, up to the bound.
     fn hold(&self, conn: &mut Conn, mut batch: Vec<Pending>, e: &::postgres::Error) {
         conn.client = None;
+        let first = conn.held.is_empty();
         let room = HELD_LIMIT.saturating_sub(conn.held.len());
         if batch.len() > room {
             conn.dropped += batch.len() - room;
@@ -305,7 +326,13 @@ impl Shared {
             conn.held.len(),
             conn.dropped
         );
-        tracing::warn!(location = %self.location, "results database: {message}");
+        // Said once per outage (and again each time it is reported); the
+        // writer retries every batch interval and need not repeat it.
+        if first {
+            tracing::warn!(location = %self.location, "results database: {message}");
+        } else {
+            tracing::debug!(location = %self.location, "results database: {message}");
+        }
         self.remember(message);
     }
 

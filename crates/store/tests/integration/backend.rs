@@ -4,10 +4,10 @@
 //! and stops itself. A machine without PostgreSQL fails the PostgreSQL
 //! variant, saying how to install it: never a skip.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use netproof_store::ResultStore;
+use netproof_store::postgres::cluster::TestCluster;
 
 /// A fresh, empty database of one backend.
 pub trait Backend {
@@ -43,65 +43,34 @@ impl Backend for Sqlite {
     }
 }
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-test-cluster.sh")
-}
-
-/// A private PostgreSQL cluster, stopped (and its directory removed) on drop.
+/// A private PostgreSQL cluster in a temporary directory, stopped on drop
+/// (before the directory goes).
 pub struct Cluster {
-    dir: tempfile::TempDir,
-    /// `postgresql://postgres@%2F<socket dir>/postgres`.
-    pub url: String,
+    inner: TestCluster,
+    _dir: tempfile::TempDir,
 }
 
 impl Cluster {
     /// initdb's and starts a cluster in a new temporary directory.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let mut c = Cluster {
-            dir,
-            url: String::new(),
-        };
-        c.url = c.run("start");
-        c
+        let inner = TestCluster::start(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        Cluster { inner, _dir: dir }
     }
 
-    /// Runs the script; its stdout, or a panic with its stderr.
-    fn run(&self, action: &str) -> String {
-        let out = Command::new("sh")
-            .arg(script())
-            .arg(action)
-            .arg(self.dir.path())
-            .output()
-            .expect("sh runs scripts/pg-test-cluster.sh");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "scripts/pg-test-cluster.sh {action} failed: {stderr}\n\
-             hint: PostgreSQL's server is needed for the store's tests: run scripts/install-peers.sh"
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    /// The cluster's URL.
+    pub fn url(&self) -> &str {
+        self.inner.url()
     }
 
     /// Stops the server (fast shutdown: connections are cut).
     pub fn stop(&self) {
-        self.run("stop");
+        self.inner.stop().unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Starts the stopped server again.
     pub fn restart(&self) {
-        self.run("start");
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        // Stopping a stopped cluster fails; either way it is down after.
-        let _ = Command::new("sh")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.path())
-            .output();
+        self.inner.restart().unwrap_or_else(|e| panic!("{e}"));
     }
 }
 
@@ -122,11 +91,11 @@ impl Postgres {
 
 impl Backend for Postgres {
     fn open(&self) -> Box<dyn ResultStore> {
-        netproof_store::open(&self.cluster.url).expect("open PostgreSQL store")
+        netproof_store::open(self.cluster.url()).expect("open PostgreSQL store")
     }
 
     fn location(&self) -> String {
-        self.cluster.url.clone()
+        self.cluster.url().to_string()
     }
 }
 
