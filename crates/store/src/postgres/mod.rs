@@ -140,6 +140,10 @@ impl PostgresStore {
     /// [`StoreError::SchemaTooNew`] without writing to it), marks this
     /// host's runs whose owner died `aborted`, and starts the writer.
     pub fn open(url: &str) -> Result<Self> {
+        off_runtime(|| Self::open_here(url))
+    }
+
+    fn open_here(url: &str) -> Result<Self> {
         let location = redact(url);
         let mut config = Config::from_str(url).map_err(|e| StoreError::Postgres {
             location: location.clone(),
@@ -194,14 +198,17 @@ impl PostgresStore {
 
     /// Runs `f` on the connection after committing what sinks queued, so the
     /// caller's statement comes after them.
-    fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> PgResult<T>) -> Result<T> {
-        let mut conn = lock(&self.shared.conn);
-        self.shared.commit_pending(&mut conn);
-        let held = conn.held.len();
-        let result = conn
-            .connected(&self.shared.config)
-            .map_err(PgFail::from)
-            .and_then(f);
+    fn with_client<T: Send>(&self, f: impl FnOnce(&mut Client) -> PgResult<T> + Send) -> Result<T> {
+        let (held, result) = off_runtime(|| {
+            let mut conn = lock(&self.shared.conn);
+            self.shared.commit_pending(&mut conn);
+            let held = conn.held.len();
+            let result = conn
+                .connected(&self.shared.config)
+                .map_err(PgFail::from)
+                .and_then(f);
+            (held, result)
+        });
         result.map_err(|e| {
             let mut err = to_store_error(&self.shared.location, e);
             if held > 0
@@ -444,22 +451,27 @@ impl Drop for PostgresStore {
         {
             tracing::error!(location = %self.shared.location, "results database writer thread panicked");
         }
-        let mut conn = lock(&self.shared.conn);
-        self.shared.commit_pending(&mut conn);
-        if !conn.held.is_empty() || conn.dropped > 0 {
-            tracing::error!(
-                location = %self.shared.location,
-                held = conn.held.len(),
-                dropped = conn.dropped,
-                "results database unreachable at exit: records held in memory are lost"
-            );
-        }
-        if let Some(f) = lock(&self.shared.failure).take() {
-            tracing::error!(
-                location = %self.shared.location,
-                "results database: a write failed and nobody flushed since: {f}"
-            );
-        }
+        // The last drain, and closing the connection (a `Client` blocks on
+        // its runtime when dropped), off any caller's runtime.
+        off_runtime(|| {
+            let mut conn = lock(&self.shared.conn);
+            self.shared.commit_pending(&mut conn);
+            drop(conn.client.take());
+            if !conn.held.is_empty() || conn.dropped > 0 {
+                tracing::error!(
+                    location = %self.shared.location,
+                    held = conn.held.len(),
+                    dropped = conn.dropped,
+                    "results database unreachable at exit: records held in memory are lost"
+                );
+            }
+            if let Some(f) = lock(&self.shared.failure).take() {
+                tracing::error!(
+                    location = %self.shared.location,
+                    "results database: a write failed and nobody flushed since: {f}"
+                );
+            }
+        });
     }
 }
 
@@ -523,9 +535,7 @@ impl ResultStore for PostgresStore {
     }
 
     fn flush(&self) -> Result<()> {
-        let mut conn = lock(&self.shared.conn);
-        self.shared.commit_pending(&mut conn);
-        drop(conn);
+        off_runtime(|| self.shared.commit_pending(&mut lock(&self.shared.conn)));
         self.take_failure()
     }
 
@@ -681,6 +691,22 @@ impl Sink for PgSink {
     fn artifact(&self, artifact: netproof_sample::Artifact) {
         self.push(Pending::Artifact(self.scope, artifact));
     }
+}
+
+/// Runs `f` on a thread of its own and returns what it returns.
+///
+/// rust-postgres' synchronous client drives its connection on a tokio
+/// runtime of its own, and panics ("Cannot start a runtime from within a
+/// runtime") when called, or dropped, on a thread that is inside another
+/// runtime, which is where the runner calls the store from. A scoped thread
+/// per call (tens of microseconds, once per case or step, never per sample:
+/// samples go through the writer thread) keeps every caller safe.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 /// Locks a mutex, recovering it if a thread panicked while holding it (a

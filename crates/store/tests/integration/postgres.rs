@@ -214,3 +214,30 @@ fn another_hosts_running_run_is_never_aborted_from_here() {
     let store = pg.open();
     assert_eq!(store.load_run(run).unwrap().run.status, RunStatus::Running);
 }
+
+#[test]
+fn the_store_works_from_inside_an_async_runtime() {
+    // The runner calls the store from tokio tasks; rust-postgres' sync
+    // client panics if it blocks on such a thread, so the store must not.
+    let pg = Postgres::new();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let url = pg.location();
+    let (run, loaded) = rt.block_on(async move {
+        let store = open(&url).unwrap();
+        let run = store.begin_run(&new_run(Owner::current(), 1_000)).unwrap();
+        store.sink(scope(run)).sample(numbered(1));
+        store.flush().unwrap();
+        let loaded = store.load_run(run).unwrap();
+        store
+            .finish_run(run, RunStatus::Passed, Timestamp(5_000))
+            .unwrap();
+        drop(store);
+        (run, loaded)
+    });
+    assert_eq!(loaded.samples.len(), 1);
+    let store = pg.open();
+    assert_eq!(store.load_run(run).unwrap().run.status, RunStatus::Passed);
+}
