@@ -56,6 +56,9 @@ pub use url::{is_postgres_url, redact};
 /// counted rather than letting a long outage exhaust the machine.
 pub const HELD_LIMIT: usize = 500_000;
 
+/// The most samples one `INSERT` carries (its arrays stay a few MB).
+const SAMPLES_PER_STATEMENT: usize = 10_000;
+
 /// How long connecting may take, unless the URL says otherwise
 /// (`connect_timeout=`): bounds every reconnect attempt of a store whose
 /// server is gone.
@@ -377,7 +380,11 @@ fn write_batch(
                 _ => None,
             })
             .collect();
-        write::insert_samples(&mut tx, &samples)?;
+        // Bounded statements: a queue that grew during a stall (or a held
+        // backlog) goes in 10,000 samples at a time, still one transaction.
+        for chunk in samples.chunks(SAMPLES_PER_STATEMENT) {
+            write::insert_samples(&mut tx, chunk)?;
+        }
         for record in batch {
             match record {
                 Pending::Sample(..) => {}
@@ -627,8 +634,8 @@ fn import(client: &mut Client, data: &RunData, contents: &[Vec<u8>]) -> PgResult
     for e in &data.expectations {
         write::insert_expectation(&mut tx, case_of(e.case_run)?, &e.result)?;
     }
-    // Bounded statements: a million-sample run goes in 10,000 at a time.
-    for chunk in data.samples.chunks(10_000) {
+    // Bounded statements, as in a batch.
+    for chunk in data.samples.chunks(SAMPLES_PER_STATEMENT) {
         let rows = chunk
             .iter()
             .map(|r| Ok((scope(r.case_run, r.step)?, &r.sample)))
