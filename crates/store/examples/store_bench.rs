@@ -44,8 +44,11 @@ fn measure(url: &str, n: usize) -> (f64, f64) {
     });
     let start = Instant::now();
     for i in 0..n {
-        let mut s = Sample::num(&metric::TCP_CONNECT_LATENCY, 0.000_04 + (i % 97) as f64 * 1e-6)
-            .at(Timestamp(i as i64 * 1_000_000));
+        let mut s = Sample::num(
+            &metric::TCP_CONNECT_LATENCY,
+            0.000_04 + (i % 97) as f64 * 1e-6,
+        )
+        .at(Timestamp(i as i64 * 1_000_000));
         s.labels.insert("to".into(), "198.18.0.1:443".into());
         sink.sample(s);
     }

@@ -14,8 +14,12 @@
 //! As with SQLite, one connection (rust-postgres' synchronous `Client`)
 //! behind one mutex carries every statement; sinks only append to the
 //! shared in-memory queue (SQLite's `batch::Queue`) and a writer thread
-//! commits it [`BATCH_INTERVAL`](crate::sqlite) after its first record, the
-//! whole batch of samples in one statement.
+//! commits it 50 ms (SQLite's `BATCH_INTERVAL`) after its first record, the
+//! batch's samples in statements of up to 10,000 rows (`unnest`).
+//!
+//! rust-postgres' client drives its connection on a tokio runtime of its
+//! own and panics when called from inside another one (the runner's), so
+//! every call runs on a thread of its own (`off_runtime`).
 //!
 //! Unlike a file, a server can go away mid-run. Then a batch that could not
 //! be written is *held* in memory, up to [`HELD_LIMIT`] records (what
@@ -369,7 +373,7 @@ fn write_batch(
     client: &mut Client,
     batch: &[Pending],
 ) -> std::result::Result<Option<String>, ::postgres::Error> {
-    // The fast path: every sample in one statement, events and artifacts
+    // The fast path: the samples in a few statements, events and artifacts
     // one each.
     let fast = (|| -> PgResult<()> {
         let mut tx = client.transaction()?;

@@ -5,9 +5,9 @@
 //! them commits. Values are encoded exactly as SQLite's are (the shared
 //! [`crate::sqlite::codec`]), so both backends store the same column values.
 //!
-//! Samples are the bulk of a run: a batch of them goes in as *one*
+//! Samples are the bulk of a run: up to 10,000 of them go in as *one*
 //! statement (`INSERT ... SELECT FROM unnest(arrays) WITH ORDINALITY`), one
-//! round trip whatever its size, in the order they were recorded (so ids,
+//! round trip for all of them, in the order they were recorded (so ids,
 //! and with them the order of samples with equal times, follow it).
 
 use ::postgres::GenericClient;
