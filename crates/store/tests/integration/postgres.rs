@@ -241,3 +241,16 @@ fn the_store_works_from_inside_an_async_runtime() {
     let store = pg.open();
     assert_eq!(store.load_run(run).unwrap().run.status, RunStatus::Passed);
 }
+
+#[test]
+fn a_password_in_the_url_never_shows() {
+    // The private cluster trusts its socket, so any password connects; the
+    // store must still never repeat it.
+    let pg = Postgres::new();
+    let url = pg.location();
+    let with_password = url.replacen("postgres@", "postgres:hunter2@", 1) + "?password=hunter3";
+    let store = open(&with_password).unwrap();
+    assert_eq!(store.location(), url);
+    let err = store.resolve("latest").unwrap_err().to_string();
+    assert!(err.contains(&url) && !err.contains("hunter"), "{err}");
+}
