@@ -725,3 +725,60 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+#[cfg(test)]
+mod tests {
+    use netproof_sample::{Sample, metric};
+
+    use super::*;
+
+    fn pending(n: usize) -> Vec<Pending> {
+        let scope = Scope {
+            run: RunId(1),
+            case_run: None,
+            step: None,
+        };
+        (0..n)
+            .map(|i| {
+                Pending::Sample(
+                    scope,
+                    Sample::num(&metric::EXEC_DURATION, i as f64).at(Timestamp(i as i64)),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn held_records_stop_at_the_bound_and_the_rest_are_counted() {
+        let url = "postgresql://lab@%2Fno%2Fsuch%2Fdir/np";
+        let config = Config::from_str(url).unwrap();
+        // A real "cannot connect" error, as an outage gives.
+        let lost = config.connect(NoTls).err().expect("nothing listens there");
+        let shared = Shared {
+            location: redact(url),
+            config,
+            conn: Mutex::new(Conn {
+                client: None,
+                held: Vec::new(),
+                dropped: 0,
+            }),
+            queue: Queue::default(),
+            failure: Mutex::new(None),
+        };
+        let mut conn = lock(&shared.conn);
+        shared.hold(&mut conn, pending(HELD_LIMIT - 2), &lost);
+        shared.hold(&mut conn, pending(5), &lost);
+        assert_eq!(conn.held.len(), HELD_LIMIT);
+        assert_eq!(conn.dropped, 3);
+        // The oldest are kept: what arrived last is what is dropped.
+        let Some(Pending::Sample(_, last)) = conn.held.last() else {
+            panic!("a sample")
+        };
+        assert_eq!(last.time, Timestamp(1));
+        let failure = lock(&shared.failure)
+            .take()
+            .expect("the outage is remembered");
+        assert!(failure.first.contains("unreachable"), "{failure}");
+        assert_eq!(failure.more, 1, "the second hold counts as one more");
+    }
+}
