@@ -18,7 +18,8 @@
 # any other user the commands run as that user.
 #
 # Needs Debian's postgresql (scripts/install-peers.sh installs it). Every
-# wait is bounded: pg_ctl waits at most PG_TEST_WAIT seconds (default 30).
+# wait is bounded: initdb and each pg_ctl wait take at most PG_TEST_WAIT
+# seconds (default 30).
 set -eu
 
 usage() {
@@ -66,7 +67,7 @@ start)
     chmod 700 "$dir"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
         # --no-sync: a test cluster need not survive a power loss.
-        as_owner "$bindir/initdb" --pgdata="$dir/data" --username=postgres \
+        as_owner timeout "$wait_s" "$bindir/initdb" --pgdata="$dir/data" --username=postgres \
             --auth=trust --encoding=UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1 || {
             cat "$dir/initdb.log" >&2
             echo "pg-test-cluster: initdb into $dir/data failed" >&2
