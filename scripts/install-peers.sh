@@ -31,6 +31,10 @@ done > /tmp/netproof-missing-peers.$$
 # knotd's geoip module is a file, not a command.
 ls /usr/lib/*/knot/modules-*/geoip.so >/dev/null 2>&1 \
     || echo knot-module-geoip >> /tmp/netproof-missing-peers.$$
+# PostgreSQL's server (for the store's tests, scripts/pg-test-cluster.sh)
+# is not on PATH: Debian keeps initdb under /usr/lib/postgresql/VERSION/bin.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+    || echo postgresql >> /tmp/netproof-missing-peers.$$
 missing=$(tr '\n' ' ' < /tmp/netproof-missing-peers.$$)
 rm -f /tmp/netproof-missing-peers.$$
 

@@ -61,6 +61,9 @@ pub enum Command {
     /// certificates.
     #[command(subcommand)]
     Cdn(CdnCommand),
+    /// Work on results databases: copy runs between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Store(crate::commands::store::StoreCommand),
 }
 
 /// `netproof cdn ...`.
@@ -439,7 +442,8 @@ pub struct CheckArgs {
 /// Where the results database is.
 #[derive(Debug, Args)]
 pub struct DbArgs {
-    /// Results database: a SQLite file path or `sqlite://PATH`.
+    /// Results database: a SQLite file path, `sqlite://PATH`, or a PostgreSQL
+    /// URL `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
     #[arg(
         long,
         env = "NETPROOF_DB",

@@ -3,10 +3,12 @@
 //! The store is the source of truth: the runner writes runs, cases, steps,
 //! samples, events, expectation results and artifacts into it as they
 //! happen, and every report is rebuilt from it alone. [`ResultStore`] is the
-//! interface; [`sqlite::SqliteStore`] (the default, a file `netproof.db`) is
-//! its first implementation, and a PostgreSQL backend for teams implements
-//! the same trait later. [`owner`] identifies the process that owns a run
-//! ([`Owner::current`]) and tells whether it is still alive.
+//! interface; [`sqlite::SqliteStore`] (the default, a file `netproof.db`) and
+//! [`postgres::PostgresStore`] (a server a team shares, `postgres://...`)
+//! implement it with the same schema semantics. [`open`] picks one from a
+//! `--db` value; [`copy`] moves runs between any two. [`owner`] identifies
+//! the process that owns a run ([`Owner::current`]) and tells whether it is
+//! still alive.
 //!
 //! Guarantees:
 //! - Samples, events and artifacts sent to a [`Sink`] from [`ResultStore::sink`]
@@ -17,7 +19,9 @@
 //! - A database whose schema is newer than this binary knows is refused, never
 //!   rewritten.
 
+pub mod copy;
 pub mod owner;
+pub mod postgres;
 pub mod records;
 pub mod sqlite;
 
@@ -42,10 +46,10 @@ pub enum StoreError {
     },
     /// The database was written by a newer netproof.
     #[error(
-        "results database `{path}` has schema version {found}, but this netproof ({version}) knows only up to {known}\nhint: use a newer netproof, or point --db at another file"
+        "results database `{path}` has schema version {found}, but this netproof ({version}) knows only up to {known}\nhint: use a newer netproof, or point --db at another database"
     )]
     SchemaTooNew {
-        /// The database file.
+        /// The database file (or, for PostgreSQL, its URL without password).
         path: PathBuf,
         /// The version found.
         found: i64,
@@ -70,10 +74,41 @@ pub enum StoreError {
         /// The database.
         path: String,
     },
+    /// A PostgreSQL database could not be reached, read or written.
+    #[error("results database `{location}`: {detail}\nhint: {hint}")]
+    Postgres {
+        /// The URL, without its password.
+        location: String,
+        /// The error and its causes, as one line (rust-postgres shows only
+        /// the outermost, e.g. "error connecting to server", by itself).
+        detail: String,
+        /// The underlying error.
+        #[source]
+        source: ::postgres::Error,
+        /// What to check.
+        hint: String,
+    },
+    /// A row held a value this binary cannot turn back into its type, or a
+    /// value could not be encoded for a column.
+    #[error("results database `{location}`: {message}")]
+    BadData {
+        /// The database (file path, or URL without password).
+        location: String,
+        /// What was wrong, naming the column or row.
+        message: String,
+    },
+    /// This store cannot do what was asked (a store without `import_run`).
+    #[error("results database `{location}`: {what} is not supported by this store")]
+    Unsupported {
+        /// The database.
+        location: String,
+        /// The operation.
+        what: &'static str,
+    },
     /// A background write failed earlier (reported at the next call).
     #[error("results database `{path}`: an earlier write failed: {message}")]
     WriteFailed {
-        /// The database.
+        /// The database (file path, or URL without password).
         path: PathBuf,
         /// The first failure.
         message: String,
@@ -83,8 +118,7 @@ pub enum StoreError {
 /// Result alias for store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The results database interface, implemented by SQLite today and
-/// PostgreSQL later. All methods take `&self`; implementations synchronise
+/// The results database interface, implemented by SQLite and PostgreSQL. All methods take `&self`; implementations synchronise
 /// internally so a store can be shared between the runner's tasks.
 pub trait ResultStore: Send + Sync {
     /// A human-readable location (a file path or URL without password).
@@ -136,18 +170,29 @@ pub trait ResultStore: Send + Sync {
     fn load_run(&self, run: RunId) -> Result<RunData>;
     /// An artifact's content.
     fn artifact_content(&self, id: i64) -> Result<Vec<u8>>;
+
+    /// Writes a whole run as [`ResultStore::load_run`] returned it (from
+    /// this store or another), in one transaction, with `contents[i]` the
+    /// content of `data.artifacts[i]`. Everything is kept (status, owner,
+    /// times, verdicts, order of samples and events) except ids, which are
+    /// this store's: the run, its cases, steps and artifacts get new ones,
+    /// and references between them are renumbered to match. Returns the new
+    /// run id. Used by [`copy`].
+    fn import_run(&self, data: &RunData, contents: &[Vec<u8>]) -> Result<RunId> {
+        let _ = (data, contents);
+        Err(StoreError::Unsupported {
+            location: self.location(),
+            what: "importing a run",
+        })
+    }
 }
 
-/// Opens a results database from a `--db` value: a file path, or
-/// `sqlite://PATH`. `postgres://` URLs are recognised and refused with a
-/// hint until that backend exists.
+/// Opens a results database from a `--db` value: a file path,
+/// `sqlite://PATH`, or a PostgreSQL URL (`postgres://USER:PASSWORD@HOST/DB`
+/// or `postgresql://...`, a Unix socket directory as a percent-encoded host).
 pub fn open(url: &str) -> Result<Box<dyn ResultStore>> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::UnsupportedUrl {
-            url: url.to_string(),
-            hint: "this build has only the SQLite backend; give a file path such as `netproof.db`"
-                .to_string(),
-        });
+    if postgres::is_postgres_url(url) {
+        return Ok(Box::new(postgres::PostgresStore::open(url)?));
     }
     let path = url.strip_prefix("sqlite://").unwrap_or(url);
     Ok(Box::new(sqlite::SqliteStore::open(path)?))

@@ -11,6 +11,7 @@ mod probe_serve;
 mod report;
 mod run;
 mod runs;
+pub(crate) mod store;
 
 use std::io::IsTerminal;
 
@@ -37,6 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<Code, CliError> {
         Command::Lab(c) => lab::run(c),
         Command::Probe(c) => probe::run(c),
         Command::Cdn(c) => cdn::run(c),
+        Command::Store(c) => store::run(c),
     }
 }
 

@@ -50,7 +50,7 @@ pub enum Pending {
 
 impl Pending {
     /// A short description for error messages.
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Pending::Sample(s, x) => format!("sample `{}` of run {}", x.metric, s.run.0),
             Pending::Event(s, x) => format!("event `{}` of run {}", x.kind, s.run.0),
@@ -78,7 +78,7 @@ struct QueueState {
 
 impl Queue {
     /// Appends a record; false if the store is closed (the record is dropped).
-    fn push(&self, record: Pending) -> bool {
+    pub(crate) fn push(&self, record: Pending) -> bool {
         let mut state = lock(&self.state);
         if state.closed {
             return false;
@@ -94,7 +94,7 @@ impl Queue {
     }
 
     /// Takes everything queued.
-    fn take(&self) -> Vec<Pending> {
+    pub(crate) fn take(&self) -> Vec<Pending> {
         let mut state = lock(&self.state);
         state.oldest = None;
         std::mem::take(&mut state.records)
@@ -108,7 +108,7 @@ impl Queue {
 
     /// Blocks until a batch is due (its oldest record is [`BATCH_INTERVAL`]
     /// old) or the queue closes; returns whether it closed.
-    fn wait_for_batch(&self) -> bool {
+    pub(crate) fn wait_for_batch(&self) -> bool {
         let mut state = lock(&self.state);
         loop {
             if state.closed {
@@ -138,8 +138,8 @@ impl Queue {
 /// The first background write failure, and how many more followed it.
 #[derive(Debug)]
 pub struct Failure {
-    first: String,
-    more: usize,
+    pub(crate) first: String,
+    pub(crate) more: usize,
 }
 
 impl fmt::Display for Failure {

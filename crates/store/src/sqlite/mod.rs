@@ -8,6 +8,7 @@
 //! - `batch`: the queue behind [`ResultStore::sink`] and the background
 //!   writer thread that commits it.
 //! - `read`: run listings, run references and whole-run loads.
+//! - `import`: a whole run read from another store, in one transaction.
 //! - [`codec`]: how values map onto columns, exactly.
 //!
 //! # One connection
@@ -28,8 +29,9 @@
 pub mod codec;
 pub mod schema;
 
-mod batch;
-mod read;
+pub(crate) mod batch;
+mod import;
+pub(crate) mod read;
 mod recovery;
 mod write;
 
@@ -235,6 +237,11 @@ impl ResultStore for SqliteStore {
             .at(&self.shared.path)?
             .ok_or_else(|| codec::missing("artifact", id))
             .at(&self.shared.path)
+    }
+
+    fn import_run(&self, data: &RunData, contents: &[Vec<u8>]) -> Result<RunId> {
+        let mut conn = self.conn_after_pending();
+        import::import_run(&mut conn, data, contents).at(&self.shared.path)
     }
 }
 

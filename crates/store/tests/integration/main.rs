@@ -1,10 +1,15 @@
 //! Integration tests of the results database, through its public API only.
 //!
 //! One test binary with modules (so the crate links once): each module pins
-//! one promise of the store. Every test uses its own temporary file, and
-//! every wait is bounded.
+//! one promise of the store. Tests of a promise both backends make run once
+//! per backend (`on_both_backends!`, see [`backend`]): on a temporary SQLite
+//! file, and on a private PostgreSQL cluster the test starts and stops.
+//! Every wait is bounded.
 
+mod backend;
 mod batching;
+mod copy;
+mod postgres;
 mod recovery;
 mod references;
 mod round_trip;

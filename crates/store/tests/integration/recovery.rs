@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use netproof_sample::{Event, Sample, Severity, Timestamp, metric};
 use netproof_store::owner::hostname;
-use netproof_store::sqlite::SqliteStore;
 use netproof_store::*;
 
-use crate::{new_run, temp_db};
+use crate::backend::Backend;
+use crate::new_run;
+
+crate::on_both_backends!(runs_of_dead_owners_are_aborted_and_live_ones_kept);
 
 /// The pid of a process that has exited and been reaped.
 fn dead_pid() -> u32 {
@@ -20,10 +22,11 @@ fn dead_pid() -> u32 {
 }
 
 /// A live child process and its owner record; killed on drop.
-struct LiveChild(Child);
+pub struct LiveChild(Child);
 
 impl LiveChild {
-    fn spawn() -> Self {
+    /// A `sleep 30` child.
+    pub fn spawn() -> Self {
         LiveChild(
             Command::new("sleep")
                 .arg("30")
@@ -32,7 +35,8 @@ impl LiveChild {
         )
     }
 
-    fn owner(&self) -> Owner {
+    /// Its owner record.
+    pub fn owner(&self) -> Owner {
         let pid = self.0.id();
         Owner {
             hostname: hostname(),
@@ -51,20 +55,18 @@ impl Drop for LiveChild {
     }
 }
 
-fn status(store: &SqliteStore, run: RunId) -> (RunStatus, Option<Timestamp>) {
+fn status(store: &dyn ResultStore, run: RunId) -> (RunStatus, Option<Timestamp>) {
     let r = store.load_run(run).unwrap().run;
     (r.status, r.ended)
 }
 
-#[test]
-fn runs_of_dead_owners_are_aborted_and_live_ones_kept() {
-    let (_dir, path) = temp_db();
+fn runs_of_dead_owners_are_aborted_and_live_ones_kept(b: &dyn Backend) {
     let here = hostname();
     let me = Owner::current();
     let child = LiveChild::spawn();
 
     let (dead_with_data, dead_empty, mine, other_host, neighbour) = {
-        let store = SqliteStore::open(&path).unwrap();
+        let store = b.open();
         let dead = Owner {
             hostname: here.clone(),
             pid: dead_pid(),
@@ -99,29 +101,29 @@ fn runs_of_dead_owners_are_aborted_and_live_ones_kept() {
         (dead_with_data, dead_empty, mine, other_host, neighbour)
     };
 
-    let store = SqliteStore::open(&path).unwrap();
+    let store = b.open();
     assert_eq!(
-        status(&store, dead_with_data),
+        status(&*store, dead_with_data),
         (RunStatus::Aborted, Some(Timestamp(7_000))),
         "ended at its last event, the latest record"
     );
     assert_eq!(
-        status(&store, dead_empty),
+        status(&*store, dead_empty),
         (RunStatus::Aborted, Some(Timestamp(2_000))),
         "nothing recorded: ended at its start"
     );
-    assert_eq!(status(&store, mine), (RunStatus::Running, None));
-    assert_eq!(status(&store, other_host), (RunStatus::Running, None));
-    assert_eq!(status(&store, neighbour), (RunStatus::Running, None));
+    assert_eq!(status(&*store, mine), (RunStatus::Running, None));
+    assert_eq!(status(&*store, other_host), (RunStatus::Running, None));
+    assert_eq!(status(&*store, neighbour), (RunStatus::Running, None));
 
     // The neighbour dies; the next open notices.
     drop(child);
     let deadline = Instant::now() + Duration::from_secs(5);
     drop(store);
     loop {
-        let store = SqliteStore::open(&path).unwrap();
-        if status(&store, neighbour).0 == RunStatus::Aborted {
-            assert_eq!(status(&store, mine).0, RunStatus::Running);
+        let store = b.open();
+        if status(&*store, neighbour).0 == RunStatus::Aborted {
+            assert_eq!(status(&*store, mine).0, RunStatus::Running);
             break;
         }
         assert!(

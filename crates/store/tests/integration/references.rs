@@ -1,14 +1,17 @@
 //! Run listings and the run references users type (`12`, `latest~1`).
 
-use netproof_store::sqlite::SqliteStore;
 use netproof_store::*;
 
-use crate::{new_run, temp_db};
+use crate::backend::Backend;
+use crate::new_run;
 
-#[test]
-fn references_resolve_to_the_runs_they_name() {
-    let (_dir, path) = temp_db();
-    let store = SqliteStore::open(&path).unwrap();
+crate::on_both_backends!(
+    references_resolve_to_the_runs_they_name,
+    an_empty_database_has_no_latest_run
+);
+
+fn references_resolve_to_the_runs_they_name(b: &dyn Backend) {
+    let store = b.open();
     let ids: Vec<RunId> = (0..3)
         .map(|i| {
             store
@@ -39,7 +42,7 @@ fn references_resolve_to_the_runs_they_name() {
                 path: p,
             }) => {
                 assert_eq!(r, reference);
-                assert_eq!(p, path.display().to_string());
+                assert_eq!(p, b.location());
             }
             other => panic!("{reference:?}: expected NoSuchRun, got {other:?}"),
         }
@@ -50,10 +53,8 @@ fn references_resolve_to_the_runs_they_name() {
     assert_eq!(store.runs(usize::MAX).unwrap().len(), 3);
 }
 
-#[test]
-fn an_empty_database_has_no_latest_run() {
-    let (_dir, path) = temp_db();
-    let store = SqliteStore::open(&path).unwrap();
+fn an_empty_database_has_no_latest_run(b: &dyn Backend) {
+    let store = b.open();
     let err = store.resolve("latest").unwrap_err();
     let msg = err.to_string();
     assert!(

@@ -4,7 +4,14 @@ use netproof_sample::{Artifact, Event, Labels, Sample, Severity, Timestamp, Unit
 use netproof_store::sqlite::SqliteStore;
 use netproof_store::*;
 
-use crate::{new_run, temp_db};
+use crate::backend::Backend;
+use crate::new_run;
+
+crate::on_both_backends!(
+    full_run_reads_back_as_written,
+    missing_rows_are_errors_naming_the_database,
+    numbers_sqlite_cannot_hold_natively_keep_their_bits
+);
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
@@ -24,10 +31,8 @@ fn sample(time: i64, metric: &str, value: Value, unit: Unit, ok: bool, l: Labels
     }
 }
 
-#[test]
-fn full_run_reads_back_as_written() {
-    let (_dir, path) = temp_db();
-    let store = SqliteStore::open(&path).expect("opens");
+fn full_run_reads_back_as_written(b: &dyn Backend) {
+    let store = b.open();
     let t0 = 1_700_000_000_000_000_000i64;
 
     let run_info = new_run(Owner::current(), t0);
@@ -326,18 +331,16 @@ fn full_run_reads_back_as_written() {
 
     // A second store on the same file reads the same run.
     drop(store);
-    let again = SqliteStore::open(&path).unwrap();
+    let again = b.open();
     assert_eq!(again.load_run(run).unwrap(), expected);
 }
 
-#[test]
-fn missing_rows_are_errors_naming_the_database() {
-    let (_dir, path) = temp_db();
-    let store = SqliteStore::open(&path).unwrap();
+fn missing_rows_are_errors_naming_the_database(b: &dyn Backend) {
+    let store = b.open();
     let err = store.artifact_content(4711).unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains("no artifact with id 4711") && msg.contains("netproof.db"),
+        msg.contains("no artifact with id 4711") && msg.contains(&b.location()),
         "{msg}"
     );
     let err = store
@@ -358,13 +361,12 @@ fn missing_rows_are_errors_naming_the_database() {
 fn the_store_and_its_sinks_cross_threads() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<SqliteStore>();
+    send_sync::<netproof_store::postgres::PostgresStore>();
     send_sync::<Box<dyn ResultStore>>();
 }
 
-#[test]
-fn numbers_sqlite_cannot_hold_natively_keep_their_bits() {
-    let (_dir, path) = temp_db();
-    let store = SqliteStore::open(&path).unwrap();
+fn numbers_sqlite_cannot_hold_natively_keep_their_bits(b: &dyn Backend) {
+    let store = b.open();
     let run = store.begin_run(&new_run(Owner::current(), 1)).unwrap();
     let sink = store.sink(Scope {
         run,
