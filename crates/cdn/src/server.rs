@@ -88,6 +88,9 @@ pub struct Running {
     pub broken: Vec<CertError>,
     /// The front, for its counters and its drain.
     pub front: Front,
+    /// The edge's store, when it serves through a cache and fill (its
+    /// counters are in the front's metrics; the admin endpoint prefills it).
+    pub fill: Option<FillStore>,
     /// The listeners' tasks.
     tasks: JoinSet<()>,
     /// The admin endpoint's, apart so health answers while draining.
@@ -137,6 +140,7 @@ pub async fn start(
         admin: None,
         broken,
         front: front.clone(),
+        fill: None,
         tasks: JoinSet::new(),
         admin_task: JoinSet::new(),
     };
@@ -156,6 +160,28 @@ pub async fn start(
         running.admin_task.spawn(serve_admin(l, front.clone()));
     }
     running.tasks = tasks;
+    Ok(running)
+}
+
+/// Starts a front over an edge's cache and fill `store`: as [`start`],
+/// with the store's counters exported beside the front's (`/metrics`, the
+/// service samples) and `POST /prefill` on the admin endpoint.
+pub async fn start_fill(
+    listen: &Listen,
+    admin: Option<SocketAddr>,
+    tls: &Tls,
+    sites: &[Site],
+    store: FillStore,
+    limits: Limits,
+    log: Option<AccessLog>,
+) -> Result<Running, ServeError> {
+    let objects = Arc::new(store.clone());
+    let mut running = start(listen, admin, tls, sites, objects, limits, log).await?;
+    running
+        .front
+        .metrics()
+        .attach_fill(store.counters().clone());
+    running.fill = Some(store);
     Ok(running)
 }
 
@@ -249,17 +275,18 @@ pub fn fill_store(fill: &netproof_proto::cdn::Fill) -> Result<FillStore, ServeEr
 
 /// Starts an edge.
 pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
-    let objects = edge_objects(config)?;
-    start(
-        &config.listen,
-        config.admin,
-        &config.tls,
-        &config.sites,
-        objects,
-        limits(&config.limits),
-        stdout_log(config.access_log),
-    )
-    .await
+    let (listen, tls, sites) = (&config.listen, &config.tls, &config.sites);
+    let (limits, log) = (limits(&config.limits), stdout_log(config.access_log));
+    match (&config.fill, &config.catalogue) {
+        (Some(fill), None) => {
+            let store = fill_store(fill)?;
+            start_fill(listen, config.admin, tls, sites, store, limits, log).await
+        }
+        _ => {
+            let objects = edge_objects(config)?;
+            start(listen, config.admin, tls, sites, objects, limits, log).await
+        }
+    }
 }
 
 /// The admin endpoint, HTTP/1.1 only: `GET /health` answers `ok`;

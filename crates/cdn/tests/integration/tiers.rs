@@ -46,15 +46,15 @@ async fn edge(lab: &support::Lab, sources: &[(&str, SocketAddr, SourceKind)]) ->
     let store = server::fill_store(&fill).expect("the fill store");
     let log: Log = Arc::default();
     let sink = log.clone();
-    let running = server::start(
+    let running = server::start_fill(
         &Listen {
             https: vec!["127.0.0.1:0".parse().unwrap()],
             http: vec![],
         },
-        None,
+        Some("127.0.0.1:0".parse().unwrap()),
         &Tls::default(),
         &sites,
-        Arc::new(store),
+        store,
         Limits::default(),
         Some(Arc::new(move |r: &AccessRecord| {
             sink.lock().unwrap().push(r.clone())
@@ -123,4 +123,54 @@ async fn an_edge_fills_through_the_tier_from_the_origin_once_and_then_serves_hit
         1,
         "the origin was asked more than once"
     );
+
+    // Each tier's metrics count what happened there: the edge one miss
+    // filled from the tier and three hits, the tier one miss filled from
+    // the origin; the bytes by source are the object's.
+    let len = want.len();
+    let edge_text = metrics(&edge).await;
+    for line in [
+        "cdn_fill_opens_total{result=\"hit\"} 3".to_string(),
+        "cdn_fill_opens_total{result=\"miss\"} 1".to_string(),
+        "cdn_fill_hit_ratio 0.75".to_string(),
+        format!("cdn_fill_bytes_total{{source=\"tier\"}} {len}"),
+        "cdn_fill_bytes_total{source=\"origin\"} 0".to_string(),
+        "cdn_fill_fetches_total{source=\"tier\"} 1".to_string(),
+        "cdn_fill_fetches_total{source=\"origin\"} 0".to_string(),
+        "cdn_fill_failures_total{kind=\"stall\"} 0".to_string(),
+    ] {
+        assert!(
+            edge_text.contains(&format!("{line}\n")),
+            "no `{line}` in\n{edge_text}"
+        );
+    }
+    let tier_text = metrics(&tier).await;
+    for line in [
+        "cdn_fill_opens_total{result=\"hit\"} 0".to_string(),
+        "cdn_fill_opens_total{result=\"miss\"} 1".to_string(),
+        "cdn_fill_hit_ratio 0\n".to_string(),
+        format!("cdn_fill_bytes_total{{source=\"origin\"}} {len}"),
+        "cdn_fill_completed_total{source=\"origin\"} 1".to_string(),
+    ] {
+        assert!(
+            tier_text.contains(line.trim_end()),
+            "no `{line}` in\n{tier_text}"
+        );
+    }
+    // The same counters as service samples, labelled by source.
+    let samples = edge.front.metrics().sample_lines(0.0);
+    let bytes = samples
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["metric"] == "svc.cdn.fill.bytes" && v["labels"]["source"] == "tier")
+        .expect("a fill bytes sample for the tier");
+    assert_eq!(bytes["value"].as_f64(), Some(len as f64));
+}
+
+/// The admin endpoint's `/metrics` text.
+async fn metrics(running: &Running) -> String {
+    let admin = running.admin.expect("an admin address");
+    let got = support::fetch(admin, Via::Plain, false, "localhost", "/metrics", &[]).await;
+    assert_eq!(got.status, 200);
+    String::from_utf8(got.body).unwrap()
 }
