@@ -2,9 +2,10 @@
 //! front, the listeners, the admin endpoint. What `netproof cdn origin`
 //! and `netproof cdn edge` do, and what tests start in-process.
 //!
-//! The admin endpoint answers `GET /health` (`ok`, or `draining` or
-//! `unhealthy` with 503), `GET /metrics` (Prometheus text) and `POST /drain`. With
-//! `access_log = true` every request is one JSON line on stdout.
+//! The admin endpoint ([`crate::admin`]) answers `GET /health`, `GET
+//! /metrics`, `POST /drain` and, on an edge that fills, `POST /prefill`
+//! and `GET /prefill`. With `access_log = true` every request is one JSON
+//! line on stdout.
 //!
 //! [`edge_objects`] is the one place that decides what an edge serves
 //! from: its cache and fill sources, or (with no `[fill]`, or in a build
@@ -13,19 +14,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use netproof_proto::cdn::{ClientLimits, EdgeConfig, Listen, OriginConfig, Site, Tls};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::admin::{self, Admin};
 use crate::cache::PolicyKind;
 use crate::catalogue::Catalogue;
 use crate::fill::{FillConfig, FillSource, FillStore};
-use crate::front::body::ResponseBody;
 use crate::front::{AccessLog, Front, FrontError, Limits};
 use crate::object::Objects;
 use crate::origin::Origin;
@@ -95,6 +92,8 @@ pub struct Running {
     tasks: JoinSet<()>,
     /// The admin endpoint's, apart so health answers while draining.
     admin_task: JoinSet<()>,
+    /// What the admin endpoint serves from.
+    admin_state: Arc<Admin>,
 }
 
 impl Running {
@@ -143,6 +142,7 @@ pub async fn start(
         fill: None,
         tasks: JoinSet::new(),
         admin_task: JoinSet::new(),
+        admin_state: Admin::new(front.clone()),
     };
     for &addr in &listen.https {
         let l = bind("https", addr).await?;
@@ -157,7 +157,9 @@ pub async fn start(
     if let Some(addr) = admin {
         let l = bind("admin", addr).await?;
         running.admin = Some(l.local_addr().unwrap_or(addr));
-        running.admin_task.spawn(serve_admin(l, front.clone()));
+        running
+            .admin_task
+            .spawn(admin::serve(l, running.admin_state.clone()));
     }
     running.tasks = tasks;
     Ok(running)
@@ -181,6 +183,7 @@ pub async fn start_fill(
         .front
         .metrics()
         .attach_fill(store.counters().clone());
+    running.admin_state.set_store(store.clone());
     running.fill = Some(store);
     Ok(running)
 }
@@ -287,68 +290,4 @@ pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
             start(listen, config.admin, tls, sites, objects, limits, log).await
         }
     }
-}
-
-/// The admin endpoint, HTTP/1.1 only: `GET /health` answers `ok`;
-/// `draining` (with 503, so a load balancer's check fails) once the front
-/// drains; `unhealthy` (503) while the last
-/// [`UNHEALTHY_AFTER`](crate::metrics::UNHEALTHY_AFTER) opens or more
-/// failed because no fill source could serve; `GET /metrics` the counters in Prometheus text; `POST /drain`
-/// starts draining.
-async fn serve_admin(listener: TcpListener, front: Front) {
-    let mut conns = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-        };
-        let Ok((stream, _)) = accepted else {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        let front = front.clone();
-        conns.spawn(async move {
-            let service = service_fn(move |req: Request<Incoming>| {
-                let front = front.clone();
-                async move {
-                    let (status, text) = admin(&front, req.method(), req.uri().path());
-                    let mut r = Response::new(ResponseBody::text(text));
-                    *r.status_mut() = status;
-                    Ok::<_, std::convert::Infallible>(r)
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-/// One admin request's status and text.
-fn admin(front: &Front, method: &hyper::Method, path: &str) -> (StatusCode, String) {
-    let (status, text): (StatusCode, &str) = match (method.as_str(), path) {
-        ("GET" | "HEAD", "/health") if front.is_draining() => {
-            (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-        }
-        ("GET" | "HEAD", "/health") if front.metrics().unhealthy() => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unhealthy\n")
-        }
-        ("GET" | "HEAD", "/health") => (StatusCode::OK, "ok\n"),
-        ("GET" | "HEAD", "/metrics") => return (StatusCode::OK, front.metrics().prometheus()),
-        ("POST", "/drain") => {
-            front.drain();
-            (StatusCode::ACCEPTED, "draining\n")
-        }
-        (_, "/health" | "/metrics" | "/drain") => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "GET /health, GET /metrics, POST /drain\n",
-        ),
-        _ => (
-            StatusCode::NOT_FOUND,
-            "not found; try GET /health, GET /metrics or POST /drain\n",
-        ),
-    };
-    (status, text.to_string())
 }

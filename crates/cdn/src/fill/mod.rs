@@ -21,6 +21,7 @@
 //! - [`plan`]: coalescing, stale locks and ranking, on a virtual clock.
 //! - [`bucket`]: the token bucket that paces proactive fill.
 //! - [`prefill`]: proactive fill of a manifest within a window at a rate.
+//! - [`manifest`]: the admin endpoint's prefill manifest and report (JSON).
 //! - [`counters`]: hits, misses, coalesced, bytes by source, failures.
 //! - [`disk`]: the disk tier objects evicted from memory move to.
 
@@ -28,6 +29,7 @@ pub mod body;
 pub mod bucket;
 pub mod counters;
 pub mod disk;
+pub mod manifest;
 pub mod plan;
 pub mod prefill;
 

@@ -179,6 +179,11 @@ impl Front {
         ))
     }
 
+    /// The configured sites' names, in config order.
+    pub fn site_names(&self) -> &[Arc<str>] {
+        &self.inner.site_names
+    }
+
     /// What the front counted so far.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics

@@ -15,11 +15,14 @@ use netproof_proto::cdn::{
 
 use crate::support::{self, BIG, SEED, Via};
 
-type Log = Arc<Mutex<Vec<AccessRecord>>>;
+pub(crate) type Log = Arc<Mutex<Vec<AccessRecord>>>;
 
 /// An edge serving `a.test` with the lab's certificate, filling from
 /// `sources` (name, address, kind) over https checked by the lab CA.
-async fn edge(lab: &support::Lab, sources: &[(&str, SocketAddr, SourceKind)]) -> (Running, Log) {
+pub(crate) async fn edge(
+    lab: &support::Lab,
+    sources: &[(&str, SocketAddr, SourceKind)],
+) -> (Running, Log) {
     let dir = lab.dir.path();
     let sites = vec![Site {
         name: "a.test".into(),
