@@ -13,7 +13,7 @@ use netproof_proto::cdn::{
     ByteSize, Cache, Fill, FillSource, Listen, Policy, Site, SourceKind, Tls,
 };
 
-use crate::support::{self, BIG, SEED, Via};
+use crate::support::{self, BIG, SEED, SMALL, Via};
 
 pub(crate) type Log = Arc<Mutex<Vec<AccessRecord>>>;
 
@@ -176,4 +176,67 @@ async fn metrics(running: &Running) -> String {
     let got = support::fetch(admin, Via::Plain, false, "localhost", "/metrics", &[]).await;
     assert_eq!(got.status, 200);
     String::from_utf8(got.body).unwrap()
+}
+
+#[tokio::test]
+async fn a_peer_that_lacks_an_object_answers_504_and_the_asking_edge_falls_through_to_the_origin() {
+    let origin = support::lab(None).await;
+    let (peer, peer_log) = edge(&origin, &[("origin", origin.https(), SourceKind::Origin)]).await;
+    let (edge, edge_log) = edge(
+        &origin,
+        &[
+            ("origin", origin.https(), SourceKind::Origin),
+            ("peer", peer.https[0], SourceKind::Peer),
+        ],
+    )
+    .await;
+    let via = Via::Verified("a.test".into(), origin.ca());
+
+    // The peer lacks BIG: asked only-if-cached it answers 504 and does
+    // not fill; the edge falls through to the origin.
+    let got = support::fetch(edge.https[0], via.clone(), false, "a.test", BIG, &[]).await;
+    assert_eq!(got.status, 200);
+    assert!(got.body == support::whole(SEED, BIG));
+    assert_eq!(
+        records(&edge_log, BIG),
+        vec![("miss", Some("origin".into()))]
+    );
+    let at_peer: Vec<u16> = peer_log.lock().unwrap().iter().map(|r| r.status).collect();
+    assert_eq!(at_peer, [504], "the peer's answers");
+    let peer_fill = peer.front.metrics().fill().unwrap();
+    assert_eq!((peer_fill.not_cached, peer_fill.misses), (1, 0));
+    assert_eq!(peer_fill.fetches_from("origin"), 0, "the peer filled");
+    assert!(!peer.front.metrics().unhealthy());
+
+    // Once the peer holds SMALL, the edge fills it from the peer, and the
+    // origin is asked for it once (by the peer).
+    let got = support::fetch(peer.https[0], via.clone(), true, "a.test", SMALL, &[]).await;
+    assert_eq!(got.status, 200);
+    let got = support::fetch(edge.https[0], via.clone(), false, "a.test", SMALL, &[]).await;
+    assert_eq!(got.status, 200);
+    assert!(got.body == support::whole(SEED, SMALL));
+    assert_eq!(
+        records(&edge_log, SMALL),
+        vec![("miss", Some("peer".into()))]
+    );
+    assert_eq!(
+        records(&peer_log, SMALL),
+        vec![
+            ("miss", Some("origin".into())),
+            ("hit", Some("origin".into()))
+        ]
+    );
+    assert_eq!(records(&origin.log, SMALL).len(), 1);
+    assert_eq!(records(&origin.log, BIG).len(), 1);
+
+    // A client's only-if-cached: the edge answers from its cache or 504;
+    // the origin, which holds everything, answers.
+    let oic = [("cache-control", "only-if-cached")];
+    let got = support::fetch(peer.https[0], via.clone(), false, "a.test", BIG, &oic).await;
+    assert_eq!(got.status, 504);
+    let got = support::fetch(peer.https[0], via.clone(), false, "a.test", SMALL, &oic).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.header("x-cache"), Some("netproof; hit; source=origin"));
+    let got = support::fetch(origin.https(), via, false, "a.test", BIG, &oic).await;
+    assert_eq!(got.status, 200);
 }
