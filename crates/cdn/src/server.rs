@@ -213,6 +213,7 @@ fn limits(c: &ClientLimits) -> Limits {
     Limits {
         max_connections: c.max_connections.map_or(d.max_connections, |n| n as usize),
         header_read_timeout: c.header_read_timeout.map_or(d.header_read_timeout, |s| s.0),
+        idle_timeout: c.idle_timeout.map_or(d.idle_timeout, |s| s.0),
         handshake_timeout: c.handshake_timeout.map_or(d.handshake_timeout, |s| s.0),
         max_header_bytes: c
             .max_header_bytes

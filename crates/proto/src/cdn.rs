@@ -133,6 +133,10 @@ pub struct ClientLimits {
     /// slowloris clients.
     #[serde(default)]
     pub header_read_timeout: Option<Span>,
+    /// Time a kept-alive HTTP/1.1 connection may sit idle between
+    /// requests (default 60s).
+    #[serde(default)]
+    pub idle_timeout: Option<Span>,
     /// Time to finish the TLS handshake (default 10s).
     #[serde(default)]
     pub handshake_timeout: Option<Span>,
@@ -554,6 +558,7 @@ fn check_limits(l: &ClientLimits, errors: &mut Vec<ConfigError>) {
     }
     for (key, v) in [
         ("limits.header_read_timeout", l.header_read_timeout),
+        ("limits.idle_timeout", l.idle_timeout),
         ("limits.handshake_timeout", l.handshake_timeout),
     ] {
         if v.is_some_and(|d| d.0.is_zero()) {
@@ -804,6 +809,7 @@ mod tests {
         let mut limited = config.clone();
         limited.limits.max_header_bytes = Some(ByteSize(100));
         limited.limits.header_read_timeout = Some(Span(Duration::ZERO));
+        limited.limits.idle_timeout = Some(Span(Duration::ZERO));
         let limit_keys: Vec<String> = limited
             .validate()
             .unwrap_err()
@@ -813,7 +819,11 @@ mod tests {
             .collect();
         assert_eq!(
             limit_keys,
-            ["limits.header_read_timeout", "limits.max_header_bytes"]
+            [
+                "limits.header_read_timeout",
+                "limits.idle_timeout",
+                "limits.max_header_bytes"
+            ]
         );
         let errors = config.validate().unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
