@@ -223,6 +223,40 @@ impl Front {
         self.serve(listener, false).await;
     }
 
+    /// Serves one plain-HTTP connection over any byte stream (HTTP/1.1,
+    /// or HTTP/2 with prior knowledge), as a plain listener's connection is
+    /// served, until it ends: for in-memory clients (the fuzz targets).
+    pub async fn serve_stream<I>(&self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let started = tokio::time::Instant::now();
+        let conn = Conn {
+            tls: false,
+            cert: None,
+            sni: None,
+        };
+        let peer = SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut io = io;
+        let Some((prefix, proto)) = first_bytes(&inner, &mut io, peer).await else {
+            return;
+        };
+        let served = serve_io(
+            inner.clone(),
+            Prefixed::new(prefix, io),
+            conn,
+            proto,
+            started,
+        );
+        if served.await.is_err() {
+            inner
+                .metrics
+                .protocol_errors
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     async fn serve(self, listener: TcpListener, tls: bool) {
         // Connection tasks live in a JoinSet so dropping the accept loop
         // (the front stopping) ends them too.
