@@ -251,9 +251,9 @@ pub fn edge_objects(config: &EdgeConfig) -> Result<Arc<dyn Objects>, ServeError>
     }
 }
 
-/// The edge's cache and its ranked fill sources, from the `[fill]`
-/// section. Timeouts, the lock timeout and the disk tier keep
-/// [`FillConfig::new`]'s defaults: the config has no keys for them yet.
+/// The edge's cache, its ranked fill sources, its timeouts and its disk
+/// tier, from the `[fill]` section (keys left out keep
+/// [`FillConfig::new`]'s defaults).
 pub fn fill_store(fill: &netproof_proto::cdn::Fill) -> Result<FillStore, ServeError> {
     use netproof_proto::cdn::{Policy, SourceKind};
     let sources = fill
@@ -269,11 +269,26 @@ pub fn fill_store(fill: &netproof_proto::cdn::Fill) -> Result<FillStore, ServeEr
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut config = FillConfig::new(sources, fill.cache.memory.0);
-    config.policy = match fill.cache.policy {
-        Policy::Lru => PolicyKind::Lru,
-        Policy::Sieve => PolicyKind::Sieve,
-    };
+    fn policy(p: Policy) -> PolicyKind {
+        match p {
+            Policy::Lru => PolicyKind::Lru,
+            Policy::Sieve => PolicyKind::Sieve,
+        }
+    }
+    config.policy = policy(fill.cache.policy);
     config.ca_file = fill.ca.clone();
+    config.timeouts = crate::fill::Timeouts {
+        connect: fill.timeouts.connect_or_default(),
+        stall: fill.timeouts.stall_or_default(),
+    };
+    config.lock_timeout = fill.timeouts.lock_or_default();
+    if let Some(d) = &fill.disk {
+        config.disk = Some(crate::fill::disk::DiskConfig {
+            dir: d.dir.clone(),
+            budget: d.size.0,
+        });
+        config.disk_policy = d.policy.map(policy);
+    }
     FillStore::new(&config).map_err(|e| ServeError::Fill(e.to_string()))
 }
 

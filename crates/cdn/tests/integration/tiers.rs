@@ -23,6 +23,15 @@ pub(crate) async fn edge(
     lab: &support::Lab,
     sources: &[(&str, SocketAddr, SourceKind)],
 ) -> (Running, Log) {
+    edge_with(lab, sources, |_| {}).await
+}
+
+/// [`edge`] with its `[fill]` section changed by `adjust` first.
+async fn edge_with(
+    lab: &support::Lab,
+    sources: &[(&str, SocketAddr, SourceKind)],
+    adjust: impl FnOnce(&mut Fill),
+) -> (Running, Log) {
     let dir = lab.dir.path();
     let sites = vec![Site {
         name: "a.test".into(),
@@ -45,7 +54,11 @@ pub(crate) async fn edge(
             policy: Policy::Sieve,
         },
         ca: Some(lab.ca()),
+        timeouts: Default::default(),
+        disk: None,
     };
+    let mut fill = fill;
+    adjust(&mut fill);
     let store = server::fill_store(&fill).expect("the fill store");
     let log: Log = Arc::default();
     let sink = log.clone();
@@ -239,4 +252,66 @@ async fn a_peer_that_lacks_an_object_answers_504_and_the_asking_edge_falls_throu
     assert_eq!(got.header("x-cache"), Some("netproof; hit; source=origin"));
     let got = support::fetch(origin.https(), via, false, "a.test", BIG, &oic).await;
     assert_eq!(got.status, 200);
+}
+
+#[tokio::test]
+async fn fill_timeouts_and_a_disk_tier_from_the_config_are_used() {
+    use netproof_proto::cdn::{DiskTier, FillTimeouts, OriginKnobs, Span};
+    use std::time::{Duration, Instant};
+    // An origin that takes 1.5 s before every head.
+    let knobs = OriginKnobs {
+        latency: Span(Duration::from_millis(1500)),
+        ..OriginKnobs::default()
+    };
+    let origin = support::lab_with(None, knobs, Limits::default()).await;
+    let sources = [("origin", origin.https(), SourceKind::Origin)];
+    let ms = |n| Some(Span(Duration::from_millis(n)));
+    let (impatient, _) = edge_with(&origin, &sources, |f| {
+        f.timeouts = FillTimeouts {
+            connect: ms(200),
+            stall: ms(300),
+            lock: ms(1000),
+        };
+    })
+    .await;
+    let via = Via::Verified("a.test".into(), origin.ca());
+    let started = Instant::now();
+    let got = support::fetch(impatient.https[0], via.clone(), false, "a.test", SMALL, &[]).await;
+    let took = started.elapsed();
+    assert_eq!(got.status, 504, "a head later than `stall` is a stall");
+    assert!(took < Duration::from_millis(1200), "gave up after {took:?}");
+    let failures = impatient.fill.as_ref().unwrap().counters().snapshot();
+    assert_eq!(
+        failures.failed(netproof_cdn::fill::plan::FailKind::Stall),
+        1
+    );
+
+    // The defaults (5 s stall) wait the origin out. A disk tier of its
+    // own keeps what a one-object memory cache evicts.
+    let dir = tempfile::tempdir().unwrap();
+    let big = support::content(SEED, BIG).1;
+    let (patient, _) = edge_with(&origin, &sources, |f| {
+        f.cache.memory = ByteSize(big + 1000);
+        f.disk = Some(DiskTier {
+            dir: dir.path().join("tier"),
+            size: ByteSize(16 << 20),
+            policy: Some(Policy::Lru),
+        });
+    })
+    .await;
+    let other = "/t/4/800k/0000.m4s";
+    for path in [BIG, other, BIG] {
+        let got = support::fetch(patient.https[0], via.clone(), false, "a.test", path, &[]).await;
+        assert_eq!(got.status, 200, "{path}");
+        assert!(got.body == support::whole(SEED, path), "{path}");
+    }
+    let store = patient.fill.as_ref().unwrap();
+    let c = store.counters().snapshot();
+    assert_eq!((c.demoted, c.disk_hits), (1, 1), "{c:?}");
+    assert!(dir.path().join("tier").is_dir());
+    assert_eq!(
+        records(&origin.log, BIG).len(),
+        1,
+        "BIG came back from disk"
+    );
 }
