@@ -146,6 +146,11 @@ pub fn edge_from(path: &Path, text: &str) -> Result<EdgeConfig, LoadError> {
     {
         *ca = dir.join(&*ca);
     }
+    if let Some(disk) = c.fill.as_mut().and_then(|f| f.disk.as_mut())
+        && disk.dir.is_relative()
+    {
+        disk.dir = dir.join(&disk.dir);
+    }
     Ok(c)
 }
 
@@ -216,6 +221,39 @@ stall = { after = "64KiB", for = "3s" }
             e.contains("key `tls.default_site`: no site is named `z.test`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn fill_timeouts_and_a_disk_tier_are_read_with_the_disk_beside_the_file() {
+        let text = r#"
+[listen]
+http = ["127.0.0.1:0"]
+[[site]]
+name = "a.test"
+[fill]
+sources = [{ name = "origin", url = "http://198.18.0.9:8080", kind = "origin" }]
+cache = { memory = "64MiB" }
+timeouts = { connect = "1s", stall = "2s", lock = "10s" }
+disk = { dir = "cache", size = "1GiB", policy = "lru" }
+"#;
+        let c = edge_from(Path::new("lab/edge.toml"), text).unwrap();
+        let fill = c.fill.unwrap();
+        assert_eq!(fill.timeouts.stall_or_default().as_secs(), 2);
+        assert_eq!(fill.timeouts.lock_or_default().as_secs(), 10);
+        let disk = fill.disk.unwrap();
+        assert_eq!(disk.dir, Path::new("lab/cache"));
+        assert_eq!(disk.size.0, 1 << 30);
+        let at = |text: &str| {
+            edge_from(Path::new("e.toml"), text)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = at(&text.replace("lock = \"10s\"", "lock = \"3s\""));
+        assert!(e.contains("fill.timeouts.lock"), "{e}");
+        let e = at(&text.replace("size = \"1GiB\"", "size = 0"));
+        assert!(e.contains("fill.disk.size"), "{e}");
+        let e = at(&text.replace("stall = \"2s\"", "stal = \"2s\""));
+        assert!(e.contains("unknown field `stal`"), "{e}");
     }
 
     #[test]

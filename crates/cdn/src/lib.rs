@@ -23,9 +23,11 @@
 //! - [`tls`]: certificates by site and the SNI resolver.
 //! - [`date`]: HTTP dates.
 //! - [`config`]: reading and validating origin and edge config files.
+//! - [`admin`]: the admin endpoint: health, metrics, drain, prefill.
 //! - [`server`]: running an origin or an edge from its config.
 //! - [`certs`]: the lab CA and per-site certificates.
 
+pub mod admin;
 pub mod cache;
 pub mod catalogue;
 pub mod certs;

@@ -1,7 +1,10 @@
 //! What the front counts and logs: requests and bytes by site, status and
-//! cache result, open connections, errors by kind; rendered as Prometheus
-//! text (the admin endpoint's `/metrics`) and as netproof sample lines (the
-//! service sample channel), and one access-log record per request.
+//! cache result, open connections, errors by kind, and, on an edge that
+//! fills, its store's [`Counters`] (opens by cache result, hit ratio, fill
+//! bytes and fetches by source, failures by kind, evictions); rendered as
+//! Prometheus text (the admin endpoint's `/metrics`) and as netproof sample
+//! lines (the service sample channel), and one access-log record per
+//! request.
 //!
 //! No I/O here: the front feeds the counters when a response's body ends
 //! (so bytes are what was sent, and an aborted body is counted as such),
@@ -10,9 +13,11 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
+
+use crate::fill::counters::{Counters, Snapshot};
 
 /// One request, as the access log writes it (one JSON object per line).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -71,6 +76,9 @@ pub struct Metrics {
     /// Opens in a row that failed because no fill source could serve
     /// (reset by any open that succeeds).
     pub upstream_failures_in_a_row: AtomicU64,
+    /// The edge's store's counters, once [`Metrics::attach_fill`] gave
+    /// them (an origin, or an edge serving its catalogue, has none).
+    fill: OnceLock<Arc<Counters>>,
 }
 
 /// Opens failing upstream in a row that make a front unhealthy: enough
@@ -79,6 +87,18 @@ pub struct Metrics {
 pub const UNHEALTHY_AFTER: u64 = 5;
 
 impl Metrics {
+    /// Exports the fill store's counters with the front's, so `/metrics`
+    /// and the service samples carry fill traffic and hit ratio. The first
+    /// store attached stays (a front serves from one store).
+    pub fn attach_fill(&self, counters: Arc<Counters>) {
+        let _ = self.fill.set(counters);
+    }
+
+    /// The fill store's counters now, when one is attached.
+    pub fn fill(&self) -> Option<Snapshot> {
+        self.fill.get().map(|c| c.snapshot())
+    }
+
     /// Counts one finished request: its site (`-` when refused before
     /// one was chosen), status, cache result, bytes sent and whether the
     /// body was whole.
@@ -208,6 +228,9 @@ impl Metrics {
         for (kind, n) in self.errors() {
             let _ = writeln!(out, "cdn_errors_total{{kind=\"{kind}\"}} {n}");
         }
+        if let Some(f) = self.fill() {
+            fill_prometheus(&mut out, &f);
+        }
         out
     }
 
@@ -251,8 +274,140 @@ impl Metrics {
                 serde_json::json!({"kind": kind}),
             ));
         }
+        if let Some(f) = self.fill() {
+            let none = serde_json::json!({});
+            for (result, n) in opens(&f) {
+                let labels = serde_json::json!({ "result": result });
+                out.push(line("svc.cdn.fill.opens", n as f64, "count", labels));
+            }
+            if let Some(r) = hit_ratio(&f) {
+                out.push(line("svc.cdn.fill.hit_ratio", r, "ratio", none.clone()));
+            }
+            for (name, bytes, fetches, completed) in &f.sources {
+                let labels = serde_json::json!({ "source": &**name });
+                out.push(line(
+                    "svc.cdn.fill.bytes",
+                    *bytes as f64,
+                    "B",
+                    labels.clone(),
+                ));
+                out.push(line(
+                    "svc.cdn.fill.fetches",
+                    *fetches as f64,
+                    "count",
+                    labels.clone(),
+                ));
+                out.push(line(
+                    "svc.cdn.fill.completed",
+                    *completed as f64,
+                    "count",
+                    labels,
+                ));
+            }
+            for (kind, n) in &f.failures {
+                let labels = serde_json::json!({ "kind": kind.name() });
+                out.push(line("svc.cdn.fill.failures", *n as f64, "count", labels));
+            }
+            for (what, n) in store_events(&f) {
+                let labels = serde_json::json!({ "event": what });
+                out.push(line("svc.cdn.cache.events", n as f64, "count", labels));
+            }
+            out.push(line(
+                "svc.cdn.cache.evicted_bytes",
+                f.evicted_bytes as f64,
+                "B",
+                none,
+            ));
+        }
         out
     }
+}
+
+/// Opens by how the store answered them.
+fn opens(f: &Snapshot) -> [(&'static str, u64); 6] {
+    [
+        ("hit", f.hits),
+        ("miss", f.misses),
+        ("coalesced", f.coalesced),
+        ("not_found", f.not_found),
+        ("upstream_error", f.upstream_errors),
+        ("not_cached", f.not_cached),
+    ]
+}
+
+/// Hits over opens that found an object (hits, misses, coalesced misses);
+/// none before the first. A coalesced miss is a miss: it waited on a fill.
+pub fn hit_ratio(f: &Snapshot) -> Option<f64> {
+    let all = f.hits + f.misses + f.coalesced;
+    (all > 0).then(|| f.hits as f64 / all as f64)
+}
+
+/// The cache's and the fill lock's events, by name.
+fn store_events(f: &Snapshot) -> [(&'static str, u64); 7] {
+    [
+        ("eviction", f.evictions),
+        ("uncacheable", f.uncacheable),
+        ("stale_lock", f.stale_locks),
+        ("disk_hit", f.disk_hits),
+        ("disk_demotion", f.demoted),
+        ("disk_eviction", f.disk_evictions),
+        ("disk_write_failure", f.disk_write_failures),
+    ]
+}
+
+/// The fill store's counters in Prometheus text.
+fn fill_prometheus(out: &mut String, f: &Snapshot) {
+    out.push_str("# HELP cdn_fill_opens_total Opens of the edge's store, by how it answered.\n# TYPE cdn_fill_opens_total counter\n");
+    for (result, n) in opens(f) {
+        let _ = writeln!(out, "cdn_fill_opens_total{{result=\"{result}\"}} {n}");
+    }
+    if let Some(r) = hit_ratio(f) {
+        let _ = writeln!(
+            out,
+            "# HELP cdn_fill_hit_ratio Hits over hits and misses (coalesced included).\n# TYPE cdn_fill_hit_ratio gauge\ncdn_fill_hit_ratio {r}"
+        );
+    }
+    type Column = fn(&(Arc<str>, u64, u64, u64)) -> u64;
+    let per_source: [(&str, &str, Column); 3] = [
+        (
+            "cdn_fill_bytes_total",
+            "Body bytes received, by fill source.",
+            |s| s.1,
+        ),
+        (
+            "cdn_fill_fetches_total",
+            "Requests sent, by fill source.",
+            |s| s.2,
+        ),
+        (
+            "cdn_fill_completed_total",
+            "Objects completed, by fill source.",
+            |s| s.3,
+        ),
+    ];
+    for (name, help, column) in per_source {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for s in &f.sources {
+            let _ = writeln!(out, "{name}{{source=\"{}\"}} {}", label(&s.0), column(s));
+        }
+    }
+    out.push_str("# HELP cdn_fill_failures_total Failed fill attempts, by kind.\n# TYPE cdn_fill_failures_total counter\n");
+    for (kind, n) in &f.failures {
+        let _ = writeln!(
+            out,
+            "cdn_fill_failures_total{{kind=\"{}\"}} {n}",
+            kind.name()
+        );
+    }
+    out.push_str("# HELP cdn_cache_events_total Cache and fill lock events: evictions, objects too large to keep, stale locks replaced, disk tier hits, demotions, evictions, write failures.\n# TYPE cdn_cache_events_total counter\n");
+    for (what, n) in store_events(f) {
+        let _ = writeln!(out, "cdn_cache_events_total{{event=\"{what}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP cdn_cache_evicted_bytes_total Bytes of the objects evicted from memory.\n# TYPE cdn_cache_evicted_bytes_total counter\ncdn_cache_evicted_bytes_total {}",
+        f.evicted_bytes
+    );
 }
 
 /// A Prometheus label value: backslash, quote and newline escaped.
@@ -323,6 +478,56 @@ mod tests {
         assert!(m.unhealthy());
         m.opened(false);
         assert!(!m.unhealthy());
+    }
+
+    #[test]
+    fn an_attached_fill_store_is_exported_with_its_hit_ratio_sources_and_failures() {
+        let m = Metrics::default();
+        assert!(!m.prometheus().contains("cdn_fill"));
+        let c = Arc::new(Counters::new(["peer".into(), "origin".into()]));
+        m.attach_fill(c.clone());
+        // No open yet: no ratio to report.
+        assert!(!m.prometheus().contains("cdn_fill_hit_ratio"));
+        Counters::add(&c.hits, 3);
+        Counters::add(&c.misses, 1);
+        Counters::add(&c.sources[1].bytes, 4096);
+        Counters::add(&c.sources[1].fetches, 1);
+        Counters::add(&c.evictions, 2);
+        c.failed(crate::fill::plan::FailKind::Stall);
+        let text = m.prometheus();
+        for want in [
+            "cdn_fill_opens_total{result=\"hit\"} 3\n",
+            "cdn_fill_opens_total{result=\"miss\"} 1\n",
+            "cdn_fill_hit_ratio 0.75\n",
+            "cdn_fill_bytes_total{source=\"origin\"} 4096\n",
+            "cdn_fill_bytes_total{source=\"peer\"} 0\n",
+            "cdn_fill_fetches_total{source=\"origin\"} 1\n",
+            "cdn_fill_failures_total{kind=\"stall\"} 1\n",
+            "cdn_cache_events_total{event=\"eviction\"} 2\n",
+        ] {
+            assert!(text.contains(want), "no `{want}` in\n{text}");
+        }
+        let lines: Vec<serde_json::Value> = m
+            .sample_lines(2.0)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let find = |metric: &str, key: &str, value: &str| {
+            lines
+                .iter()
+                .find(|l| l["metric"] == metric && (key.is_empty() || l["labels"][key] == value))
+                .unwrap_or_else(|| panic!("no {metric} {key}={value}"))
+                .clone()
+        };
+        assert_eq!(find("svc.cdn.fill.hit_ratio", "", "")["value"], 0.75);
+        assert_eq!(find("svc.cdn.fill.hit_ratio", "", "")["unit"], "ratio");
+        let bytes = find("svc.cdn.fill.bytes", "source", "origin");
+        assert_eq!(
+            (bytes["value"].as_f64(), &bytes["unit"]),
+            (Some(4096.0), &serde_json::json!("B"))
+        );
+        assert_eq!(find("svc.cdn.fill.opens", "result", "hit")["value"], 3.0);
+        assert_eq!(find("svc.cdn.fill.failures", "kind", "stall")["value"], 1.0);
     }
 
     #[test]

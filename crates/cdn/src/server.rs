@@ -2,9 +2,10 @@
 //! front, the listeners, the admin endpoint. What `netproof cdn origin`
 //! and `netproof cdn edge` do, and what tests start in-process.
 //!
-//! The admin endpoint answers `GET /health` (`ok`, or `draining` or
-//! `unhealthy` with 503), `GET /metrics` (Prometheus text) and `POST /drain`. With
-//! `access_log = true` every request is one JSON line on stdout.
+//! The admin endpoint ([`crate::admin`]) answers `GET /health`, `GET
+//! /metrics`, `POST /drain` and, on an edge that fills, `POST /prefill`
+//! and `GET /prefill`. With `access_log = true` every request is one JSON
+//! line on stdout.
 //!
 //! [`edge_objects`] is the one place that decides what an edge serves
 //! from: its cache and fill sources, or (with no `[fill]`, or in a build
@@ -13,19 +14,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use netproof_proto::cdn::{ClientLimits, EdgeConfig, Listen, OriginConfig, Site, Tls};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::admin::{self, Admin};
 use crate::cache::PolicyKind;
 use crate::catalogue::Catalogue;
 use crate::fill::{FillConfig, FillSource, FillStore};
-use crate::front::body::ResponseBody;
 use crate::front::{AccessLog, Front, FrontError, Limits};
 use crate::object::Objects;
 use crate::origin::Origin;
@@ -88,10 +85,15 @@ pub struct Running {
     pub broken: Vec<CertError>,
     /// The front, for its counters and its drain.
     pub front: Front,
+    /// The edge's store, when it serves through a cache and fill (its
+    /// counters are in the front's metrics; the admin endpoint prefills it).
+    pub fill: Option<FillStore>,
     /// The listeners' tasks.
     tasks: JoinSet<()>,
     /// The admin endpoint's, apart so health answers while draining.
     admin_task: JoinSet<()>,
+    /// What the admin endpoint serves from.
+    admin_state: Arc<Admin>,
 }
 
 impl Running {
@@ -137,8 +139,10 @@ pub async fn start(
         admin: None,
         broken,
         front: front.clone(),
+        fill: None,
         tasks: JoinSet::new(),
         admin_task: JoinSet::new(),
+        admin_state: Admin::new(front.clone()),
     };
     for &addr in &listen.https {
         let l = bind("https", addr).await?;
@@ -153,9 +157,34 @@ pub async fn start(
     if let Some(addr) = admin {
         let l = bind("admin", addr).await?;
         running.admin = Some(l.local_addr().unwrap_or(addr));
-        running.admin_task.spawn(serve_admin(l, front.clone()));
+        running
+            .admin_task
+            .spawn(admin::serve(l, running.admin_state.clone()));
     }
     running.tasks = tasks;
+    Ok(running)
+}
+
+/// Starts a front over an edge's cache and fill `store`: as [`start`],
+/// with the store's counters exported beside the front's (`/metrics`, the
+/// service samples) and `POST /prefill` on the admin endpoint.
+pub async fn start_fill(
+    listen: &Listen,
+    admin: Option<SocketAddr>,
+    tls: &Tls,
+    sites: &[Site],
+    store: FillStore,
+    limits: Limits,
+    log: Option<AccessLog>,
+) -> Result<Running, ServeError> {
+    let objects = Arc::new(store.clone());
+    let mut running = start(listen, admin, tls, sites, objects, limits, log).await?;
+    running
+        .front
+        .metrics()
+        .attach_fill(store.counters().clone());
+    running.admin_state.set_store(store.clone());
+    running.fill = Some(store);
     Ok(running)
 }
 
@@ -184,6 +213,7 @@ fn limits(c: &ClientLimits) -> Limits {
     Limits {
         max_connections: c.max_connections.map_or(d.max_connections, |n| n as usize),
         header_read_timeout: c.header_read_timeout.map_or(d.header_read_timeout, |s| s.0),
+        idle_timeout: c.idle_timeout.map_or(d.idle_timeout, |s| s.0),
         handshake_timeout: c.handshake_timeout.map_or(d.handshake_timeout, |s| s.0),
         max_header_bytes: c
             .max_header_bytes
@@ -221,9 +251,9 @@ pub fn edge_objects(config: &EdgeConfig) -> Result<Arc<dyn Objects>, ServeError>
     }
 }
 
-/// The edge's cache and its ranked fill sources, from the `[fill]`
-/// section. Timeouts, the lock timeout and the disk tier keep
-/// [`FillConfig::new`]'s defaults: the config has no keys for them yet.
+/// The edge's cache, its ranked fill sources, its timeouts and its disk
+/// tier, from the `[fill]` section (keys left out keep
+/// [`FillConfig::new`]'s defaults).
 pub fn fill_store(fill: &netproof_proto::cdn::Fill) -> Result<FillStore, ServeError> {
     use netproof_proto::cdn::{Policy, SourceKind};
     let sources = fill
@@ -239,89 +269,41 @@ pub fn fill_store(fill: &netproof_proto::cdn::Fill) -> Result<FillStore, ServeEr
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut config = FillConfig::new(sources, fill.cache.memory.0);
-    config.policy = match fill.cache.policy {
-        Policy::Lru => PolicyKind::Lru,
-        Policy::Sieve => PolicyKind::Sieve,
-    };
+    fn policy(p: Policy) -> PolicyKind {
+        match p {
+            Policy::Lru => PolicyKind::Lru,
+            Policy::Sieve => PolicyKind::Sieve,
+        }
+    }
+    config.policy = policy(fill.cache.policy);
     config.ca_file = fill.ca.clone();
+    config.timeouts = crate::fill::Timeouts {
+        connect: fill.timeouts.connect_or_default(),
+        stall: fill.timeouts.stall_or_default(),
+    };
+    config.lock_timeout = fill.timeouts.lock_or_default();
+    if let Some(d) = &fill.disk {
+        config.disk = Some(crate::fill::disk::DiskConfig {
+            dir: d.dir.clone(),
+            budget: d.size.0,
+        });
+        config.disk_policy = d.policy.map(policy);
+    }
     FillStore::new(&config).map_err(|e| ServeError::Fill(e.to_string()))
 }
 
 /// Starts an edge.
 pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
-    let objects = edge_objects(config)?;
-    start(
-        &config.listen,
-        config.admin,
-        &config.tls,
-        &config.sites,
-        objects,
-        limits(&config.limits),
-        stdout_log(config.access_log),
-    )
-    .await
-}
-
-/// The admin endpoint, HTTP/1.1 only: `GET /health` answers `ok`;
-/// `draining` (with 503, so a load balancer's check fails) once the front
-/// drains; `unhealthy` (503) while the last
-/// [`UNHEALTHY_AFTER`](crate::metrics::UNHEALTHY_AFTER) opens or more
-/// failed because no fill source could serve; `GET /metrics` the counters in Prometheus text; `POST /drain`
-/// starts draining.
-async fn serve_admin(listener: TcpListener, front: Front) {
-    let mut conns = JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            Some(_) = conns.join_next(), if !conns.is_empty() => continue,
-        };
-        let Ok((stream, _)) = accepted else {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            continue;
-        };
-        let front = front.clone();
-        conns.spawn(async move {
-            let service = service_fn(move |req: Request<Incoming>| {
-                let front = front.clone();
-                async move {
-                    let (status, text) = admin(&front, req.method(), req.uri().path());
-                    let mut r = Response::new(ResponseBody::text(text));
-                    *r.status_mut() = status;
-                    Ok::<_, std::convert::Infallible>(r)
-                }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
+    let (listen, tls, sites) = (&config.listen, &config.tls, &config.sites);
+    let (limits, log) = (limits(&config.limits), stdout_log(config.access_log));
+    match (&config.fill, &config.catalogue) {
+        (Some(fill), None) => {
+            let store = fill_store(fill)?;
+            start_fill(listen, config.admin, tls, sites, store, limits, log).await
+        }
+        _ => {
+            let objects = edge_objects(config)?;
+            start(listen, config.admin, tls, sites, objects, limits, log).await
+        }
     }
-}
-
-/// One admin request's status and text.
-fn admin(front: &Front, method: &hyper::Method, path: &str) -> (StatusCode, String) {
-    let (status, text): (StatusCode, &str) = match (method.as_str(), path) {
-        ("GET" | "HEAD", "/health") if front.is_draining() => {
-            (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-        }
-        ("GET" | "HEAD", "/health") if front.metrics().unhealthy() => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unhealthy\n")
-        }
-        ("GET" | "HEAD", "/health") => (StatusCode::OK, "ok\n"),
-        ("GET" | "HEAD", "/metrics") => return (StatusCode::OK, front.metrics().prometheus()),
-        ("POST", "/drain") => {
-            front.drain();
-            (StatusCode::ACCEPTED, "draining\n")
-        }
-        (_, "/health" | "/metrics" | "/drain") => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "GET /health, GET /metrics, POST /drain\n",
-        ),
-        _ => (
-            StatusCode::NOT_FOUND,
-            "not found; try GET /health, GET /metrics or POST /drain\n",
-        ),
-    };
-    (status, text.to_string())
 }

@@ -55,9 +55,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
+        // The config's defaults (`fill.timeouts`), kept in one place.
+        use netproof_proto::cdn::FillTimeouts;
         Timeouts {
-            connect: Duration::from_secs(3),
-            stall: Duration::from_secs(5),
+            connect: FillTimeouts::CONNECT,
+            stall: FillTimeouts::STALL,
         }
     }
 }

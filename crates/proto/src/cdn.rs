@@ -133,6 +133,10 @@ pub struct ClientLimits {
     /// slowloris clients.
     #[serde(default)]
     pub header_read_timeout: Option<Span>,
+    /// Time a kept-alive HTTP/1.1 connection may sit idle between
+    /// requests (default 60s).
+    #[serde(default)]
+    pub idle_timeout: Option<Span>,
     /// Time to finish the TLS handshake (default 10s).
     #[serde(default)]
     pub handshake_timeout: Option<Span>,
@@ -250,6 +254,70 @@ pub struct Fill {
     /// The CA file that signs the sources' certificates (https sources).
     #[serde(default)]
     pub ca: Option<PathBuf>,
+    /// The fetch and fill-lock timeouts.
+    #[serde(default)]
+    pub timeouts: FillTimeouts,
+    /// A disk tier the objects evicted from memory move to.
+    #[serde(default)]
+    pub disk: Option<DiskTier>,
+}
+
+/// A fill's timeouts, each with a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FillTimeouts {
+    /// For a source's TCP connection, and again for its TLS handshake
+    /// (default 3s).
+    #[serde(default)]
+    pub connect: Option<Span>,
+    /// For the response head, and between body chunks (default 5s): a
+    /// source that sends nothing for this long is left for the next.
+    #[serde(default)]
+    pub stall: Option<Span>,
+    /// How long a fill may make no progress before its lock is stale and
+    /// the next request starts a new fill (default 15s); at least twice
+    /// `connect` plus `stall`, or a slow but live source gets a second
+    /// fetch.
+    #[serde(default)]
+    pub lock: Option<Span>,
+}
+
+impl FillTimeouts {
+    /// `connect`'s default.
+    pub const CONNECT: Duration = Duration::from_secs(3);
+    /// `stall`'s default.
+    pub const STALL: Duration = Duration::from_secs(5);
+    /// `lock`'s default.
+    pub const LOCK: Duration = Duration::from_secs(15);
+
+    /// The connect timeout, or its default.
+    pub fn connect_or_default(&self) -> Duration {
+        self.connect.map_or(Self::CONNECT, |s| s.0)
+    }
+
+    /// The stall timeout, or its default.
+    pub fn stall_or_default(&self) -> Duration {
+        self.stall.map_or(Self::STALL, |s| s.0)
+    }
+
+    /// The lock timeout, or its default.
+    pub fn lock_or_default(&self) -> Duration {
+        self.lock.map_or(Self::LOCK, |s| s.0)
+    }
+}
+
+/// An edge's disk tier.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskTier {
+    /// Its directory, its own (created when missing; relative to the
+    /// config file).
+    pub dir: PathBuf,
+    /// Its byte budget.
+    pub size: ByteSize,
+    /// Which object to evict from it (default: the memory cache's).
+    #[serde(default)]
+    pub policy: Option<Policy>,
 }
 
 /// One ranked fill source.
@@ -501,8 +569,59 @@ impl EdgeConfig {
                     "give it a budget, e.g. `256MiB`",
                 ));
             }
+            check_fill_timeouts(&fill.timeouts, &mut errors);
+            if let Some(disk) = &fill.disk {
+                if disk.dir.as_os_str().is_empty() {
+                    errors.push(ConfigError::new(
+                        "fill.disk.dir",
+                        "no directory",
+                        "name a writable directory of the tier's own, e.g. `\"cache\"`",
+                    ));
+                }
+                if disk.size.0 == 0 {
+                    errors.push(ConfigError::new(
+                        "fill.disk.size",
+                        "a disk tier of no bytes keeps nothing",
+                        "give it a budget, e.g. `10GiB`, or remove `fill.disk`",
+                    ));
+                }
+            }
         }
         done(errors)
+    }
+}
+
+/// Zero timeouts, and a lock timeout a live source could outlast.
+fn check_fill_timeouts(t: &FillTimeouts, errors: &mut Vec<ConfigError>) {
+    let mut zero = false;
+    for (key, v) in [
+        ("fill.timeouts.connect", t.connect),
+        ("fill.timeouts.stall", t.stall),
+        ("fill.timeouts.lock", t.lock),
+    ] {
+        if v.is_some_and(|d| d.0.is_zero()) {
+            zero = true;
+            errors.push(ConfigError::new(
+                key,
+                "a timeout of no time fails every fill",
+                "write e.g. `5s`, or remove the key for the default",
+            ));
+        }
+    }
+    let (connect, stall, lock) = (
+        t.connect_or_default(),
+        t.stall_or_default(),
+        t.lock_or_default(),
+    );
+    let least = connect * 2 + stall;
+    if !zero && lock < least {
+        errors.push(ConfigError::new(
+            "fill.timeouts.lock",
+            format!(
+                "a lock timeout of {lock:?} is under twice the connect timeout plus the stall timeout ({least:?}): a slow but live source would get a second fetch"
+            ),
+            format!("write at least `{}ms`, or shorten `connect` or `stall`", least.as_millis()),
+        ));
     }
 }
 
@@ -554,6 +673,7 @@ fn check_limits(l: &ClientLimits, errors: &mut Vec<ConfigError>) {
     }
     for (key, v) in [
         ("limits.header_read_timeout", l.header_read_timeout),
+        ("limits.idle_timeout", l.idle_timeout),
         ("limits.handshake_timeout", l.handshake_timeout),
     ] {
         if v.is_some_and(|d| d.0.is_zero()) {
@@ -804,6 +924,7 @@ mod tests {
         let mut limited = config.clone();
         limited.limits.max_header_bytes = Some(ByteSize(100));
         limited.limits.header_read_timeout = Some(Span(Duration::ZERO));
+        limited.limits.idle_timeout = Some(Span(Duration::ZERO));
         let limit_keys: Vec<String> = limited
             .validate()
             .unwrap_err()
@@ -813,7 +934,11 @@ mod tests {
             .collect();
         assert_eq!(
             limit_keys,
-            ["limits.header_read_timeout", "limits.max_header_bytes"]
+            [
+                "limits.header_read_timeout",
+                "limits.idle_timeout",
+                "limits.max_header_bytes"
+            ]
         );
         let errors = config.validate().unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
@@ -829,6 +954,83 @@ mod tests {
             ]
         );
         assert!(errors[1].what.contains("two sites"), "{}", errors[1].what);
+    }
+
+    #[test]
+    fn fill_timeouts_and_the_disk_tier_are_checked_at_their_keys() {
+        let fill = |timeouts: FillTimeouts, disk: Option<DiskTier>| EdgeConfig {
+            listen: Listen {
+                https: vec![],
+                http: vec!["127.0.0.1:0".parse().unwrap()],
+            },
+            admin: None,
+            access_log: false,
+            limits: ClientLimits::default(),
+            tls: Tls::default(),
+            sites: vec![site("a.test")],
+            fill: Some(Fill {
+                sources: vec![FillSource {
+                    name: "o".into(),
+                    url: "http://127.0.0.1:1".into(),
+                    kind: SourceKind::Origin,
+                }],
+                cache: Cache {
+                    memory: ByteSize(1 << 20),
+                    policy: Policy::Sieve,
+                },
+                ca: None,
+                timeouts,
+                disk,
+            }),
+            catalogue: None,
+        };
+        let keys = |c: EdgeConfig| -> Vec<String> {
+            c.validate()
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.key)
+                .collect()
+        };
+        let secs = |n| Some(Span(Duration::from_secs(n)));
+        let disk = DiskTier {
+            dir: "cache".into(),
+            size: ByteSize(1 << 30),
+            policy: Some(Policy::Lru),
+        };
+        assert!(keys(fill(FillTimeouts::default(), Some(disk.clone()))).is_empty());
+        let ok = FillTimeouts {
+            connect: secs(1),
+            stall: secs(2),
+            lock: secs(4),
+        };
+        assert!(keys(fill(ok, None)).is_empty());
+        let zero = FillTimeouts {
+            connect: Some(Span(Duration::ZERO)),
+            stall: None,
+            lock: Some(Span(Duration::ZERO)),
+        };
+        assert_eq!(
+            keys(fill(zero, None)),
+            ["fill.timeouts.connect", "fill.timeouts.lock"]
+        );
+        // 2 × 3 s + 5 s is 11 s: a 10 s lock would replace a live fill.
+        let short = FillTimeouts {
+            lock: secs(10),
+            ..FillTimeouts::default()
+        };
+        let errors = fill(short, None).validate().unwrap_err();
+        assert_eq!(errors[0].key, "fill.timeouts.lock");
+        assert!(errors[0].hint.contains("11000ms"), "{}", errors[0].hint);
+        let empty = DiskTier {
+            dir: "".into(),
+            size: ByteSize(0),
+            policy: None,
+        };
+        assert_eq!(
+            keys(fill(FillTimeouts::default(), Some(empty))),
+            ["fill.disk.dir", "fill.disk.size"]
+        );
     }
 
     #[test]
@@ -894,6 +1096,8 @@ mod tests {
                 policy: Policy::Sieve,
             },
             ca: None,
+            timeouts: FillTimeouts::default(),
+            disk: None,
         });
         let keys: Vec<String> = config
             .validate()

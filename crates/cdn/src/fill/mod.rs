@@ -21,6 +21,7 @@
 //! - [`plan`]: coalescing, stale locks and ranking, on a virtual clock.
 //! - [`bucket`]: the token bucket that paces proactive fill.
 //! - [`prefill`]: proactive fill of a manifest within a window at a rate.
+//! - [`manifest`]: the admin endpoint's prefill manifest and report (JSON).
 //! - [`counters`]: hits, misses, coalesced, bytes by source, failures.
 //! - [`disk`]: the disk tier objects evicted from memory move to.
 
@@ -28,6 +29,7 @@ pub mod body;
 pub mod bucket;
 pub mod counters;
 pub mod disk;
+pub mod manifest;
 pub mod plan;
 pub mod prefill;
 
@@ -122,6 +124,8 @@ pub struct FillConfig {
     pub ca_file: Option<PathBuf>,
     /// A disk tier for objects evicted from memory, when wanted.
     pub disk: Option<DiskConfig>,
+    /// The disk tier's eviction policy, when not the memory cache's.
+    pub disk_policy: Option<PolicyKind>,
 }
 
 impl FillConfig {
@@ -134,9 +138,10 @@ impl FillConfig {
             budget,
             policy: PolicyKind::default(),
             timeouts: Timeouts::default(),
-            lock_timeout: Duration::from_secs(15),
+            lock_timeout: netproof_proto::cdn::FillTimeouts::LOCK,
             ca_file: None,
             disk: None,
+            disk_policy: None,
         }
     }
 }
@@ -278,7 +283,10 @@ impl FillStore {
             });
         }
         let disk = match &config.disk {
-            Some(d) => Some(DiskTier::open(d, config.policy)?),
+            Some(d) => Some(DiskTier::open(
+                d,
+                config.disk_policy.unwrap_or(config.policy),
+            )?),
             None => None,
         };
         Ok(FillStore::with_sources(sources, disk, config))

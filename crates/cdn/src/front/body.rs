@@ -101,9 +101,16 @@ impl ResponseBody {
     }
 
     /// Calls `f` when the body ends or is dropped (the access log and the
-    /// counters).
+    /// counters; the connection's keep-alive clock), after any `f` given
+    /// before.
     pub fn on_finish(&mut self, f: OnFinish) {
-        self.on_finish = Some(f);
+        self.on_finish = Some(match self.on_finish.take() {
+            None => f,
+            Some(first) => Box::new(move |sent, whole| {
+                first(sent, whole);
+                f(sent, whole);
+            }),
+        });
     }
 
     /// Moves to the next part, setting the cursor to its span's start.

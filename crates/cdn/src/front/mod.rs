@@ -4,7 +4,9 @@
 //! Host, 421 when they disagree), byte ranges, HEAD.
 //!
 //! Bad clients are bounded by hyper's own limits plus ours: a header-read
-//! timeout against slowloris (HTTP/1.1), a TLS handshake timeout, a cap on
+//! timeout against slowloris (HTTP/1.1; counted from a head's first byte,
+//! so a kept-alive connection may idle for the longer idle timeout
+//! between requests: [`keepalive`]), a TLS handshake timeout, a cap on
 //! header bytes and on HTTP/2 header lists and streams, and a cap on open
 //! connections (a connection over the cap is closed at once, so the
 //! accept loop never stalls). Protocol errors end their connection only.
@@ -16,10 +18,13 @@
 //!
 //! - [`respond`]: one request's answer.
 //! - [`body`]: the streamed response body.
+//! - [`keepalive`]: an HTTP/1.1 connection's header-read and idle
+//!   deadlines.
 //! - [`sniff`]: HTTP/2 prior knowledge or HTTP/1.1, decided under the
 //!   header-read deadline (hyper's own detection waits forever).
 
 pub mod body;
+pub mod keepalive;
 pub mod respond;
 pub mod sniff;
 
@@ -50,8 +55,12 @@ use sniff::{Prefixed, Proto};
 pub struct Limits {
     /// Open connections at once (both listeners' together).
     pub max_connections: usize,
-    /// Time for a client to send a whole request head (HTTP/1.1).
+    /// Time for a client to send a whole request head (HTTP/1.1), from
+    /// the connection's start or the head's first byte.
     pub header_read_timeout: Duration,
+    /// Time a kept-alive HTTP/1.1 connection may sit idle between a
+    /// response's end and the next request's first byte.
+    pub idle_timeout: Duration,
     /// Time for a client to finish the TLS handshake.
     pub handshake_timeout: Duration,
     /// Bytes of request head buffered (HTTP/1.1) or of a header list
@@ -66,6 +75,7 @@ impl Default for Limits {
         Limits {
             max_connections: 10_000,
             header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             max_streams: 128,
@@ -179,6 +189,11 @@ impl Front {
         ))
     }
 
+    /// The configured sites' names, in config order.
+    pub fn site_names(&self) -> &[Arc<str>] {
+        &self.inner.site_names
+    }
+
     /// What the front counted so far.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.inner.metrics
@@ -206,6 +221,40 @@ impl Front {
     /// front has drained.
     pub async fn serve_http(self, listener: TcpListener) {
         self.serve(listener, false).await;
+    }
+
+    /// Serves one plain-HTTP connection over any byte stream (HTTP/1.1,
+    /// or HTTP/2 with prior knowledge), as a plain listener's connection is
+    /// served, until it ends: for in-memory clients (the fuzz targets).
+    pub async fn serve_stream<I>(&self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let started = tokio::time::Instant::now();
+        let conn = Conn {
+            tls: false,
+            cert: None,
+            sni: None,
+        };
+        let peer = SocketAddr::from(([0, 0, 0, 0], 0));
+        let mut io = io;
+        let Some((prefix, proto)) = first_bytes(&inner, &mut io, peer).await else {
+            return;
+        };
+        let served = serve_io(
+            inner.clone(),
+            Prefixed::new(prefix, io),
+            conn,
+            proto,
+            started,
+        );
+        if served.await.is_err() {
+            inner
+                .metrics
+                .protocol_errors
+                .fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     async fn serve(self, listener: TcpListener, tls: bool) {
@@ -254,7 +303,9 @@ fn builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        // Ours instead ([`keepalive`]): hyper's starts when a response
+        // ends, which cuts idle kept-alive connections at this timeout.
+        .header_read_timeout(None)
         // hyper's floor for the read buffer is 8 KiB.
         .max_buf_size(limits.max_header_bytes.max(8192));
     b.http2()
@@ -282,6 +333,9 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
         .fetch_add(1, Ordering::Relaxed);
     let _open = Open(inner.metrics.clone());
     let limits = inner.limits;
+    // A plain connection's first head is due a header-read timeout from
+    // here; a TLS one's from the handshake's end.
+    let started = tokio::time::Instant::now();
     let result = if tls {
         let Some((acceptor, resolver)) = inner.tls.as_ref() else {
             return;
@@ -307,6 +361,7 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
                 return;
             }
         };
+        let started = tokio::time::Instant::now();
         // The same choice the resolver made during the handshake.
         let sni = stream.get_ref().1.server_name();
         let conn = Conn {
@@ -326,6 +381,7 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
                         Prefixed::new(prefix, stream),
                         conn,
                         Proto::H2,
+                        started,
                     )
                     .await
                 }
@@ -337,6 +393,7 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
                         Prefixed::new(prefix, stream),
                         conn,
                         Proto::H2,
+                        started,
                     )
                     .await
                 }
@@ -348,6 +405,7 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
                 Prefixed::new(Bytes::new(), stream),
                 conn,
                 Proto::H1,
+                started,
             )
             .await
         }
@@ -361,7 +419,14 @@ async fn connection(inner: Arc<Inner>, stream: tokio::net::TcpStream, peer: Sock
         let Some((prefix, proto)) = first_bytes(&inner, &mut stream, peer).await else {
             return;
         };
-        serve_io(inner.clone(), Prefixed::new(prefix, stream), conn, proto).await
+        serve_io(
+            inner.clone(),
+            Prefixed::new(prefix, stream),
+            conn,
+            proto,
+            started,
+        )
+        .await
     };
     if let Err(e) = result {
         inner
@@ -402,12 +467,51 @@ async fn first_bytes<I: tokio::io::AsyncRead + Unpin>(
 }
 
 /// Serves one connection's requests in `proto` until it ends, or until the
-/// front drains and what was in flight has finished.
+/// front drains and what was in flight has finished. An HTTP/1.1
+/// connection is under the header-read and idle deadlines ([`keepalive`])
+/// from `since`; a head that came too late is counted as a header timeout,
+/// not a protocol error.
 async fn serve_io<I>(
     inner: Arc<Inner>,
     io: I,
     conn: Conn,
     proto: Proto,
+    since: tokio::time::Instant,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match proto {
+        Proto::H2 => serve_proto(inner, io, conn, proto, None).await,
+        Proto::H1 => {
+            let limits = inner.limits;
+            let phases = keepalive::Shared::new(keepalive::Phases::new(
+                limits.header_read_timeout,
+                limits.idle_timeout,
+                since,
+            ));
+            let io = keepalive::Timed::new(io, phases.clone());
+            let served = serve_proto(inner.clone(), io, conn, proto, Some(phases.clone())).await;
+            match served {
+                Err(_) if phases.lock().expired() == Some(keepalive::Expired::Head) => {
+                    inner
+                        .metrics
+                        .header_timeouts
+                        .fetch_add(1, Ordering::Relaxed);
+                    Ok(())
+                }
+                other => other,
+            }
+        }
+    }
+}
+
+async fn serve_proto<I>(
+    inner: Arc<Inner>,
+    io: I,
+    conn: Conn,
+    proto: Proto,
+    phases: Option<keepalive::Shared>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -420,8 +524,19 @@ where
     let mut draining = inner.draining.subscribe();
     let service_inner = inner.clone();
     let service = service_fn(move |req: hyper::Request<Incoming>| {
-        let (inner, conn) = (service_inner.clone(), conn.clone());
-        async move { Ok::<_, std::convert::Infallible>(respond::respond(inner, conn, req).await) }
+        let (inner, conn, phases) = (service_inner.clone(), conn.clone(), phases.clone());
+        async move {
+            if let Some(p) = &phases {
+                p.lock().request();
+            }
+            let mut r = respond::respond(inner, conn, req).await;
+            if let Some(p) = phases {
+                r.body_mut().on_finish(Box::new(move |_, _| {
+                    p.lock().response_end(tokio::time::Instant::now());
+                }));
+            }
+            Ok::<_, std::convert::Infallible>(r)
+        }
     });
     let served = http.serve_connection(io, service);
     tokio::pin!(served);

@@ -73,6 +73,17 @@ fn authority<B>(req: &Request<B>) -> Option<&str> {
     Some(a.as_str())
 }
 
+/// Whether the request's `Cache-Control` (every field line, each a comma
+/// list) has the `only-if-cached` directive, in any case (RFC 9111 §5.2:
+/// directive names are case-insensitive).
+fn only_if_cached(h: &HeaderMap) -> bool {
+    h.get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|d| d.trim().eq_ignore_ascii_case("only-if-cached"))
+}
+
 /// What the counters need of a request, learnt while answering it.
 struct Seen {
     site: Arc<str>,
@@ -184,10 +195,21 @@ async fn answer<B>(
         site: inner.site_names[site].clone(),
         path: Arc::from(path),
     };
-    let opened = inner.objects.open(&key).await;
-    inner
-        .metrics
-        .opened(matches!(opened, Err(OpenError::Upstream { .. })));
+    // A peer edge asks `only-if-cached`: answer from what is held, never
+    // fill (two peers missing an object would otherwise fill it for each
+    // other), and a miss is 504 (RFC 9111 §5.2.1.7).
+    let only_cached = only_if_cached(req.headers());
+    let opened = if only_cached {
+        inner.objects.open_cached(&key).await
+    } else {
+        inner.objects.open(&key).await
+    };
+    let upstream_failed = matches!(opened, Err(OpenError::Upstream { .. }));
+    // An `only-if-cached` miss says nothing of the fill sources' health
+    // (and its hit must not heal a store whose fills fail).
+    if !only_cached {
+        inner.metrics.opened(upstream_failed);
+    }
     let opened = match opened {
         Ok(o) => o,
         Err(e) => {
@@ -251,4 +273,26 @@ async fn answer<B>(
     }
     put(header::HeaderName::from_static("x-cache"), cs);
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_if_cached_is_found_in_any_field_line_and_case_and_nowhere_else() {
+        let with = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(header::CACHE_CONTROL, HeaderValue::from_str(v).unwrap());
+            }
+            only_if_cached(&h)
+        };
+        assert!(with(&["only-if-cached"]));
+        assert!(with(&["max-age=0, Only-If-Cached"]));
+        assert!(with(&["no-store", " only-if-cached "]));
+        assert!(!with(&[]));
+        assert!(!with(&["no-cache"]));
+        assert!(!with(&["only-if-cached-not", "x=only-if-cached"]));
+    }
 }

@@ -8,6 +8,7 @@ mod disk;
 mod fill;
 mod hostile;
 mod interop;
+mod keepalive;
 mod nginx;
 mod operations;
 mod prefill;

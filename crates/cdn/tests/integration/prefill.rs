@@ -188,3 +188,139 @@ async fn a_paced_fill_waiting_longer_than_the_lock_timeout_is_not_taken_for_stal
     assert_eq!(store.counters().snapshot().stale_locks, 0);
     assert_eq!(origin.knobs.requests(), 1);
 }
+
+/// One HTTP/1.1 request to an admin endpoint with a body: status and text.
+async fn admin(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let text = timeout(BOUND, exchange)
+        .await
+        .expect("the admin answers in time");
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, body.to_string())
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_posted_to_the_admin_endpoint_is_filled_once_at_its_cap_and_then_hit() {
+    use crate::support::{self, Via};
+    use netproof_proto::cdn::SourceKind;
+    let origin = support::lab(None).await;
+    let (edge, _) =
+        crate::tiers::edge(&origin, &[("origin", origin.https(), SourceKind::Origin)]).await;
+    let at = edge.admin.unwrap();
+
+    // Refused manifests say what is wrong where, and start nothing.
+    let (status, text) = admin(
+        at,
+        "POST",
+        "/prefill",
+        r#"{"rate": "fast", "window": "1m", "sites": [{"site": "nope.test", "paths": ["/a"]}]}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("`rate`: `\"fast\"` is not a rate"), "{text}");
+    assert!(
+        text.contains("`sites[0].site`: no site `nope.test`"),
+        "{text}"
+    );
+    assert_eq!(
+        json(&admin(at, "GET", "/prefill", "").await.1)["state"],
+        "idle"
+    );
+
+    // 4 Mbit/s is 500 kB/s; the objects are about 312 kB, so the run
+    // takes about 0.6 s at the cap.
+    let (cap, burst) = (500_000.0, 16.0 * 1024.0);
+    let manifest = format!(
+        r#"{{"rate": "4Mbit", "burst": "16KiB", "window": "20s", "sites": [
+            {{"site": "a.test", "titles": [3], "bitrates_kbps": [800], "segments": 3}},
+            {{"site": "a.test", "paths": ["{}", "/t/9/800k/0000.m4s"]}}]}}"#,
+        support::SMALL
+    );
+    let (status, text) = admin(at, "POST", "/prefill", &manifest).await;
+    assert_eq!(status, 202, "{text}");
+    assert_eq!(json(&text)["objects"], 5);
+    let (status, text) = admin(at, "POST", "/prefill", &manifest).await;
+    assert_eq!(status, 409, "a second run while one runs: {text}");
+
+    let report = timeout(BOUND, async {
+        loop {
+            let v = json(&admin(at, "GET", "/prefill", "").await.1);
+            if v["state"] == "done" {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the prefill finishes in time");
+
+    let paths = [
+        "/t/3/800k/0000.m4s",
+        "/t/3/800k/0001.m4s",
+        "/t/3/800k/0002.m4s",
+        support::SMALL,
+    ];
+    let total: u64 = paths
+        .iter()
+        .map(|p| support::content(support::SEED, p).1)
+        .sum();
+    assert_eq!(report["outcomes"]["filled"], 4, "{report:#}");
+    assert_eq!(report["outcomes"]["not_found"], 1, "{report:#}");
+    assert_eq!(report["items"][4]["path"], "/t/9/800k/0000.m4s");
+    assert_eq!(report["items"][0]["source"], "origin");
+    assert_eq!(report["by_source"]["origin"].as_u64(), Some(total));
+    assert_eq!(report["bytes"].as_u64(), Some(total));
+    // The cap holds: never more than the burst plus the cap's worth.
+    let secs = report["elapsed_seconds"].as_f64().unwrap();
+    assert!(
+        total as f64 <= burst + cap * secs,
+        "{total} bytes in {secs} s"
+    );
+    let rate = report["rate_bytes_per_second"].as_f64().unwrap();
+    assert!(
+        rate <= cap * 1.05 && rate > cap * 0.5,
+        "rate {rate} against a cap of {cap}"
+    );
+    assert_eq!(report["cap_bytes_per_second"], 500_000);
+
+    // Each object crossed from the origin once, and is now a hit.
+    let via = Via::Verified("a.test".into(), origin.ca());
+    for p in paths {
+        let got = support::fetch(edge.https[0], via.clone(), false, "a.test", p, &[]).await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body, support::whole(support::SEED, p), "{p}");
+        assert_eq!(
+            got.header("x-cache"),
+            Some("netproof; hit; source=origin"),
+            "{p}"
+        );
+        let asked = origin
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == p)
+            .count();
+        assert_eq!(asked, 1, "the origin was asked for {p} {asked} times");
+    }
+
+    // A server without a fill store has nothing to prefill.
+    let (status, _) = admin(origin.running.admin.unwrap(), "GET", "/prefill", "").await;
+    assert_eq!(status, 404);
+}
