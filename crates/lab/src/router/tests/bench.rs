@@ -82,7 +82,7 @@ fn routed_plan(kind: &str, n: usize) -> String {
 
 /// Brings up `text` with every router on `daemon` and returns the time to
 /// converged and the sink (its `lab.routing_converged` event).
-async fn up(text: &str, daemon: Daemon) -> (Lab, Duration) {
+async fn up(text: &str, daemon: Daemon) -> (Lab, Duration, Arc<MemorySink>) {
     let mut plan =
         netproof_plan::parse(Path::new("bench.toml"), text, &Options::default()).expect("valid");
     for node in &mut plan.nodes {
@@ -90,13 +90,14 @@ async fn up(text: &str, daemon: Daemon) -> (Lab, Duration) {
             node.routing = Routing::Daemon(daemon);
         }
     }
+    let sink = Arc::new(MemorySink::new());
     let t0 = Instant::now();
     let lab = Lab::plan(&plan, Backend::Netns)
         .expect("plan")
-        .up(&plan, Arc::new(MemorySink::new()), &Cancel::new())
+        .up(&plan, sink.clone(), &Cancel::new())
         .await
         .unwrap_or_else(|e| panic!("{daemon:?}: {e}"));
-    (lab, t0.elapsed())
+    (lab, t0.elapsed(), sink)
 }
 
 #[tokio::test]
@@ -105,9 +106,10 @@ async fn netns_bench_routed_plans_bring_up() {
     for kind in ["ospf", "bgp"] {
         for n in [10, 50] {
             for daemon in [Daemon::Bird, Daemon::Frr] {
-                let (mut lab, took) = up(&routed_plan(kind, n), daemon).await;
+                let (mut lab, took, sink) = up(&routed_plan(kind, n), daemon).await;
                 let t = Instant::now();
                 lab.down().await;
+                teardown_problems(&sink);
                 println!(
                     "bench: {daemon:?} {kind} of {n} routers from the plan: up and converged in {took:?}, down in {:?}",
                     t.elapsed()
@@ -115,6 +117,19 @@ async fn netns_bench_routed_plans_bring_up() {
             }
         }
     }
+}
+
+/// Fails the benchmark if the lab did not come down whole (a problem
+/// keeps the lab's registry entry for `lab gc`).
+fn teardown_problems(sink: &MemorySink) {
+    let problems: Vec<String> = sink
+        .contents()
+        .events
+        .iter()
+        .filter(|e| e.kind == "lab.teardown")
+        .map(|e| e.message.clone())
+        .collect();
+    assert!(problems.is_empty(), "the lab did not come down whole: {problems:#?}");
 }
 
 /// How many routes `node`'s main IPv6 table holds that a daemon put there.
@@ -144,7 +159,7 @@ async fn netns_bench_table_load_100k() {
          [[bgp]]\nends = [\"src\", \"dst\"]\nkeepalive = \"1s\"\nhold = \"3s\"\n"
     );
     for daemon in [Daemon::Bird, Daemon::Frr] {
-        let (mut lab, took) = up(&text, daemon).await;
+        let (mut lab, took, sink) = up(&text, daemon).await;
         let dst = lab.node("dst").expect("dst").clone();
         let t = Instant::now();
         let deadline = t + Duration::from_secs(300);
@@ -154,8 +169,11 @@ async fn netns_bench_table_load_100k() {
             have = daemon_routes(&dst).await;
         }
         let loaded = t.elapsed();
+        // A node handle holds its namespace: let it go before teardown.
+        drop(dst);
         let t = Instant::now();
         lab.down().await;
+        teardown_problems(&sink);
         println!(
             "bench: {daemon:?} eBGP table load of {N} IPv6 prefixes: sessions up in {took:?}, {have} routes in dst's FIB {loaded:?} later (bring-up to loaded {:?}); down in {:?}",
             took + loaded,
