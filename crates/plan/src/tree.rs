@@ -521,6 +521,12 @@ impl<'a, 'i> Val<'a, 'i> {
         }
     }
 
+    /// The value as `toml` parsed it, for walking a tree whose shape the
+    /// plan does not fix (a CDN service's `config`).
+    pub(crate) fn raw(&self) -> &'a DeValue<'i> {
+        self.raw
+    }
+
     /// Whether the value is a TOML integer.
     pub(crate) fn is_integer(&self) -> bool {
         matches!(self.raw, DeValue::Integer(_))
