@@ -8,7 +8,7 @@
 use netproof_store::RunStatus;
 
 use crate::netns::{assert_back_to, census};
-use crate::{Scratch, show};
+use crate::{Scratch, repo, show};
 
 const PLAN: &str = r#"[plan]
 name = "cdn-small"
@@ -113,4 +113,13 @@ fn netns_cdn_services_serve_verified_files_through_the_edge_with_lab_certificate
         .unwrap_or_default();
     assert!(leftovers.is_empty(), "left in the registry: {leftovers:?}");
     assert_back_to(&before);
+}
+#[test]
+fn the_bundled_open_connect_lab_checks() {
+    let s = Scratch::new();
+    let plan = repo().join("plans/labs/open-connect.toml");
+    let o = s.netproof(&["check", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("ok: "), "{}", show(&o));
 }
