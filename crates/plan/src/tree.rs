@@ -49,6 +49,13 @@ impl<'s> Checker<'s> {
         self.findings.iter().any(|f| f.span() == span)
     }
 
+    /// Whether a problem was reported anywhere inside `span`.
+    pub(crate) fn has_finding_within(&self, span: Span) -> bool {
+        self.findings
+            .iter()
+            .any(|f| span.start <= f.span().start && f.span().end <= span.end)
+    }
+
     /// Whether anything has been reported.
     pub(crate) fn clean(&self) -> bool {
         self.findings.is_empty()

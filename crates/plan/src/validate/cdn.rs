@@ -215,10 +215,17 @@ pub(super) fn service(
             .map(|(i, n)| (n.clone(), standin(i)))
             .collect(),
     };
-    let mut entries = table_entries(ck, names, &config_table)?;
+    let mut clean = true;
+    let mut entries = table_entries(ck, names, &config_table, &mut clean)?;
     let role = role?;
     anchor_paths(cx, &mut entries);
-    let mut typed = read_typed(ck, &place, role, &mut entries)?;
+    // On the tree as written: reading drops what it refuses.
+    let lab_ok = lab_rules(ck, cx, &place, &entries);
+    let mut read = read_typed(ck, &place, role, &mut entries);
+    let clean = clean && lab_ok && read.is_clean();
+    let Some(mut typed) = read.typed.take() else {
+        return None;
+    };
 
     // Sites without a certificate on an https front get the lab's: stand
     // in for them while the types' rules run.
@@ -242,7 +249,7 @@ pub(super) fn service(
     let listener = listener(listen, &entries);
     let mut ok = true;
     if let Err(errors) = typed.validate() {
-        for e in errors {
+        for e in errors.into_iter().filter(|e| !read.under_dropped(&e.key)) {
             let (span, _) = locate_key(&entries, &e.key).unwrap_or((place.span, false));
             ck.report(
                 Finding::new(
@@ -260,9 +267,8 @@ pub(super) fn service(
         }
         ok = false;
     }
-    ok &= lab_rules(ck, cx, &place, &entries);
     let listener = listener?;
-    ok.then(|| CdnService {
+    (ok && clean).then(|| CdnService {
         role,
         config: model(&entries),
         sites: lab_sites,
@@ -289,19 +295,46 @@ fn listener(listen: &Listen, entries: &[(String, Node)]) -> Option<CdnListener> 
     }
 }
 
+/// What [`read_typed`] read.
+struct Read {
+    /// The config, if it read (after dropping what was refused).
+    typed: Option<Typed>,
+    /// The key paths dropped (`fill.cache.memory`): problems below them
+    /// are the same problems again.
+    dropped: Vec<String>,
+}
+
+impl Read {
+    fn is_clean(&self) -> bool {
+        self.dropped.is_empty()
+    }
+
+    /// Whether `key` is at or below a dropped key path.
+    fn under_dropped(&self, key: &str) -> bool {
+        self.dropped.iter().any(|d| {
+            key.strip_prefix(d.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    }
+}
+
 /// Reads the config into its type, reporting every key and value the
 /// deserializer refuses (each refused entry is dropped and the rest read
-/// again). `None` when anything was refused.
+/// again).
 fn read_typed(
     ck: &mut Checker<'_>,
     place: &Place<'_>,
     role: CdnRole,
     entries: &mut Vec<(String, Node)>,
-) -> Option<Typed> {
+) -> Read {
     // Keys dropped as unknown or invalid, by the path of their table: a
     // later "missing field" there is the same problem again.
     let mut dropped: Vec<(Vec<PathStep>, String)> = Vec::new();
-    let mut clean = true;
+    let mut dropped_keys: Vec<String> = Vec::new();
+    let done = |typed, dropped_keys| Read {
+        typed,
+        dropped: dropped_keys,
+    };
     for _ in 0..MAX_PASSES {
         let mut record = Vec::new();
         let text = write_toml(
@@ -310,10 +343,9 @@ fn read_typed(
             Some(&mut record),
         );
         let e = match Typed::parse(role, &text) {
-            Ok(t) => return clean.then_some(t),
+            Ok(t) => return done(Some(t), dropped_keys),
             Err(e) => e,
         };
-        clean = false;
         let at = e.span().unwrap_or(0..0);
         let found = record
             .iter()
@@ -328,12 +360,14 @@ fn read_typed(
             // Already reported (its entry was dropped): drop the table
             // that misses it in turn, and read on.
             if again {
+                let whole = key_path(entries, &path);
                 match drop_at(entries, &path) {
                     Some(key) => {
+                        dropped_keys.push(whole);
                         dropped.extend(key.map(|k| (path[..path.len() - 1].to_vec(), k)));
                         continue;
                     }
-                    None => return None,
+                    None => return done(None, dropped_keys),
                 }
             }
             if !again {
@@ -356,7 +390,7 @@ fn read_typed(
                     .hint(format!("add `{missing}` (docs/cdn.md describes every key)")),
                 );
             }
-            return None;
+            return done(None, dropped_keys);
         }
         let Some(node) = at_path(entries, &path) else {
             ck.report(
@@ -367,7 +401,7 @@ fn read_typed(
                 )
                 .hint("check the config against docs/cdn.md"),
             );
-            return None;
+            return done(None, dropped_keys);
         };
         let key = key_path(entries, &path);
         let (span, label, hint) = if is_key {
@@ -387,21 +421,26 @@ fn read_typed(
                 "check the value's type and format against docs/cdn.md".to_string(),
             )
         };
-        ck.report(
-            Finding::new(
-                span,
-                format!("service `{}`: config `{key}`: {message}", place.service),
-                label,
-            )
-            .hint(hint),
-        );
+        // A string whose placeholder was wrong is read as written, and
+        // may well not parse: that is the same problem again.
+        if !ck.has_finding_within(node.span) {
+            ck.report(
+                Finding::new(
+                    span,
+                    format!("service `{}`: config `{key}`: {message}", place.service),
+                    label,
+                )
+                .hint(hint),
+            );
+        }
         // Drop the entry (or array element) and read the rest again.
+        dropped_keys.push(key_path(entries, &path));
         match drop_at(entries, &path) {
             Some(key) => dropped.extend(key.map(|k| (path[..path.len() - 1].to_vec(), k))),
-            None => return None,
+            None => return done(None, dropped_keys),
         }
     }
-    None
+    done(None, dropped_keys)
 }
 
 /// Removes the entry or array element at `path` (not empty): `None` when
@@ -561,12 +600,13 @@ fn table_entries(
     ck: &mut Checker<'_>,
     names: &Names,
     t: &Table<'_, '_>,
+    clean: &mut bool,
 ) -> Option<Vec<(String, Node)>> {
     let mut out = Vec::new();
     let mut ok = true;
     for (key, _) in t.keys() {
         let Some(v) = t.get(key) else { continue };
-        match node(ck, names, &v) {
+        match node(ck, names, &v, clean) {
             Some(n) => out.push((key.to_string(), n)),
             None => ok = false,
         }
@@ -574,9 +614,13 @@ fn table_entries(
     ok.then_some(out)
 }
 
-fn node(ck: &mut Checker<'_>, names: &Names, v: &Val<'_, '_>) -> Option<Node> {
+/// A value of the tree; `None` for one that cannot be read at all (a
+/// date-time); `clean` is cleared for a string whose placeholders are
+/// wrong (reported), which is still read so the rest of the config is
+/// checked too.
+fn node(ck: &mut Checker<'_>, names: &Names, v: &Val<'_, '_>, clean: &mut bool) -> Option<Node> {
     let value = match v.raw() {
-        DeValue::String(_) => Kind::Text(text(ck, names, v)?),
+        DeValue::String(_) => Kind::Text(text(ck, names, v, clean)?),
         DeValue::Integer(_) => Kind::Integer(v.integer(ck, "a number")?),
         DeValue::Float(f) => {
             let f: f64 = f.as_str().replace('_', "").parse().ok()?;
@@ -597,7 +641,7 @@ fn node(ck: &mut Checker<'_>, names: &Names, v: &Val<'_, '_>) -> Option<Node> {
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for item in &items {
-                match node(ck, names, item) {
+                match node(ck, names, item, clean) {
                     Some(n) => out.push(n),
                     None => ok = false,
                 }
@@ -609,7 +653,7 @@ fn node(ck: &mut Checker<'_>, names: &Names, v: &Val<'_, '_>) -> Option<Node> {
         }
         DeValue::Table(_) => {
             let t = v.as_table()?;
-            Kind::Table(table_entries(ck, names, &t)?)
+            Kind::Table(table_entries(ck, names, &t, clean)?)
         }
     };
     Some(Node {
@@ -620,13 +664,12 @@ fn node(ck: &mut Checker<'_>, names: &Names, v: &Val<'_, '_>) -> Option<Node> {
 }
 
 /// A string with `{addr:NODE}` placeholders, each node resolved.
-fn text(ck: &mut Checker<'_>, names: &Names, v: &Val<'_, '_>) -> Option<Arg> {
+fn text(ck: &mut Checker<'_>, names: &Names, v: &Val<'_, '_>, clean: &mut bool) -> Option<Arg> {
     let s = v.str(ck)?;
     match arg::parse_arg(s.value) {
         Ok((parsed, refs)) => {
-            let mut ok = true;
             for r in refs {
-                ok &= names.resolve(ck, &r.name, s.sub(r.range.clone())).is_some();
+                *clean &= names.resolve(ck, &r.name, s.sub(r.range.clone())).is_some();
             }
             if parsed.0.iter().any(|p| matches!(p, ArgPart::Netproof)) {
                 ck.report(
@@ -637,16 +680,17 @@ fn text(ck: &mut Checker<'_>, names: &Names, v: &Val<'_, '_>) -> Option<Arg> {
                     )
                     .hint("a CDN config's strings take `{addr:NODE}` only"),
                 );
-                ok = false;
+                *clean = false;
             }
-            ok.then_some(parsed)
+            Some(parsed)
         }
         Err(e) => {
             ck.report(
                 Finding::new(s.sub(e.range.clone()), e.message, e.label)
                     .hint("a CDN config's strings take `{addr:NODE}` placeholders; write `{{` and `}}` for literal braces"),
             );
-            None
+            *clean = false;
+            Some(Arg::literal(s.value))
         }
     }
 }
