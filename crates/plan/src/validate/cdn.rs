@@ -223,9 +223,7 @@ pub(super) fn service(
     let lab_ok = lab_rules(ck, cx, &place, &entries);
     let mut read = read_typed(ck, &place, role, &mut entries);
     let clean = clean && lab_ok && read.is_clean();
-    let Some(mut typed) = read.typed.take() else {
-        return None;
-    };
+    let mut typed = read.typed.take()?;
 
     // Sites without a certificate on an https front get the lab's: stand
     // in for them while the types' rules run.
