@@ -66,11 +66,14 @@ pub enum CdnError {
 }
 
 /// A lab's CDN files: where configs go and, when made, the certificates.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CdnFiles {
     dir: PathBuf,
     certs: Option<PathBuf>,
     netproof: PathBuf,
+    /// The services whose config is already an artifact: a service
+    /// started again by a fault or a restore gets the same file.
+    recorded: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The sites to certify, each with every name any service gives it.
@@ -111,6 +114,7 @@ impl CdnFiles {
             dir,
             certs: None,
             netproof,
+            recorded: Default::default(),
         };
         let sites = lab_sites(services);
         if !sites.is_empty() {
@@ -220,11 +224,18 @@ impl CdnFiles {
             path: path.clone(),
             source,
         })?;
-        sink.artifact(Artifact {
-            name: format!("service/{}/config.toml", svc.name),
-            media_type: "application/toml".into(),
-            content: text.into_bytes(),
-        });
+        let first = self
+            .recorded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(svc.name.clone());
+        if first {
+            sink.artifact(Artifact {
+                name: format!("service/{}/config.toml", svc.name),
+                media_type: "application/toml".into(),
+                content: text.into_bytes(),
+            });
+        }
         Ok(vec![
             self.netproof.display().to_string(),
             "cdn".into(),
