@@ -248,7 +248,7 @@ pub(super) fn service(
     let mut ok = true;
     if let Err(errors) = typed.validate() {
         for e in errors.into_iter().filter(|e| !read.under_dropped(&e.key)) {
-            let (span, _) = locate_key(&entries, &e.key).unwrap_or((place.span, false));
+            let span = locate_key(&entries, &e.key).unwrap_or(place.span);
             ck.report(
                 Finding::new(
                     span,
@@ -555,14 +555,11 @@ fn find<'a>(entries: &'a [(String, Node)], key: &str) -> Option<&'a Node> {
     }
 }
 
-/// The span for a problem at a key path: the value when present (`true`),
-/// else the nearest enclosing table or array that is (`false`); `None`
-/// when not even the first key is present.
-fn locate_key(entries: &[(String, Node)], key: &str) -> Option<(Span, bool)> {
-    match locate(entries, key) {
-        (Some(n), exact) => Some((n.span, exact)),
-        (None, _) => None,
-    }
+/// The span for a problem at a key path: the value when present, else
+/// the nearest enclosing table or array that is (a missing `site[0].cert`
+/// is the site's table); `None` when not even the first key is present.
+fn locate_key(entries: &[(String, Node)], key: &str) -> Option<Span> {
+    locate(entries, key).0.map(|n| n.span)
 }
 
 fn locate<'a>(entries: &'a [(String, Node)], key: &str) -> (Option<&'a Node>, bool) {
@@ -843,6 +840,56 @@ mod tests {
         assert_eq!(
             place.unstand("`0.0.0.1:80` is already `0.0.0.12:80`, not 10.0.0.1"),
             "`{addr:n0}:80` is already `{addr:n11}:80`, not 10.0.0.1"
+        );
+    }
+
+    fn leaf(at: usize) -> Node {
+        Node {
+            value: Kind::Integer(1),
+            span: Span::new(at, at + 1),
+            key_span: Span::new(at, at),
+        }
+    }
+
+    fn table(at: usize, entries: Vec<(&str, Node)>) -> Node {
+        Node {
+            value: Kind::Table(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+            span: Span::new(at, at + 1),
+            key_span: Span::new(at, at),
+        }
+    }
+
+    #[test]
+    fn key_paths_find_their_value_or_the_nearest_enclosing_one() {
+        let site0 = table(10, vec![("name", leaf(11))]);
+        let site1 = table(20, vec![("name", leaf(21)), ("cert", leaf(22))]);
+        let sites = Node {
+            value: Kind::Array(vec![site0, site1]),
+            span: Span::new(9, 30),
+            key_span: Span::new(5, 9),
+        };
+        let entries = vec![("site".to_string(), sites), ("admin".to_string(), leaf(40))];
+        assert_eq!(
+            locate_key(&entries, "site[1].cert"),
+            Some(Span::new(22, 23))
+        );
+        assert_eq!(
+            locate_key(&entries, "site[0].cert"),
+            Some(Span::new(10, 11))
+        );
+        assert_eq!(locate_key(&entries, "site[7].name"), Some(Span::new(9, 30)));
+        assert_eq!(locate_key(&entries, "admin"), Some(Span::new(40, 41)));
+        assert_eq!(locate_key(&entries, "listen.https[0]"), None);
+        let path = [PathStep::Entry(0), PathStep::Element(1), PathStep::Entry(1)];
+        assert_eq!(key_path(&entries, &path), "site[1].cert");
+        assert_eq!(
+            at_path(&entries, &path).map(|n| n.span),
+            Some(Span::new(22, 23))
         );
     }
 
