@@ -127,6 +127,8 @@ pub struct Control {
     routers: Mutex<Option<Arc<Routers>>>,
     /// The lab's registry entry, rewritten whenever processes start.
     registry: Mutex<Option<(crate::registry::Registry, crate::registry::Entry)>>,
+    /// Where CDN services' configs and the lab's certificates are.
+    cdn: Mutex<Option<Arc<crate::cdn::CdnFiles>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -150,7 +152,18 @@ impl Control {
             feeds: Mutex::default(),
             routers: Mutex::default(),
             registry: Mutex::default(),
+            cdn: Mutex::default(),
         }
+    }
+
+    /// Gives service starts the lab's CDN files.
+    pub(crate) fn set_cdn(&self, files: Arc<crate::cdn::CdnFiles>) {
+        *lock(&self.cdn) = Some(files);
+    }
+
+    /// The lab's CDN files, once prepared.
+    pub(crate) fn cdn(&self) -> Option<Arc<crate::cdn::CdnFiles>> {
+        lock(&self.cdn).clone()
     }
 
     /// Keeps the lab's registry entry, to rewrite when processes start.
@@ -206,7 +219,16 @@ impl Control {
             (s.defs[index].clone(), lock(&self.nodes).clone())
         };
         let node = nodes[&svc.node].clone();
-        let running = service::start(&svc, &node, &nodes, self.sink.clone(), cancel).await?;
+        let cdn = self.cdn();
+        let running = service::start(
+            &svc,
+            &node,
+            &nodes,
+            cdn.as_deref(),
+            self.sink.clone(),
+            cancel,
+        )
+        .await?;
         lock(&self.feeds).push(running.feed());
         lock(&self.services).running[index] = Some(running);
         Ok(())

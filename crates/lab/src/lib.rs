@@ -15,6 +15,7 @@
 
 mod backend;
 pub mod cancel;
+pub mod cdn;
 pub mod collect;
 pub mod control;
 pub mod fabric;
@@ -185,6 +186,9 @@ pub enum LabError {
     /// Routing daemons could not be started, died, or did not converge.
     #[error(transparent)]
     Router(#[from] router::RouterError),
+    /// A CDN service's config or the lab's certificates could not be made.
+    #[error(transparent)]
+    Cdn(#[from] cdn::CdnError),
 }
 
 /// How long a lab's routing may take to converge at bring-up. BIRD 2's
@@ -737,6 +741,15 @@ impl PlannedLab {
             lab.down().await;
             return Err(e);
         }
+        let run_dir = router::paths::RunDir::of(&lab.registry, &lab.entry.id);
+        match cdn::CdnFiles::prepare(run_dir.path(), &plan.services, sink.as_ref()).await {
+            Ok(Some(files)) => lab.control.set_cdn(Arc::new(files)),
+            Ok(None) => {}
+            Err(e) => {
+                lab.down().await;
+                return Err(e.into());
+            }
+        }
         for i in 0..plan.services.len() {
             if cancel.is_cancelled() {
                 lab.down().await;
@@ -760,6 +773,9 @@ pub struct LabHandles {
     pub control: Arc<control::Control>,
     /// Every node's address, by name.
     pub addresses: Arc<BTreeMap<String, IpAddr>>,
+    /// The lab CA's certificate (`ca = "{lab_ca}"`), when the lab made
+    /// certificates for its CDN services.
+    pub lab_ca: Option<std::path::PathBuf>,
 }
 
 impl LabHandles {
@@ -776,7 +792,14 @@ impl Lab {
             nodes: Arc::new(self.nodes.clone()),
             control: self.control.clone(),
             addresses: Arc::new(self.addresses()),
+            lab_ca: self.lab_ca(),
         }
+    }
+
+    /// The lab CA's certificate, when the lab made certificates for its
+    /// CDN services.
+    pub fn lab_ca(&self) -> Option<std::path::PathBuf> {
+        self.control.cdn().and_then(|f| f.ca())
     }
 
     /// The backend the lab runs on.
@@ -981,6 +1004,11 @@ impl Lab {
     /// as artifacts. Never fails: what cannot be stopped politely is killed.
     pub async fn down(&mut self) {
         self.control.stop_all().await;
+        // The CDN services' configs and certificates, now that nothing
+        // reads them (the daemons' files beside them go with the daemons).
+        let run_dir = router::paths::RunDir::of(&self.registry, &self.entry.id);
+        let _ = router::paths::remove_tree(&run_dir.path().join("cdn"));
+        let _ = std::fs::remove_dir(run_dir.path());
         // Daemons after services (which may depend on their routes), and
         // before the namespaces they run in.
         let mut problems = Vec::new();

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use super::process::{self, SharedCapture};
 use super::{LabError, NodeHandle};
 use crate::Cancel;
+use crate::cdn::CdnFiles;
 use crate::collect::feed::{Feed, SamplePipe};
 
 /// A service that exited while the lab was up.
@@ -108,15 +109,49 @@ fn tail(c: &SharedCapture, label: &str) -> String {
     out
 }
 
+/// How a service is seen to be ready.
+enum Ready<'a> {
+    /// An address accepts TCP connections.
+    Tcp(SocketAddr),
+    /// A command run on the node exits 0.
+    Command(&'a [netproof_plan::Arg]),
+}
+
 pub(crate) async fn start(
     svc: &Service,
     node: &NodeHandle,
     nodes: &BTreeMap<String, NodeHandle>,
+    cdn: Option<&CdnFiles>,
     sink: Arc<dyn Sink>,
     cancel: &Cancel,
 ) -> Result<RunningService, LabError> {
     let addr_of = |n: &str| nodes.get(n).map(|h| h.addr.to_string()).unwrap_or_default();
-    let argv: Vec<String> = svc.command.iter().map(|a| a.expand(addr_of)).collect();
+    // A CDN service's command is the lab's: its config written to a file
+    // (the lab's `CdnFiles` exist whenever the plan has a CDN service).
+    let (argv, cdn_listener) = match (&svc.cdn, cdn) {
+        (Some(c), Some(files)) => (
+            files.command(svc, c, nodes, sink.as_ref())?,
+            crate::cdn::listener(c, node, nodes),
+        ),
+        (Some(_), None) => {
+            return Err(LabError::NotReady {
+                service: svc.name.clone(),
+                node: svc.node.clone(),
+                what: "is a CDN service, but the lab prepared no CDN files".into(),
+                output: String::new(),
+            });
+        }
+        (None, _) => (
+            svc.command.iter().map(|a| a.expand(addr_of)).collect(),
+            None,
+        ),
+    };
+    let ready = match (&svc.ready, cdn_listener) {
+        (Some(Readiness::Tcp { port }), _) => Some(Ready::Tcp(SocketAddr::new(node.addr, *port))),
+        (Some(Readiness::Command { command }), _) => Some(Ready::Command(command)),
+        (None, Some(addr)) => Some(Ready::Tcp(addr)),
+        (None, None) => None,
+    };
     let Some((program, args)) = argv.split_first() else {
         return Err(LabError::NotReady {
             service: svc.name.clone(),
@@ -127,8 +162,8 @@ pub(crate) async fn start(
     };
     // A port that already answers would make the readiness check pass for
     // someone else's server.
-    if let Some(Readiness::Tcp { port }) = &svc.ready {
-        let target = SocketAddr::new(node.addr, *port);
+    if let Some(Ready::Tcp(target)) = &ready {
+        let target = *target;
         if let Ok(Ok(_)) =
             tokio::time::timeout(Duration::from_millis(500), node.tcp_connect(target)).await
         {
@@ -254,13 +289,13 @@ pub(crate) async fn start(
         feed,
     };
 
-    let Some(ready) = &svc.ready else {
+    let Some(ready) = &ready else {
         return Ok(running);
     };
     let deadline = Instant::now() + svc.ready_timeout;
     let what_ready = match ready {
-        Readiness::Tcp { port } => format!("tcp port {port} on {}", node.addr),
-        Readiness::Command { .. } => "ready command".to_string(),
+        Ready::Tcp(target) => format!("tcp {target}"),
+        Ready::Command(_) => "ready command".to_string(),
     };
     loop {
         // Clone out of the guard first: it must not live across an await.
@@ -276,15 +311,15 @@ pub(crate) async fn start(
             });
         }
         let is_ready = match ready {
-            Readiness::Tcp { port } => {
-                let target = SocketAddr::new(node.addr, *port);
+            Ready::Tcp(target) => {
+                let target = *target;
                 matches!(
                     tokio::time::timeout(Duration::from_millis(500), node.tcp_connect(target))
                         .await,
                     Ok(Ok(_))
                 )
             }
-            Readiness::Command { command } => {
+            Ready::Command(command) => {
                 let argv: Vec<String> = command.iter().map(|a| a.expand(addr_of)).collect();
                 match argv.split_first() {
                     Some((p, a)) => {

@@ -19,17 +19,20 @@ pub use netproof_proto::range::ByteRange;
 pub use netproof_proto::url::{Host as UrlHost, Scheme, Url};
 use netproof_sample::Unit;
 
+mod cdn;
 mod link;
 mod routing;
 mod step;
+pub use cdn::{CdnListener, CdnRole, CdnService, CdnSite, CdnValue, cert_files};
+pub(crate) use cdn::{PathStep, write_toml};
 pub use link::{Impairment, LinkImpairments, PlanTrace};
 pub use routing::{
     BFD_DEFAULT, BGP_HOLD, BGP_KEEPALIVE, Bfd, BgpPolicy, BgpSession, BgpTransport, Daemon,
     OSPF_DEAD, OSPF_HELLO, Originate, Ospf, Routing,
 };
 pub use step::{
-    Action, Dns, Exec, Fault, Http, HttpLoad, LinkId, NodeAction, NodeId, Ping, Step, Target,
-    TcpConnect, Throughput, Transport, UdpEcho,
+    Action, CaFile, Dns, Exec, Fault, Http, HttpLoad, LinkId, NodeAction, NodeId, Ping, Step,
+    Target, TcpConnect, Throughput, Transport, UdpEcho,
 };
 
 /// A byte range in the plan's source text.
@@ -279,8 +282,11 @@ pub struct Service {
     /// The node it runs on.
     pub node: String,
     /// The command and its arguments, placeholders still unexpanded
-    /// (see [`Arg`]).
+    /// (see [`Arg`]); empty for a CDN service, whose command the lab makes.
     pub command: Vec<Arg>,
+    /// A reference CDN component (`cdn = "origin"|"edge"`): the lab writes
+    /// its config to a file and runs `{netproof} cdn ROLE --config FILE`.
+    pub cdn: Option<CdnService>,
     /// Environment variables to set.
     pub env: Vec<(String, String)>,
     /// How to tell the service is ready.

@@ -49,6 +49,13 @@ impl<'s> Checker<'s> {
         self.findings.iter().any(|f| f.span() == span)
     }
 
+    /// Whether a problem was reported anywhere inside `span`.
+    pub(crate) fn has_finding_within(&self, span: Span) -> bool {
+        self.findings
+            .iter()
+            .any(|f| span.start <= f.span().start && f.span().end <= span.end)
+    }
+
     /// Whether anything has been reported.
     pub(crate) fn clean(&self) -> bool {
         self.findings.is_empty()
@@ -519,6 +526,12 @@ impl<'a, 'i> Val<'a, 'i> {
             DeValue::Table(t) => Some(Table::new(t, self.span, self.name.clone())),
             _ => None,
         }
+    }
+
+    /// The value as `toml` parsed it, for walking a tree whose shape the
+    /// plan does not fix (a CDN service's `config`).
+    pub(crate) fn raw(&self) -> &'a DeValue<'i> {
+        self.raw
     }
 
     /// Whether the value is a TOML integer.

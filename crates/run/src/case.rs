@@ -346,6 +346,7 @@ async fn run_one(
                 cancel: cancel.clone(),
                 seed: netproof_proto::seed::derive_named(shared.seed, &s.name, 0),
                 step_name: s.name.clone(),
+                lab_ca: lab.lab_ca.clone(),
             };
             step::run(s, action, ctx).await
         }

@@ -84,6 +84,9 @@ fn up(args: LabUpArgs) -> Result<Code, CliError> {
             );
         }
         outln!();
+        if let Some(ca) = lab.lab_ca() {
+            outln!("lab CA of the CDN services' certificates: {}", ca.display());
+        }
         if let Some(first) = plan.nodes.first() {
             outln!(
                 "run a command on a node:  netproof lab exec {} -- sh -c 'echo $NP_NODE $NP_ADDR'",

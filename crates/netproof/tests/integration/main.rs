@@ -3,6 +3,7 @@
 //! concern.
 
 mod cdn;
+mod cdn_lab;
 mod check;
 mod convergence;
 mod crash;

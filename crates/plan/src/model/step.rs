@@ -218,8 +218,8 @@ pub struct Http {
     pub host: String,
     /// The TLS server name; `None` sends no SNI (`sni = false`).
     pub sni: Option<String>,
-    /// A PEM file of CA certificates to verify the server against.
-    pub ca: Option<PathBuf>,
+    /// The CA certificates to verify the server against.
+    pub ca: Option<CaFile>,
     /// Accept any certificate (still recorded).
     pub insecure: bool,
     /// HTTP/2 (ALPN `h2` for https, prior knowledge for http).
@@ -237,6 +237,16 @@ pub struct Http {
     pub request_timeout: Duration,
     /// Load mode, when `rate` is set.
     pub load: Option<HttpLoad>,
+}
+
+/// Where an `http` step's trusted CA certificates are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaFile {
+    /// A PEM file (relative to the plan's directory, already joined).
+    Path(PathBuf),
+    /// `ca = "{lab_ca}"`: the CA the lab made for its CDN services'
+    /// certificates.
+    Lab,
 }
 
 /// Open-loop load for an `http` step.

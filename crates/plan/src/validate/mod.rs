@@ -36,6 +36,7 @@ macro_rules! with_impairment_keys {
 }
 
 mod case;
+mod cdn;
 mod impair;
 mod meta;
 mod routing;
@@ -109,13 +110,14 @@ pub(crate) fn plan(
         });
     }
     let service_tables = tables(ck, root.get("service"), "service");
-    let services = service::validate(ck, &names, &service_tables);
+    let services = service::validate(ck, &cx, &names, &service_tables);
     names.services = services
         .iter()
         .map(|s| s.as_ref().map(|s| s.name.clone()))
         .collect();
     let case_tables = tables(ck, root.get("case"), "case");
     let cases = case::validate(ck, &cx, &names, &case_tables);
+    lab_ca_users(ck, &services, &cases);
 
     if !ck.clean() {
         return None;
@@ -143,6 +145,48 @@ pub(crate) fn plan(
         cases: cases.into_iter().flatten().collect(),
         source,
     })
+}
+
+/// `ca = "{lab_ca}"` needs a CDN service the lab makes certificates for.
+fn lab_ca_users(
+    ck: &mut Checker<'_>,
+    services: &[Option<crate::model::Service>],
+    cases: &[Option<crate::model::Case>],
+) {
+    use crate::model::{Action, CaFile, NodeAction};
+    if services.iter().any(Option::is_none) {
+        return;
+    }
+    // The lab makes its CA along with the certificates of sites that have
+    // none; without such a site there is no CA to trust.
+    let makes_ca = services
+        .iter()
+        .flatten()
+        .filter_map(|s| s.cdn.as_ref())
+        .any(|c| c.sites.iter().any(|s| s.lab_cert));
+    if makes_ca {
+        return;
+    }
+    for s in services.iter().flatten() {
+        if s.cdn.as_ref().is_some_and(|c| c.lab_ca) {
+            ck.report(
+                Finding::new(s.span, format!("CDN service `{}` fills over https without `fill.ca`, but the lab makes no CA", s.name), "no lab CA")
+                    .hint("name the CA that signs the sources' certificates in `fill.ca`, or leave a site's `cert` and `key` out so the lab makes its CA"),
+            );
+        }
+    }
+    for case in cases.iter().flatten() {
+        for step in case.setup.iter().chain(&case.steps).chain(&case.teardown) {
+            if let Action::Node(NodeAction::Http(h)) = &step.action
+                && h.ca == Some(CaFile::Lab)
+            {
+                ck.report(
+                    Finding::new(step.span, format!("step `{}` trusts `{{lab_ca}}`, but the lab makes no CA", step.name), "no lab CA")
+                        .hint("the lab makes its CA for `cdn` services with an https site that has no `cert` and `key`; add one, or name a CA file"),
+                );
+            }
+        }
+    }
 }
 
 /// The top level holds only the five tables; anything else is reported

@@ -1,4 +1,6 @@
-//! `[[service]]`: long-running processes started with the lab.
+//! `[[service]]`: long-running processes started with the lab, given by
+//! their `command` or, for the reference CDN's components, by `cdn` and
+//! `config` (see [`super::cdn`]).
 
 use std::time::Duration;
 
@@ -7,9 +9,18 @@ use crate::model::{Readiness, Service};
 use crate::tree::Checker;
 use crate::tree::Table;
 
-use super::{Names, Unique, check_id, command, optional, positive_duration};
+use super::{Context, Names, Unique, cdn, check_id, command, optional, positive_duration};
 
-const KEYS: &[&str] = &["name", "node", "command", "env", "ready", "ready_timeout"];
+const KEYS: &[&str] = &[
+    "name",
+    "node",
+    "command",
+    "cdn",
+    "config",
+    "env",
+    "ready",
+    "ready_timeout",
+];
 const READY_KEYS: &[&str] = &["tcp", "command"];
 
 /// How long a service may take to become ready when the plan does not say.
@@ -17,6 +28,7 @@ const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(super) fn validate(
     ck: &mut Checker<'_>,
+    cx: &Context<'_>,
     names: &Names,
     tables: &[Table<'_, '_>],
 ) -> Vec<Option<Service>> {
@@ -44,9 +56,38 @@ pub(super) fn validate(
                 )
                 .and_then(|v| v.str(ck))
                 .and_then(|s| names.resolve_str(ck, &s));
-            let cmd = t
-                .require(ck, "command", "add `command = [\"program\", \"arg\"]`")
-                .and_then(|v| command(ck, &v, names));
+            // A process is given by one explicit key: `command`, or `cdn`
+            // (with its `config`).
+            let (cmd, cdn) = match (t.get("command"), t.get("cdn")) {
+                (Some(_), Some(c)) => {
+                    ck.report(
+                        Finding::new(c.key_span(), "a service has either `command` or `cdn`, not both", "second program")
+                            .hint("keep `command` for a program of your own, or `cdn` (and `config`) for the reference CDN"),
+                    );
+                    (None, None)
+                }
+                (None, Some(_)) => {
+                    let label = name.clone().unwrap_or_else(|| "?".into());
+                    let svc = cdn::service(ck, cx, names, (&label, node.as_deref()), t);
+                    (svc.as_ref().map(|_| Vec::new()), svc.map(Some))
+                }
+                (c, None) => {
+                    if let Some(cfg) = t.get("config") {
+                        ck.report(
+                            Finding::new(cfg.key_span(), "`config` is for CDN services", "no `cdn`")
+                                .hint("add `cdn = \"origin\"` or `cdn = \"edge\"`, or remove `config`"),
+                        );
+                    }
+                    let cmd = match c {
+                        Some(v) => command(ck, &v, names),
+                        None => {
+                            t.require(ck, "command", "add `command = [\"program\", \"arg\"]`, or `cdn = \"origin\"|\"edge\"` with a `config` table for the reference CDN");
+                            None
+                        }
+                    };
+                    (cmd, Some(None))
+                }
+            };
             let env = t.get("env").map(|v| v.string_table(ck));
             let ready = t.get("ready").map(|v| {
                 let r = v.table(ck, "`ready`", "an inline table such as `{ tcp = 8080 }`")?;
@@ -57,6 +98,7 @@ pub(super) fn validate(
                 name: name?,
                 node: node?,
                 command: cmd?,
+                cdn: cdn?,
                 env: optional(env)?.unwrap_or_default(),
                 ready: optional(ready)?,
                 ready_timeout: optional(ready_timeout)?.unwrap_or(DEFAULT_READY_TIMEOUT),

@@ -2,6 +2,7 @@
 //! a module per concern.
 
 mod bundled;
+mod cdn;
 mod diagnostics;
 mod docs;
 mod fuzz;

@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use netproof_plan::Http;
+use netproof_plan::{CaFile, Http};
 use netproof_probe::http::{Client, Config, Connector, Endpoint, LoadConfig, Sni, Trust};
 use netproof_proto::content::ContentKey;
 
@@ -27,7 +27,11 @@ pub(super) async fn run(step: &Http, ctx: &StepContext) -> Result<ActionOutcome,
             None => Sni::Off,
         },
         trust: match &step.ca {
-            Some(path) => Trust::CaFile(path.clone()),
+            Some(CaFile::Path(path)) => Trust::CaFile(path.clone()),
+            // `check` refuses `{lab_ca}` in a plan whose lab makes no CA.
+            Some(CaFile::Lab) => Trust::CaFile(ctx.lab_ca.clone().ok_or_else(|| {
+                StepError("`ca = \"{lab_ca}\"`, but the lab made no CA (no CDN service has an https site without `cert`)".into())
+            })?),
             None => Trust::Insecure,
         },
         http2: step.http2,

@@ -44,6 +44,8 @@ pub struct StepContext {
     pub seed: u64,
     /// The step's name, put on every sample as the `step` label.
     pub step_name: String,
+    /// The lab CA's certificate, when the lab made one (`ca = "{lab_ca}"`).
+    pub lab_ca: Option<std::path::PathBuf>,
 }
 
 /// How one action went.

@@ -307,6 +307,7 @@ fn service_that_dies_mid_run_fails_later_cases_and_the_run() {
             .iter()
             .map(|s| Arg::literal(*s))
             .collect(),
+        cdn: None,
         env: vec![],
         ready: None,
         ready_timeout: Duration::from_secs(5),
@@ -342,6 +343,7 @@ fn tcp_ready_check_waits_for_the_port_and_probes_reach_it() {
                 netproof_plan::ArgPart::Text("', 7411)); s.listen(8); time.sleep(30)".into()),
             ]),
         ],
+        cdn: None,
         env: vec![],
         ready: Some(Readiness::Tcp { port: 7411 }),
         ready_timeout: Duration::from_secs(10),
@@ -384,6 +386,7 @@ fn script_service(name: &str, node: &str, script: &str) -> Service {
             .iter()
             .map(|s| Arg::literal(*s))
             .collect(),
+        cdn: None,
         env: vec![],
         ready: None,
         ready_timeout: Duration::from_secs(5),

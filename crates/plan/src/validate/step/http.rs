@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::diagnostic::Finding;
-use crate::model::{ByteRange, Http, HttpLoad, NodeAction, Target, Url, UrlHost};
+use crate::model::{ByteRange, CaFile, Http, HttpLoad, NodeAction, Target, Url, UrlHost};
 use crate::tree::{Checker, Str, Table};
 use crate::units::format_duration;
 
@@ -36,6 +36,9 @@ pub(super) const KEYS: &[&str] = &[
     "rate",
     "duration",
 ];
+
+/// The `ca` placeholder for the lab CA.
+pub(crate) const LAB_CA: &str = "{lab_ca}";
 
 /// One request's limit unless the step's `timeout` is shorter.
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -201,10 +204,26 @@ pub(super) fn http(
 
     // Relative to the plan's file, as every file a plan names (a trace,
     // a CA), so a plan runs the same from any directory. Not read now: a
-    // setup step may make the lab CA.
-    let ca = t
-        .get("ca")
-        .map(|v| v.text(ck).map(|s| cx.plan_dir.join(s.value)));
+    // setup step may make the lab CA. `{lab_ca}` is the CA the lab makes
+    // for its CDN services (checked against the services once they are
+    // known, in `validate::plan`).
+    let ca = t.get("ca").map(|v| {
+        v.text(ck).and_then(|s| {
+            if s.value == LAB_CA {
+                return Some(CaFile::Lab);
+            }
+            if s.value.contains('{') {
+                v.invalid(
+                    ck,
+                    format!("`{}` is not a placeholder `ca` knows", s.value),
+                    "unknown placeholder",
+                    Some(format!("write `ca = \"{LAB_CA}\"` for the lab CA of the plan's CDN services, or a PEM file's path")),
+                );
+                return None;
+            }
+            Some(CaFile::Path(cx.plan_dir.join(s.value)))
+        })
+    });
     let insecure = t.get("insecure").map(|v| v.boolean(ck));
     if let (Some(true), Some(_), Some(i)) = (https, t.get("ca"), t.get("insecure")) {
         ck.report(
