@@ -129,7 +129,10 @@ fn teardown_problems(sink: &MemorySink) {
         .filter(|e| e.kind == "lab.teardown")
         .map(|e| e.message.clone())
         .collect();
-    assert!(problems.is_empty(), "the lab did not come down whole: {problems:#?}");
+    assert!(
+        problems.is_empty(),
+        "the lab did not come down whole: {problems:#?}"
+    );
 }
 
 /// How many routes `node`'s main IPv6 table holds that a daemon put there.
