@@ -123,3 +123,22 @@ fn the_bundled_open_connect_lab_checks() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.starts_with("ok: "), "{}", show(&o));
 }
+
+/// The bundled Open Connect lab runs and passes: its origin, fill tier and
+/// five edges start as `netproof cdn` processes with lab certificates, and
+/// each case's counters show the fills it promises (one origin fill for
+/// two ISPs, a peer before the tier, ranges from one fill). Nothing is
+/// left behind.
+#[test]
+fn netns_the_bundled_open_connect_lab_runs_and_passes() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = repo().join("plans/labs/open-connect.toml");
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    assert_eq!(data.run.status, RunStatus::Passed);
+    assert_eq!(data.cases.len(), 3);
+    assert_back_to(&before);
+}
