@@ -19,8 +19,6 @@
 //!   changed, so the change applies now, not when bgpd's route-map timer
 //!   next fires.
 
-use std::net::IpAddr;
-
 use netproof_plan::{BgpPolicy, Daemon, IpNet, Originate};
 
 use super::config::{self, Family, Origination, Policy, RouterIntent};
@@ -284,15 +282,8 @@ pub fn frr_delta(old: &RouterIntent, new: &RouterIntent) -> (String, Vec<String>
                 Family::V4 => "ipv4",
                 Family::V6 => "ipv6",
             };
-            clears.push(format!(
-                "clear bgp {af} unicast {} soft {dir}",
-                address(n.address)
-            ));
+            clears.push(format!("clear bgp {af} unicast {} soft {dir}", n.address));
         }
     }
     (out, clears)
-}
-
-fn address(a: IpAddr) -> String {
-    a.to_string()
 }
