@@ -72,18 +72,13 @@ fn config(args: &ProbeHttpArgs) -> Result<Config, CliError> {
     })
 }
 
-/// The path of the URL given.
-fn url_path(args: &ProbeHttpArgs) -> Result<String, CliError> {
-    Ok(netproof_proto::url::Url::parse(&args.url)
-        .map_err(usage)?
-        .path)
-}
-
 pub(super) fn run(args: ProbeHttpArgs) -> Result<Code, CliError> {
     let cfg = config(&args)?;
+    // The URL was parsed once, into the config.
+    let path = cfg.url.path.clone();
     let mut client = Client::new(cfg, direct()).map_err(usage)?;
     if let Some(seed) = args.verify {
-        let key = netproof_proto::content::ContentKey::for_path(seed, &url_path(&args)?)
+        let key = netproof_proto::content::ContentKey::for_path(seed, &path)
             .ok_or_else(|| {
                 usage(
                     "--verify checks files of the reference CDN's catalogue, whose paths are `/t/TITLE/FILE` (e.g. `/t/7/1500k/0003.m4s`)",
