@@ -476,7 +476,11 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(key: impl fmt::Display, what: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        key: impl fmt::Display,
+        what: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         ConfigError {
             key: key.to_string(),
             what: what.into(),

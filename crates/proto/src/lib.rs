@@ -24,6 +24,8 @@
 //!   `netproof cdn ... --config FILE` reads it.
 //! - [`content`]: the reference CDN's synthetic file bytes, a function of
 //!   (title, file, offset) any client can check a body against.
+//! - [`steering`]: what edges report to the CDN's steering service, and
+//!   its configuration.
 //! - [`seed`]: deriving independent, reproducible seeds from a run's seed.
 
 pub mod cdn;
@@ -34,4 +36,5 @@ pub mod prefix;
 pub mod process;
 pub mod range;
 pub mod seed;
+pub mod steering;
 pub mod url;
