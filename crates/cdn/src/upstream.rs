@@ -17,16 +17,24 @@
 //!
 //! Every wait is bounded: the connection and handshake by the connect
 //! timeout, the response head and each body chunk by the stall timeout
-//! (no byte for that long is a stall). A connection is not reused: a fill
-//! is one long transfer, so pooling would save one handshake per object.
+//! (no byte for that long is a stall).
+//!
+//! Connections are kept alive and reused, per site (the site is the TLS
+//! name): a miss on a small segment behind a 10 ms link would otherwise
+//! pay two round trips (TCP and TLS) before its first byte, as every fill
+//! of a real fill tier would. A connection goes back to the pool only
+//! after a body read to its end; one that failed, stalled or was dropped
+//! midway is closed. A reused connection the source closed while it sat
+//! idle fails before any response head: the request is then sent once
+//! more on a new connection (a GET is safe to repeat).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::client::conn::http1;
 use hyper::header::{self, HeaderMap};
 use hyper::{Request, StatusCode};
@@ -158,6 +166,72 @@ pub struct Upstream {
     url: Url,
     tls: Option<Arc<ClientConfig>>,
     timeouts: Timeouts,
+    pool: Arc<Pool>,
+}
+
+/// Idle connections to one source, by site.
+#[derive(Default)]
+struct Pool {
+    idle: Mutex<Vec<Idle>>,
+}
+
+/// A kept-alive connection waiting for its next request.
+struct Idle {
+    site: String,
+    sender: http1::SendRequest<Empty<Bytes>>,
+    conn: JoinHandle<()>,
+    since: Instant,
+}
+
+impl Pool {
+    /// Idle connections kept per source (all sites together).
+    const MAX_IDLE: usize = 32;
+    /// An idle connection older than this is closed rather than reused:
+    /// well under the idle timeouts servers use (nginx 75 s, our front
+    /// 60 s), so the source rarely closes one under us.
+    const MAX_AGE: Duration = Duration::from_secs(30);
+
+    /// A live idle connection for `site`, if one is kept.
+    fn take(&self, site: &str) -> Option<(http1::SendRequest<Empty<Bytes>>, JoinHandle<()>)> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // Drop the dead and the old first, so they do not hold the slots.
+        idle.retain(|c| {
+            let keep = !c.sender.is_closed() && c.since.elapsed() < Self::MAX_AGE;
+            if !keep {
+                c.conn.abort();
+            }
+            keep
+        });
+        let i = idle
+            .iter()
+            .rposition(|c| c.site == site && c.sender.is_ready())?;
+        let c = idle.swap_remove(i);
+        Some((c.sender, c.conn))
+    }
+
+    /// Keeps a connection whose last response was read to its end.
+    fn put(&self, site: String, sender: http1::SendRequest<Empty<Bytes>>, conn: JoinHandle<()>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() >= Self::MAX_IDLE {
+            let oldest = idle.remove(0);
+            oldest.conn.abort();
+        }
+        idle.push(Idle {
+            site,
+            sender,
+            conn,
+            since: Instant::now(),
+        });
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let idle = self.idle.get_mut().unwrap_or_else(|p| p.into_inner());
+        for c in idle.drain(..) {
+            c.conn.abort();
+        }
+    }
 }
 
 /// What a source answered.
@@ -165,7 +239,7 @@ pub enum Answer {
     /// It has no such object (404 or 410).
     NotFound,
     /// The object's bytes from the offset asked for.
-    Body(Fetch),
+    Body(Box<Fetch>),
 }
 
 /// A response whose body is being read.
@@ -176,13 +250,20 @@ pub struct Fetch {
     /// Bytes of the body to drop (a 200 to a range request).
     skip: u64,
     stall: Duration,
-    conn: JoinHandle<()>,
+    conn: Option<JoinHandle<()>>,
+    /// The connection's sender and its pool, to give it back at the end.
+    keep: Option<(http1::SendRequest<Empty<Bytes>>, Arc<Pool>, String)>,
+    /// Whether this fetch rode a kept-alive connection.
+    pub reused: bool,
 }
 
 impl Drop for Fetch {
     fn drop(&mut self) {
-        // Closes the socket now, not when the server gives up on us.
-        self.conn.abort();
+        // Closes the socket now, not when the server gives up on us
+        // (unless the body was read whole and the pool took it).
+        if let Some(conn) = self.conn.take() {
+            conn.abort();
+        }
     }
 }
 
@@ -197,7 +278,10 @@ impl Fetch {
                         format!("no byte for {:?}", self.stall),
                     ));
                 }
-                Ok(None) => return Ok(None),
+                Ok(None) => {
+                    self.give_back();
+                    return Ok(None);
+                }
                 Ok(Some(Err(e))) => {
                     return Err(FetchError::new(FailKind::Body, format!("body: {e}")));
                 }
@@ -211,9 +295,21 @@ impl Fetch {
                 self.skip -= n as u64;
                 data = data.slice(n..);
             }
+            if self.body.is_end_stream() {
+                // The last bytes (the fill may not ask for more).
+                self.give_back();
+            }
             if !data.is_empty() {
                 return Ok(Some(data));
             }
+        }
+    }
+
+    /// Gives the connection to the pool once the body was read to its
+    /// end: it can carry another request.
+    fn give_back(&mut self) {
+        if let (Some((sender, pool, site)), Some(conn)) = (self.keep.take(), self.conn.take()) {
+            pool.put(site, sender, conn);
         }
     }
 }
@@ -222,7 +318,12 @@ impl Upstream {
     /// A client for the source at `url` (scheme, address and a path
     /// prefix). An `https` URL needs `tls`.
     pub fn new(url: Url, tls: Option<Arc<ClientConfig>>, timeouts: Timeouts) -> Upstream {
-        Upstream { url, tls, timeouts }
+        Upstream {
+            url,
+            tls,
+            timeouts,
+            pool: Arc::default(),
+        }
     }
 
     /// The request path for `path`: the URL's path prefix, then `path`.
@@ -244,72 +345,54 @@ impl Upstream {
         only_if_cached: bool,
     ) -> Result<Answer, FetchError> {
         let t = self.timeouts;
-        let tcp = timeout(t.connect, self.connect()).await.map_err(|_| {
-            FetchError::new(
-                FailKind::Connect,
-                format!(
-                    "no connection to {} within {:?}",
-                    self.url.authority(),
-                    t.connect
-                ),
-            )
-        })??;
-        let _ = tcp.set_nodelay(true);
         let target = self.target(path);
-        let (sender, conn) = if self.url.is_https() {
-            let Some(tls) = &self.tls else {
-                return Err(FetchError::new(
-                    FailKind::Tls,
-                    "an https source without a CA file; hint: set the fill CA file",
-                ));
+        let request = || {
+            let mut req = Request::get(&target)
+                .header(header::HOST, site)
+                .header(header::USER_AGENT, "netproof-cdn-fill");
+            if from > 0 {
+                req = req.header(header::RANGE, format!("bytes={from}-"));
+            }
+            if only_if_cached {
+                req = req.header(header::CACHE_CONTROL, "only-if-cached");
+            }
+            req.body(Empty::<Bytes>::new()).map_err(|e| {
+                FetchError::new(FailKind::Protocol, format!("request for `{target}`: {e}"))
+            })
+        };
+        // A kept connection first; if the source closed it while it was
+        // idle, the request fails before any head and goes once more on a
+        // new connection.
+        let mut pooled = self.pool.take(site);
+        let reused = pooled.is_some();
+        let (sender, conn, resp) = loop {
+            let fresh = pooled.is_none();
+            let (mut sender, conn) = match pooled.take() {
+                Some(kept) => kept,
+                None => self.open(site).await?,
             };
-            let name = ServerName::try_from(site.to_owned()).map_err(|_| {
-                FetchError::new(FailKind::Tls, format!("site `{site}` is not a DNS name"))
-            })?;
-            let stream = timeout(
-                t.connect,
-                tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp),
-            )
-            .await
-            .map_err(|_| FetchError::new(FailKind::Tls, "TLS handshake timed out"))?
-            .map_err(|e| {
-                FetchError::new(FailKind::Tls, format!("TLS handshake: {}", tls_reason(&e)))
-            })?;
-            handshake(stream).await?
-        } else {
-            handshake(tcp).await?
-        };
-        let mut sender = sender;
-        let mut req = Request::get(&target)
-            .header(header::HOST, site)
-            .header(header::USER_AGENT, "netproof-cdn-fill");
-        if from > 0 {
-            req = req.header(header::RANGE, format!("bytes={from}-"));
-        }
-        if only_if_cached {
-            req = req.header(header::CACHE_CONTROL, "only-if-cached");
-        }
-        let req = req.body(Empty::<Bytes>::new()).map_err(|e| {
-            FetchError::new(FailKind::Protocol, format!("request for `{target}`: {e}"))
-        })?;
-        // The request and its response head, in one stall bound.
-        let exchange = async {
-            sender.ready().await?;
-            sender.send_request(req).await
-        };
-        let resp = match timeout(t.stall, exchange).await {
-            Err(_) => {
-                conn.abort();
-                return Err(FetchError::new(
-                    FailKind::Stall,
-                    format!("no response head within {:?}", t.stall),
-                ));
+            let req = request()?;
+            // The request and its response head, in one stall bound.
+            let exchange = async {
+                sender.ready().await?;
+                sender.send_request(req).await
+            };
+            match timeout(t.stall, exchange).await {
+                Err(_) => {
+                    conn.abort();
+                    return Err(FetchError::new(
+                        FailKind::Stall,
+                        format!("no response head within {:?}", t.stall),
+                    ));
+                }
+                Ok(Err(e)) => {
+                    conn.abort();
+                    if fresh {
+                        return Err(FetchError::new(FailKind::Body, format!("request: {e}")));
+                    }
+                }
+                Ok(Ok(r)) => break (sender, conn, r),
             }
-            Ok(Err(e)) => {
-                conn.abort();
-                return Err(FetchError::new(FailKind::Body, format!("request: {e}")));
-            }
-            Ok(Ok(r)) => r,
         };
         let status = resp.status();
         let (parts, body) = resp.into_parts();
@@ -355,13 +438,55 @@ impl Upstream {
             }
         };
         let meta = meta(&parts.headers, len).map_err(bad)?;
-        Ok(Answer::Body(Fetch {
+        Ok(Answer::Body(Box::new(Fetch {
             meta,
             body,
             skip,
             stall: t.stall,
-            conn,
-        }))
+            conn: Some(conn),
+            keep: Some((sender, self.pool.clone(), site.to_owned())),
+            reused,
+        })))
+    }
+
+    /// A new connection to the source for `site`: TCP, then TLS with the
+    /// site as its name when the source is `https`, then HTTP/1.1.
+    async fn open(&self, site: &str) -> Result<Handshake, FetchError> {
+        let t = self.timeouts;
+        let tcp = timeout(t.connect, self.connect()).await.map_err(|_| {
+            FetchError::new(
+                FailKind::Connect,
+                format!(
+                    "no connection to {} within {:?}",
+                    self.url.authority(),
+                    t.connect
+                ),
+            )
+        })??;
+        let _ = tcp.set_nodelay(true);
+        if self.url.is_https() {
+            let Some(tls) = &self.tls else {
+                return Err(FetchError::new(
+                    FailKind::Tls,
+                    "an https source without a CA file; hint: set the fill CA file",
+                ));
+            };
+            let name = ServerName::try_from(site.to_owned()).map_err(|_| {
+                FetchError::new(FailKind::Tls, format!("site `{site}` is not a DNS name"))
+            })?;
+            let stream = timeout(
+                t.connect,
+                tokio_rustls::TlsConnector::from(tls.clone()).connect(name, tcp),
+            )
+            .await
+            .map_err(|_| FetchError::new(FailKind::Tls, "TLS handshake timed out"))?
+            .map_err(|e| {
+                FetchError::new(FailKind::Tls, format!("TLS handshake: {}", tls_reason(&e)))
+            })?;
+            handshake(stream).await
+        } else {
+            handshake(tcp).await
+        }
     }
 
     async fn connect(&self) -> Result<TcpStream, FetchError> {

@@ -583,3 +583,46 @@ async fn stress_many_clients_over_many_objects_with_a_small_budget_stay_exact_an
     assert_eq!(origin.knobs.requests() as u64, s.misses);
     assert!(s.evictions > 0 && s.demoted > 0 && s.disk_hits > 0, "{s:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn misses_one_after_another_reuse_one_upstream_connection() {
+    let origin = start(Knobs::new("origin", 50_000, &log())).await;
+    let store =
+        FillStore::new(&config(vec![source("origin", &origin, "origin")], 10 << 20)).unwrap();
+    for i in 0..5 {
+        let k = key("a.test", &format!("/t/{i}/1080p/0001.m4s"));
+        let o = timeout(BOUND, store.open(&k)).await.unwrap().unwrap();
+        assert_eq!(o.status, CacheStatus::Miss);
+        assert_eq!(read_all(&o, &k, 0).await.unwrap(), 50_000);
+    }
+    assert_eq!(
+        origin.knobs.connections(),
+        1,
+        "five fills of whole bodies, one after another, ride one kept-alive connection"
+    );
+    // Another site is another TLS name: its own connection.
+    let k = key("b.test", "/t/0/1080p/0001.m4s");
+    let o = timeout(BOUND, store.open(&k)).await.unwrap().unwrap();
+    assert_eq!(read_all(&o, &k, 0).await.unwrap(), 50_000);
+    assert_eq!(origin.knobs.requests(), 6);
+    assert_eq!(origin.knobs.connections(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_that_closes_its_connections_still_fills_every_miss() {
+    let origin = start(Knobs::new("origin", 20_000, &log())).await;
+    origin
+        .knobs
+        .keep_alive
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let store =
+        FillStore::new(&config(vec![source("origin", &origin, "origin")], 10 << 20)).unwrap();
+    for i in 0..5 {
+        let k = key("a.test", &format!("/t/{i}/1080p/0001.m4s"));
+        let o = timeout(BOUND, store.open(&k)).await.unwrap().unwrap();
+        assert_eq!(read_all(&o, &k, 0).await.unwrap(), 20_000);
+    }
+    let s = store.counters().snapshot();
+    assert_eq!((s.misses, s.bytes_from("origin")), (5, 100_000));
+    assert_eq!(origin.knobs.connections(), 5);
+}

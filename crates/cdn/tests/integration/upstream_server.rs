@@ -69,6 +69,11 @@ pub struct Knobs {
     pub size: u64,
     /// Requests received.
     pub requests: AtomicUsize,
+    /// Connections accepted.
+    pub connections: AtomicUsize,
+    /// Whether a connection may carry more than one request (else the
+    /// server answers `Connection: close` and closes it).
+    pub keep_alive: AtomicBool,
     /// Every request, in arrival order, shared between servers.
     pub log: Arc<Mutex<Vec<Seen>>>,
     /// The SNI name of each TLS connection.
@@ -90,6 +95,8 @@ impl Knobs {
             chunk_delay: Mutex::new(Duration::ZERO),
             size,
             requests: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
+            keep_alive: AtomicBool::new(true),
             log: log.clone(),
             sni: Mutex::new(Vec::new()),
             ranges: AtomicBool::new(true),
@@ -99,6 +106,10 @@ impl Knobs {
 
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -157,6 +168,8 @@ pub async fn start_with(knobs: Knobs, tls: Option<tokio_rustls::TlsAcceptor>) ->
             };
             let k = k.clone();
             let tls = tls.clone();
+            k.connections.fetch_add(1, Ordering::SeqCst);
+            let keep_alive = k.keep_alive.load(Ordering::SeqCst);
             tokio::spawn(async move {
                 let knobs = k.clone();
                 let svc = service_fn(move |req| handle(k.clone(), req));
@@ -166,12 +179,14 @@ pub async fn start_with(knobs: Knobs, tls: Option<tokio_rustls::TlsAcceptor>) ->
                             let sni = s.get_ref().1.server_name().map(str::to_owned);
                             knobs.sni.lock().unwrap().push(sni);
                             let _ = http1::Builder::new()
+                                .keep_alive(keep_alive)
                                 .serve_connection(TokioIo::new(s), svc)
                                 .await;
                         }
                     }
                     None => {
                         let _ = http1::Builder::new()
+                            .keep_alive(keep_alive)
                             .serve_connection(TokioIo::new(tcp), svc)
                             .await;
                     }
