@@ -89,6 +89,11 @@ pub struct CdnServeArgs {
     /// certificate paths are read beside the file.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// Worker threads (default: the CPUs this process may run on, so a
+    /// server pinned to one core gets one). With 1, a single-threaded
+    /// runtime runs everything, with no cross-thread work stealing.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// `netproof cdn certs`.

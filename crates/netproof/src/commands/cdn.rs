@@ -54,6 +54,25 @@ fn serve_error(e: ServeError) -> CliError {
     }
 }
 
+/// The runtime a CDN server runs on: `threads` workers, by default one
+/// per CPU this process may use (a lab service pinned to one core gets
+/// one). One worker is a current-thread runtime, which spends about 2 %
+/// fewer instructions per HTTP/2 request than a multi-threaded runtime
+/// with two (callgrind, 1 KiB hits).
+fn server_runtime(threads: Option<u16>) -> Result<tokio::runtime::Runtime, CliError> {
+    let threads = threads.map(usize::from).unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let mut b = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    b.enable_all().build().map_err(CliError::Runtime)
+}
+
 fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
     // Read and validate before starting anything: a bad config is exit 2
     // with every problem listed.
@@ -61,7 +80,7 @@ fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
         Role::Origin => Loaded::Origin(config::origin(&args.config).map_err(load_error)?),
         Role::Edge => Loaded::Edge(config::edge(&args.config).map_err(load_error)?),
     };
-    super::probe::runtime()?.block_on(async {
+    server_runtime(args.threads)?.block_on(async {
         let running: Running = match &loaded {
             Loaded::Origin(o) => server::origin(o).await,
             Loaded::Edge(e) => server::edge(e).await,
