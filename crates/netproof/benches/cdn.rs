@@ -7,7 +7,14 @@
 //! and HTTP/2 (h2load), and Gbit/s for 1 MiB objects. Needs nginx, h2load
 //! and wrk (`scripts/install-peers.sh`, and `apt-get install wrk`).
 //!
-//! `cargo bench -p netproof --bench cdn -- [--quick]`
+//! Then the caches on plain HTTP, where Varnish and Apache Traffic Server
+//! (Debian's packages `varnish` and `trafficserver`) can be compared
+//! fairly: each fills from the same origin and serves from memory, on
+//! core 0 with one worker thread where the server has the knob; nginx
+//! serves the same bytes from files as the reference; `wrk` on core 1
+//! gives requests/s and p99 for 1 KiB and Gbit/s for 1 MiB.
+//!
+//! `cargo bench -p netproof --bench cdn -- [--quick] [--tls-only|--caches-only]`
 //!
 //! Everything runs on loopback; every server is started here and killed
 //! by its pid.
@@ -177,10 +184,27 @@ fn wrk(url: &str, seconds: u32) -> Figures {
         .find(|l| l.trim_start().starts_with("99%"))
         .and_then(|l| l.split_whitespace().nth(1).map(ms))
         .unwrap_or(0.0);
+    // "Transfer/sec:    1.23GB"
+    let gbits = text
+        .lines()
+        .find(|l| l.starts_with("Transfer/sec:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map(|t| {
+            let (n, unit) =
+                t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+            let scale = match unit {
+                "GB" => 1024.0 * 1024.0 * 1024.0,
+                "MB" => 1024.0 * 1024.0,
+                "KB" => 1024.0,
+                _ => 1.0,
+            };
+            n.parse::<f64>().unwrap_or(0.0) * scale * 8.0 / 1e9
+        })
+        .unwrap_or(0.0);
     Figures {
         rps,
         latency_ms: p99,
-        gbits: 0.0,
+        gbits,
     }
 }
 
@@ -229,6 +253,16 @@ fn write_configs(dir: &Path, origin: u16, edge: u16, nginx: u16) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    if !std::env::args().any(|a| a == "--caches-only") {
+        tls(quick);
+    }
+    if !std::env::args().any(|a| a == "--tls-only") {
+        caches(quick);
+    }
+}
+
+/// The edge beside nginx, both with TLS.
+fn tls(quick: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let certs = Command::new(NETPROOF)
@@ -296,4 +330,162 @@ fn main() {
         edge[1].rps / nginx[1].rps,
         edge[2].gbits / nginx[2].gbits
     );
+}
+
+/// The caches on plain HTTP: the edge, Varnish, Apache Traffic Server and
+/// nginx (files), one at a time on core 0, each warmed, then `wrk`.
+fn caches(quick: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (po, pe, pv, pa, pn) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    write_plain_configs(d, po, pe, pn, pa);
+    let _origin = start(
+        {
+            let mut c = Command::new(NETPROOF);
+            c.args(["cdn", "origin", "--config"])
+                .arg(d.join("origin.toml"));
+            c
+        },
+        po,
+    );
+    let origin = format!("127.0.0.1:{po}");
+    let servers: [(&str, u16, Command); 4] = [
+        ("edge", pe, {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0", NETPROOF, "cdn", "edge", "--config"])
+                .arg(d.join("edge.toml"));
+            c
+        }),
+        ("varnish", pv, {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0", "varnishd", "-F", "-j", "none", "-a"])
+                .arg(format!("127.0.0.1:{pv}"))
+                .args([
+                    "-b",
+                    &origin,
+                    "-s",
+                    "malloc,256m",
+                    "-p",
+                    "thread_pools=1",
+                    "-n",
+                ])
+                .arg(d.join("varnish"));
+            c
+        }),
+        ("ats", pa, {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0", "traffic_server"])
+                .arg(format!("--run-root={}", d.join("ats").display()));
+            c
+        }),
+        ("nginx", pn, {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0", "nginx", "-p"])
+                .arg(d)
+                .arg("-c")
+                .arg(d.join("nginx.conf"))
+                .args(["-g", "daemon off; master_process off;"]);
+            c
+        }),
+    ];
+    let secs = if quick { 3 } else { 10 };
+    let mut results: Vec<(&str, Figures, Figures)> = Vec::new();
+    for (name, port, cmd) in servers {
+        let _server = start(cmd, port);
+        let base = format!("http://127.0.0.1:{port}");
+        // Warm: each cache fills both files from the origin; a short run
+        // after makes sure they are served from memory.
+        for path in [SMALL, LARGE] {
+            let _ = wrk(&format!("{base}{path}"), 1);
+        }
+        let small = wrk(&format!("{base}{SMALL}"), secs);
+        let large = wrk(&format!("{base}{LARGE}"), secs);
+        println!(
+            "bench: plain HTTP: {name}: 1 KiB {:.0} req/s (p99 {:.2} ms), 1 MiB {:.2} Gbit/s",
+            small.rps, small.latency_ms, large.gbits
+        );
+        results.push((name, small, large));
+    }
+    let edge = results[0];
+    for (name, small, large) in &results[1..] {
+        println!(
+            "bench: plain HTTP: edge / {name}: 1 KiB req/s {:.2}x, p99 {:.2}x (lower is better), 1 MiB Gbit/s {:.2}x",
+            edge.1.rps / small.rps,
+            edge.1.latency_ms / small.latency_ms,
+            edge.2.gbits / large.gbits
+        );
+    }
+}
+
+/// The origin, a plain-HTTP edge, nginx's files and an Apache Traffic
+/// Server runroot (its own config, cache and logs under `dir`; it keeps
+/// the client's Host, caches without explicit lifetimes like Varnish's
+/// default, one exec thread).
+fn write_plain_configs(dir: &Path, origin: u16, edge: u16, nginx: u16, ats: u16) {
+    write_configs(dir, origin, 0, nginx);
+    let d = dir.display();
+    std::fs::write(
+        dir.join("edge.toml"),
+        format!(
+            "listen = {{ http = [\"127.0.0.1:{edge}\"] }}\n[[site]]\nname = \"a.test\"\n[fill]\nsources = [{{ name = \"origin\", url = \"http://127.0.0.1:{origin}\", kind = \"origin\" }}]\ncache = {{ memory = \"256MiB\" }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("nginx.conf"),
+        format!(
+            "user root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 4096; }}\nhttp {{\n access_log off;\n default_type application/octet-stream;\n keepalive_requests 1000000;\n open_file_cache max=100 inactive=60s;\n open_file_cache_valid 60s;\n client_body_temp_path {d}/t1; proxy_temp_path {d}/t2; fastcgi_temp_path {d}/t3; uwsgi_temp_path {d}/t4; scgi_temp_path {d}/t5;\n server {{ listen 127.0.0.1:{nginx} default_server; server_name a.test; root {d}/www; }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let root = dir.join("ats");
+    let r = root.display();
+    for sub in ["etc", "cache", "log", "run"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    // Debian's defaults, then ours.
+    for entry in std::fs::read_dir("/etc/trafficserver")
+        .expect("/etc/trafficserver (apt-get install trafficserver)")
+    {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), root.join("etc").join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::write(
+        root.join("runroot.yaml"),
+        format!(
+            "prefix: {r}\nexec_prefix: /usr\nbindir: /usr/bin\nsbindir: /usr/sbin\nsysconfdir: {r}/etc\ndatadir: {r}/cache\nincludedir: /usr/include\nlibdir: /usr/lib/trafficserver\nlibexecdir: /usr/lib/trafficserver/modules\nlocalstatedir: {r}/run\nruntimedir: {r}/run\nlogdir: {r}/log\ncachedir: {r}/cache\n"
+        ),
+    )
+    .unwrap();
+    let records = root.join("etc/records.config");
+    let mut text = std::fs::read_to_string(&records).unwrap();
+    // Later lines win in records.config.
+    text.push_str(&format!(
+        "CONFIG proxy.config.http.server_ports STRING {ats}\n\
+         CONFIG proxy.config.exec_thread.autoconfig INT 0\n\
+         CONFIG proxy.config.exec_thread.limit INT 1\n\
+         CONFIG proxy.config.accept_threads INT 0\n\
+         CONFIG proxy.config.task_threads INT 1\n\
+         CONFIG proxy.config.http.cache.required_headers INT 0\n\
+         CONFIG proxy.config.url_remap.pristine_host_hdr INT 1\n\
+         CONFIG proxy.config.admin.user_id STRING #-1\n\
+         CONFIG proxy.config.log.logging_enabled INT 0\n"
+    ));
+    std::fs::write(&records, text).unwrap();
+    std::fs::write(root.join("etc/storage.config"), format!("{r}/cache 256M\n")).unwrap();
+    std::fs::write(
+        root.join("etc/remap.config"),
+        format!(
+            "map http://a.test:{ats}/ http://127.0.0.1:{origin}/\nmap http://a.test/ http://127.0.0.1:{origin}/\n"
+        ),
+    )
+    .unwrap();
 }
