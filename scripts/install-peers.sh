@@ -21,6 +21,7 @@ curl curl
 openssl openssl
 h2load nghttp2-client
 testssl testssl.sh
+chromium chromium
 "
 
 missing=""

@@ -232,16 +232,44 @@ fn host(out: &mut String, data: &RunData) {
 fn topology_section(out: &mut String, data: &RunData) {
     let t = &data.run.info.topology;
     out.push_str("<h2 id=\"topology\">Topology</h2>\n");
-    let Some(svg) = topology::diagram(t) else {
+    if t.nodes.is_empty() {
         out.push_str("<p class=\"note\">No topology was recorded.</p>\n");
         return;
-    };
-    out.push_str("<figure>\n");
-    out.push_str(&svg);
-    out.push_str(
-        "<figcaption class=\"muted\">Solid lines: links shaped by a mechanism; dashed: plain \
-         veth pairs. Labels give each link's properties and [mechanism].</figcaption>\n</figure>\n",
-    );
+    }
+    match topology::diagram(t) {
+        Some(svg) => {
+            out.push_str("<figure>\n");
+            out.push_str(&svg);
+            out.push_str(
+                "<figcaption class=\"muted\">Solid lines: links shaped by a mechanism; dashed: plain \
+                 veth pairs. Labels give each link's properties and [mechanism]. Rows are hops \
+                 from the best-connected node.</figcaption>\n</figure>\n",
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "<p class=\"note\">{} nodes are more than a drawing shows readably (at most {}); \
+                 the tables below list every node and link.</p>",
+                t.nodes.len(),
+                topology::MAX_DRAWN
+            );
+            out.push_str(
+                "<table>\n<tr><th>Node</th><th>Role</th><th>Services</th><th>Addresses</th></tr>\n",
+            );
+            for n in &t.nodes {
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+                    escape(&n.name),
+                    escape(&n.role),
+                    escape(&n.services.join(", ")),
+                    escape(&n.addresses.join(" "))
+                );
+            }
+            out.push_str("</table>\n");
+        }
+    }
     if !t.links.is_empty() {
         out.push_str("<table>\n<tr><th>Link</th><th>Properties</th><th>Mechanism</th></tr>\n");
         for l in &t.links {

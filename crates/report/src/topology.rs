@@ -1,17 +1,24 @@
 //! The topology diagram: nodes as labelled boxes, links as labelled lines.
 //!
 //! Drawn by hand as inline SVG (plotters is for charts, not graphs). Nodes
-//! sit on an ellipse in plan order (two nodes side by side), which is
-//! deterministic and readable up to a few dozen nodes; each box shows the
-//! node's name, role, services and addresses. Each link is a line between
+//! are laid out in layers, as layered graph drawing does (Sugiyama et al.,
+//! 1981, reduced to what a lab needs): each connected part of the lab is
+//! walked breadth first from its best-connected node (a core router, as a
+//! rule), each hop is a row, and a row's nodes are ordered by where their
+//! neighbours in the row above sit (barycentres, a sweep down then up), so
+//! links mostly run down and rarely cross. A row holds at most
+//! [`MAX_COLUMNS`] boxes and wraps beyond, so the drawing's width is capped
+//! (about 1 250 px) whatever the lab's size and it grows only downwards;
+//! past [`MAX_DRAWN`] nodes there is no drawing and the report lists the
+//! nodes in a table instead. Deterministic: plan order breaks every tie.
+//! Each box shows the node's name, role, services and addresses. Each link is a line between
 //! its two nodes labelled with its properties and the mechanism that
 //! applied them (`emulator`, `tbf`, `none`); parallel links between the same
 //! pair bow apart so their labels do not overlap. A link naming a node the
 //! topology lacks is not drawn (the links table beside the diagram still
 //! lists it). All text is escaped.
 
-use std::collections::BTreeMap;
-use std::f64::consts::PI;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
 use netproof_store::{Topology, TopologyNode};
@@ -23,11 +30,19 @@ const LINE_H: f64 = 15.0;
 const MARGIN: f64 = 24.0;
 const MAX_ADDRESSES: usize = 4;
 const MAX_CHARS: usize = 30;
+/// Boxes per row: five 200 px boxes and their gaps fit a 1 280 px window.
+pub(crate) const MAX_COLUMNS: usize = 5;
+const COL_GAP: f64 = 40.0;
+const ROW_GAP: f64 = 70.0;
+/// Past this many nodes a drawing is no longer readable: the report shows
+/// tables only.
+pub(crate) const MAX_DRAWN: usize = 80;
 
-/// The diagram as an `<svg>` element, or `None` when there are no nodes.
+/// The diagram as an `<svg>` element, or `None` when there are no nodes
+/// or more than [`MAX_DRAWN`].
 pub(crate) fn diagram(topology: &Topology) -> Option<String> {
     let n = topology.nodes.len();
-    if n == 0 {
+    if n == 0 || n > MAX_DRAWN {
         return None;
     }
     let lines: Vec<Vec<Line>> = topology.nodes.iter().map(node_lines).collect();
@@ -36,7 +51,7 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
         .map(|l| 12.0 + LINE_H * l.len() as f64)
         .collect();
     let max_h = heights.iter().copied().fold(0.0, f64::max);
-    let centres = layout(n, max_h);
+    let centres = layout(topology, max_h);
     let (min_x, max_x, min_y, max_y) = centres.iter().fold(
         (
             f64::INFINITY,
@@ -84,9 +99,15 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
             continue;
         }
         let k = pairs.entry((a.min(b), a.max(b))).or_default();
-        let bow = bow_offset(*k);
+        let mut bow = bow_offset(*k);
         *k += 1;
         let ((x1, y1), (x2, y2)) = (pos[a], pos[b]);
+        // Within one row, a link past a neighbour's box arcs above the row
+        // instead of running through the boxes between.
+        if (y1 - y2).abs() < 1.0 && (x1 - x2).abs() > BOX_W + COL_GAP + 1.0 {
+            let up = (max_h / 2.0 + ROW_GAP / 2.0) * if x2 > x1 { 1.0 } else { -1.0 };
+            bow -= up;
+        }
         let (mx, my) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
         let len = ((x2 - x1).powi(2) + (y2 - y1).powi(2)).sqrt().max(1.0);
         let (nx, ny) = (-(y2 - y1) / len, (x2 - x1) / len);
@@ -179,20 +200,143 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
     Some(svg)
 }
 
-/// Positions of `n` box centres: a row for one or two, else an ellipse.
-fn layout(n: usize, max_h: f64) -> Vec<(f64, f64)> {
-    if n <= 2 {
-        return (0..n).map(|i| (i as f64 * (BOX_W + 220.0), 0.0)).collect();
+/// Box centres, one per node in plan order: layers of a breadth-first
+/// walk, ordered by barycentres, wrapped at [`MAX_COLUMNS`], each
+/// connected part below the one before.
+fn layout(topology: &Topology, max_h: f64) -> Vec<(f64, f64)> {
+    let n = topology.nodes.len();
+    let index: BTreeMap<&str, usize> = topology
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| (node.name.as_str(), i))
+        .collect();
+    let mut adjacent = vec![Vec::new(); n];
+    for link in &topology.links {
+        if let (Some(&a), Some(&b)) = (
+            index.get(link.ends[0].as_str()),
+            index.get(link.ends[1].as_str()),
+        ) && a != b
+        {
+            adjacent[a].push(b);
+            adjacent[b].push(a);
+        }
     }
-    let circumference = n as f64 * (BOX_W + 60.0);
-    let rx = (circumference / (2.0 * PI) * 1.25).max(BOX_W + 40.0);
-    let ry = (rx * 0.55).max(max_h + 50.0);
-    (0..n)
-        .map(|i| {
-            let a = -PI / 2.0 + 2.0 * PI * i as f64 / n as f64;
-            (rx * a.cos(), ry * a.sin())
-        })
-        .collect()
+    for list in &mut adjacent {
+        list.sort_unstable();
+        list.dedup();
+    }
+    let rows = rows(&adjacent);
+    let row_h = max_h + ROW_GAP;
+    let span = |count: usize| count as f64 * BOX_W + (count.saturating_sub(1)) as f64 * COL_GAP;
+    let widest = rows.iter().map(|r| span(r.len())).fold(0.0, f64::max);
+    let mut centres = vec![(0.0, 0.0); n];
+    for (r, row) in rows.iter().enumerate() {
+        let left = (widest - span(row.len())) / 2.0 + BOX_W / 2.0;
+        for (c, &node) in row.iter().enumerate() {
+            centres[node] = (left + c as f64 * (BOX_W + COL_GAP), r as f64 * row_h);
+        }
+    }
+    centres
+}
+
+/// The drawing's rows, top to bottom, each at most [`MAX_COLUMNS`] node
+/// indices, left to right.
+fn rows(adjacent: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = adjacent.len();
+    let mut placed = vec![false; n];
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    // Connected parts in plan order of their first node.
+    for start in 0..n {
+        if placed[start] {
+            continue;
+        }
+        let part = component(adjacent, start);
+        // The walk starts at the part's best-connected node (first in
+        // plan order among equals): the core sits on top.
+        let root = part
+            .iter()
+            .copied()
+            .max_by_key(|&v| (adjacent[v].len(), std::cmp::Reverse(v)))
+            .unwrap_or(start);
+        let mut layers: Vec<Vec<usize>> = Vec::new();
+        let mut depth = vec![usize::MAX; n];
+        let mut queue = VecDeque::from([root]);
+        depth[root] = 0;
+        while let Some(v) = queue.pop_front() {
+            if layers.len() <= depth[v] {
+                layers.push(Vec::new());
+            }
+            layers[depth[v]].push(v);
+            for &w in &adjacent[v] {
+                if depth[w] == usize::MAX {
+                    depth[w] = depth[v] + 1;
+                    queue.push_back(w);
+                }
+            }
+        }
+        for &v in &part {
+            placed[v] = true;
+        }
+        order_layers(adjacent, &mut layers);
+        for layer in layers {
+            out.extend(layer.chunks(MAX_COLUMNS).map(<[usize]>::to_vec));
+        }
+    }
+    out
+}
+
+/// Every node reachable from `start`, in plan order.
+fn component(adjacent: &[Vec<usize>], start: usize) -> Vec<usize> {
+    let mut seen = vec![false; adjacent.len()];
+    let mut stack = vec![start];
+    seen[start] = true;
+    while let Some(v) = stack.pop() {
+        for &w in &adjacent[v] {
+            if !seen[w] {
+                seen[w] = true;
+                stack.push(w);
+            }
+        }
+    }
+    (0..adjacent.len()).filter(|&v| seen[v]).collect()
+}
+
+/// Orders each layer by the mean position of its neighbours in the layer
+/// above (then, sweeping up, below), which untangles most crossings in
+/// one pass each way; a node with no such neighbour keeps its place.
+fn order_layers(adjacent: &[Vec<usize>], layers: &mut [Vec<usize>]) {
+    let sweep = |layers: &mut [Vec<usize>], fixed: usize, moving: usize| {
+        let at: BTreeMap<usize, usize> = layers[fixed]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v, i))
+            .collect();
+        let mut keyed: Vec<(f64, usize, usize)> = layers[moving]
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let near: Vec<f64> = adjacent[v]
+                    .iter()
+                    .filter_map(|w| at.get(w).map(|&p| p as f64))
+                    .collect();
+                let key = if near.is_empty() {
+                    i as f64
+                } else {
+                    near.iter().sum::<f64>() / near.len() as f64
+                };
+                (key, i, v)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        layers[moving] = keyed.into_iter().map(|(_, _, v)| v).collect();
+    };
+    for k in 1..layers.len() {
+        sweep(layers, k - 1, k);
+    }
+    for k in (0..layers.len().saturating_sub(1)).rev() {
+        sweep(layers, k + 1, k);
+    }
 }
 
 /// 0, +22, -22, +44, ...: how far the k-th parallel link bows.
@@ -317,6 +461,88 @@ mod tests {
         assert_eq!(svg.matches("<path").count(), 2);
         // Three node boxes and two label backgrounds.
         assert_eq!(svg.matches("<rect").count(), 5);
+    }
+
+    /// A leaf-spine-like lab of `n` nodes: two cores, then racks.
+    fn big(n: usize) -> Topology {
+        let nodes: Vec<TopologyNode> = (0..n).map(|i| node(&format!("n{i}"), "host")).collect();
+        let mut links = vec![link("n0", "n1", "")];
+        for i in 2..n {
+            links.push(link(&format!("n{}", i % 2), &format!("n{i}"), "delay 1ms"));
+        }
+        Topology { nodes, links }
+    }
+
+    fn svg_size(svg: &str) -> (f64, f64) {
+        let attr = |name: &str| -> f64 {
+            let at = svg.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            svg[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        (attr("width"), attr("height"))
+    }
+
+    #[test]
+    fn a_fifty_node_lab_fits_a_1280_pixel_window_wide_and_grows_down() {
+        let svg = diagram(&big(50)).unwrap();
+        let (w, h) = svg_size(&svg);
+        assert!(w <= 1260.0, "width {w}");
+        // 2 cores on top, 48 below in rows of five: 1 + 10 rows.
+        assert!(
+            h > 10.0 * ROW_GAP && h < 12.0 * (120.0 + ROW_GAP),
+            "height {h}"
+        );
+        assert_eq!(svg.matches("<path").count(), 49);
+        // Too many to draw readably: the tables carry it.
+        assert_eq!(diagram(&big(MAX_DRAWN + 1)), None);
+        assert!(diagram(&big(MAX_DRAWN)).is_some());
+    }
+
+    #[test]
+    fn layers_follow_hops_from_the_best_connected_node_and_parts_stack() {
+        // r1 has the most links: it is the top row; a and b one hop below,
+        // c two; the lone node x is a part of its own, below.
+        let t = Topology {
+            nodes: vec![
+                node("a", "host"),
+                node("r1", "router"),
+                node("c", "host"),
+                node("b", "host"),
+                node("x", "host"),
+            ],
+            links: vec![link("a", "r1", ""), link("r1", "b", ""), link("b", "c", "")],
+        };
+        let rows = rows(&{
+            let mut adj = vec![Vec::new(); 5];
+            for (a, b) in [(0, 1), (1, 3), (3, 2)] {
+                adj[a].push(b);
+                adj[b].push(a);
+            }
+            adj
+        });
+        assert_eq!(rows, vec![vec![1], vec![0, 3], vec![2], vec![4]]);
+        let pos = layout(&t, 60.0);
+        assert!(pos[1].1 < pos[0].1 && pos[0].1 == pos[3].1 && pos[3].1 < pos[2].1);
+        assert!(pos[2].1 < pos[4].1);
+    }
+
+    #[test]
+    fn barycentres_untangle_a_crossing() {
+        // Top row p, q; below, s links q and t links p: t goes left.
+        let mut adj = vec![Vec::new(); 5];
+        for (a, b) in [(0, 1), (0, 2), (3, 2), (4, 1), (0, 3), (0, 4)] {
+            adj[a].push(b);
+            adj[b].push(a);
+        }
+        for l in &mut adj {
+            l.sort_unstable();
+        }
+        // Root 0 (degree 4); layer 1 = [1, 2, 3, 4] in walk order; with
+        // no layer below to pull them, they keep it.
+        let r = rows(&adj);
+        assert_eq!(r[0], vec![0]);
+        let mut layers = vec![vec![1, 2], vec![3, 4]];
+        order_layers(&adj, &mut layers);
+        assert_eq!(layers[1], vec![4, 3], "3 hangs under 2, 4 under 1");
     }
 
     #[test]
