@@ -9,6 +9,7 @@
 //! links mostly run down and rarely cross. A row holds at most
 //! [`MAX_COLUMNS`] boxes and wraps beyond, so the drawing's width is capped
 //! (about 1 250 px) whatever the lab's size and it grows only downwards;
+//! nodes without links share rows at the bottom;
 //! past [`MAX_DRAWN`] nodes there is no drawing and the report lists the
 //! nodes in a table instead. Deterministic: plan order breaks every tie.
 //! Each box shows the node's name, role, services and addresses. Each link is a line between
@@ -37,6 +38,8 @@ const ROW_GAP: f64 = 70.0;
 /// Past this many nodes a drawing is no longer readable: the report shows
 /// tables only.
 pub(crate) const MAX_DRAWN: usize = 80;
+/// Past this many links, unimpaired ones go unlabelled.
+const BUSY_LINKS: usize = 12;
 
 /// The diagram as an `<svg>` element, or `None` when there are no nodes
 /// or more than [`MAX_DRAWN`].
@@ -85,7 +88,9 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
         w = width,
         h = height
     );
-    // Links first so the boxes cover their ends; labels last, on top.
+    // Links first so the boxes cover their ends, then their labels, then
+    // the boxes.
+    let busy = topology.links.len() > BUSY_LINKS;
     let mut pairs: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     let mut labels = String::new();
     for link in &topology.links {
@@ -137,6 +142,11 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
             "<path d=\"M {x1:.1} {y1:.1} Q {cx:.1} {cy:.1} {x2:.1} {y2:.1}\" fill=\"none\" stroke=\"#56606b\" stroke-width=\"2\"{dash}><title>{}</title></path>",
             escape(&title)
         );
+        // In a busy drawing only impaired links are labelled (the links
+        // table and each line's tooltip give the rest).
+        if busy && link.properties.is_empty() {
+            continue;
+        }
         // The curve's midpoint, where its label goes.
         let (lx, ly) = (mx + nx * bow, my + ny * bow);
         let props = if link.properties.is_empty() {
@@ -168,6 +178,8 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
             escape(&mech)
         );
     }
+    // Labels under the boxes: a node's name is never hidden by a label.
+    svg.push_str(&labels);
     for (i, node) in topology.nodes.iter().enumerate() {
         let (cx, cy) = pos[i];
         let h = heights[i];
@@ -195,7 +207,6 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
         }
         svg.push_str("</g>\n");
     }
-    svg.push_str(&labels);
     svg.push_str("</svg>\n");
     Some(svg)
 }
@@ -246,6 +257,11 @@ fn rows(adjacent: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let n = adjacent.len();
     let mut placed = vec![false; n];
     let mut out: Vec<Vec<usize>> = Vec::new();
+    // Nodes with no link share rows at the end, not a row each.
+    let alone: Vec<usize> = (0..n).filter(|&v| adjacent[v].is_empty()).collect();
+    for &v in &alone {
+        placed[v] = true;
+    }
     // Connected parts in plan order of their first node.
     for start in 0..n {
         if placed[start] {
@@ -283,6 +299,7 @@ fn rows(adjacent: &[Vec<usize>]) -> Vec<Vec<usize>> {
             out.extend(layer.chunks(MAX_COLUMNS).map(<[usize]>::to_vec));
         }
     }
+    out.extend(alone.chunks(MAX_COLUMNS).map(<[usize]>::to_vec));
     out
 }
 
@@ -492,6 +509,9 @@ mod tests {
             "height {h}"
         );
         assert_eq!(svg.matches("<path").count(), 49);
+        // 49 links: only the 48 impaired ones are labelled.
+        assert_eq!(svg.matches("delay 1ms</text>").count(), 48);
+        assert!(!svg.contains(">unimpaired</text>"));
         // Too many to draw readably: the tables carry it.
         assert_eq!(diagram(&big(MAX_DRAWN + 1)), None);
         assert!(diagram(&big(MAX_DRAWN)).is_some());
@@ -520,6 +540,9 @@ mod tests {
             adj
         });
         assert_eq!(rows, vec![vec![1], vec![0, 3], vec![2], vec![4]]);
+        // Twelve nodes without links: rows of five, not twelve rows.
+        let lone = super::rows(&vec![Vec::new(); 12]);
+        assert_eq!(lone.iter().map(Vec::len).collect::<Vec<_>>(), [5, 5, 2]);
         let pos = layout(&t, 60.0);
         assert!(pos[1].1 < pos[0].1 && pos[0].1 == pos[3].1 && pos[3].1 < pos[2].1);
         assert!(pos[2].1 < pos[4].1);

@@ -2,6 +2,7 @@
 //! rows and report files out. One test binary (see STYLE.md), one module per
 //! concern.
 
+mod browser;
 mod cdn;
 mod cdn_lab;
 mod check;
