@@ -34,7 +34,9 @@ const MAX_CHARS: usize = 30;
 /// Boxes per row: five 200 px boxes and their gaps fit a 1 280 px window.
 pub(crate) const MAX_COLUMNS: usize = 5;
 const COL_GAP: f64 = 40.0;
-const ROW_GAP: f64 = 70.0;
+const ROW_GAP: f64 = 90.0;
+/// The widest a row of boxes gets (five boxes and their gaps).
+const MAX_WIDTH: f64 = 1160.0;
 /// Past this many nodes a drawing is no longer readable: the report shows
 /// tables only.
 pub(crate) const MAX_DRAWN: usize = 80;
@@ -109,7 +111,7 @@ pub(crate) fn diagram(topology: &Topology) -> Option<String> {
         let ((x1, y1), (x2, y2)) = (pos[a], pos[b]);
         // Within one row, a link past a neighbour's box arcs above the row
         // instead of running through the boxes between.
-        if (y1 - y2).abs() < 1.0 && (x1 - x2).abs() > BOX_W + COL_GAP + 1.0 {
+        if (y1 - y2).abs() < 1.0 && (x1 - x2).abs() > 2.0 * BOX_W + COL_GAP {
             let up = (max_h / 2.0 + ROW_GAP / 2.0) * if x2 > x1 { 1.0 } else { -1.0 };
             bow -= up;
         }
@@ -239,13 +241,21 @@ fn layout(topology: &Topology, max_h: f64) -> Vec<(f64, f64)> {
     }
     let rows = rows(&adjacent);
     let row_h = max_h + ROW_GAP;
-    let span = |count: usize| count as f64 * BOX_W + (count.saturating_sub(1)) as f64 * COL_GAP;
+    // Rows narrower than five boxes spread out to the same total width,
+    // so the labels of links fanning out from one box have room.
+    let most = rows.iter().map(Vec::len).max().unwrap_or(1);
+    let gap = if most > 1 {
+        ((MAX_WIDTH - most as f64 * BOX_W) / (most - 1) as f64).clamp(COL_GAP, 320.0)
+    } else {
+        COL_GAP
+    };
+    let span = |count: usize| count as f64 * BOX_W + (count.saturating_sub(1)) as f64 * gap;
     let widest = rows.iter().map(|r| span(r.len())).fold(0.0, f64::max);
     let mut centres = vec![(0.0, 0.0); n];
     for (r, row) in rows.iter().enumerate() {
         let left = (widest - span(row.len())) / 2.0 + BOX_W / 2.0;
         for (c, &node) in row.iter().enumerate() {
-            centres[node] = (left + c as f64 * (BOX_W + COL_GAP), r as f64 * row_h);
+            centres[node] = (left + c as f64 * (BOX_W + gap), r as f64 * row_h);
         }
     }
     centres
