@@ -29,6 +29,9 @@ use crate::router::{RouterError, Routers};
 use crate::service::{self, RunningService, ServiceFailure};
 use crate::{Cancel, LabError, NodeHandle};
 
+mod emulation;
+pub use emulation::{EmulatedLink, LinkLateness};
+
 /// A link as the controller sees it.
 pub(crate) struct LinkCtl {
     /// The two node names, as the plan writes them.
@@ -112,6 +115,8 @@ struct State {
     dead: BTreeMap<usize, String>,
     /// Emulated links a `link_blackhole` fault left dropping everything.
     blackholed: BTreeSet<usize>,
+    /// Each emulator's lateness as the case began.
+    lateness_mark: BTreeMap<usize, netproof_link::emulator::Lateness>,
 }
 
 /// Shared live control of one lab.
@@ -858,6 +863,7 @@ impl Control {
     /// takes a fresh baseline (at the start of a case).
     pub fn reset_link_samples(&self) {
         lock(&self.state).sampled.clear();
+        self.mark_lateness();
     }
 
     /// Emulated links whose emulator has died, each with why.

@@ -967,6 +967,16 @@ impl Lab {
         }
     }
 
+    /// The emulated links whose emulator runs, for the self-check.
+    pub fn emulated_links(&self) -> Vec<control::EmulatedLink> {
+        self.control.emulated_links()
+    }
+
+    /// Each emulated link's release lateness since the case began.
+    pub fn case_lateness(&self) -> Vec<control::LinkLateness> {
+        self.control.case_lateness()
+    }
+
     /// Emulated links whose emulator has died, each with why.
     pub fn failed_links(&self) -> Vec<String> {
         self.control.failed_links()

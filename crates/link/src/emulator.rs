@@ -136,6 +136,35 @@ impl Lateness {
         self.max = self.max.max(other.max);
     }
 
+    /// The releases recorded since `earlier`, a copy of this histogram
+    /// taken before (bucket by bucket; the least and greatest become the
+    /// edges of the lowest and highest buckets still holding a release,
+    /// within the buckets' 12.5 %).
+    pub fn since(&self, earlier: &Lateness) -> Lateness {
+        let counts: Vec<u64> = self
+            .counts
+            .iter()
+            .zip(&earlier.counts)
+            .map(|(a, b)| a.saturating_sub(*b))
+            .collect();
+        let n: u64 = counts.iter().sum();
+        let first = counts.iter().position(|&c| c > 0);
+        let last = counts.iter().rposition(|&c| c > 0);
+        let (min, max) = match (first, last) {
+            (Some(f), Some(l)) => (
+                Self::lower(f).max(self.min),
+                Self::lower(l + 1).saturating_sub(1).min(self.max),
+            ),
+            _ => (Nanos::MAX, 0),
+        };
+        Lateness {
+            counts,
+            n,
+            min,
+            max,
+        }
+    }
+
     /// The least lateness seen (`None` before any release).
     pub fn min(&self) -> Option<Nanos> {
         (self.n > 0).then_some(self.min)
@@ -645,6 +674,26 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::Lateness;
+
+    #[test]
+    fn lateness_since_an_earlier_copy_counts_only_what_came_after() {
+        let mut l = Lateness::default();
+        for v in [100, 200, 300] {
+            l.record(v);
+        }
+        let before = l.clone();
+        for v in [50_000, 60_000] {
+            l.record(v);
+        }
+        let d = l.since(&before);
+        assert_eq!(d.count(), 2);
+        let (min, max) = (d.min().unwrap(), d.max().unwrap());
+        assert!((43_750..=50_000).contains(&min), "{min}");
+        assert!((60_000..=61_440).contains(&max) && max <= 60_000, "{max}");
+        assert!(d.quantile(0.5).unwrap() >= 50_000);
+        assert_eq!(l.since(&l).count(), 0);
+        assert_eq!(l.since(&l).quantile(0.99), None);
+    }
 
     #[test]
     fn lateness_quantiles_are_within_a_bucket() {

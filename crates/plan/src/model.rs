@@ -61,6 +61,32 @@ pub struct Source {
     pub text: String,
 }
 
+/// The emulation self-check (`[plan]`'s `self_check` and
+/// `lateness_warning`): before the cases (and after them, if asked) each
+/// emulated link is probed between its ends, and a case whose emulator
+/// released packets late by more than a share of the link's delay (p99)
+/// gets a warning.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SelfCheck {
+    /// Probe the emulated links before the first case.
+    pub before: bool,
+    /// And again after the last.
+    pub after: bool,
+    /// The share of a link's delay the emulator's p99 release lateness
+    /// may reach in a case before the case is warned.
+    pub lateness_warning: f64,
+}
+
+impl Default for SelfCheck {
+    fn default() -> Self {
+        SelfCheck {
+            before: true,
+            after: false,
+            lateness_warning: 0.1,
+        }
+    }
+}
+
 /// The lab backend a plan runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -111,6 +137,9 @@ pub struct Plan {
     pub backend: Option<Backend>,
     /// The seed the plan fixes, if any.
     pub seed: Option<u64>,
+    /// When the emulated links are measured, and when a case is warned
+    /// that its emulator ran late.
+    pub self_check: SelfCheck,
     /// Nodes in plan order.
     pub nodes: Vec<Node>,
     /// Links in plan order.

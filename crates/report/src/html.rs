@@ -50,6 +50,7 @@ pub(crate) fn render(report: &Report) -> String {
     overview(&mut out, report);
     host(&mut out, data);
     topology_section(&mut out, data);
+    crate::selfcheck::section(&mut out, report);
     let summary = report.summary_ref();
     for (i, (group, case)) in report.index().cases.iter().zip(&summary.cases).enumerate() {
         case_section(&mut out, report, i, group, case);

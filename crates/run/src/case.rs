@@ -240,6 +240,7 @@ pub(crate) async fn run(
     if let Some(c) = collection {
         c.finish().await;
     }
+    crate::selfcheck::judge_lateness(lab, case_sink.as_ref(), shared.lateness_warning);
 
     // The next case starts from the plan's state, whatever faults did.
     if let Err(e) = lab.restore(case_sink.as_ref()).await {

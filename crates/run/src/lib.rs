@@ -14,6 +14,7 @@ mod case;
 mod collect;
 pub mod host;
 pub mod judge;
+mod selfcheck;
 pub mod signals;
 pub mod step;
 
@@ -97,6 +98,9 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn ResultStore>,
     pub(crate) run: RunId,
     pub(crate) seed: u64,
+    /// The share of a link's delay its emulator may run late by (p99)
+    /// before a case is warned.
+    pub(crate) lateness_warning: f64,
 }
 
 /// The backend a run uses: the flag's, else the plan's, else the default.
@@ -172,6 +176,7 @@ pub async fn execute(
     })?;
     let shared = Shared {
         store: store.clone(),
+        lateness_warning: plan.self_check.lateness_warning,
         run,
         seed,
     };
@@ -219,8 +224,16 @@ pub async fn execute(
         ),
     ));
 
+    // Measure what the emulated links apply before trusting any result
+    // taken across them (and after, if asked).
+    if plan.self_check.before && !cancel.is_cancelled() {
+        selfcheck::probe(&lab, &run_sink, "before").await;
+    }
     // Run the cases; whatever happens, take the lab down afterwards.
     let result = run_cases(&shared, &lab, &selected, &reps, cancel, observer).await;
+    if plan.self_check.after && !cancel.is_cancelled() {
+        selfcheck::probe(&lab, &run_sink, "after").await;
+    }
     let service_failures: Vec<String> = lab
         .failed_services()
         .iter()

@@ -271,6 +271,55 @@ pub const PING_RTT: Metric = Metric {
     description: "round-trip time of one ICMP echo request; no value when it was lost",
     better: Better::Lower,
 };
+/// An emulated link: the emulator's release lateness over one case.
+pub const LINK_LATENESS: Metric = Metric {
+    name: "link.lateness",
+    unit: Unit::Seconds,
+    description: "how late an emulated link's emulator released packets after the time its pipeline gave them, over one case, both directions; labelled `quantile` (`p50`, `p99`, `max`); a case whose p99 passes `lateness_warning` of the link's delay gets a warning",
+    better: Better::Lower,
+};
+/// The self-check: one ICMP round trip across an emulated link.
+pub const SELFCHECK_RTT: Metric = Metric {
+    name: "selfcheck.rtt",
+    unit: Unit::Seconds,
+    description: "one ICMP echo round trip between an emulated link's two ends, measured by the self-check before (or after) the cases; labelled `link` and `phase`",
+    better: Better::Neither,
+};
+/// The self-check: share of its echo requests an emulated link lost.
+pub const SELFCHECK_LOSS: Metric = Metric {
+    name: "selfcheck.loss",
+    unit: Unit::Ratio,
+    description: "share of the self-check's echo requests across an emulated link that got no reply (either direction's loss)",
+    better: Better::Neither,
+};
+/// The self-check: the rate an emulated link delivered a burst at.
+pub const SELFCHECK_RATE: Metric = Metric {
+    name: "selfcheck.rate",
+    unit: Unit::BitsPerSecond,
+    description: "the rate an emulated link with a `rate` delivered the self-check's UDP burst at, first end to second, from first to last arrival, counting whole Ethernet frames as the plan's `rate` does",
+    better: Better::Neither,
+};
+/// The self-check: what the plan says the round trip should be.
+pub const SELFCHECK_PLAN_RTT: Metric = Metric {
+    name: "selfcheck.plan_rtt",
+    unit: Unit::Seconds,
+    description: "the round trip an emulated link's plan implies: both directions' `delay`",
+    better: Better::Neither,
+};
+/// The self-check: what the plan says the loss should be.
+pub const SELFCHECK_PLAN_LOSS: Metric = Metric {
+    name: "selfcheck.plan_loss",
+    unit: Unit::Ratio,
+    description: "the share of echo round trips an emulated link's plan implies are lost: either direction's mean `loss`",
+    better: Better::Neither,
+};
+/// The self-check: the plan's rate of an emulated link.
+pub const SELFCHECK_PLAN_RATE: Metric = Metric {
+    name: "selfcheck.plan_rate",
+    unit: Unit::BitsPerSecond,
+    description: "an emulated link's `rate` from its first end to its second, as the plan sets it",
+    better: Better::Neither,
+};
 /// `ping`: share of echo requests lost in a series.
 pub const PING_LOSS: Metric = Metric {
     name: "ping.loss",
@@ -555,6 +604,13 @@ pub const CATALOG: &[Metric] = &[
     LINK_DROPPED,
     LINK_QUEUE,
     LINK_SOJOURN,
+    LINK_LATENESS,
+    SELFCHECK_RTT,
+    SELFCHECK_LOSS,
+    SELFCHECK_RATE,
+    SELFCHECK_PLAN_RTT,
+    SELFCHECK_PLAN_LOSS,
+    SELFCHECK_PLAN_RATE,
     SERVICE_CPU,
     SERVICE_CPU_USER,
     SERVICE_CPU_SYSTEM,

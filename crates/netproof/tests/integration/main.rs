@@ -21,6 +21,7 @@ mod reports;
 mod rootless;
 mod routing;
 mod run;
+mod selfcheck;
 mod services;
 mod throughput;
 

@@ -1,7 +1,7 @@
 //! The `[plan]` table: metadata, backend and seed.
 
 use crate::diagnostic::Finding;
-use crate::model::{Backend, Meta, Span};
+use crate::model::{Backend, Meta, SelfCheck, Span};
 use crate::spelling;
 use crate::tree::{Checker, Val};
 
@@ -12,6 +12,7 @@ pub(super) struct MetaOut {
     pub meta: Meta,
     pub backend: Option<Backend>,
     pub seed: Option<u64>,
+    pub self_check: SelfCheck,
 }
 
 const KEYS: &[&str] = &[
@@ -22,6 +23,8 @@ const KEYS: &[&str] = &[
     "description",
     "backend",
     "seed",
+    "self_check",
+    "lateness_warning",
 ];
 
 fn plan_name_char(c: char) -> bool {
@@ -111,6 +114,41 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
         seed
     });
 
+    let mut self_check = SelfCheck::default();
+    if let Some(v) = t.get("self_check")
+        && let Some(s) = v.str(ck)
+    {
+        match s.value {
+            "before" => {}
+            "before-and-after" => self_check.after = true,
+            "off" => self_check.before = false,
+            other => {
+                let hint = spelling::did_you_mean(other, ["before", "before-and-after", "off"])
+                    .unwrap_or_else(|| {
+                        "write `before` (the default), `before-and-after` or `off`".to_string()
+                    });
+                ck.report(
+                    Finding::new(s.span, format!("unknown self_check `{other}`"), "unknown")
+                        .hint(hint),
+                );
+            }
+        }
+    }
+    if let Some(v) = t.get("lateness_warning")
+        && let Some(share) = v.ratio(ck)
+    {
+        if share > 0.0 {
+            self_check.lateness_warning = share;
+        } else {
+            v.invalid(
+                ck,
+                "a `lateness_warning` of 0 would warn every case".to_string(),
+                "zero",
+                Some("write the share of a link's delay, e.g. `0.1` or `\"10%\"`".to_string()),
+            );
+        }
+    }
+
     Some(MetaOut {
         meta: Meta {
             name: name?,
@@ -121,6 +159,7 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
         },
         backend,
         seed,
+        self_check,
     })
 }
 

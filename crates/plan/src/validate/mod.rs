@@ -136,6 +136,7 @@ pub(crate) fn plan(
         meta: meta.meta,
         backend: meta.backend,
         seed: meta.seed,
+        self_check: meta.self_check,
         nodes: nodes.into_iter().flatten().collect(),
         links: links.into_iter().flatten().collect(),
         lans: lans.into_iter().flatten().collect(),

@@ -41,6 +41,7 @@ fn plan(cases: Vec<Case>, services: Vec<Service>) -> Plan {
         },
         backend: Some(Backend::Local),
         seed: Some(1),
+        self_check: Default::default(),
         nodes: vec![node("a"), node("b")],
         links: vec![],
         lans: vec![],
