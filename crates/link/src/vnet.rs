@@ -86,7 +86,8 @@ pub enum Ip {
     V4,
     /// IPv6 (no extension headers before the transport header).
     V6,
-    /// Not IP (ARP and the like), or too short to tell.
+    /// Not IP (ARP and the like), too short to tell, or an IPv4 header
+    /// whose length field does not fit the frame.
     Other,
 }
 
@@ -140,7 +141,14 @@ impl FrameInfo {
         }
         let l3 = info.l3;
         match ethertype {
-            0x0800 if len >= l3 + 20 && eth[l3] >> 4 == 4 => {
+            // The header length must cover the fixed header and fit the
+            // frame: CE marking and corruption rewrite the header's
+            // checksum over `l3..l4`. Anything else passes as opaque.
+            0x0800
+                if len >= l3 + 20
+                    && eth[l3] >> 4 == 4
+                    && (20..=len - l3).contains(&(usize::from(eth[l3] & 0x0f) * 4)) =>
+            {
                 info.ip = Ip::V4;
                 info.l4 = l3 + usize::from(eth[l3] & 0x0f) * 4;
                 info.proto = eth[l3 + 9];
@@ -586,6 +594,35 @@ mod tests {
         assert_eq!(e[15] & 3, 3);
         assert_eq!(fold(sum_words(&e[14..34], 0)), 0xffff);
         assert_eq!(e.len(), f.len() - VNET_HDR_LEN);
+    }
+
+    /// Fuzz finding (vnet target): an ECN-capable IPv4 header claiming 24
+    /// bytes (IHL 6) in a frame that ends 20 bytes after it was taken as
+    /// IPv4, and marking it CE summed the header past the frame's end.
+    #[test]
+    fn fuzz_vnet_ipv4_header_longer_than_the_frame_is_opaque() {
+        let mut f = VnetHdr::default().to_bytes().to_vec();
+        f.extend_from_slice(&[0, 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0x08, 0x00]);
+        f.extend_from_slice(&[0x46, 0x01, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0]);
+        f.extend_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
+        let info = FrameInfo::parse(&f).unwrap();
+        assert_eq!(info.ip, Ip::Other);
+        let piece = Piece {
+            first: 0,
+            count: 1,
+            ce: true,
+            corrupt: Some(7),
+        };
+        let mut out = Vec::new();
+        emit(&f, &info, piece, &mut Vec::new(), |bufs| {
+            out = bufs.concat();
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(out.len(), f.len(), "written whole, one bit flipped");
+        // IHL below 5 is no IPv4 header either.
+        f[VNET_HDR_LEN + 14] = 0x44;
+        assert_eq!(FrameInfo::parse(&f).unwrap().ip, Ip::Other);
     }
 
     #[test]

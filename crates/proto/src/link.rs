@@ -188,6 +188,12 @@ impl Trace {
     /// Bytes one delivery opportunity carries (Mahimahi's packet size).
     pub const OPPORTUNITY_BYTES: u32 = 1504;
 
+    /// The latest timestamp a trace may hold: one day. Recorded traces
+    /// last minutes; the bound keeps the emulator's nanosecond clock
+    /// (milliseconds times 10^6, plus whole periods as a run goes on) far
+    /// from overflowing, whatever a trace file says.
+    pub const MAX_MS: u64 = 24 * 60 * 60 * 1000;
+
     /// Parses Mahimahi's text format: one non-negative integer per line
     /// (milliseconds), non-decreasing, at least one line, the last
     /// positive. Errors name the 1-based line.
@@ -204,6 +210,15 @@ impl Trace {
                 line: line_no,
                 message: format!("`{t}` is not a whole number of milliseconds"),
             })?;
+            if ms > Self::MAX_MS {
+                return Err(TraceError {
+                    line: line_no,
+                    message: format!(
+                        "{ms} ms is later than a trace may reach ({} ms, one day)",
+                        Self::MAX_MS
+                    ),
+                });
+            }
             if let Some(&prev) = opportunities_ms.last()
                 && ms < prev
             {
@@ -318,5 +333,23 @@ mod tests {
         assert_eq!(Trace::parse("5\n3\n").unwrap_err().line, 2);
         assert!(Trace::parse("\n\n").is_err());
         assert_eq!(Trace::parse("0\n0\n").unwrap_err().line, 2);
+    }
+
+    /// Fuzz finding (trace target): a timestamp of 44,444,444,444,444 ms
+    /// parsed, then overflowed the emulator's nanosecond arithmetic.
+    #[test]
+    fn fuzz_trace_timestamp_beyond_a_day_is_refused() {
+        let e = Trace::parse("044444444444444").unwrap_err();
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("later than a trace may reach"), "{e}");
+        assert_eq!(
+            Trace::parse("1\n86400001\n").unwrap_err().line,
+            2,
+            "one past the bound"
+        );
+        assert_eq!(
+            Trace::parse("86400000\n").unwrap().period_ms(),
+            Trace::MAX_MS
+        );
     }
 }

@@ -57,6 +57,11 @@ impl ByteRange {
         if last.is_some_and(|l| l < first) {
             return Err(err(BACKWARDS));
         }
+        // `0-18446744073709551615` is 2^64 bytes, one more than a length
+        // can count.
+        if last.is_some_and(|l| l - first == u64::MAX) {
+            return Err(err("covers more bytes than a 64-bit length counts"));
+        }
         Ok(ByteRange { first, last })
     }
 
@@ -114,7 +119,8 @@ impl ContentRange {
             "*" => None,
             c => Some(num(c)?),
         };
-        if last < first || complete.is_some_and(|c| last >= c) {
+        // A span of 2^64 bytes (`0-18446744073709551615/*`) has no length.
+        if last < first || last - first == u64::MAX || complete.is_some_and(|c| last >= c) {
             return None;
         }
         Some(ContentRange {
@@ -197,6 +203,21 @@ mod tests {
         ] {
             assert_eq!(ContentRange::parse(bad), None, "{bad:?}");
         }
+    }
+
+    /// Fuzz finding (http_range target): `0-18446744073709551615` parsed,
+    /// then its length (2^64) overflowed; a `Content-Range` of the same
+    /// span did too.
+    #[test]
+    fn fuzz_http_range_span_of_two_to_the_64_bytes_is_refused() {
+        let e = ByteRange::parse("0000-18446744073709551615").unwrap_err();
+        assert!(!e.is_backwards());
+        assert!(e.to_string().contains("64-bit length"), "{e}");
+        let r = ByteRange::parse("1-18446744073709551615").unwrap();
+        assert_eq!(r.len(), Some(u64::MAX));
+        assert_eq!(ContentRange::parse(b"bytes 0-18446744073709551615/*"), None);
+        let c = ContentRange::parse(b"bytes 1-18446744073709551615/*").unwrap();
+        assert_eq!(c.len(), u64::MAX);
     }
 
     #[test]
