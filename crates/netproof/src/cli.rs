@@ -429,6 +429,17 @@ pub struct PlanOptions {
     /// the plan's `routing`: `bird` (the default) or `frr`.
     #[arg(long, value_name = "DAEMON", value_parser = ["bird", "frr"])]
     pub routing_daemon: Option<String>,
+    /// Change the plan before it is checked: PATH=VALUE, PATH from the top
+    /// of the file with `[INDEX]` or `[NAME]` for arrays of tables, VALUE
+    /// a TOML value, e.g. `--set 'link[a--b].delay="20ms"'`, `--set
+    /// 'service[edge].config.fill.cache.policy=lru'`. Repeat for more;
+    /// the run stores the plan as changed.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Apply the plan's own seeded fault (`[plan] seeded_fault`), the
+    /// change that proves the plan able to fail.
+    #[arg(long)]
+    pub seeded_fault: bool,
 }
 
 /// `netproof check`.

@@ -17,6 +17,7 @@ mod arg;
 mod diagnostic;
 pub mod expect;
 pub mod model;
+pub mod overrides;
 mod spelling;
 mod tree;
 pub mod units;

@@ -208,6 +208,22 @@ pub struct Meta {
     pub tags: Vec<String>,
     /// Longer prose (Markdown) shown at the top of the report, if given.
     pub description: Option<String>,
+    /// The fault that proves the plan can fail, if it names one.
+    pub seeded_fault: Option<SeededFault>,
+}
+
+/// A plan's seeded fault (`[plan] seeded_fault`): overrides that break
+/// what the plan tests, and the cases that must then fail. `netproof run
+/// --seeded-fault` applies them, so a test program shows each plan able
+/// to fail, and for the right reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeededFault {
+    /// What the fault is, in a sentence (`a queue without CoDel`).
+    pub summary: String,
+    /// `PATH=VALUE` overrides, as `--set` takes them.
+    pub set: Vec<String>,
+    /// The ids of the cases that must fail with it.
+    pub fails: Vec<String>,
 }
 
 /// A node: a host or router of the topology.

@@ -12,7 +12,7 @@ pub fn run(args: CheckArgs) -> Result<Code, CliError> {
     let mut report = Vec::new();
     let mut lab_failures = 0;
     for path in &args.plans {
-        match netproof_plan::load(path, &options) {
+        match super::load_plan(path, &options, &args.plan)? {
             Ok(plan) => {
                 // The plan is valid; can its lab be built (addresses, routes)?
                 let backend = netproof_plan::Backend::effective(options.backend, plan.backend);

@@ -40,7 +40,8 @@ impl Sink for Console {
 
 fn up(args: LabUpArgs) -> Result<Code, CliError> {
     let options = plan_options(&args.plan_options)?;
-    let plan = netproof_plan::load(&args.plan, &options).map_err(|e| CliError::Plans(vec![e]))?;
+    let plan = super::load_plan(&args.plan, &options, &args.plan_options)?
+        .map_err(|e| CliError::Plans(vec![e]))?;
     let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
     // As `run` does: a lab the plan describes but that cannot be built is
     // the plan's fault (exit 2), found before anything is created; failures

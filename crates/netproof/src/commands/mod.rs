@@ -62,6 +62,51 @@ fn plan_options(p: &PlanOptions) -> Result<Options, CliError> {
     })
 }
 
+/// Reads and validates a plan with the `--set` overrides and, with
+/// `--seeded-fault`, the plan's own seeded fault applied first. The outer
+/// error is the command line's (an override that does not parse or does
+/// not fit the plan); the inner one the plan's, to be reported with the
+/// others.
+fn load_plan(
+    path: &std::path::Path,
+    options: &Options,
+    p: &PlanOptions,
+) -> Result<Result<netproof_plan::Plan, netproof_plan::PlanError>, CliError> {
+    use netproof_plan::overrides::{self, Override};
+    if p.set.is_empty() && !p.seeded_fault {
+        return Ok(netproof_plan::load(path, options));
+    }
+    let mut sets: Vec<String> = Vec::new();
+    if p.seeded_fault {
+        let plan = match netproof_plan::load(path, options) {
+            Ok(plan) => plan,
+            Err(e) => return Ok(Err(e)),
+        };
+        let Some(fault) = plan.meta.seeded_fault else {
+            return Err(CliError::Usage(format!(
+                "{}: --seeded-fault, but the plan names no seeded fault\nhint: add `seeded_fault = {{ summary = \"...\", set = [\"PATH=VALUE\"], fails = [\"CASE\"] }}` to its `[plan]`",
+                path.display()
+            )));
+        };
+        sets.extend(fault.set);
+    }
+    sets.extend(p.set.iter().cloned());
+    let parsed = sets
+        .iter()
+        .map(|s| Override::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        CliError::Plans(vec![netproof_plan::PlanError::Io {
+            path: path.to_path_buf(),
+            source,
+        }])
+    })?;
+    let edited = overrides::apply(&text, &parsed)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    Ok(netproof_plan::parse(path, &edited, options))
+}
+
 /// Opens the results database named by `--db`.
 fn open_store(url: &str) -> Result<Box<dyn netproof_store::ResultStore>, CliError> {
     Ok(netproof_store::open(url)?)

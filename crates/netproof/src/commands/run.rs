@@ -25,7 +25,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
     let mut plans = Vec::new();
     let mut invalid = Vec::new();
     for path in &args.plans {
-        match netproof_plan::load(path, &options) {
+        match super::load_plan(path, &options, &args.plan)? {
             Ok(p) => plans.push(p),
             Err(e) => invalid.push(e),
         }

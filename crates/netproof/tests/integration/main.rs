@@ -16,6 +16,7 @@ mod help;
 mod http;
 mod lab;
 mod netns;
+mod overrides;
 mod probe;
 mod reports;
 mod rootless;

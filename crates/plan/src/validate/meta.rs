@@ -1,7 +1,7 @@
 //! The `[plan]` table: metadata, backend and seed.
 
 use crate::diagnostic::Finding;
-use crate::model::{Backend, Meta, SelfCheck, Span};
+use crate::model::{Backend, Meta, SeededFault, SelfCheck, Span};
 use crate::spelling;
 use crate::tree::{Checker, Val};
 
@@ -13,6 +13,8 @@ pub(super) struct MetaOut {
     pub backend: Option<Backend>,
     pub seed: Option<u64>,
     pub self_check: SelfCheck,
+    /// Where each of `seeded_fault.fails` is written.
+    pub fault_case_spans: Vec<Span>,
 }
 
 const KEYS: &[&str] = &[
@@ -25,6 +27,7 @@ const KEYS: &[&str] = &[
     "seed",
     "self_check",
     "lateness_warning",
+    "seeded_fault",
 ];
 
 fn plan_name_char(c: char) -> bool {
@@ -149,6 +152,12 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
         }
     }
 
+    let (seeded_fault, fault_case_spans) =
+        match t.get("seeded_fault").and_then(|v| seeded_fault(ck, &v)) {
+            Some((f, spans)) => (Some(f), spans),
+            None => (None, Vec::new()),
+        };
+
     Some(MetaOut {
         meta: Meta {
             name: name?,
@@ -156,10 +165,12 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
             owner: owner.map(|s| s.value.to_string()),
             tags: tags?,
             description: description.map(|s| s.value.to_string()),
+            seeded_fault,
         },
         backend,
         seed,
         self_check,
+        fault_case_spans,
     })
 }
 
@@ -180,4 +191,82 @@ fn backend(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Backend> {
         .hint(hint),
     );
     None
+}
+
+/// `seeded_fault = { summary = "...", set = ["PATH=VALUE", ...], fails = ["CASE", ...] }`;
+/// that the cases exist is checked once the cases are read.
+fn seeded_fault(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<(SeededFault, Vec<Span>)> {
+    let t = v.table(
+        ck,
+        "`seeded_fault`",
+        "a table: `{ summary = \"...\", set = [...], fails = [...] }`",
+    )?;
+    t.reject_unknown(ck, &["summary", "set", "fails"], &|_| None);
+    let summary = t
+        .require(
+            ck,
+            "summary",
+            "say what the fault is, e.g. `summary = \"a queue without CoDel\"`",
+        )
+        .and_then(|v| v.text(ck));
+    let set = t
+        .require(
+            ck,
+            "set",
+            "list the overrides that make the fault, e.g. `set = [\"link[0].codel=false\"]`",
+        )
+        .and_then(|v| {
+            let items = v.strings(ck)?;
+            let mut ok = !items.is_empty();
+            if items.is_empty() {
+                v.invalid(
+                    ck,
+                    "a seeded fault that changes nothing".to_string(),
+                    "empty",
+                    Some("list at least one `PATH=VALUE` override".to_string()),
+                );
+            }
+            for item in &items {
+                if let Err(e) = crate::overrides::Override::parse(item.value) {
+                    ck.report(
+                        Finding::new(item.span, e.what.clone(), "not an override").hint(e.hint),
+                    );
+                    ok = false;
+                }
+            }
+            ok.then(|| items.iter().map(|s| s.value.to_string()).collect())
+        });
+    let fails = t
+        .require(
+            ck,
+            "fails",
+            "name the cases the fault must fail, e.g. `fails = [\"RPM-01\"]`",
+        )
+        .and_then(|v| {
+            let items = v.strings(ck)?;
+            if items.is_empty() {
+                v.invalid(
+                    ck,
+                    "no case to fail".to_string(),
+                    "empty",
+                    Some("name at least one case id".to_string()),
+                );
+                return None;
+            }
+            Some(
+                items
+                    .iter()
+                    .map(|s| (s.value.to_string(), s.span))
+                    .collect::<Vec<_>>(),
+            )
+        });
+    let fails = fails?;
+    Some((
+        SeededFault {
+            summary: summary?.value.to_string(),
+            set: set?,
+            fails: fails.iter().map(|(s, _)| s.clone()).collect(),
+        },
+        fails.iter().map(|(_, span)| *span).collect(),
+    ))
 }

@@ -132,6 +132,29 @@ pub(crate) fn plan(
         ));
         return None;
     };
+    // A seeded fault names cases that exist.
+    if let Some(fault) = &meta.meta.seeded_fault
+        && cases.iter().all(Option::is_some)
+    {
+        for (id, span) in fault.fails.iter().zip(&meta.fault_case_spans) {
+            let known = cases.iter().flatten().any(|c| &c.id == id);
+            if !known {
+                let ids: Vec<&str> = cases.iter().flatten().map(|c| c.id.as_str()).collect();
+                let hint = crate::spelling::did_you_mean(id, ids.iter().copied())
+                    .unwrap_or_else(|| format!("the plan's cases are: {}", ids.join(", ")));
+                ck.report(
+                    Finding::new(
+                        *span,
+                        format!(
+                            "`seeded_fault.fails` names case `{id}`, which the plan does not have"
+                        ),
+                        "unknown case",
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+    }
     Some(Plan {
         meta: meta.meta,
         backend: meta.backend,

@@ -38,6 +38,7 @@ fn plan(cases: Vec<Case>, services: Vec<Service>) -> Plan {
             owner: None,
             tags: vec![],
             description: None,
+            seeded_fault: None,
         },
         backend: Some(Backend::Local),
         seed: Some(1),

@@ -1,0 +1,98 @@
+//! `--set PATH=VALUE` and `--seeded-fault`: a plan changed from the command
+//! line is checked, run and stored as changed; a plan's seeded fault makes
+//! the cases it names fail, for the expectation the fault breaks.
+
+use crate::{Scratch, show};
+
+const PLAN: &str = r#"[plan]
+name = "seeded"
+summary = "a command that must succeed, and the fault that breaks it"
+backend = "local"
+seeded_fault = { summary = "the command exits 3", set = ["case[OK].steps[run].command=[\"sh\", \"-c\", \"exit 3\"]"], fails = ["OK"] }
+
+[[node]]
+name = "a"
+
+[[case]]
+id = "OK"
+title = "the command succeeds"
+steps = [ { kind = "exec", name = "run", node = "a", command = ["true"] } ]
+expect = [ "max(exec.exit_code) == 0" ]
+
+[[case]]
+id = "OTHER"
+title = "untouched by the fault"
+steps = [ { kind = "exec", name = "other", node = "a", command = ["true"] } ]
+expect = [ "max(exec.exit_code) == 0" ]
+"#;
+
+#[test]
+fn a_seeded_fault_fails_the_cases_it_names_and_only_those() {
+    let s = Scratch::new();
+    let p = s.plan("p.toml", PLAN);
+    let p = p.to_str().unwrap();
+    let o = s.netproof(&["run", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let o = s.netproof(&["run", "--seeded-fault", p]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let verdicts: Vec<(String, String)> = data
+        .cases
+        .iter()
+        .map(|c| (c.info.case_id.clone(), format!("{:?}", c.verdict)))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("OK".into(), "Some(Fail)".into()),
+            ("OTHER".into(), "Some(Pass)".into())
+        ],
+        "{}",
+        show(&o)
+    );
+    // The run stored the plan as it ran.
+    assert!(data.run.info.plan_text.contains("exit 3"));
+}
+
+#[test]
+fn set_changes_a_plan_and_a_bad_override_is_a_usage_error() {
+    let s = Scratch::new();
+    let p = s.plan("p.toml", PLAN);
+    let p = p.to_str().unwrap();
+    // A value the plan language refuses is reported at its line and column.
+    let o = s.netproof(&["check", "--set", "case[OK].steps[run].timeout=\"soon\"", p]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("soon"),
+        "{}",
+        show(&o)
+    );
+    // A path the plan does not have says so, with a hint.
+    let o = s.netproof(&["check", "--set", "case[NOPE].title=x", p]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`case[NOPE]`") && err.contains("hint:"),
+        "{err}"
+    );
+    // A plan without a seeded fault cannot be run with one.
+    let plain = s.plan(
+        "plain.toml",
+        &PLAN.replace("seeded_fault", "# seeded_fault"),
+    );
+    let o = s.netproof(&["run", "--seeded-fault", plain.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    // A seeded fault naming a case the plan lacks is a plan error.
+    let bad = s.plan(
+        "bad.toml",
+        &PLAN.replace("fails = [\"OK\"]", "fails = [\"OJ\"]"),
+    );
+    let o = s.netproof(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("`OJ`"),
+        "{}",
+        show(&o)
+    );
+}
