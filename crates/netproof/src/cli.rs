@@ -440,6 +440,10 @@ pub struct PlanOptions {
     /// change that proves the plan able to fail.
     #[arg(long)]
     pub seeded_fault: bool,
+    /// Apply the plan's `quick` overrides first: its own shorter durations
+    /// and counts (never its thresholds), for CI and a first look.
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// `netproof check`.

@@ -210,6 +210,9 @@ pub struct Meta {
     pub description: Option<String>,
     /// The fault that proves the plan can fail, if it names one.
     pub seeded_fault: Option<SeededFault>,
+    /// `PATH=VALUE` overrides that shorten the plan for `--quick`
+    /// (durations and counts, never an expectation).
+    pub quick: Vec<String>,
 }
 
 /// A plan's seeded fault (`[plan] seeded_fault`): overrides that break

@@ -139,6 +139,13 @@ impl Override {
     }
 }
 
+impl Override {
+    /// Whether a key of its path is `key` (`quick` may not touch `expect`).
+    pub fn touches(&self, key: &str) -> bool {
+        self.path.iter().any(|s| s.key == key)
+    }
+}
+
 /// Splits on dots outside brackets (a selector may hold dots: `node[a.b]`).
 fn split_path(path: &str) -> Vec<String> {
     let mut out = vec![String::new()];

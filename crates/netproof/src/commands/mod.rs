@@ -62,8 +62,9 @@ fn plan_options(p: &PlanOptions) -> Result<Options, CliError> {
     })
 }
 
-/// Reads and validates a plan with the `--set` overrides and, with
-/// `--seeded-fault`, the plan's own seeded fault applied first. The outer
+/// Reads and validates a plan with the `--set` overrides and, before
+/// them, the plan's own `quick` overrides (`--quick`) and seeded fault
+/// (`--seeded-fault`). The outer
 /// error is the command line's (an override that does not parse or does
 /// not fit the plan); the inner one the plan's, to be reported with the
 /// others.
@@ -73,22 +74,28 @@ fn load_plan(
     p: &PlanOptions,
 ) -> Result<Result<netproof_plan::Plan, netproof_plan::PlanError>, CliError> {
     use netproof_plan::overrides::{self, Override};
-    if p.set.is_empty() && !p.seeded_fault {
+    if p.set.is_empty() && !p.seeded_fault && !p.quick {
         return Ok(netproof_plan::load(path, options));
     }
     let mut sets: Vec<String> = Vec::new();
-    if p.seeded_fault {
+    if p.seeded_fault || p.quick {
         let plan = match netproof_plan::load(path, options) {
             Ok(plan) => plan,
             Err(e) => return Ok(Err(e)),
         };
-        let Some(fault) = plan.meta.seeded_fault else {
-            return Err(CliError::Usage(format!(
-                "{}: --seeded-fault, but the plan names no seeded fault\nhint: add `seeded_fault = {{ summary = \"...\", set = [\"PATH=VALUE\"], fails = [\"CASE\"] }}` to its `[plan]`",
-                path.display()
-            )));
-        };
-        sets.extend(fault.set);
+        if p.quick {
+            sets.extend(plan.meta.quick);
+        }
+        match plan.meta.seeded_fault {
+            _ if !p.seeded_fault => {}
+            Some(fault) => sets.extend(fault.set),
+            None => {
+                return Err(CliError::Usage(format!(
+                    "{}: --seeded-fault, but the plan names no seeded fault\nhint: add `seeded_fault = {{ summary = \"...\", set = [\"PATH=VALUE\"], fails = [\"CASE\"] }}` to its `[plan]`",
+                    path.display()
+                )));
+            }
+        }
     }
     sets.extend(p.set.iter().cloned());
     let parsed = sets

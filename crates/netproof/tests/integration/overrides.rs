@@ -96,3 +96,43 @@ fn set_changes_a_plan_and_a_bad_override_is_a_usage_error() {
         show(&o)
     );
 }
+
+#[test]
+fn quick_applies_the_plans_own_shortening_and_never_touches_thresholds() {
+    let s = Scratch::new();
+    let plan = PLAN
+        .replace(
+            "command = [\"true\"] } ]\nexpect = [ \"max(exec.exit_code) == 0\" ]\n\n[[case]]\nid = \"OTHER\"",
+            "command = [\"true\"], count = 12, every = \"1ms\" } ]\nexpect = [ \"max(exec.exit_code) == 0\" ]\n\n[[case]]\nid = \"OTHER\"",
+        )
+        .replace(
+            "backend = \"local\"\n",
+            "backend = \"local\"\nquick = [\"case[OK].steps[run].count=2\"]\n",
+        );
+    let p = s.plan("p.toml", &plan);
+    let o = s.netproof(&["run", "--quick", "--case", "OK", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let runs = data
+        .samples
+        .iter()
+        .filter(|s| s.sample.metric == "exec.exit_code")
+        .count();
+    assert_eq!(runs, 2, "--quick ran the step twice, not 12 times");
+    // A quick override may not loosen an expectation.
+    let bad = s.plan(
+        "bad.toml",
+        &plan.replace(
+            "quick = [\"case[OK].steps[run].count=2\"]",
+            "quick = [\"case[OK].expect=[]\"]",
+        ),
+    );
+    let o = s.netproof(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("changes an expectation"),
+        "{}",
+        show(&o)
+    );
+}

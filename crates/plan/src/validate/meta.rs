@@ -28,6 +28,7 @@ const KEYS: &[&str] = &[
     "self_check",
     "lateness_warning",
     "seeded_fault",
+    "quick",
 ];
 
 fn plan_name_char(c: char) -> bool {
@@ -158,6 +159,28 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
             None => (None, Vec::new()),
         };
 
+    let quick = match t.get("quick") {
+        None => Some(Vec::new()),
+        Some(v) => v.strings(ck).and_then(|items| {
+            let mut ok = true;
+            for item in &items {
+                let problem = match crate::overrides::Override::parse(item.value) {
+                    Err(e) => Some((e.what, e.hint)),
+                    Ok(o) if o.touches("expect") => Some((
+                        format!("`{}` changes an expectation", item.value),
+                        "`quick` shortens durations and counts; thresholds stay as the plan has them".to_string(),
+                    )),
+                    Ok(_) => None,
+                };
+                if let Some((what, hint)) = problem {
+                    ck.report(Finding::new(item.span, what, "not a quick override").hint(hint));
+                    ok = false;
+                }
+            }
+            ok.then(|| items.iter().map(|s| s.value.to_string()).collect())
+        }),
+    };
+
     Some(MetaOut {
         meta: Meta {
             name: name?,
@@ -166,6 +189,7 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
             tags: tags?,
             description: description.map(|s| s.value.to_string()),
             seeded_fault,
+            quick: quick?,
         },
         backend,
         seed,

@@ -39,6 +39,7 @@ fn plan(cases: Vec<Case>, services: Vec<Service>) -> Plan {
             tags: vec![],
             description: None,
             seeded_fault: None,
+            quick: Vec::new(),
         },
         backend: Some(Backend::Local),
         seed: Some(1),
