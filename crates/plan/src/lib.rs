@@ -58,6 +58,17 @@ pub fn load(path: &Path, options: &Options) -> Result<Plan, PlanError> {
 /// otherwise every problem in the plan is reported together
 /// ([`PlanError::Invalid`]).
 pub fn parse(path: &Path, text: &str, options: &Options) -> Result<Plan, PlanError> {
+    parse_with(path, text, options, None)
+}
+
+/// As [`parse`], with the text of the plan's lab file (`[plan] lab`)
+/// given rather than read (edited by `--set`, say).
+pub fn parse_with(
+    path: &Path,
+    text: &str,
+    options: &Options,
+    lab_text: Option<&str>,
+) -> Result<Plan, PlanError> {
     let root = match DeTable::parse(text) {
         Ok(root) => root,
         Err(e) => {
@@ -69,12 +80,27 @@ pub fn parse(path: &Path, text: &str, options: &Options) -> Result<Plan, PlanErr
             ))));
         }
     };
+    // A plan may take its topology and services from a lab file: that is
+    // validated first, on its own text, so its problems point into it.
+    let lab = match lab_path(path, root.get_ref()) {
+        None => None,
+        Some(lab_path) => {
+            let lab_text = match lab_text {
+                Some(t) => t.to_string(),
+                None => std::fs::read_to_string(&lab_path).map_err(|source| PlanError::Io {
+                    path: lab_path.clone(),
+                    source,
+                })?,
+            };
+            Some(parse(&lab_path, &lab_text, options)?)
+        }
+    };
     let mut ck = tree::Checker::new(text);
     let source = Source {
         path: path.to_path_buf(),
         text: text.to_string(),
     };
-    match validate::plan(&mut ck, root.get_ref(), options, source) {
+    match validate::plan(&mut ck, root.get_ref(), options, source, lab) {
         Some(plan) if ck.clean() => Ok(plan),
         _ => Err(PlanError::Invalid(Box::new(InvalidPlan::new(
             path,
@@ -82,6 +108,22 @@ pub fn parse(path: &Path, text: &str, options: &Options) -> Result<Plan, PlanErr
             ck.into_findings(),
         )))),
     }
+}
+
+/// The lab file a plan names in `[plan] lab`, relative to the plan's
+/// directory (a wrong type is reported by validation).
+fn lab_path(path: &Path, root: &DeTable<'_>) -> Option<std::path::PathBuf> {
+    let plan = root.get("plan")?.get_ref().as_table()?;
+    let lab = plan.get("lab")?.get_ref().as_str()?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    Some(dir.join(lab))
+}
+
+/// The lab file the plan at `path` with `text` names, if any (`None` too
+/// for text that is not TOML: parsing reports that).
+pub fn lab_of(path: &Path, text: &str) -> Option<std::path::PathBuf> {
+    let root = DeTable::parse(text).ok()?;
+    lab_path(path, root.get_ref())
 }
 
 /// Turns the TOML parser's error into a finding at its span.

@@ -156,6 +156,10 @@ pub struct Plan {
     pub cases: Vec<Case>,
     /// The source the plan was parsed from.
     pub source: Source,
+    /// The lab file the topology and services came from (`[plan] lab`),
+    /// if the plan names one: the spans of nodes, links and services point
+    /// into its text.
+    pub lab: Option<Source>,
 }
 
 impl Plan {

@@ -140,6 +140,11 @@ impl Override {
 }
 
 impl Override {
+    /// The first key of its path (`link` for `link[0].delay`).
+    pub fn root(&self) -> &str {
+        &self.path[0].key
+    }
+
     /// Whether a key of its path is `key` (`quick` may not touch `expect`).
     pub fn touches(&self, key: &str) -> bool {
         self.path.iter().any(|s| s.key == key)

@@ -158,11 +158,22 @@ pub async fn execute(
         .as_ref()
         .map(|p| record_topology(p.topology()))
         .unwrap_or_default();
+    // A plan with a lab file is recorded with the lab's text after its
+    // own, so the run says everything it ran.
+    let plan_text = match &plan.lab {
+        None => plan.source.text.clone(),
+        Some(lab) => format!(
+            "{}\n# ---- the lab file, {} ----\n{}",
+            plan.source.text,
+            lab.path.display(),
+            lab.text
+        ),
+    };
     let run = store.begin_run(&NewRun {
         plan_name: plan.meta.name.clone(),
         plan_path: plan.source.path.display().to_string(),
-        plan_text: plan.source.text.clone(),
-        plan_hash: hex(&sha2::Sha256::digest(plan.source.text.as_bytes())),
+        plan_hash: hex(&sha2::Sha256::digest(plan_text.as_bytes())),
+        plan_text,
         summary: plan.meta.summary.clone(),
         backend: backend.as_str().to_string(),
         seed,

@@ -109,9 +109,36 @@ fn load_plan(
             source,
         }])
     })?;
-    let edited = overrides::apply(&text, &parsed)
+    // With a lab file, what the lab holds (nodes, links, services, ...) is
+    // changed there; the rest in the plan itself.
+    const LAB_KEYS: &[&str] = &["node", "link", "lan", "route", "bgp", "service"];
+    let lab = netproof_plan::lab_of(path, &text);
+    let (to_lab, to_plan): (Vec<Override>, Vec<Override>) = parsed
+        .into_iter()
+        .partition(|o| lab.is_some() && LAB_KEYS.contains(&o.root()));
+    let edited = overrides::apply(&text, &to_plan)
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
-    Ok(netproof_plan::parse(path, &edited, options))
+    let lab_text = match (&lab, to_lab.is_empty()) {
+        (Some(lab), false) => {
+            let text = std::fs::read_to_string(lab).map_err(|source| {
+                CliError::Plans(vec![netproof_plan::PlanError::Io {
+                    path: lab.clone(),
+                    source,
+                }])
+            })?;
+            Some(
+                overrides::apply(&text, &to_lab)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", lab.display())))?,
+            )
+        }
+        _ => None,
+    };
+    Ok(netproof_plan::parse_with(
+        path,
+        &edited,
+        options,
+        lab_text.as_deref(),
+    ))
 }
 
 /// Opens the results database named by `--db`.
@@ -121,9 +148,15 @@ fn open_store(url: &str) -> Result<Box<dyn netproof_store::ResultStore>, CliErro
 
 /// `path:line:col` of a lab error that points into the plan, else `path`.
 fn lab_error_place(plan: &netproof_plan::Plan, e: &netproof_lab::LabError) -> String {
-    let path = plan.source.path.display().to_string();
+    // The lab's problems are the topology's: in the lab file, if any.
+    let source = plan.lab.as_ref().unwrap_or(&plan.source);
+    let path = source.path.display().to_string();
     let Some(span) = e.span() else { return path };
-    let before = &plan.source.text[..span.start.min(plan.source.text.len())];
+    let mut at = span.start.min(source.text.len());
+    while !source.text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &source.text[..at];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!("{path}:{line}:{col}")

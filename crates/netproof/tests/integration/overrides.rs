@@ -136,3 +136,82 @@ fn quick_applies_the_plans_own_shortening_and_never_touches_thresholds() {
         show(&o)
     );
 }
+
+const LAB: &str = r#"[plan]
+name = "the-lab"
+summary = "two nodes and a service"
+backend = "local"
+
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+
+[[service]]
+name = "sleeper"
+node = "b"
+command = ["sleep", "30"]
+
+[[case]]
+id = "LAB-OWN"
+title = "the lab's own case, not run by plans that use the lab"
+steps = [ { kind = "exec", name = "x", node = "a", command = ["false"] } ]
+"#;
+
+const ON_LAB: &str = r#"[plan]
+name = "on-the-lab"
+summary = "cases against a lab file"
+lab = "lab.toml"
+
+[[case]]
+id = "ONE"
+title = "a command on the lab's node"
+steps = [ { kind = "exec", name = "run", node = "b", command = ["true"] } ]
+expect = [ "max(exec.exit_code) == 0" ]
+"#;
+
+#[test]
+fn a_plan_runs_its_cases_on_its_lab_files_topology_and_services() {
+    let s = Scratch::new();
+    s.plan("lab.toml", LAB);
+    let p = s.plan("on-lab.toml", ON_LAB);
+    let p = p.to_str().unwrap();
+    let o = s.netproof(&["run", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let cases: Vec<&str> = data.cases.iter().map(|c| c.info.case_id.as_str()).collect();
+    assert_eq!(cases, ["ONE"], "only the plan's own cases run");
+    assert!(data.run.info.plan_text.contains("# ---- the lab file,"));
+    assert!(data.run.info.plan_text.contains("name = \"sleeper\""));
+    assert_eq!(
+        data.run.info.topology.nodes.len(),
+        2,
+        "the lab's nodes were built"
+    );
+
+    // --set on what the lab holds edits the lab: a service command that
+    // cannot start makes the run an error.
+    let o = s.netproof(&["check", "--set", "service[sleeper].node=c", p]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("lab.toml"),
+        "the problem is shown in the lab file: {err}"
+    );
+
+    // A plan that names a lab may not add topology of its own, and its
+    // cases may name only the lab's nodes.
+    let bad = s.plan(
+        "bad.toml",
+        &format!("{ON_LAB}\n[[node]]\nname = \"z\"\n").replace("node = \"b\"", "node = \"q\""),
+    );
+    let o = s.netproof(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`[[node]]` in a plan that names a `lab`"),
+        "{err}"
+    );
+    assert!(err.contains("`q`"), "{err}");
+}

@@ -29,6 +29,7 @@ const KEYS: &[&str] = &[
     "lateness_warning",
     "seeded_fault",
     "quick",
+    "lab",
 ];
 
 fn plan_name_char(c: char) -> bool {
@@ -153,6 +154,11 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
         }
     }
 
+    // The lab file itself is read before validation (lib.rs); here only
+    // its type is checked.
+    if let Some(v) = t.get("lab") {
+        let _ = v.str(ck);
+    }
     let (seeded_fault, fault_case_spans) =
         match t.get("seeded_fault").and_then(|v| seeded_fault(ck, &v)) {
             Some((f, spans)) => (Some(f), spans),

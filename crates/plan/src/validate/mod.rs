@@ -59,9 +59,13 @@ pub(crate) fn plan(
     root: &DeTable<'_>,
     options: &Options,
     source: Source,
+    lab: Option<Plan>,
 ) -> Option<Plan> {
     let root = Table::new(root, Span::new(0, 0), "the plan file");
     top_level_keys(ck, &root);
+    if let Some(lab) = lab {
+        return with_lab(ck, &root, options, source, lab);
+    }
 
     let meta = meta::validate(ck, root.get("plan"));
     let plan_backend = meta.as_ref().and_then(|m| m.backend);
@@ -168,6 +172,95 @@ pub(crate) fn plan(
         services: services.into_iter().flatten().collect(),
         cases: cases.into_iter().flatten().collect(),
         source,
+        lab: None,
+    })
+}
+
+/// A plan whose topology and services come from its lab file (`[plan]
+/// lab`, already validated): its own `[plan]` and cases are checked
+/// against the lab's nodes, links and services.
+fn with_lab(
+    ck: &mut Checker<'_>,
+    root: &Table<'_, '_>,
+    options: &Options,
+    source: Source,
+    lab: Plan,
+) -> Option<Plan> {
+    let meta = meta::validate(ck, root.get("plan"));
+    if lab.lab.is_some()
+        && let Some(v) = root
+            .get("plan")
+            .and_then(|p| p.as_table())
+            .and_then(|t| t.get("lab"))
+    {
+        ck.report(
+            Finding::new(
+                v.span(),
+                "the lab file names a `lab` of its own",
+                "nested lab",
+            )
+            .hint("a lab file holds the topology and services itself; name it directly"),
+        );
+    }
+    for key in ["node", "link", "lan", "route", "bgp", "service"] {
+        if let Some(v) = root.get(key) {
+            ck.report(
+                Finding::new(v.key_span(), format!("`[[{key}]]` in a plan that names a `lab`"), "from the lab")
+                    .hint("this plan's topology and services come from its lab file: change them there, or with `--set` when running"),
+            );
+        }
+    }
+    let backend = Backend::effective(
+        options.backend,
+        meta.as_ref().and_then(|m| m.backend).or(lab.backend),
+    );
+    let plan_dir = source
+        .path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let cx = Context {
+        options,
+        backend,
+        plan_dir,
+    };
+    let names = Names {
+        names: lab.nodes.iter().map(|n| n.name.clone()).collect(),
+        links: lab.links.iter().map(|l| l.ends.clone()).collect(),
+        services: Some(lab.services.iter().map(|s| s.name.clone()).collect()),
+        routing: Some(RoutingFacts {
+            originates: lab
+                .nodes
+                .iter()
+                .filter(|n| n.routing != crate::model::Routing::Static)
+                .map(|n| (n.name.clone(), n.originate.clone()))
+                .collect(),
+            sessions: lab.bgp.iter().map(|b| b.ends.clone()).collect(),
+        }),
+    };
+    let case_tables = tables(ck, root.get("case"), "case");
+    let cases = case::validate(ck, &cx, &names, &case_tables);
+    let services: Vec<Option<crate::model::Service>> =
+        lab.services.iter().cloned().map(Some).collect();
+    lab_ca_users(ck, &services, &cases);
+    let meta = meta?;
+    if !ck.clean() {
+        return None;
+    }
+    Some(Plan {
+        meta: meta.meta,
+        backend: meta.backend.or(lab.backend),
+        seed: meta.seed.or(lab.seed),
+        self_check: meta.self_check,
+        nodes: lab.nodes,
+        links: lab.links,
+        lans: lab.lans,
+        routes: lab.routes,
+        bgp: lab.bgp,
+        services: lab.services,
+        cases: cases.into_iter().flatten().collect(),
+        source,
+        lab: Some(lab.source),
     })
 }
 

@@ -55,6 +55,7 @@ fn plan(cases: Vec<Case>, services: Vec<Service>) -> Plan {
             path: PathBuf::from("test.toml"),
             text: "# built in code".into(),
         },
+        lab: None,
     }
 }
 
