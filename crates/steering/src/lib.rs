@@ -23,3 +23,5 @@
 //! runs as a process.
 
 pub mod decision;
+pub mod dns;
+pub mod health;

@@ -702,4 +702,4 @@ pub fn host(addr: IpAddr) -> IpNet {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
