@@ -22,6 +22,11 @@
 //! This crate never depends on the plan, the probes or the executor: it
 //! runs as a process.
 
+pub mod api;
+pub mod config;
 pub mod decision;
 pub mod dns;
 pub mod health;
+pub mod metrics;
+pub mod poller;
+pub mod server;
