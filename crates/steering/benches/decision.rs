@@ -45,12 +45,24 @@ fn main() {
     let mut edges = Vec::new();
     for c in 0..CLUSTERS {
         for e in 0..PER_CLUSTER {
-            edges.push(entry(format!("isp{c}-oca{e}"), EdgeKind::Embedded, Some(format!("isp{c}"))));
+            edges.push(entry(
+                format!("isp{c}-oca{e}"),
+                EdgeKind::Embedded,
+                Some(format!("isp{c}")),
+            ));
         }
     }
     for e in 0..5 {
-        edges.push(entry(format!("ix{e}"), EdgeKind::Exchange, Some("ix".into())));
-        edges.push(entry(format!("tier{e}"), EdgeKind::Tier, Some("tier".into())));
+        edges.push(entry(
+            format!("ix{e}"),
+            EdgeKind::Exchange,
+            Some("ix".into()),
+        ));
+        edges.push(entry(
+            format!("tier{e}"),
+            EdgeKind::Tier,
+            Some("tier".into()),
+        ));
     }
     let config = SteeringConfig {
         listen: SteeringListen::default(),
@@ -85,7 +97,9 @@ fn main() {
                 contents: Contents {
                     titles: vec![SiteTitles {
                         site: "video.cdn.test".into(),
-                        titles: (0..2000).filter(|t| t % PER_CLUSTER as u32 == e as u32).collect(),
+                        titles: (0..2000)
+                            .filter(|t| t % PER_CLUSTER as u32 == e as u32)
+                            .collect(),
                     }],
                     fills: true,
                 },
@@ -93,7 +107,10 @@ fn main() {
             s.report(report, now).expect("report");
         }
     }
-    println!("40 reports, 50,000 routes, indexed in {:?}", built.elapsed());
+    println!(
+        "40 reports, 50,000 routes, indexed in {:?}",
+        built.elapsed()
+    );
     let mut rng = 0x1234_5678_u64;
     let mut next = || {
         rng ^= rng << 13;

@@ -115,12 +115,16 @@ async fn answer(service: &Service, role: Role, req: Request<Incoming>) -> Respon
         (Role::Admin, "/health") if get => reply(StatusCode::OK, "ok\n"),
         (Role::Admin, "/metrics") if get => {
             let s = service.steering();
-            reply(StatusCode::OK, service.metrics().prometheus(&s, service.now()))
+            reply(
+                StatusCode::OK,
+                service.metrics().prometheus(&s, service.now()),
+            )
         }
-        (Role::Admin, "/health" | "/metrics") => {
-            reply(StatusCode::METHOD_NOT_ALLOWED, ADMIN_USAGE)
-        }
-        (Role::Admin, _) => reply(StatusCode::NOT_FOUND, format!("not found; try {ADMIN_USAGE}")),
+        (Role::Admin, "/health" | "/metrics") => reply(StatusCode::METHOD_NOT_ALLOWED, ADMIN_USAGE),
+        (Role::Admin, _) => reply(
+            StatusCode::NOT_FOUND,
+            format!("not found; try {ADMIN_USAGE}"),
+        ),
     }
 }
 
@@ -138,7 +142,10 @@ struct SteerQuery {
     title: Option<u32>,
 }
 
-fn parse_steer(query: &str) -> Result<SteerQuery, Response<Body>> {
+/// A bad parameter: what is wrong, and the hint.
+type Bad = (String, &'static str);
+
+fn parse_steer(query: &str) -> Result<SteerQuery, Bad> {
     let (mut client, mut site, mut title) = (None, String::new(), None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -149,7 +156,7 @@ fn parse_steer(query: &str) -> Result<SteerQuery, Response<Body>> {
                     .map(|n| n.trunc())
                     .or_else(|_| v.parse::<IpAddr>().map(IpNet::from));
                 client = Some(net.map_err(|_| {
-                    bad_request(
+                    (
                         format!("`client={v}` is not an address or a subnet"),
                         "write the client's address, e.g. `client=198.18.64.7`, or a subnet `198.18.64.0/24`",
                     )
@@ -157,7 +164,7 @@ fn parse_steer(query: &str) -> Result<SteerQuery, Response<Body>> {
             }
             "title" => {
                 title = Some(v.parse::<u32>().map_err(|_| {
-                    bad_request(
+                    (
                         format!("`title={v}` is not a title number"),
                         "write the title's number, e.g. `title=7`",
                     )
@@ -165,7 +172,7 @@ fn parse_steer(query: &str) -> Result<SteerQuery, Response<Body>> {
             }
             "site" => site = v.to_ascii_lowercase(),
             other => {
-                return Err(bad_request(
+                return Err((
                     format!("unknown parameter `{other}`"),
                     "use `client`, `title` and `site`",
                 ));
@@ -173,8 +180,8 @@ fn parse_steer(query: &str) -> Result<SteerQuery, Response<Body>> {
         }
     }
     let client = client.ok_or_else(|| {
-        bad_request(
-            "no `client`".into(),
+        (
+            "no `client`".to_string(),
             "add `client=IP`, the address of the client to steer",
         )
     })?;
@@ -196,7 +203,7 @@ fn kind(k: EdgeKind) -> &'static str {
 fn steer(service: &Service, query: &str) -> Response<Body> {
     let q = match parse_steer(query) {
         Ok(q) => q,
-        Err(r) => return r,
+        Err((what, hint)) => return bad_request(what, hint),
     };
     let query = Query {
         client: q.client,
@@ -251,33 +258,36 @@ async fn report(service: &Service, body: Incoming) -> Response<Body> {
         tracing::warn!(result, %what, "report rejected");
         reply_json(status, &json!({ "error": what, "hint": hint }))
     };
-    let bytes = match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_REPORT_BYTES).collect()).await {
-        Err(_) => {
-            return reject(
-                "bad_json",
-                StatusCode::REQUEST_TIMEOUT,
-                format!("the report did not arrive within {BODY_TIMEOUT:?}"),
-                "send the whole report at once",
-            );
-        }
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return reject(
-                "too_large",
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the report is over {MAX_REPORT_BYTES} bytes"),
-                "report the client prefixes the ISP announces, not a full table",
-            );
-        }
-        Ok(Err(e)) => {
-            return reject(
-                "bad_json",
-                StatusCode::BAD_REQUEST,
-                format!("reading the report failed: {e}"),
-                "send the report as the request body",
-            );
-        }
-        Ok(Ok(b)) => b.to_bytes(),
-    };
+    let bytes =
+        match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_REPORT_BYTES).collect())
+            .await
+        {
+            Err(_) => {
+                return reject(
+                    "bad_json",
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the report did not arrive within {BODY_TIMEOUT:?}"),
+                    "send the whole report at once",
+                );
+            }
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return reject(
+                    "too_large",
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the report is over {MAX_REPORT_BYTES} bytes"),
+                    "report the client prefixes the ISP announces, not a full table",
+                );
+            }
+            Ok(Err(e)) => {
+                return reject(
+                    "bad_json",
+                    StatusCode::BAD_REQUEST,
+                    format!("reading the report failed: {e}"),
+                    "send the report as the request body",
+                );
+            }
+            Ok(Ok(b)) => b.to_bytes(),
+        };
     let report: EdgeReport = match serde_json::from_slice(&bytes) {
         Ok(r) => r,
         Err(e) => {

@@ -106,10 +106,16 @@ mod tests {
 
     #[test]
     fn a_typo_points_at_its_line_and_a_bad_combination_at_its_key() {
-        let e = load_from(Path::new("s.toml"), "[listen]\napi = [\"127.0.0.1:0\"]\nreport_timout = \"5s\"\n")
-            .unwrap_err();
+        let e = load_from(
+            Path::new("s.toml"),
+            "[listen]\napi = [\"127.0.0.1:0\"]\nreport_timout = \"5s\"\n",
+        )
+        .unwrap_err();
         let text = e.to_string();
-        assert!(text.starts_with("s.toml:3:1: unknown field `report_timout`"), "{text}");
+        assert!(
+            text.starts_with("s.toml:3:1: unknown field `report_timout`"),
+            "{text}"
+        );
         let e = load_from(Path::new("s.toml"), "[listen]\napi = [\"127.0.0.1:0\"]\n").unwrap_err();
         let text = e.to_string();
         assert!(text.contains("key `edge`: no `[[edge]]`"), "{text}");

@@ -238,20 +238,38 @@ mod tests {
     #[test]
     fn defaults_fill_what_the_config_leaves_out() {
         let p = Params::from_config(&HealthPolling::default());
-        assert_eq!(p, Params { interval: DEFAULT_INTERVAL, timeout: DEFAULT_INTERVAL, failures: 3, recoveries: 2 });
+        assert_eq!(
+            p,
+            Params {
+                interval: DEFAULT_INTERVAL,
+                timeout: DEFAULT_INTERVAL,
+                failures: 3,
+                recoveries: 2
+            }
+        );
     }
 
     #[test]
     fn an_edge_that_dies_silently_is_down_within_failures_times_interval_plus_timeout() {
         let mut m = Machine::new(params(), Duration::ZERO);
         let dies = 2000 * MS;
-        let seen = drive(&mut m, Duration::ZERO, 6000 * MS, |t| (t < dies).then_some(Outcome::Ok));
-        assert_eq!(seen[0], (10 * MS, Polled::Up), "the first good answer counts at once");
+        let seen = drive(&mut m, Duration::ZERO, 6000 * MS, |t| {
+            (t < dies).then_some(Outcome::Ok)
+        });
+        assert_eq!(
+            seen[0],
+            (10 * MS, Polled::Up),
+            "the first good answer counts at once"
+        );
         let (at, to) = seen[1];
         assert_eq!(to, Polled::Down);
         // The last good answer came from the poll at 1500 ms.
         let last_good = 1500 * MS + 5 * MS;
-        assert!(at - last_good <= m.detection_bound(), "down at {at:?}, bound {:?}", m.detection_bound());
+        assert!(
+            at - last_good <= m.detection_bound(),
+            "down at {at:?}, bound {:?}",
+            m.detection_bound()
+        );
         // Exactly: polls at 2000, 2500, 3000 time out at +400 ms.
         assert_eq!(at, 3400 * MS);
         assert_eq!(seen.len(), 2);
@@ -274,7 +292,11 @@ mod tests {
         drive(&mut m, Duration::ZERO, 1490 * MS, |_| None);
         // Alternating good and failed answers never make two in a row.
         let seen = drive(&mut m, 1500 * MS, 6000 * MS, |t| {
-            Some(if (t.as_millis() / 500) % 2 == 0 { Outcome::Ok } else { Outcome::Failed })
+            Some(if (t.as_millis() / 500) % 2 == 0 {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            })
         });
         assert!(seen.is_empty(), "{seen:?}");
         assert_eq!(m.standing(), Polled::Down);
@@ -284,7 +306,11 @@ mod tests {
     fn draining_is_taken_at_once_and_ok_brings_the_edge_back_with_hysteresis() {
         let mut m = Machine::new(params(), Duration::ZERO);
         let seen = drive(&mut m, Duration::ZERO, 2400 * MS, |t| {
-            Some(if t < 1000 * MS { Outcome::Ok } else { Outcome::Draining })
+            Some(if t < 1000 * MS {
+                Outcome::Ok
+            } else {
+                Outcome::Draining
+            })
         });
         assert_eq!(seen, [(10 * MS, Polled::Up), (1010 * MS, Polled::Draining)]);
         let seen = drive(&mut m, 2500 * MS, 4000 * MS, |_| Some(Outcome::Ok));

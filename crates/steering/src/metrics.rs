@@ -43,7 +43,14 @@ impl Face {
 
 const MISSES: [&str; 4] = ["none", "route", "health", "content"];
 const TOPS: [&str; 4] = ["on-net", "exchange", "tier", "none"];
-const REPORTS: [&str; 6] = ["accepted", "bad_json", "too_large", "unknown_edge", "stale", "invalid"];
+const REPORTS: [&str; 6] = [
+    "accepted",
+    "bad_json",
+    "too_large",
+    "unknown_edge",
+    "stale",
+    "invalid",
+];
 const RCODES: [&str; 8] = [
     "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "OTHER",
 ];
@@ -82,6 +89,9 @@ fn rcode_index(r: ResponseCode) -> usize {
 fn counters<const N: usize>() -> [AtomicU64; N] {
     std::array::from_fn(|_| AtomicU64::new(0))
 }
+
+/// One counter: its metric name, its labels, its value.
+type Series = (&'static str, Vec<(&'static str, String)>, u64);
 
 /// Steering's counters.
 #[derive(Debug)]
@@ -188,7 +198,7 @@ impl Metrics {
     }
 
     /// Every counter as (metric, labels, value): what both renderings walk.
-    fn series(&self) -> Vec<(&'static str, Vec<(&'static str, String)>, u64)> {
+    fn series(&self) -> Vec<Series> {
         let mut out = Vec::new();
         for face in Face::ALL {
             for (m, miss) in MISSES.iter().enumerate() {
@@ -217,7 +227,11 @@ impl Metrics {
             let n = self.malformed[i].load(Ordering::Relaxed);
             out.push(("dns_malformed", vec![("kind", k.as_str().to_string())], n));
         }
-        out.push(("dns_truncated", vec![], self.truncated.load(Ordering::Relaxed)));
+        out.push((
+            "dns_truncated",
+            vec![],
+            self.truncated.load(Ordering::Relaxed),
+        ));
         for ((edge, to), n) in self.sorted_transitions() {
             out.push((
                 "health_transitions",
@@ -232,12 +246,24 @@ impl Metrics {
     /// gauge.
     pub fn prometheus(&self, steering: &Steering, now: std::time::Duration) -> String {
         let help = [
-            ("decisions", "Steering decisions, by face, miss class and the class of the edge ranked first."),
-            ("reports", "Edge reports, accepted or by why they were rejected."),
+            (
+                "decisions",
+                "Steering decisions, by face, miss class and the class of the edge ranked first.",
+            ),
+            (
+                "reports",
+                "Edge reports, accepted or by why they were rejected.",
+            ),
             ("dns_queries", "DNS answers sent, by response code."),
             ("dns_malformed", "Malformed DNS packets, by kind."),
-            ("dns_truncated", "DNS answers truncated (TC) to fit the client's UDP size."),
-            ("health_transitions", "Changes of an edge's polled health, by edge and new standing."),
+            (
+                "dns_truncated",
+                "DNS answers truncated (TC) to fit the client's UDP size.",
+            ),
+            (
+                "health_transitions",
+                "Changes of an edge's polled health, by edge and new standing.",
+            ),
         ];
         let series = self.series();
         let mut out = String::new();
@@ -251,7 +277,11 @@ impl Metrics {
                     .iter()
                     .map(|(k, v)| format!("{k}=\"{}\"", label(v)))
                     .collect();
-                let l = if l.is_empty() { String::new() } else { format!("{{{}}}", l.join(",")) };
+                let l = if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("{{{}}}", l.join(","))
+                };
                 let _ = writeln!(out, "steering_{name}_total{l} {n}");
             }
         }
@@ -274,8 +304,10 @@ impl Metrics {
         self.series()
             .into_iter()
             .map(|(name, labels, n)| {
-                let labels: serde_json::Map<String, serde_json::Value> =
-                    labels.into_iter().map(|(k, v)| (k.to_string(), v.into())).collect();
+                let labels: serde_json::Map<String, serde_json::Value> = labels
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.into()))
+                    .collect();
                 json!({
                     "metric": format!("svc.steering.{name}"),
                     "value": n as f64,
@@ -347,8 +379,11 @@ mod tests {
             entry("a1", EdgeKind::Embedded, None),
             entry("ix", EdgeKind::Exchange, None),
         ]));
-        s.report(report("a1", 1, vec![route("198.18.64.0/20")], &[7]), Duration::ZERO)
-            .unwrap();
+        s.report(
+            report("a1", 1, vec![route("198.18.64.0/20")], &[7]),
+            Duration::ZERO,
+        )
+        .unwrap();
         s
     }
 
@@ -395,7 +430,14 @@ mod tests {
             .iter()
             .find(|l| l["metric"] == "svc.steering.health_transitions")
             .unwrap();
-        assert_eq!((t["labels"]["edge"].as_str(), t["value"].as_f64(), t["unit"].as_str()), (Some("a1"), Some(1.0), Some("count")));
+        assert_eq!(
+            (
+                t["labels"]["edge"].as_str(),
+                t["value"].as_f64(),
+                t["unit"].as_str()
+            ),
+            (Some("a1"), Some(1.0), Some("count"))
+        );
     }
 
     #[test]
@@ -409,11 +451,24 @@ mod tests {
             },
             Duration::ZERO,
         );
-        let line = decision_line(1.0, Face::Api, "198.18.64.1", "video.cdn.test", Some(7), &d, &s);
+        let line = decision_line(
+            1.0,
+            Face::Api,
+            "198.18.64.1",
+            "video.cdn.test",
+            Some(7),
+            &d,
+            &s,
+        );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["miss"], serde_json::Value::Null);
         assert_eq!(v["candidates"][0]["edge"], "a1");
-        assert!(v["candidates"][0]["reason"].as_str().unwrap().contains("holds the title"));
+        assert!(
+            v["candidates"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("holds the title")
+        );
         assert_eq!(v["candidates"][1]["kind"], "exchange");
     }
 }

@@ -109,14 +109,27 @@ impl Service {
 
     /// Decides for `q` from `face`, counted and logged; `f` reads the
     /// decision with the state it was made from.
-    pub fn decide<T>(&self, face: Face, q: &Query<'_>, f: impl FnOnce(&Steering, &Decision) -> T) -> T {
+    pub fn decide<T>(
+        &self,
+        face: Face,
+        q: &Query<'_>,
+        f: impl FnOnce(&Steering, &Decision) -> T,
+    ) -> T {
         let s = self.steering();
         let d = s.decide(q, self.now());
         self.decided(face, &q.client, q.site, q.title, &s, &d);
         f(&s, &d)
     }
 
-    fn decided(&self, face: Face, client: &IpNet, site: &str, title: Option<u32>, s: &Steering, d: &Decision) {
+    fn decided(
+        &self,
+        face: Face,
+        client: &IpNet,
+        site: &str,
+        title: Option<u32>,
+        s: &Steering,
+        d: &Decision,
+    ) {
         self.metrics.decided(face, d);
         if let Some(log) = &self.log {
             let client = if client.prefix_len() == client.max_prefix_len() {
@@ -124,7 +137,15 @@ impl Service {
             } else {
                 client.to_string()
             };
-            log(&metrics::decision_line(unix_now(), face, &client, site, title, d, s));
+            log(&metrics::decision_line(
+                unix_now(),
+                face,
+                &client,
+                site,
+                title,
+                d,
+                s,
+            ));
         }
     }
 
@@ -144,7 +165,9 @@ impl Service {
         if let Some((client, _, d)) = &out.decided {
             // The log names the site; only it needs the name again.
             let site = match &self.log {
-                Some(_) => dns::wire::read(packet).map(|r| r.question.name).unwrap_or_default(),
+                Some(_) => dns::wire::read(packet)
+                    .map(|r| r.question.name)
+                    .unwrap_or_default(),
                 None => String::new(),
             };
             self.decided(Face::Dns, client, &site, None, &s, d);
@@ -204,12 +227,17 @@ async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, Serve
 /// UDP receive loops per DNS socket: one per core, so a burst is read in
 /// parallel (they share the socket).
 fn udp_loops() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8)
 }
 
 /// Starts the service: binds every listener (all or none), then the health
 /// pollers.
-pub async fn start(config: &SteeringConfig, log: Option<DecisionLog>) -> Result<Running, ServeError> {
+pub async fn start(
+    config: &SteeringConfig,
+    log: Option<DecisionLog>,
+) -> Result<Running, ServeError> {
     let service = Service::new(config, log);
     let mut tasks = JoinSet::new();
     let mut running = Running {
@@ -227,7 +255,11 @@ pub async fn start(config: &SteeringConfig, log: Option<DecisionLog>) -> Result<
     for &addr in &config.listen.dns {
         let udp = UdpSocket::bind(addr)
             .await
-            .map_err(|source| ServeError::Listen { what: "dns (udp)", addr, source })?;
+            .map_err(|source| ServeError::Listen {
+                what: "dns (udp)",
+                addr,
+                source,
+            })?;
         let bound = udp.local_addr().unwrap_or(addr);
         // TCP on the port UDP got, so `:0` gives one port for both.
         let tcp = bind("dns (tcp)", bound).await?;
@@ -247,7 +279,11 @@ pub async fn start(config: &SteeringConfig, log: Option<DecisionLog>) -> Result<
     }
     let params = Params::from_config(&config.health);
     for (i, e) in config.edges.iter().enumerate() {
-        if let Some(url) = e.health.as_deref().and_then(|u| netproof_proto::url::Url::parse(u).ok()) {
+        if let Some(url) = e
+            .health
+            .as_deref()
+            .and_then(|u| netproof_proto::url::Url::parse(u).ok())
+        {
             tasks.spawn(poller::poll(service.clone(), i, url, params));
         }
     }

@@ -481,7 +481,10 @@ impl Steering {
         }
         if report.routes.len() > MAX_ROUTES {
             return Err(invalid(
-                format!("{} routes, over the {MAX_ROUTES} one report may carry", report.routes.len()),
+                format!(
+                    "{} routes, over the {MAX_ROUTES} one report may carry",
+                    report.routes.len()
+                ),
                 "report the client prefixes the ISP announces, not a full table",
             ));
         }
@@ -633,9 +636,7 @@ impl Steering {
                     let found = if site.is_empty() {
                         acc.titles.values().any(has)
                     } else {
-                        acc.titles
-                            .get(&site.to_ascii_lowercase())
-                            .is_some_and(has)
+                        acc.titles.get(&site.to_ascii_lowercase()).is_some_and(has)
                     };
                     if found { Holds::Yes } else { Holds::No }
                 }

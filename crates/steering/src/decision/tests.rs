@@ -46,7 +46,12 @@ pub(crate) fn route(prefix: &str) -> LearnedRoute {
     }
 }
 
-pub(crate) fn report(edge: &str, seq: u64, routes: Vec<LearnedRoute>, titles: &[u32]) -> EdgeReport {
+pub(crate) fn report(
+    edge: &str,
+    seq: u64,
+    routes: Vec<LearnedRoute>,
+    titles: &[u32],
+) -> EdgeReport {
     EdgeReport {
         edge: edge.into(),
         seq,
@@ -107,7 +112,10 @@ fn an_on_net_client_goes_to_its_isps_edges_then_exchange_then_tier() {
     assert_eq!(d.ranked[0].reason.class, Class::OnNet);
     assert_eq!(d.ranked[0].reason.holds, Holds::Yes);
     let text = d.ranked[0].reason.to_string();
-    assert!(text.starts_with("on-net via 198.18.64.0/20 (local_pref 100"), "{text}");
+    assert!(
+        text.starts_with("on-net via 198.18.64.0/20 (local_pref 100"),
+        "{text}"
+    );
     // b1's routes do not cover this client: it is no candidate.
     assert_eq!(d.scope, 20);
 }
@@ -138,7 +146,11 @@ fn unusable_edges_sink_below_every_usable_one_and_make_a_health_miss() {
     let d = s.decide(&q("198.18.64.7/32", Some(1)), T0);
     assert_eq!(names(&s, &d), ["a2", "ix", "tier", "a1"]);
     assert_eq!(d.ranked[3].reason.unusable, Some(Unusable::Down));
-    assert_eq!(d.miss, Some(Miss::Content), "a2 is usable but lacks title 1");
+    assert_eq!(
+        d.miss,
+        Some(Miss::Content),
+        "a2 is usable but lacks title 1"
+    );
     s.set_polled(1, Polled::Draining);
     let d = s.decide(&q("198.18.64.7/32", Some(1)), T0);
     assert_eq!(names(&s, &d), ["ix", "tier", "a1", "a2"]);
@@ -157,7 +169,10 @@ fn a_draining_report_takes_an_edge_out_and_recovery_brings_it_back() {
     r.seq = 3;
     r.health = Health::Ok;
     s.report(r, T0).unwrap();
-    assert_eq!(s.decide(&q("198.18.64.7/32", Some(1)), T0).ranked[0].edge, 0);
+    assert_eq!(
+        s.decide(&q("198.18.64.7/32", Some(1)), T0).ranked[0].edge,
+        0
+    );
 }
 
 #[test]
@@ -173,16 +188,35 @@ fn bgp_order_longest_match_then_local_pref_as_path_origin_med_ebgp() {
         s.edges()[d.ranked[0].edge].entry.name.clone()
     };
     let base = route("198.18.64.0/20");
-    assert_eq!(set(base.clone(), route("198.18.64.0/24"), 1), "y", "longest match");
-    let lp = LearnedRoute { local_pref: 200, ..base.clone() };
+    assert_eq!(
+        set(base.clone(), route("198.18.64.0/24"), 1),
+        "y",
+        "longest match"
+    );
+    let lp = LearnedRoute {
+        local_pref: 200,
+        ..base.clone()
+    };
     assert_eq!(set(lp, base.clone(), 2), "x", "higher local_pref");
-    let long = LearnedRoute { as_path_len: 3, ..base.clone() };
+    let long = LearnedRoute {
+        as_path_len: 3,
+        ..base.clone()
+    };
     assert_eq!(set(long, base.clone(), 3), "y", "shorter AS path");
-    let egp = LearnedRoute { origin: Origin::Egp, ..base.clone() };
+    let egp = LearnedRoute {
+        origin: Origin::Egp,
+        ..base.clone()
+    };
     assert_eq!(set(base.clone(), egp, 4), "x", "lower origin");
-    let med = LearnedRoute { med: 10, ..base.clone() };
+    let med = LearnedRoute {
+        med: 10,
+        ..base.clone()
+    };
     assert_eq!(set(med, base.clone(), 5), "y", "lower MED");
-    let ibgp = LearnedRoute { ebgp: false, ..base.clone() };
+    let ibgp = LearnedRoute {
+        ebgp: false,
+        ..base.clone()
+    };
     assert_eq!(set(ibgp, base, 6), "y", "eBGP over iBGP");
 }
 
@@ -213,7 +247,11 @@ fn reports_are_taken_in_seq_order_and_unknown_edges_are_refused() {
     let old = report("a1", 1, vec![], &[]);
     assert!(matches!(
         s.report(old.clone(), T0 + Duration::from_secs(1)),
-        Err(ReportError::Stale { seq: 1, last: 1, .. })
+        Err(ReportError::Stale {
+            seq: 1,
+            last: 1,
+            ..
+        })
     ));
     // Once the last report is past the timeout, a restarted edge's low seq
     // is taken again.
@@ -244,7 +282,10 @@ fn an_ecs_subnet_wider_than_the_route_is_not_covered() {
 fn hrw_spreads_titles_within_a_cluster_by_weight() {
     let mut heavy = entry("a2", EdgeKind::Embedded, Some("isp-a"));
     heavy.weight = Some(3.0);
-    let mut s = Steering::new(&config(vec![entry("a1", EdgeKind::Embedded, Some("isp-a")), heavy]));
+    let mut s = Steering::new(&config(vec![
+        entry("a1", EdgeKind::Embedded, Some("isp-a")),
+        heavy,
+    ]));
     s.report(report("a1", 1, vec![route("198.18.64.0/20")], &[]), T0)
         .unwrap();
     s.report(report("a2", 1, vec![route("198.18.64.0/20")], &[]), T0)
@@ -254,7 +295,10 @@ fn hrw_spreads_titles_within_a_cluster_by_weight() {
         .filter(|&t| s.decide(&q("198.18.64.7/32", Some(t)), T0).ranked[0].edge == 1)
         .count();
     let sd = (n as f64 * 0.75 * 0.25).sqrt();
-    assert!((a2 as f64 - n as f64 * 0.75).abs() < 5.0 * sd, "a2 got {a2} of {n}");
+    assert!(
+        (a2 as f64 - n as f64 * 0.75).abs() < 5.0 * sd,
+        "a2 got {a2} of {n}"
+    );
 }
 
 // Property tests over random worlds.
@@ -314,7 +358,13 @@ fn build(w: &World) -> Steering {
         r.health = [Health::Ok, Health::Draining, Health::Unhealthy][w.health[i] as usize];
         r.load = w.loads[i];
         s.report(r, T0).unwrap();
-        let p = [Polled::Unknown, Polled::Up, Polled::Draining, Polled::Unhealthy, Polled::Down];
+        let p = [
+            Polled::Unknown,
+            Polled::Up,
+            Polled::Draining,
+            Polled::Unhealthy,
+            Polled::Down,
+        ];
         s.set_polled(i, p[w.polled[i] as usize]);
     }
     s

@@ -120,7 +120,11 @@ impl Zone {
     /// The zone of a validated `[dns]` table and the config's edges.
     pub fn new(face: &DnsFace, edges: &[EdgeEntry]) -> Zone {
         let apex = lower(&face.zone);
-        let ttl = face.ttl.map_or(DEFAULT_TTL, |s| s.0).as_secs().min(u32::MAX as u64) as u32;
+        let ttl = face
+            .ttl
+            .map_or(DEFAULT_TTL, |s| s.0)
+            .as_secs()
+            .min(u32::MAX as u64) as u32;
         let mut hosts: HashMap<String, Vec<IpAddr>> = HashMap::new();
         for e in edges {
             hosts
@@ -151,7 +155,10 @@ impl Zone {
         }
         existing.insert(apex.clone());
         let apex_name = fqdn(&apex);
-        let mname = face.ns.first().map_or_else(|| apex_name.clone(), |n| fqdn(&n.name));
+        let mname = face
+            .ns
+            .first()
+            .map_or_else(|| apex_name.clone(), |n| fqdn(&n.name));
         let soa = Record::from_rdata(
             apex_name.clone(),
             ttl,
@@ -212,9 +219,7 @@ impl Zone {
         let (mut message, ecs) = self.answer(&request, source, steering, now, &mut decided);
         let limit = match transport {
             Transport::Tcp => usize::from(u16::MAX),
-            Transport::Udp => {
-                usize::from(request.edns.map_or(512, |e| e.payload.min(MAX_UDP)))
-            }
+            Transport::Udp => usize::from(request.edns.map_or(512, |e| e.payload.min(MAX_UDP))),
         };
         let rcode = message.metadata.response_code;
         let encode = |m: &Message| m.to_vec().ok();
@@ -254,7 +259,8 @@ impl Zone {
             None
         } else {
             wire::header(packet).and_then(|h| {
-                let mut msg = Message::error_msg(h.id, OpCode::from_u8(h.opcode), ResponseCode::FormErr);
+                let mut msg =
+                    Message::error_msg(h.id, OpCode::from_u8(h.opcode), ResponseCode::FormErr);
                 msg.metadata.recursion_desired = h.rd;
                 msg.to_vec().ok()
             })
@@ -270,7 +276,11 @@ impl Zone {
 
     /// A response to `r` with its question echoed, no records.
     fn bare(r: &Request<'_>, rcode: ResponseCode, ecs: Option<ClientSubnet>) -> Message {
-        let mut m = Message::new(r.header.id, MessageType::Response, OpCode::from_u8(r.header.opcode));
+        let mut m = Message::new(
+            r.header.id,
+            MessageType::Response,
+            OpCode::from_u8(r.header.opcode),
+        );
         m.metadata.recursion_desired = r.header.rd;
         m.metadata.checking_disabled = r.header.cd;
         m.metadata.response_code = rcode;
@@ -365,7 +375,11 @@ impl Zone {
         }
         if let Some(addrs) = self.hosts.get(name) {
             for a in addrs {
-                if wants(if a.is_ipv4() { RecordType::A } else { RecordType::AAAA }) {
+                if wants(if a.is_ipv4() {
+                    RecordType::A
+                } else {
+                    RecordType::AAAA
+                }) {
                     answers.push(address_record(owner(), HOST_TTL, *a));
                 }
             }

@@ -29,7 +29,10 @@ fn face() -> DnsFace {
 
 fn world() -> (Zone, Steering) {
     let mut a1 = entry("a1", EdgeKind::Embedded, Some("isp-a"));
-    a1.addresses = vec!["198.18.1.2".parse().unwrap(), "2001:2::1:2".parse().unwrap()];
+    a1.addresses = vec![
+        "198.18.1.2".parse().unwrap(),
+        "2001:2::1:2".parse().unwrap(),
+    ];
     let mut b1 = entry("b1", EdgeKind::Embedded, Some("isp-b"));
     b1.addresses = vec!["198.18.2.2".parse().unwrap()];
     b1.host = "b1.isp.video.cdn.test".into();
@@ -37,8 +40,10 @@ fn world() -> (Zone, Steering) {
     ix.addresses = vec!["198.18.3.2".parse().unwrap()];
     let edges = vec![a1, b1, ix];
     let mut s = Steering::new(&config(edges.clone()));
-    s.report(report("a1", 1, vec![route("198.18.64.0/20")], &[]), NOW).unwrap();
-    s.report(report("b1", 1, vec![route("198.18.96.0/20")], &[]), NOW).unwrap();
+    s.report(report("a1", 1, vec![route("198.18.64.0/20")], &[]), NOW)
+        .unwrap();
+    s.report(report("b1", 1, vec![route("198.18.96.0/20")], &[]), NOW)
+        .unwrap();
     (Zone::new(&face(), &edges), s)
 }
 
@@ -50,13 +55,20 @@ fn ask(name: &str, t: RecordType, ecs: Option<(&str, u8)>) -> Vec<u8> {
         let mut e = Edns::new();
         e.set_max_payload(1232);
         let a: IpAddr = addr.parse().unwrap();
-        e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(a, len, 0)));
+        e.options_mut()
+            .insert(EdnsOption::Subnet(ClientSubnet::new(a, len, 0)));
         m.set_edns(e);
     }
     m.to_vec().unwrap()
 }
 
-fn answer(zone: &Zone, s: &Steering, packet: &[u8], source: &str, t: Transport) -> (Message, Outcome) {
+fn answer(
+    zone: &Zone,
+    s: &Steering,
+    packet: &[u8],
+    source: &str,
+    t: Transport,
+) -> (Message, Outcome) {
     let out = zone.respond(packet, source.parse().unwrap(), t, s, NOW);
     let m = Message::from_vec(out.reply.as_ref().expect("a reply")).expect("hickory reads it");
     (m, out)
@@ -83,7 +95,13 @@ fn scope(m: &Message) -> Option<(u8, u8)> {
 #[test]
 fn rfc7871_a_steered_name_answers_the_on_net_edge_for_the_client_subnet_with_its_scope() {
     let (zone, s) = world();
-    let (m, out) = answer(&zone, &s, &ask("Video.CDN.test.", RecordType::A, Some(("198.18.64.0", 24))), "127.0.0.1", Transport::Udp);
+    let (m, out) = answer(
+        &zone,
+        &s,
+        &ask("Video.CDN.test.", RecordType::A, Some(("198.18.64.0", 24))),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.metadata.authoritative);
     assert_eq!(m.metadata.id, 0xbeef);
@@ -93,23 +111,54 @@ fn rfc7871_a_steered_name_answers_the_on_net_edge_for_the_client_subnet_with_its
     assert_eq!(m.answers[0].name.to_ascii(), "Video.CDN.test.");
     assert_eq!(scope(&m), Some((24, 20)));
     let (client, from_ecs, d) = out.decided.unwrap();
-    assert_eq!((client.to_string().as_str(), from_ecs, d.miss), ("198.18.64.0/24", true, None));
+    assert_eq!(
+        (client.to_string().as_str(), from_ecs, d.miss),
+        ("198.18.64.0/24", true, None)
+    );
     // The other ISP's subnet gets its own edge; AAAA the v6 address.
-    let (m, _) = answer(&zone, &s, &ask("video.cdn.test.", RecordType::A, Some(("198.18.96.0", 24))), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("video.cdn.test.", RecordType::A, Some(("198.18.96.0", 24))),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(addresses(&m), ["198.18.2.2"]);
-    let (m, _) = answer(&zone, &s, &ask("video.cdn.test.", RecordType::AAAA, Some(("198.18.64.0", 24))), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask(
+            "video.cdn.test.",
+            RecordType::AAAA,
+            Some(("198.18.64.0", 24)),
+        ),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(addresses(&m), ["2001:2::1:2"]);
 }
 
 #[test]
 fn without_ecs_the_source_address_decides_and_no_ecs_is_echoed() {
     let (zone, s) = world();
-    let (m, out) = answer(&zone, &s, &ask("video.cdn.test.", RecordType::A, None), "198.18.97.3", Transport::Udp);
+    let (m, out) = answer(
+        &zone,
+        &s,
+        &ask("video.cdn.test.", RecordType::A, None),
+        "198.18.97.3",
+        Transport::Udp,
+    );
     assert_eq!(addresses(&m), ["198.18.2.2"]);
     assert!(m.edns.is_none());
     assert!(!out.decided.unwrap().1);
     // ECS with SOURCE 0 opts out: the source decides, scope 0.
-    let (m, _) = answer(&zone, &s, &ask("video.cdn.test.", RecordType::A, Some(("0.0.0.0", 0))), "198.18.64.3", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("video.cdn.test.", RecordType::A, Some(("0.0.0.0", 0))),
+        "198.18.64.3",
+        Transport::Udp,
+    );
     assert_eq!(addresses(&m), ["198.18.1.2"]);
     assert_eq!(scope(&m), Some((0, 0)));
 }
@@ -117,47 +166,116 @@ fn without_ecs_the_source_address_decides_and_no_ecs_is_echoed() {
 #[test]
 fn a_route_miss_goes_to_the_exchange_edge() {
     let (zone, s) = world();
-    let (m, out) = answer(&zone, &s, &ask("www.video.cdn.test.", RecordType::A, Some(("198.18.200.0", 24))), "127.0.0.1", Transport::Udp);
+    let (m, out) = answer(
+        &zone,
+        &s,
+        &ask(
+            "www.video.cdn.test.",
+            RecordType::A,
+            Some(("198.18.200.0", 24)),
+        ),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(addresses(&m), ["198.18.3.2"]);
-    assert_eq!(out.decided.unwrap().2.miss, Some(crate::decision::Miss::Route));
+    assert_eq!(
+        out.decided.unwrap().2.miss,
+        Some(crate::decision::Miss::Route)
+    );
     assert_eq!(scope(&m), Some((24, 24)));
 }
 
 #[test]
 fn hosts_apex_soa_ns_and_glue_answer_as_an_authority() {
     let (zone, s) = world();
-    let (m, _) = answer(&zone, &s, &ask("a1.video.cdn.test.", RecordType::A, None), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("a1.video.cdn.test.", RecordType::A, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(addresses(&m), ["198.18.1.2"]);
     assert_eq!(m.answers[0].ttl, HOST_TTL);
-    let (m, _) = answer(&zone, &s, &ask("video.cdn.test.", RecordType::SOA, None), "127.0.0.1", Transport::Udp);
-    assert!(matches!(&m.answers[0].data, RData::SOA(soa) if soa.mname.to_ascii() == "ns.video.cdn.test."));
-    let (m, _) = answer(&zone, &s, &ask("video.cdn.test.", RecordType::NS, None), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("video.cdn.test.", RecordType::SOA, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
+    assert!(
+        matches!(&m.answers[0].data, RData::SOA(soa) if soa.mname.to_ascii() == "ns.video.cdn.test.")
+    );
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("video.cdn.test.", RecordType::NS, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert!(matches!(&m.answers[0].data, RData::NS(ns) if ns.0.to_ascii() == "ns.video.cdn.test."));
     assert_eq!(m.additionals.len(), 1, "glue for the name server");
-    let (m, _) = answer(&zone, &s, &ask("ns.video.cdn.test.", RecordType::A, None), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("ns.video.cdn.test.", RecordType::A, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(addresses(&m), ["198.18.0.9"]);
 }
 
 #[test]
 fn nxdomain_and_nodata_carry_the_soa_and_outside_names_are_refused() {
     let (zone, s) = world();
-    let (m, _) = answer(&zone, &s, &ask("nope.video.cdn.test.", RecordType::A, None), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("nope.video.cdn.test.", RecordType::A, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     assert!(m.metadata.authoritative);
     assert!(matches!(m.authorities[0].data, RData::SOA(_)));
     // A steered name has no MX: NODATA.
-    let (m, _) = answer(&zone, &s, &ask("video.cdn.test.", RecordType::MX, None), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("video.cdn.test.", RecordType::MX, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.answers.is_empty());
     assert!(matches!(m.authorities[0].data, RData::SOA(_)));
     // `isp.video.cdn.test` exists only as the parent of b1's host.
-    let (m, _) = answer(&zone, &s, &ask("isp.video.cdn.test.", RecordType::A, None), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("isp.video.cdn.test.", RecordType::A, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
-    let (m, _) = answer(&zone, &s, &ask("example.org.", RecordType::A, None), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("example.org.", RecordType::A, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     assert!(!m.metadata.authoritative);
     // `xvideo.cdn.test` is not below the apex.
-    let (m, _) = answer(&zone, &s, &ask("xvideo.cdn.test.", RecordType::A, None), "127.0.0.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("xvideo.cdn.test.", RecordType::A, None),
+        "127.0.0.1",
+        Transport::Udp,
+    );
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
 }
 
@@ -167,17 +285,25 @@ fn no_usable_edge_is_servfail() {
     for i in 0..3 {
         s.set_polled(i, Polled::Down);
     }
-    let (m, _) = answer(&zone, &s, &ask("video.cdn.test.", RecordType::A, None), "198.18.64.1", Transport::Udp);
+    let (m, _) = answer(
+        &zone,
+        &s,
+        &ask("video.cdn.test.", RecordType::A, None),
+        "198.18.64.1",
+        Transport::Udp,
+    );
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
 }
 
 #[test]
 fn an_answer_over_the_udp_size_is_truncated_and_whole_over_tcp() {
-    let mut edges: Vec<_> = (0..60).map(|i| {
-        let mut e = entry(&format!("x{i}"), EdgeKind::Exchange, None);
-        e.addresses = vec![format!("198.18.5.{i}").parse().unwrap()];
-        e
-    }).collect();
+    let mut edges: Vec<_> = (0..60)
+        .map(|i| {
+            let mut e = entry(&format!("x{i}"), EdgeKind::Exchange, None);
+            e.addresses = vec![format!("198.18.5.{i}").parse().unwrap()];
+            e
+        })
+        .collect();
     edges.push(entry("tier", EdgeKind::Tier, None));
     let mut f = face();
     f.answers = Some(60);
@@ -204,12 +330,24 @@ fn malformed_queries_get_formerr_with_their_id_or_are_dropped() {
     // The ECS address's last octet sits at the end: set a bit past /20.
     let n = bad_bits.len();
     bad_bits[n - 1] = 65;
-    let out = zone.respond(&bad_bits, "127.0.0.1".parse().unwrap(), Transport::Udp, &s, NOW);
+    let out = zone.respond(
+        &bad_bits,
+        "127.0.0.1".parse().unwrap(),
+        Transport::Udp,
+        &s,
+        NOW,
+    );
     let m = Message::from_vec(&out.reply.unwrap()).unwrap();
     assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
     assert_eq!(m.metadata.id, 0xbeef);
     assert_eq!(out.malformed, Some(Malformed::EcsBits));
-    let out = zone.respond(&[1, 2, 3], "127.0.0.1".parse().unwrap(), Transport::Udp, &s, NOW);
+    let out = zone.respond(
+        &[1, 2, 3],
+        "127.0.0.1".parse().unwrap(),
+        Transport::Udp,
+        &s,
+        NOW,
+    );
     assert_eq!((out.reply, out.malformed), (None, Some(Malformed::Short)));
 }
 
@@ -226,7 +364,10 @@ fn other_opcodes_classes_and_edns_versions() {
     let (m, _) = answer(&zone, &s, &q, "127.0.0.1", Transport::Udp);
     assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     let mut m = Message::query();
-    m.add_query(DnsQuery::query(Name::from_ascii("video.cdn.test.").unwrap(), RecordType::A));
+    m.add_query(DnsQuery::query(
+        Name::from_ascii("video.cdn.test.").unwrap(),
+        RecordType::A,
+    ));
     let mut e = Edns::new();
     e.set_version(1);
     m.set_edns(e);
