@@ -105,6 +105,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_in_docs_cdn_md_is_a_valid_config() {
+        let doc = include_str!("../../../docs/cdn.md");
+        let section = &doc[doc.find("## Steering").expect("a steering section")..];
+        let block = section
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|b| b.split("```").next())
+            .expect("a TOML example");
+        let c = load_from(Path::new("docs/cdn.md"), block).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.edges.len(), 2);
+    }
+
+    #[test]
     fn a_typo_points_at_its_line_and_a_bad_combination_at_its_key() {
         let e = load_from(
             Path::new("s.toml"),
