@@ -28,6 +28,7 @@
 //!   records) so the client retries over TCP.
 
 pub mod server;
+mod steered;
 pub mod wire;
 
 use std::collections::{HashMap, HashSet};
@@ -211,16 +212,33 @@ impl Zone {
         steering: &Steering,
         now: Duration,
     ) -> Outcome {
+        self.respond_with(packet, source, transport, steering, now, true)
+    }
+
+    /// [`Zone::respond`], with the hand-encoded steered answer allowed or
+    /// not (the tests compare the two paths).
+    fn respond_with(
+        &self,
+        packet: &[u8],
+        source: IpAddr,
+        transport: Transport,
+        steering: &Steering,
+        now: Duration,
+        fast: bool,
+    ) -> Outcome {
         let request = match wire::read(packet) {
             Ok(r) => r,
             Err(m) => return Self::malformed(packet, m),
         };
-        let mut decided = None;
-        let (mut message, ecs) = self.answer(&request, source, steering, now, &mut decided);
         let limit = match transport {
             Transport::Tcp => usize::from(u16::MAX),
             Transport::Udp => usize::from(request.edns.map_or(512, |e| e.payload.min(MAX_UDP))),
         };
+        if fast && let Some(out) = self.steered_answer(&request, source, limit, steering, now) {
+            return out;
+        }
+        let mut decided = None;
+        let (mut message, ecs) = self.answer(&request, source, steering, now, &mut decided);
         let rcode = message.metadata.response_code;
         let encode = |m: &Message| m.to_vec().ok();
         let Some(mut bytes) = encode(&message) else {
@@ -250,6 +268,84 @@ impl Zone {
             truncated,
             decided,
         }
+    }
+
+    /// The client a steered question is decided for: the ECS subnet when
+    /// its SOURCE is above 0, else the source address; and whether it
+    /// came from ECS.
+    fn client(request: &Request<'_>, source: IpAddr) -> (IpNet, bool) {
+        match request.edns.and_then(|e| e.ecs) {
+            Some(e) if e.subnet.prefix_len() > 0 => (e.subnet, true),
+            _ => (IpNet::from(source), false),
+        }
+    }
+
+    /// The common answer, encoded by hand ([`steered`]): A or AAAA of a
+    /// steered name with addresses to give. `None` sends the query down
+    /// the general path (which then decides again: only for the rare
+    /// answers this one does not write).
+    fn steered_answer(
+        &self,
+        r: &Request<'_>,
+        source: IpAddr,
+        limit: usize,
+        steering: &Steering,
+        now: Duration,
+    ) -> Option<Outcome> {
+        let q = &r.question;
+        let v4 = match q.qtype {
+            1 => true,
+            28 => false,
+            _ => return None,
+        };
+        if r.header.opcode != 0
+            || r.edns.is_some_and(|e| e.version > 0)
+            || q.qclass != 1
+            || q.raw.is_none()
+            || !self.steered.contains(q.name.as_str())
+            || self.hosts.contains_key(q.name.as_str())
+        {
+            return None;
+        }
+        let (client, from_ecs) = Self::client(r, source);
+        let d = steering.decide(
+            &Query {
+                client,
+                site: &q.name,
+                title: None,
+            },
+            now,
+        );
+        let addresses: Vec<IpAddr> = d
+            .usable()
+            .filter_map(|rk| {
+                steering.edges()[rk.edge]
+                    .entry
+                    .addresses
+                    .iter()
+                    .find(|a| a.is_ipv4() == v4)
+                    .copied()
+            })
+            .take(self.answers)
+            .collect();
+        if addresses.is_empty() {
+            return None;
+        }
+        let scope = r
+            .edns
+            .and_then(|e| e.ecs)
+            .map(|_| if from_ecs { d.scope } else { 0 });
+        let bytes = steered::encode(r, &addresses, self.ttl, scope)?;
+        if bytes.len() > limit {
+            return None;
+        }
+        Some(Outcome {
+            reply: Some(bytes),
+            rcode: Some(ResponseCode::NoError),
+            malformed: None,
+            truncated: false,
+            decided: Some((client, from_ecs, d)),
+        })
     }
 
     /// The answer to a packet that could not be read: FORMERR with the
@@ -336,10 +432,7 @@ impl Zone {
         let mut additionals = Vec::new();
         let mut rcode = ResponseCode::NoError;
         if self.steered.contains(name) && (wants(RecordType::A) || wants(RecordType::AAAA)) {
-            let (client, from_ecs) = match ecs {
-                Some(e) if e.subnet.prefix_len() > 0 => (e.subnet, true),
-                _ => (IpNet::from(source), false),
-            };
+            let (client, from_ecs) = Self::client(r, source);
             let d = steering.decide(
                 &Query {
                     client,

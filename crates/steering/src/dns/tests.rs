@@ -377,3 +377,46 @@ fn other_opcodes_classes_and_edns_versions() {
     assert_eq!(u16::from(m.metadata.response_code), 16);
     assert_eq!(m.edns.map(|e| e.version()), Some(0));
 }
+
+#[test]
+fn the_hand_encoded_steered_answer_is_the_message_hickory_encodes() {
+    let (zone, s) = world();
+    let mut queries = Vec::new();
+    for (name, t) in [
+        ("video.cdn.test.", RecordType::A),
+        ("ViDeO.cdn.TEST.", RecordType::A),
+        ("video.cdn.test.", RecordType::AAAA),
+    ] {
+        for ecs in [
+            None,
+            Some(("198.18.64.0", 24)),
+            Some(("198.18.96.0", 20)),
+            Some(("198.18.200.0", 24)),
+            Some(("0.0.0.0", 0)),
+            Some(("2001:2::", 32)),
+        ] {
+            queries.push(ask(name, t, ecs));
+        }
+    }
+    // RD off and CD on.
+    let mut odd = ask("video.cdn.test.", RecordType::A, None);
+    odd[2] &= !1;
+    odd[3] |= 0x10;
+    queries.push(odd);
+    let src: IpAddr = "198.18.97.1".parse().unwrap();
+    let mut with_records = 0;
+    for q in &queries {
+        let fast = zone.respond_with(q, src, Transport::Udp, &s, NOW, true);
+        let slow = zone.respond_with(q, src, Transport::Udp, &s, NOW, false);
+        let fm = Message::from_vec(fast.reply.as_ref().unwrap()).unwrap();
+        let sm = Message::from_vec(slow.reply.as_ref().unwrap()).unwrap();
+        assert_eq!(fm, sm, "query {q:?}");
+        assert_eq!((fast.rcode, &fast.decided), (slow.rcode, &slow.decided));
+        with_records += usize::from(!fm.answers.is_empty());
+    }
+    assert!(with_records >= 12, "{with_records}");
+    // The common answer does take the hand-encoded path.
+    let q = ask("video.cdn.test.", RecordType::A, Some(("198.18.64.0", 24)));
+    let r = wire::read(&q).unwrap();
+    assert!(zone.steered_answer(&r, src, 1232, &s, NOW).is_some());
+}

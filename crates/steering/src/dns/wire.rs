@@ -117,6 +117,10 @@ pub struct Question<'a> {
     pub qtype: u16,
     /// QCLASS.
     pub qclass: u16,
+    /// The question's bytes in the packet (from offset 12), when its name
+    /// is written out whole (no compression pointer): an answer may copy
+    /// them and point at the name.
+    pub raw: Option<&'a [u8]>,
 }
 
 /// A Client Subnet option (RFC 7871).
@@ -272,7 +276,10 @@ pub fn read(packet: &[u8]) -> Result<Request<'_>, Malformed> {
     r.name(Some(&mut labels))?;
     let qtype = r.u16()?;
     let qclass = r.u16()?;
+    // Whole when the labels and the root fill the bytes read.
+    let whole = labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1 + 4 == r.at - 12;
     let question = Question {
+        raw: whole.then(|| &packet[12..r.at]),
         name: text(&labels),
         labels,
         qtype,
