@@ -258,6 +258,18 @@ async fn report(service: &Service, body: Incoming) -> Response<Body> {
         tracing::warn!(result, %what, "report rejected");
         reply_json(status, &json!({ "error": what, "hint": hint }))
     };
+    let too_large = || {
+        reject(
+            "too_large",
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the report is over {MAX_REPORT_BYTES} bytes"),
+            "report the client prefixes the ISP announces, not a full table",
+        )
+    };
+    // A body announced too large is refused from its head, unread.
+    if hyper::body::Body::size_hint(&body).lower() > MAX_REPORT_BYTES as u64 {
+        return too_large();
+    }
     let bytes =
         match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_REPORT_BYTES).collect())
             .await
@@ -270,14 +282,7 @@ async fn report(service: &Service, body: Incoming) -> Response<Body> {
                     "send the whole report at once",
                 );
             }
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return reject(
-                    "too_large",
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the report is over {MAX_REPORT_BYTES} bytes"),
-                    "report the client prefixes the ISP announces, not a full table",
-                );
-            }
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
             Ok(Err(e)) => {
                 return reject(
                     "bad_json",

@@ -153,3 +153,35 @@ async fn edges_shows_each_edges_health_routes_and_report_age() {
     let (status, body) = http(s.admin(), "GET", "/health", b"").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));
 }
+
+#[tokio::test]
+async fn an_oversized_report_is_413_and_counted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start(&config("")).await;
+    // A report announced larger than the limit is refused from its head,
+    // before its body is read.
+    let size = netproof_steering::api::MAX_REPORT_BYTES + 1;
+    let mut stream = tokio::net::TcpStream::connect(s.api()).await.unwrap();
+    let head = format!("POST /report HTTP/1.1\r\nHost: s\r\nContent-Length: {size}\r\n\r\n{{");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(crate::support::BOUND, stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer within the bound")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("over 33554432 bytes"), "{text}");
+    assert!(
+        s.metrics()
+            .await
+            .contains("steering_reports_total{result=\"too_large\"} 1\n")
+    );
+    // Steering still takes a good report.
+    assert_eq!(
+        s.report(&report("a1", 1, &[("198.18.64.0/20", 100)], &[]))
+            .await
+            .0,
+        204
+    );
+}
