@@ -270,7 +270,7 @@ pub async fn start(
         for _ in 0..udp_loops() {
             tasks.spawn(dns::server::serve_udp(udp.clone(), answer.clone()));
         }
-        tasks.spawn(dns::server::serve_tcp(tcp, answer));
+        tasks.spawn(dns::server::serve_tcp(tcp, answer, dns::server::TCP_IDLE));
     }
     if let Some(addr) = config.admin {
         let l = bind("admin", addr).await?;
