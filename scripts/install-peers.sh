@@ -15,6 +15,7 @@ iperf3 iperf3
 nginx nginx-light
 knotd knot
 kdig knot-dnsutils
+dnsperf dnsperf
 bird bird2
 vtysh frr
 curl curl

@@ -57,8 +57,8 @@ pub enum Command {
     /// Run a probe by hand, or serve as a probe's responder.
     #[command(subcommand)]
     Probe(ProbeCommand),
-    /// Run the reference CDN (origin, edge) from a config file; make lab
-    /// certificates.
+    /// Run the reference CDN (origin, edge, steering) from a config file;
+    /// make lab certificates.
     #[command(subcommand)]
     Cdn(CdnCommand),
     /// Work on results databases: copy runs between SQLite and PostgreSQL.
@@ -75,6 +75,12 @@ pub enum CdnCommand {
     /// Serve as an edge (an Open Connect appliance): several sites on one
     /// address, certificates by SNI, byte ranges; until Ctrl-C or SIGTERM.
     Edge(CdnServeArgs),
+    /// Serve as the steering service: rank edges for each client from
+    /// the routes, health and contents edges report (`POST /report`) and
+    /// health polls, and hand the ranking out as URLs (`GET /steer`) and
+    /// as an authoritative DNS server aware of EDNS Client Subnet; until
+    /// Ctrl-C or SIGTERM.
+    Steering(CdnSteeringArgs),
     /// Make a lab CA and a certificate per site (PEM files with stable
     /// names: ca.pem, ca.key, NAME.pem, NAME.key; `*.x` is written
     /// `_wildcard.x`). A directory that has a CA keeps it.
@@ -94,6 +100,16 @@ pub struct CdnServeArgs {
     /// runtime runs everything, with no cross-thread work stealing.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+}
+
+/// `netproof cdn steering`.
+#[derive(Debug, Args)]
+pub struct CdnSteeringArgs {
+    /// The TOML config: `[listen]` (`api`, `dns`), `admin`, `[dns]`,
+    /// `[health]`, `report_timeout`, `decision_log` and one `[[edge]]` per
+    /// edge (docs/cdn.md, "Steering").
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
 }
 
 /// `netproof cdn certs`.

@@ -256,7 +256,8 @@ pub struct EdgeEntry {
     /// Edges of one cluster share titles by rendezvous hashing.
     #[serde(default)]
     pub cluster: Option<String>,
-    /// Its health endpoint (`http://ADDR:PORT/health`, polled), if any.
+    /// Its health endpoint (`http://ADDR:PORT/health`, polled over plain
+    /// HTTP), if any.
     #[serde(default)]
     pub health: Option<String>,
     /// The base of the URLs the API hands out for it
@@ -342,6 +343,16 @@ impl SteeringConfig {
                         "write an http:// or https:// URL",
                     ));
                 }
+            }
+            // Health endpoints are an edge's admin listener: plain HTTP.
+            if let Some(h) = &edge.health
+                && Url::parse(h).is_ok_and(|u| u.is_https())
+            {
+                errors.push(ConfigError::new(
+                    format!("edge[{i}].health"),
+                    format!("`{h}` is https, but steering polls health over plain HTTP"),
+                    "name the edge's admin listener, e.g. `http://198.18.1.2:9100/health`",
+                ));
             }
             if edge.addresses.is_empty() {
                 errors.push(ConfigError::new(
@@ -463,10 +474,22 @@ mod tests {
                 "steered = [\"video.cdn.test\"]",
                 "steered = [\"video.other.test\"]",
             )
-            .replace("host = \"oca-a1.video.cdn.test\"", "host = \"oca a1\"");
+            .replace("host = \"oca-a1.video.cdn.test\"", "host = \"oca a1\"")
+            .replace(
+                "http://198.18.1.2:9100/health",
+                "https://198.18.1.2:9100/health",
+            );
         let errors = config(&text).validate().unwrap_err();
         let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["dns.steered[0]", "edge[0].host", "edge[0].host"]);
+        assert_eq!(
+            keys,
+            [
+                "dns.steered[0]",
+                "edge[0].host",
+                "edge[0].host",
+                "edge[0].health"
+            ]
+        );
     }
 
     #[test]

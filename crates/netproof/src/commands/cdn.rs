@@ -1,5 +1,5 @@
-//! `netproof cdn`: the reference CDN's processes (origin, edge) from a
-//! config file, and lab certificates.
+//! `netproof cdn`: the reference CDN's processes (origin, edge, steering)
+//! from a config file, and lab certificates.
 //!
 //! Exit codes as everywhere: 2 for a config, a flag or a certificate the
 //! user wrote wrong, 3 for the machine (a port in use, a file that cannot
@@ -10,7 +10,7 @@ use netproof_cdn::config::{self, LoadError};
 use netproof_cdn::front::FrontError;
 use netproof_cdn::server::{self, Running, ServeError};
 
-use crate::cli::{CdnCertsArgs, CdnCommand, CdnServeArgs};
+use crate::cli::{CdnCertsArgs, CdnCommand, CdnServeArgs, CdnSteeringArgs};
 use crate::error::{CliError, Code};
 
 /// How long a drain may take before what is still in flight is cut off.
@@ -20,8 +20,54 @@ pub fn run(command: CdnCommand) -> Result<Code, CliError> {
     match command {
         CdnCommand::Origin(a) => serve(a, Role::Origin),
         CdnCommand::Edge(a) => serve(a, Role::Edge),
+        CdnCommand::Steering(a) => steering(a),
         CdnCommand::Certs(a) => certs_cmd(a),
     }
+}
+
+/// `netproof cdn steering`: serves until Ctrl-C or SIGTERM (exit 0), with
+/// its counters on the service sample channel in a lab and, with
+/// `decision_log = true`, one JSON line per decision on stdout.
+fn steering(args: CdnSteeringArgs) -> Result<Code, CliError> {
+    use netproof_steering::server::{self as steering_server, ServeError as SteeringError};
+    let config = netproof_steering::config::load(&args.config)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    super::probe::runtime()?.block_on(async {
+        let log: Option<steering_server::DecisionLog> = config.decision_log.then(|| {
+            std::sync::Arc::new(|line: &str| {
+                use std::io::Write;
+                // A closed stdout must not take steering down: drop the line.
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }) as steering_server::DecisionLog
+        });
+        let mut running = steering_server::start(&config, log).await.map_err(|e| match &e {
+            SteeringError::Listen { source, .. }
+                if source.kind() == std::io::ErrorKind::AddrNotAvailable =>
+            {
+                CliError::Usage(e.to_string())
+            }
+            SteeringError::Listen { .. } => CliError::Infra(e.to_string()),
+        })?;
+        for a in &running.api {
+            eprintln!("steering: API (/steer, /report, /edges) on {a}");
+        }
+        for a in &running.dns {
+            eprintln!("steering: DNS (udp, tcp) on {a}");
+        }
+        if let Some(a) = running.admin {
+            eprintln!("steering: admin (/health, /metrics) on {a}");
+        }
+        if let Some(channel) = sample_channel()? {
+            let service = running.service.clone();
+            tokio::spawn(write_samples(move || service.sample_lines(), channel));
+        }
+        let cancel = netproof_run::Cancel::new();
+        netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
+        tokio::select! {
+            _ = cancel.cancelled() => Ok(Code::Success),
+            _ = running.wait() => Err(CliError::Infra("the steering service stopped unexpectedly".into())),
+        }
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +150,16 @@ fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
             eprintln!("{name}: admin (/health) on {a}");
         }
         if let Some(channel) = sample_channel()? {
-            tokio::spawn(report_samples(running.front.metrics().clone(), channel));
+            let metrics = running.front.metrics().clone();
+            tokio::spawn(write_samples(
+                move || {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64());
+                    metrics.sample_lines(now)
+                },
+                channel,
+            ));
         }
         let cancel = netproof_run::Cancel::new();
         netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
@@ -162,21 +217,15 @@ fn sample_channel() -> Result<Option<std::fs::File>, CliError> {
     Ok(Some(std::fs::File::from(owned)))
 }
 
-/// Writes the front's counters as sample lines every second, until the
+/// Writes a service's counters as sample lines every second, until the
 /// channel closes.
-async fn report_samples(
-    metrics: std::sync::Arc<netproof_cdn::metrics::Metrics>,
-    mut channel: std::fs::File,
-) {
+async fn write_samples(lines: impl Fn() -> Vec<String>, mut channel: std::fs::File) {
     use std::io::Write;
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tick.tick().await;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::SystemTime::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        let mut text = metrics.sample_lines(now).join("\n");
+        let mut text = lines().join("\n");
         text.push('\n');
         // A pipe write of a few KiB; the lab's reader drains it.
         if channel.write_all(text.as_bytes()).is_err() {

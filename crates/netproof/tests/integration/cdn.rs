@@ -185,3 +185,95 @@ fn a_bad_config_is_exit_2_with_its_place() {
     let o = s.netproof(&["cdn", "certs", "--out", "c", "--site", "bad..name"]);
     assert_eq!(o.status.code(), Some(2), "{}", show(&o));
 }
+
+const STEERING: &str = r#"
+admin = "127.0.0.1:0"
+decision_log = true
+[listen]
+api = ["127.0.0.1:0"]
+[[edge]]
+name = "ix"
+host = "ix.video.cdn.test"
+addresses = ["198.18.3.2"]
+kind = "exchange"
+url = "https://ix.video.cdn.test"
+"#;
+
+#[test]
+fn steering_serves_the_api_logs_decisions_sends_samples_and_stops_on_sigterm() {
+    let s = Scratch::new();
+    let config = s.plan("steering.toml", STEERING);
+    let mut child = Guard(
+        s.command(&["cdn", "steering", "--config", config.to_str().unwrap()])
+            .env("NETPROOF_SAMPLES_FD", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("netproof cdn steering starts"),
+    );
+    let pid = child.0.id();
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let (mut api, mut admin) = (None, None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while admin.is_none() && Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        if let Some(a) = line.strip_prefix("steering: API (/steer, /report, /edges) on ") {
+            api = Some(a.to_string());
+        }
+        if let Some(a) = line.strip_prefix("steering: admin (/health, /metrics) on ") {
+            admin = Some(a.to_string());
+        }
+    }
+    let (api, admin) = (
+        api.expect("an API address"),
+        admin.expect("an admin address"),
+    );
+    assert!(get(&admin, "x", "/health").ends_with("\r\n\r\nok\n"));
+    let answer = get(&api, "x", "/steer?client=198.18.64.7&title=3");
+    assert!(
+        answer.starts_with("HTTP/1.1 200")
+            && answer.contains("\"urls\":[\"https://ix.video.cdn.test/t/3/\"]"),
+        "{answer}"
+    );
+    std::thread::sleep(Duration::from_millis(1300));
+    // SAFETY: kill(2) on the child we started, by its pid.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.0.try_wait().unwrap() {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "steering stops on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut out = String::new();
+    child
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\"face\":\"api\"") && l.contains("\"miss\":\"route\"")),
+        "a decision line:\n{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("\"metric\":\"svc.steering.decisions\"")),
+        "a decision sample:\n{out}"
+    );
+    let bad = s.plan(
+        "bad.toml",
+        &STEERING.replace("kind = \"exchange\"", "kind = \"exchnge\""),
+    );
+    let o = s.netproof(&["cdn", "steering", "--config", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad.toml:10:8: unknown variant `exchnge`"),
+        "{}",
+        show(&o)
+    );
+}

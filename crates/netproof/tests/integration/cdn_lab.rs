@@ -142,3 +142,72 @@ fn netns_the_bundled_open_connect_lab_runs_and_passes() {
     assert_eq!(data.cases.len(), 3);
     assert_back_to(&before);
 }
+
+const STEERING_PLAN: &str = r#"[plan]
+name = "steering-small"
+summary = "The steering service as a lab service: a client's resolver asks its DNS for a client subnet"
+backend = "netns"
+
+[[node]]
+name = "steer"
+[[node]]
+name = "client"
+
+[[link]]
+ends = ["steer", "client"]
+
+[[service]]
+name = "steering"
+node = "steer"
+cdn = "steering"
+[service.config]
+admin = "{addr:steer}:9101"
+listen = { api = ["{addr:steer}:8080"], dns = ["{addr:steer}:53"] }
+[service.config.dns]
+zone = "video.cdn.test"
+steered = ["video.cdn.test"]
+ns = [{ name = "ns.video.cdn.test", address = "{addr:steer}" }]
+[[service.config.edge]]
+name = "ix"
+host = "ix.video.cdn.test"
+addresses = ["198.18.200.2"]
+kind = "exchange"
+url = "https://ix.video.cdn.test"
+
+[[case]]
+id = "STEER-01"
+title = "A subnet no ISP announces is steered to the exchange edge, by the lab's steering process"
+steps = [
+  { kind = "dns", from = "client", server = "steer", qname = "video.cdn.test", subnet = "198.18.64.0/24", queries = 3, interval = "100ms" },
+  { kind = "exec", node = "client", command = ["sleep", "1.5"] },
+]
+expect = [
+  'all(dns.answer) contains "198.18.200.2"',
+  # No edge reported a route: the answer is the same for every client,
+  # so its ECS scope is 0 (RFC 7871: good for the whole family).
+  'count(dns.answer{scope="0"}) == 3',
+  "max(svc.steering.decisions{service='steering', face='dns', miss='route'}) >= 3",
+]
+"#;
+
+#[test]
+fn netns_a_steering_service_answers_dns_in_the_lab_and_reports_its_counters() {
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan("steering.toml", STEERING_PLAN);
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    assert_eq!(data.run.status, RunStatus::Passed);
+    for e in &data.expectations {
+        assert!(e.result.samples > 0, "{:?}", e.result);
+    }
+    assert!(
+        data.artifacts
+            .iter()
+            .any(|a| a.name == "service/steering/config.toml"),
+        "the config the lab wrote is an artifact"
+    );
+    assert_back_to(&before);
+}

@@ -1,5 +1,5 @@
-//! CDN services: a `[[service]]` with `cdn = "origin"` or `cdn = "edge"`
-//! runs the reference CDN (`netproof cdn ROLE --config FILE`) on its node,
+//! CDN services: a `[[service]]` with `cdn = "origin"`, `"edge"` or
+//! `"steering"` runs the reference CDN (`netproof cdn ROLE --config FILE`) on its node,
 //! from the config table the plan writes under `config`.
 //!
 //! The config is kept as the plan wrote it, as a small value tree whose
@@ -29,6 +29,9 @@ pub enum CdnRole {
     /// `netproof cdn edge`: an edge cache (or a fill tier) that fills from
     /// ranked sources.
     Edge,
+    /// `netproof cdn steering`: ranks edges for clients (HTTP API and
+    /// authoritative DNS) from their reports and health polls.
+    Steering,
 }
 
 impl CdnRole {
@@ -37,6 +40,7 @@ impl CdnRole {
         match self {
             CdnRole::Origin => "origin",
             CdnRole::Edge => "edge",
+            CdnRole::Steering => "steering",
         }
     }
 }
@@ -91,7 +95,8 @@ pub struct CdnService {
     pub config: Vec<(String, CdnValue)>,
     /// Its sites, in config order.
     pub sites: Vec<CdnSite>,
-    /// Its first https listener, else its first http one: readiness
+    /// Its first https listener, else its first http one (steering: its
+    /// first API listener, else its first DNS one, over TCP): readiness
     /// connects there unless the service says `ready`.
     pub listener: CdnListener,
     /// An edge that fills over https without a `fill.ca`: it trusts the

@@ -1,12 +1,13 @@
-//! `cdn = "origin"|"edge"` services: their `config` table, checked by the
-//! reference CDN's own rules (`netproof_proto::cdn`), every problem at the
-//! plan's line and column.
+//! `cdn = "origin"|"edge"|"steering"` services: their `config` table,
+//! checked by the reference CDN's own rules (`netproof_proto::cdn`,
+//! `netproof_proto::steering`), every problem at the plan's line and
+//! column.
 //!
 //! The config is the `netproof cdn ROLE --config FILE` format, so the two
 //! must not drift: nothing here knows its keys. The table is copied out of
 //! the plan into a value tree (placeholders split, node names resolved),
 //! written as TOML with a stand-in address for each `{addr:NODE}`, and
-//! deserialized into [`OriginConfig`]/[`EdgeConfig`]; where the
+//! deserialized into [`OriginConfig`]/[`EdgeConfig`]/[`SteeringConfig`]; where the
 //! deserializer stops, the text position it names is traced back through
 //! the writer's record to the plan's span, the offending entry is dropped
 //! and the rest is read again, so one pass reports every bad key and value.
@@ -17,9 +18,11 @@
 //! in any string; a site's `cert` and `key` may be left out (the lab makes
 //! them); an edge filling over https without `fill.ca` trusts the lab CA;
 //! listeners are on the service's own node and at fixed ports (readiness
-//! connects there), and fill sources are addresses (a lab has no DNS).
+//! connects there), and fill sources and steering's health URLs are
+//! addresses (a lab has no DNS).
 
 use netproof_proto::cdn::{ConfigError, EdgeConfig, Fill, Listen, OriginConfig, Site};
+use netproof_proto::steering::SteeringConfig;
 use netproof_proto::url::{Host, Url};
 use toml::de::DeValue;
 
@@ -79,6 +82,7 @@ fn model(entries: &[(String, Node)]) -> Vec<(String, CdnValue)> {
 enum Typed {
     Origin(Box<OriginConfig>),
     Edge(Box<EdgeConfig>),
+    Steering(Box<SteeringConfig>),
 }
 
 impl Typed {
@@ -86,13 +90,17 @@ impl Typed {
         Ok(match role {
             CdnRole::Origin => Typed::Origin(Box::new(toml::from_str(text)?)),
             CdnRole::Edge => Typed::Edge(Box::new(toml::from_str(text)?)),
+            CdnRole::Steering => Typed::Steering(Box::new(toml::from_str(text)?)),
         })
     }
 
-    fn parts(&mut self) -> (&Listen, &mut Vec<Site>, Option<&Fill>) {
+    /// An origin's or an edge's listeners, sites and fill (steering has
+    /// none of them).
+    fn parts(&mut self) -> Option<(&Listen, &mut Vec<Site>, Option<&Fill>)> {
         match self {
-            Typed::Origin(c) => (&c.listen, &mut c.sites, None),
-            Typed::Edge(c) => (&c.listen, &mut c.sites, c.fill.as_ref()),
+            Typed::Origin(c) => Some((&c.listen, &mut c.sites, None)),
+            Typed::Edge(c) => Some((&c.listen, &mut c.sites, c.fill.as_ref())),
+            Typed::Steering(_) => None,
         }
     }
 
@@ -100,6 +108,7 @@ impl Typed {
         match self {
             Typed::Origin(c) => c.validate(),
             Typed::Edge(c) => c.validate(),
+            Typed::Steering(c) => c.validate(),
         }
     }
 }
@@ -179,14 +188,15 @@ pub(super) fn service(
     let role = role.str(ck).and_then(|s| match s.value {
         "origin" => Some(CdnRole::Origin),
         "edge" => Some(CdnRole::Edge),
+        "steering" => Some(CdnRole::Steering),
         other => {
             role.invalid(
                 ck,
                 format!("service `{name}`: `{other}` is not a CDN component"),
                 "unknown component",
                 Some(
-                    spelling::did_you_mean(other, ["origin", "edge"])
-                        .unwrap_or_else(|| "write `cdn = \"origin\"` or `cdn = \"edge\"` (an edge in a parent role is a fill tier)".into()),
+                    spelling::did_you_mean(other, ["origin", "edge", "steering"])
+                        .unwrap_or_else(|| "write `cdn = \"origin\"`, `cdn = \"edge\"` (an edge in a parent role is a fill tier) or `cdn = \"steering\"`".into()),
                 ),
             );
             None
@@ -227,24 +237,29 @@ pub(super) fn service(
 
     // Sites without a certificate on an https front get the lab's: stand
     // in for them while the types' rules run.
-    let (listen, sites, fill) = typed.parts();
-    let https = !listen.https.is_empty();
     let mut lab_sites = Vec::new();
-    for s in sites.iter_mut() {
-        let lab_cert = https && s.cert.is_none() && s.key.is_none();
-        if lab_cert {
-            s.cert = Some("lab.pem".into());
-            s.key = Some("lab.key".into());
+    let (listener, lab_ca) = match typed.parts() {
+        Some((listen, sites, fill)) => {
+            let https = !listen.https.is_empty();
+            for s in sites.iter_mut() {
+                let lab_cert = https && s.cert.is_none() && s.key.is_none();
+                if lab_cert {
+                    s.cert = Some("lab.pem".into());
+                    s.key = Some("lab.key".into());
+                }
+                lab_sites.push(CdnSite {
+                    name: s.name.clone(),
+                    names: s.names.clone(),
+                    lab_cert,
+                });
+            }
+            let lab_ca = fill.is_some_and(|f| {
+                f.ca.is_none() && f.sources.iter().any(|s| s.url.starts_with("https:"))
+            });
+            (listener(listen, &entries), lab_ca)
         }
-        lab_sites.push(CdnSite {
-            name: s.name.clone(),
-            names: s.names.clone(),
-            lab_cert,
-        });
-    }
-    let lab_ca = fill
-        .is_some_and(|f| f.ca.is_none() && f.sources.iter().any(|s| s.url.starts_with("https:")));
-    let listener = listener(listen, &entries);
+        None => (steering_listener(&entries), false),
+    };
     let mut ok = true;
     if let Err(errors) = typed.validate() {
         for e in errors.into_iter().filter(|e| !read.under_dropped(&e.key)) {
@@ -293,6 +308,20 @@ fn listener(listen: &Listen, entries: &[(String, Node)]) -> Option<CdnListener> 
     }
 }
 
+/// Steering's first API listener, else its first DNS one (readiness
+/// connects over TCP, which the DNS face also serves), as written.
+fn steering_listener(entries: &[(String, Node)]) -> Option<CdnListener> {
+    ["listen.api[0]", "listen.dns[0]"]
+        .iter()
+        .find_map(|key| match &find(entries, key)?.value {
+            Kind::Text(a) => Some(CdnListener {
+                addr: a.clone(),
+                https: false,
+            }),
+            _ => None,
+        })
+}
+
 /// What [`read_typed`] read.
 struct Read {
     /// The config, if it read (after dropping what was refused).
@@ -307,11 +336,15 @@ impl Read {
         self.dropped.is_empty()
     }
 
-    /// Whether `key` is at or below a dropped key path.
+    /// Whether `key` is at or below a dropped key path, or is the array
+    /// a dropped element was in (steering's "no `[[edge]]`" after its one
+    /// edge was dropped is the same problem again).
     fn under_dropped(&self, key: &str) -> bool {
         self.dropped.iter().any(|d| {
             key.strip_prefix(d.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+                || d.strip_prefix(key)
+                    .is_some_and(|rest| rest.starts_with('['))
         })
     }
 }
@@ -736,7 +769,7 @@ fn lab_rules(
 ) -> bool {
     let mut ok = true;
     let mut addresses: Vec<(String, &Node)> = Vec::new();
-    for kind in ["https", "http"] {
+    for kind in ["https", "http", "api", "dns"] {
         if let Some(Node {
             value: Kind::Array(items),
             ..
@@ -783,14 +816,21 @@ fn lab_rules(
             ok &= external_allowed(ck, cx, sa.ip(), n.span);
         }
     }
-    if let Some(Node {
-        value: Kind::Array(sources),
-        ..
-    }) = find(entries, "fill.sources")
+    // Fill sources' URLs, and the health URLs steering polls: by address.
+    let mut urls = Vec::new();
+    for (list, key) in [("fill.sources", "url"), ("edge", "health")] {
+        if let Some(Node {
+            value: Kind::Array(items),
+            ..
+        }) = find(entries, list)
+        {
+            urls.extend(items.iter().enumerate().map(|(i, n)| (list, key, i, n)));
+        }
+    }
     {
-        for (i, s) in sources.iter().enumerate() {
+        for (list, key, i, s) in urls {
             let Kind::Table(t) = &s.value else { continue };
-            let Some((_, url)) = t.iter().find(|(k, _)| k == "url") else {
+            let Some((_, url)) = t.iter().find(|(k, _)| k == key) else {
                 continue;
             };
             let Kind::Text(a) = &url.value else { continue };
@@ -801,8 +841,12 @@ fn lab_rules(
             match u.host {
                 Host::Name(name) => {
                     ck.report(
-                        Finding::new(url.span, format!("service `{}`: `fill.sources[{i}].url` names the host `{name}`, but a lab has no DNS", place.service), "not an address")
-                            .hint("name the source's node: `url = \"https://{addr:NODE}:8443\"` (the edge sends the site's name as SNI and Host anyway)"),
+                        Finding::new(url.span, format!("service `{}`: `{list}[{i}].{key}` names the host `{name}`, but a lab has no DNS", place.service), "not an address")
+                            .hint(if list == "edge" {
+                                "name the edge's node: `health = \"http://{addr:NODE}:9100/health\"`"
+                            } else {
+                                "name the source's node: `url = \"https://{addr:NODE}:8443\"` (the edge sends the site's name as SNI and Host anyway)"
+                            }),
                     );
                     ok = false;
                 }

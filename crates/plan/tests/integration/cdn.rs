@@ -299,3 +299,89 @@ fn lab_ca_needs_a_service_the_lab_makes_certificates_for() {
     let ok = plan(&own.replace("cert = \"v.pem\"\nkey = \"v.key\"", ""));
     assert!(ok.is_ok());
 }
+
+const STEERING: &str = r#"
+[[service]]
+name = "steering"
+node = "client"
+cdn = "steering"
+[service.config]
+admin = "{addr:client}:9101"
+listen = { api = ["{addr:client}:8080"], dns = ["{addr:client}:53"] }
+[service.config.dns]
+zone = "video.cdn.test"
+steered = ["video.cdn.test"]
+ns = [{ name = "ns.video.cdn.test", address = "{addr:client}" }]
+[[service.config.edge]]
+name = "edge"
+host = "edge.video.cdn.test"
+addresses = ["{addr:edge}"]
+kind = "embedded"
+health = "http://{addr:edge}:9100/health"
+url = "https://edge.video.cdn.test:8443"
+"#;
+
+#[test]
+fn a_steering_service_validates_with_its_api_as_the_readiness_listener() {
+    let p = plan(&format!("{ORIGIN}{EDGE}{STEERING}"))
+        .unwrap_or_else(|e| panic!("{}", e.render(false, 120)));
+    let s = p.service("steering").unwrap().cdn.as_ref().unwrap();
+    assert_eq!(s.role, CdnRole::Steering);
+    assert_eq!(s.role.as_str(), "steering");
+    assert!(!s.listener.https && s.sites.is_empty() && !s.lab_ca);
+    assert_eq!(
+        s.listener.addr,
+        Arg(vec![
+            ArgPart::Addr("client".into()),
+            ArgPart::Text(":8080".into())
+        ])
+    );
+    let text = s.render(
+        |n| format!("198.18.0.{}", n.len()),
+        None,
+        std::path::Path::new("/"),
+    );
+    let back: netproof_proto::steering::SteeringConfig = toml::from_str(&text).unwrap();
+    assert_eq!(back.validate(), Ok(()));
+    assert_eq!(
+        back.edges[0].addresses,
+        ["198.18.0.4".parse::<std::net::IpAddr>().unwrap()]
+    );
+}
+
+#[test]
+fn steering_config_problems_are_at_their_plan_keys() {
+    let bad = STEERING
+        .replace("kind = \"embedded\"", "kind = \"embeded\"")
+        .replace(
+            "steered = [\"video.cdn.test\"]",
+            "steered = [\"video.other.test\"]",
+        )
+        .replace(
+            "http://{addr:edge}:9100/health",
+            "http://edge.lab:9100/health",
+        )
+        .replace("{addr:client}:53", "{addr:client}:0");
+    let (shown, p) = problems(&format!("{ORIGIN}{EDGE}{bad}"));
+    let shift = ORIGIN.matches('\n').count() + EDGE.matches('\n').count();
+    let found: Vec<(usize, usize)> = p.iter().map(|p| (p.line - shift, p.column)).collect();
+    let want = vec![
+        at(&bad, "listen = ", "\"{addr:client}:0\""),
+        at(&bad, "steered = ", "\"video.other.test\""),
+        at(&bad, "kind = ", "\"embeded\""),
+        at(&bad, "health = ", "\"http://edge.lab"),
+    ];
+    assert_eq!(found, want, "{shown}");
+    assert!(shown.contains("port 0"), "{shown}");
+    assert!(
+        shown.contains("`edge[0].health` names the host `edge.lab`"),
+        "{shown}"
+    );
+    assert!(shown.contains("is not in the zone"), "{shown}");
+    let (shown, p) = problems(&STEERING.replace("cdn = \"steering\"", "cdn = \"steerng\""));
+    assert_eq!(
+        p[0].hint.as_deref(),
+        Some("did you mean `steering`?"),
+        "{shown}"
+    );
+}
