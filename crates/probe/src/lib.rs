@@ -21,6 +21,7 @@ pub mod dns;
 pub mod http;
 pub mod ping;
 pub mod pktgen;
+pub mod rfc6349;
 mod rxtime;
 pub mod throughput;
 pub mod udp_echo;

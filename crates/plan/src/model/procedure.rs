@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use netproof_sample::Unit;
 
-use super::{Aggregate, Expectation, NodeAction, Span, Target};
+use super::{Aggregate, Expectation, NodeAction, Span};
 
 /// `kind = "pktgen"`: UDP frames at an exact packet rate (or one burst)
 /// from one node to a receiver netproof opens on another node, each frame
@@ -66,15 +66,14 @@ pub struct Search {
 }
 
 /// `kind = "rfc6349"`: RFC 6349's TCP throughput test over a path whose
-/// bottleneck bandwidth (and baseline RTT) earlier steps measured.
+/// bottleneck bandwidth (and baseline RTT) earlier steps measured: one TCP
+/// transfer of `bytes` to a receiver netproof opens on `to`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rfc6349 {
     /// The node that sends.
     pub from: String,
-    /// The iperf3 server.
-    pub to: Target,
-    /// Its port.
-    pub port: u16,
+    /// The node that receives (netproof listens there).
+    pub to: String,
     /// The bytes to transfer.
     pub bytes: u64,
     /// The bottleneck bandwidth, bits/s of frames as the link counts them.

@@ -11,6 +11,9 @@ mod dns;
 mod exec;
 mod http;
 mod ping;
+mod pktgen;
+mod rfc6349;
+pub(crate) mod search;
 mod tcp_connect;
 mod throughput;
 mod udp_echo;
@@ -46,6 +49,8 @@ pub struct StepContext {
     pub step_name: String,
     /// The lab CA's certificate, when the lab made one (`ca = "{lab_ca}"`).
     pub lab_ca: Option<std::path::PathBuf>,
+    /// The lab's nodes, for steps that act on two (a `pktgen` receiver).
+    pub lab: netproof_lab::LabHandles,
 }
 
 /// How one action went.
@@ -87,6 +92,9 @@ async fn act(action: &NodeAction, ctx: &StepContext) -> Result<ActionOutcome, St
         NodeAction::Throughput(t) => throughput::run(t, ctx).await,
         NodeAction::Http(h) => http::run(h, ctx).await,
         NodeAction::Dns(d) => dns::run(d, ctx).await,
+        NodeAction::Pktgen(p) => pktgen::run(p, ctx).await,
+        NodeAction::Search(s) => search::run(s, ctx).await,
+        NodeAction::Rfc6349(r) => rfc6349::run(r, ctx).await,
     }
 }
 
@@ -307,6 +315,51 @@ fn describe_action(action: &NodeAction) -> String {
             u.from,
             u.to,
             u.port
+        ),
+        NodeAction::Pktgen(p) => describe_pktgen(p),
+        NodeAction::Search(s) => format!(
+            "search `{}` of [{}] between {} and {} (resolution {}, at most {} trials) for the highest value where {}",
+            s.param,
+            describe_action(&s.trial),
+            s.unit.format(s.min),
+            s.unit.format(s.max),
+            s.unit.format(s.resolution),
+            s.max_trials,
+            s.condition
+                .iter()
+                .map(|c| format!("`{}`", c.text))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+        NodeAction::Rfc6349(r) => format!(
+            "RFC 6349 TCP test from `{}` to `{}`: {} against a bottleneck of {}",
+            r.from,
+            r.to,
+            netproof_sample::Unit::Bytes.format(r.bytes as f64),
+            netproof_sample::Unit::BitsPerSecond.format(r.bottleneck as f64)
+        ),
+    }
+}
+
+/// A `pktgen` trial in a phrase.
+fn describe_pktgen(p: &netproof_plan::Pktgen) -> String {
+    let rate = p.rate.map_or("as fast as possible".to_string(), |r| {
+        format!(
+            "at {}",
+            netproof_sample::Unit::BitsPerSecond.format(r as f64)
+        )
+    });
+    match p.burst {
+        Some(n) => format!(
+            "pktgen burst of {n} frames of {} B {rate} from `{}` to `{}`",
+            p.frame, p.from, p.to
+        ),
+        None => format!(
+            "pktgen {} B frames {rate} for {} from `{}` to `{}`",
+            p.frame,
+            fmt_duration(p.duration),
+            p.from,
+            p.to
         ),
     }
 }

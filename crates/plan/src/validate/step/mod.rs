@@ -320,7 +320,7 @@ fn node_action(
         "dns" => dns::dns(ck, cx, names, t, label),
         "pktgen" => pktgen::pktgen(ck, names, t, label),
         "search" => search::search(ck, cx, names, t, label),
-        "rfc6349" => rfc6349::rfc6349(ck, cx, names, t, label),
+        "rfc6349" => rfc6349::rfc6349(ck, names, t, label),
         _ => tcp_connect::tcp_connect(ck, cx, names, t),
     }
 }

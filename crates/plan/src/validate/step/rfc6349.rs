@@ -1,5 +1,5 @@
 //! `kind = "rfc6349"`: RFC 6349's TCP throughput test: a transfer of
-//! `bytes` to an iperf3 server, judged against the `bottleneck` bandwidth
+//! `bytes` to a receiver netproof opens on another node, judged against the `bottleneck` bandwidth
 //! and baseline `rtt` earlier steps measured (usually step references).
 
 use std::time::Duration;
@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::diagnostic::Finding;
 use crate::model::{NodeAction, Rfc6349};
 use crate::tree::{Checker, Table};
-use crate::validate::{Context, Names, optional, positive_duration};
+use crate::validate::{Names, optional, positive_duration};
 
-use super::target::{from_node, target_with_default};
+use super::target::from_node;
 
 /// The keys an `rfc6349` step adds to the common ones.
 pub(super) const KEYS: &[&str] = &[
@@ -28,16 +28,19 @@ const DEFAULT_OVERHEAD: u32 = 14;
 
 pub(super) fn rfc6349(
     ck: &mut Checker<'_>,
-    cx: &Context<'_>,
     names: &Names,
     t: &Table<'_, '_>,
     label: &str,
 ) -> Option<NodeAction> {
     let from = from_node(ck, names, t, "sends");
     let to = t
-        .require(ck, "to", "add `to = \"NODE\"` (port 5201) or `to = \"NODE:PORT\"`, where an iperf3 server listens")
+        .require(
+            ck,
+            "to",
+            "add `to = \"NODE\"`, the node netproof receives the transfer on",
+        )
         .and_then(|v| v.str(ck))
-        .and_then(|s| target_with_default(ck, cx, names, &s, 5201));
+        .and_then(|s| names.resolve_str(ck, &s));
     let required = |ck: &mut Checker<'_>, key: &str, help: &str| -> bool {
         if !t.has(key) && !t.hides(key) {
             ck.report(
@@ -97,14 +100,13 @@ pub(super) fn rfc6349(
         v.int_in(ck, 0..=128, "bytes")
             .and_then(|n| u32::try_from(n).ok())
     });
-    let (to, port) = to?;
+    let to = to?;
     if !(has_bytes && has_bottleneck) {
         return None;
     }
     Some(NodeAction::Rfc6349(Rfc6349 {
         from: from?,
         to,
-        port,
         // A reference's placeholder until the executor sets it.
         bytes: optional(bytes)?.unwrap_or(1),
         bottleneck: optional(bottleneck)?.unwrap_or(1),
