@@ -16,6 +16,7 @@ mod http;
 mod lab;
 mod netns;
 mod probe;
+mod procedures;
 mod reports;
 mod rootless;
 mod routing;
