@@ -14,7 +14,11 @@ fn values(data: &RunData, metric: &str, labels: &[(&str, &str)]) -> Vec<f64> {
     data.samples
         .iter()
         .filter(|r| r.sample.metric == metric)
-        .filter(|r| labels.iter().all(|(k, v)| r.sample.labels.get(*k).map(String::as_str) == Some(*v)))
+        .filter(|r| {
+            labels
+                .iter()
+                .all(|(k, v)| r.sample.labels.get(*k).map(String::as_str) == Some(*v))
+        })
         .filter_map(|r| r.sample.value.as_f64())
         .collect()
 }
@@ -73,19 +77,40 @@ fn netns_rfc2544_search_finds_an_emulated_and_a_tbf_rate_within_2_percent() {
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
     let store = s.store();
     let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
-    let mech: Vec<&str> = data.run.info.topology.links.iter().map(|l| l.mechanism.as_str()).collect();
-    assert!(mech[0].starts_with("emulated") && mech[1].contains("tbf"), "{mech:?}");
+    let mech: Vec<&str> = data
+        .run
+        .info
+        .topology
+        .links
+        .iter()
+        .map(|l| l.mechanism.as_str())
+        .collect();
+    assert!(
+        mech[0].starts_with("emulated") && mech[1].contains("tbf"),
+        "{mech:?}"
+    );
 
     for id in ["EMU", "TBF"] {
         let case = data.cases.iter().find(|c| c.info.case_id == id).unwrap().id;
         let in_case: RunData = RunData {
-            samples: data.samples.iter().filter(|r| r.case_run == Some(case)).cloned().collect(),
+            samples: data
+                .samples
+                .iter()
+                .filter(|r| r.case_run == Some(case))
+                .cloned()
+                .collect(),
             ..data.clone()
         };
         let answer = one(&in_case, "search.rate", &[("step", "thr")]);
         let error = answer / 20e6 - 1.0;
-        println!("{id}: throughput {answer:.0} bit/s, {:+.2} % of the configured 20 Mbit/s", error * 100.0);
-        assert!(error.abs() < 0.02, "{id}: {answer} is not within 2 % of 20 Mbit/s");
+        println!(
+            "{id}: throughput {answer:.0} bit/s, {:+.2} % of the configured 20 Mbit/s",
+            error * 100.0
+        );
+        assert!(
+            error.abs() < 0.02,
+            "{id}: {answer} is not within 2 % of 20 Mbit/s"
+        );
         // Every trial is stored: its value, verdict and the generator's figures.
         let trials = in_case
             .samples
@@ -99,14 +124,25 @@ fn netns_rfc2544_search_finds_an_emulated_and_a_tbf_rate_within_2_percent() {
         assert_eq!(tried.len(), trials);
         for n in 1..=trials {
             let t = n.to_string();
-            assert_eq!(values(&in_case, "pktgen.sent", &[("trial", &t)]).len(), 1, "{id} trial {n}");
-            assert_eq!(values(&in_case, "pktgen.loss", &[("trial", &t)]).len(), 1, "{id} trial {n}");
+            assert_eq!(
+                values(&in_case, "pktgen.sent", &[("trial", &t)]).len(),
+                1,
+                "{id} trial {n}"
+            );
+            assert_eq!(
+                values(&in_case, "pktgen.loss", &[("trial", &t)]).len(),
+                1,
+                "{id} trial {n}"
+            );
         }
         // The answer passed and everything above it that was tried failed.
         let passed: Vec<f64> = in_case
             .samples
             .iter()
-            .filter(|r| r.sample.metric == "search.trial_rate" && r.sample.labels.get("pass").map(String::as_str) == Some("true"))
+            .filter(|r| {
+                r.sample.metric == "search.trial_rate"
+                    && r.sample.labels.get("pass").map(String::as_str) == Some("true")
+            })
             .filter_map(|r| r.sample.value.as_f64())
             .collect();
         assert!(passed.iter().all(|v| *v <= answer) && passed.contains(&answer));
@@ -115,7 +151,12 @@ fn netns_rfc2544_search_finds_an_emulated_and_a_tbf_rate_within_2_percent() {
     // Latency just below the throughput rate: the emulated 5 ms, plus
     // 0.61 ms to serialize a 1518-byte frame at 20 Mbit/s, plus what the
     // emulator and the host's scheduling add (bounded here at 1 ms).
-    let case = data.cases.iter().find(|c| c.info.case_id == "EMU").unwrap().id;
+    let case = data
+        .cases
+        .iter()
+        .find(|c| c.info.case_id == "EMU")
+        .unwrap()
+        .id;
     let delays: Vec<f64> = data
         .samples
         .iter()
@@ -125,9 +166,20 @@ fn netns_rfc2544_search_finds_an_emulated_and_a_tbf_rate_within_2_percent() {
         .collect();
     assert!(delays.len() >= 100, "{}", delays.len());
     let min = delays.iter().copied().fold(f64::INFINITY, f64::min);
-    println!("latency at 98 % of throughput: min {:.3} ms over {} frames", min * 1e3, delays.len());
-    assert!((0.005..0.005 + 0.000_61 + 0.001).contains(&min), "min one-way delay {min}");
-    assert!(data.events.iter().any(|e| e.kind == "step.reference" && e.message.contains("`rate` =")));
+    println!(
+        "latency at 98 % of throughput: min {:.3} ms over {} frames",
+        min * 1e3,
+        delays.len()
+    );
+    assert!(
+        (0.005..0.005 + 0.000_61 + 0.001).contains(&min),
+        "min one-way delay {min}"
+    );
+    assert!(
+        data.events
+            .iter()
+            .any(|e| e.kind == "step.reference" && e.message.contains("`rate` ="))
+    );
     assert_back_to(&before);
 }
 
@@ -145,11 +197,19 @@ fn netns_rfc6349_metrics_match_a_hand_computation_on_a_known_link() {
     // The path the plan builds: 20 Mbit/s, 10 ms each way, MTU 1500.
     let (bottleneck, rtt, mtu) = (m("bottleneck"), m("baseline_rtt"), m("mtu"));
     assert_eq!(mtu, 1500.0);
-    assert!((bottleneck / 20e6 - 1.0).abs() < 0.02, "bottleneck {bottleneck}");
+    assert!(
+        (bottleneck / 20e6 - 1.0).abs() < 0.02,
+        "bottleneck {bottleneck}"
+    );
     assert!((0.020..0.0215).contains(&rtt), "baseline {rtt}");
     // The step took both from the earlier steps, by reference.
-    assert_eq!(bottleneck, one(&data, "search.rate", &[("step", "bottleneck")]).round());
-    let min_ping = values(&data, "ping.rtt", &[("step", "baseline")]).into_iter().fold(f64::INFINITY, f64::min);
+    assert_eq!(
+        bottleneck,
+        one(&data, "search.rate", &[("step", "bottleneck")]).round()
+    );
+    let min_ping = values(&data, "ping.rtt", &[("step", "baseline")])
+        .into_iter()
+        .fold(f64::INFINITY, f64::min);
     assert!((rtt - min_ping).abs() < 1e-9);
 
     // RFC 6349 by hand: 8 MB over (MTU - 40) / (MTU + 14) of the bottleneck.
@@ -167,6 +227,11 @@ fn netns_rfc6349_metrics_match_a_hand_computation_on_a_known_link() {
     assert!(avg_rtt < 0.0205 + 0.019 + 0.005, "transfer RTT {avg_rtt}");
     let e = m("efficiency");
     assert!(e > 0.9 && e <= 1.0, "efficiency {e}");
-    println!("RFC 6349: ratio {:.3}, efficiency {:.1} %, buffer delay {:.1} %", actual / ideal, e * 100.0, m("buffer_delay") * 100.0);
+    println!(
+        "RFC 6349: ratio {:.3}, efficiency {:.1} %, buffer delay {:.1} %",
+        actual / ideal,
+        e * 100.0,
+        m("buffer_delay") * 100.0
+    );
     assert_back_to(&before);
 }
