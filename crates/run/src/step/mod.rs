@@ -212,10 +212,20 @@ pub async fn run(
 
 /// A one-line description of a step, for the procedure in reports.
 pub fn describe(step: &Step) -> String {
-    let what = match &step.action {
+    let mut what = match &step.action {
         Action::Fault(f) => describe_fault(f),
         Action::Node(a) => describe_action(a),
     };
+    // The values references give are known only at run time (each is a
+    // `step.reference` event then); say where they come from.
+    if !step.refs.is_empty() {
+        let refs: Vec<String> = step
+            .refs
+            .iter()
+            .map(|r| format!("`{}` = `{}`", r.key, r.text))
+            .collect();
+        what.push_str(&format!(", with {}", refs.join(", ")));
+    }
     describe_timing(step, what)
 }
 
@@ -343,12 +353,15 @@ fn describe_action(action: &NodeAction) -> String {
 
 /// A `pktgen` trial in a phrase.
 fn describe_pktgen(p: &netproof_plan::Pktgen) -> String {
-    let rate = p.rate.map_or("as fast as possible".to_string(), |r| {
-        format!(
+    let rate = match (p.rate, p.burst) {
+        (Some(r), _) => format!(
             "at {}",
             netproof_sample::Unit::BitsPerSecond.format(r as f64)
-        )
-    });
+        ),
+        (None, Some(_)) => "as fast as possible".to_string(),
+        // A step reference sets it at run time.
+        (None, None) => "at a rate set at run time".to_string(),
+    };
     match p.burst {
         Some(n) => format!(
             "pktgen burst of {n} frames of {} B {rate} from `{}` to `{}`",
