@@ -6,7 +6,8 @@
 //! connected to the receiver); the trial itself runs on a blocking thread
 //! (it paces to microseconds, see `netproof_probe::pktgen::trial`). Loss
 //! is the measurement, never a step failure: conditions and expectations
-//! judge it.
+//! judge it. A trial that offered under 90 % of its rate (the host could
+//! not generate it) fails, with the figures.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +16,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use netproof_plan::Pktgen;
 use netproof_probe::pktgen;
 
+use netproof_sample::Unit;
+
 use super::{ActionOutcome, StepContext, StepError};
+
+/// Below this share of the rate asked, a trial did not offer the load it
+/// names (a sender that ends a tenth of its trial late).
+const UNDERRUN: f64 = 0.9;
 
 pub(super) async fn run(step: &Pktgen, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
     let to = ctx
@@ -80,5 +87,17 @@ pub(super) async fn run(step: &Pktgen, ctx: &StepContext) -> Result<ActionOutcom
     let mut labels = super::probe_labels(ctx, step.to.clone());
     labels.insert("frame".into(), step.frame.to_string());
     pktgen::trial::emit(&summary, ctx.sink.as_ref(), &labels);
+    // A trial the host could not generate did not test the rate it names:
+    // a search must not count it as passing there.
+    if let (Some(rate), None, Some(offered)) = (step.rate, step.burst, summary.offered)
+        && offered < rate as f64 * UNDERRUN
+    {
+        return Ok(ActionOutcome::Failed(format!(
+            "the generator offered {} of the {} asked (it fell {} behind its schedule): this host cannot hold the rate",
+            Unit::BitsPerSecond.format(offered),
+            Unit::BitsPerSecond.format(rate as f64),
+            Unit::Seconds.format(summary.lateness.as_secs_f64())
+        )));
+    }
     Ok(ActionOutcome::Ok)
 }
