@@ -410,8 +410,11 @@ mod tests {
         // 20 Mbit/s of 4096-bit frames for 0.5 s: 2442 frames due before the end.
         assert_eq!(s.sent, 2442);
         assert_eq!(s.received, 2442, "{s:?}");
+        // Never early; late only as much as a busy host delays the sender
+        // (the schedule's exactness is pinned on a virtual clock).
         let offered = s.offered.unwrap();
-        assert!((offered / 20e6 - 1.0).abs() < 0.01, "offered {offered}");
+        assert!(offered <= 20e6 * 1.001, "offered {offered}");
+        assert!(offered >= 20e6 * 0.8 || s.lateness > Duration::from_millis(20), "offered {offered}, {:?} late", s.lateness);
         assert!(!s.delays.is_empty());
         assert!(
             s.delays.iter().all(|(_, d)| *d >= 0.0 && *d < 0.1),

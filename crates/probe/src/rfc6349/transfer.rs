@@ -146,8 +146,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(sink.await.unwrap(), 20_000_000);
-        assert!(out.transmitted >= 20_000_000, "{out:?}");
-        assert_eq!(out.retransmitted, 0);
+        // What TCP sent counts each retransmission again (a busy host's
+        // loopback can drop): new bytes are exactly the transfer's.
+        assert_eq!(out.transmitted - out.retransmitted, 20_000_000, "{out:?}");
         assert!(out.transfer_time > Duration::ZERO);
         assert_eq!(out.pmtu, 65535);
     }
