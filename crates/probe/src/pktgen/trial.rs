@@ -414,7 +414,11 @@ mod tests {
         // (the schedule's exactness is pinned on a virtual clock).
         let offered = s.offered.unwrap();
         assert!(offered <= 20e6 * 1.001, "offered {offered}");
-        assert!(offered >= 20e6 * 0.8 || s.lateness > Duration::from_millis(20), "offered {offered}, {:?} late", s.lateness);
+        assert!(
+            offered >= 20e6 * 0.8 || s.lateness > Duration::from_millis(20),
+            "offered {offered}, {:?} late",
+            s.lateness
+        );
         assert!(!s.delays.is_empty());
         assert!(
             s.delays.iter().all(|(_, d)| *d >= 0.0 && *d < 0.1),
