@@ -235,3 +235,67 @@ fn netns_rfc6349_metrics_match_a_hand_computation_on_a_known_link() {
     );
     assert_back_to(&before);
 }
+
+#[test]
+fn on_loopback_a_size_search_feeds_a_later_step_and_every_trial_is_stored() {
+    let s = Scratch::new();
+    let plan = s.plan(
+        "local-procedures.toml",
+        r#"[plan]
+name = "local-procedures"
+summary = "a search over frame sizes, its answer used by the next step, and RFC 6349 on loopback"
+backend = "local"
+
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+
+[[case]]
+id = "L"
+title = "procedures on loopback"
+steps = [
+  { kind = "search", name = "s", param = "frame", min = 64, max = 1518, max_trials = 6, condition = "max(pktgen.lost) == 0", trial = { kind = "pktgen", from = "a", to = "b", rate = "10Mbit", duration = "200ms", wait = "100ms" } },
+  { kind = "pktgen", name = "p", from = "a", to = "b", frame = "{result:s.max(search.size)}", rate = "5Mbit", duration = "300ms" },
+  { kind = "rfc6349", name = "t", from = "a", to = "b", bytes = "5MB", bottleneck = "1Gbit" },
+]
+expect = ["max(search.size) == 1518B", "max(pktgen.lost{step=\"p\"}) == 0", "min(rfc6349.efficiency) > 0.9"]
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    // Loopback carries the largest frame at once: one trial, stored.
+    assert_eq!(
+        values(
+            &data,
+            "search.trial_size",
+            &[("step", "s"), ("trial", "1"), ("pass", "true")]
+        ),
+        vec![1518.0]
+    );
+    assert_eq!(
+        values(
+            &data,
+            "pktgen.sent",
+            &[("step", "s"), ("trial", "1"), ("value", "1518")]
+        )
+        .len(),
+        1
+    );
+    // The next step ran with the answer, and said so.
+    assert!(data.samples.iter().any(|r| r.sample.metric == "pktgen.sent"
+        && r.sample.labels.get("step").map(String::as_str) == Some("p")
+        && r.sample.labels.get("frame").map(String::as_str) == Some("1518")));
+    assert!(
+        data.events
+            .iter()
+            .any(|e| e.kind == "step.reference" && e.message.contains("`frame` = 1.48 KiB")),
+        "{:?}",
+        data.events
+    );
+    // RFC 6349 without a baseline: the smallest of five handshakes.
+    assert!(one(&data, "rfc6349.baseline_rtt", &[("step", "t")]) > 0.0);
+    assert_eq!(one(&data, "rfc6349.mtu", &[("step", "t")]), 65535.0);
+}
