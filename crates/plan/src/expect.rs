@@ -1081,5 +1081,7 @@ fn threshold_error(
     }
 }
 
+pub(crate) mod reference;
+
 #[cfg(test)]
 mod tests;

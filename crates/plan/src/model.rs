@@ -21,11 +21,13 @@ use netproof_sample::Unit;
 
 mod cdn;
 mod link;
+mod procedure;
 mod routing;
 mod step;
 pub use cdn::{CdnListener, CdnRole, CdnService, CdnSite, CdnValue, cert_files};
 pub(crate) use cdn::{PathStep, write_toml};
 pub use link::{Impairment, LinkImpairments, PlanTrace};
+pub use procedure::{Pktgen, QUANTITY_KEYS, Rfc6349, Search, StepRef, emits, quantity_key};
 pub use routing::{
     BFD_DEFAULT, BGP_HOLD, BGP_KEEPALIVE, Bfd, BgpPolicy, BgpSession, BgpTransport, Daemon,
     OSPF_DEAD, OSPF_HELLO, Originate, Ospf, Routing,

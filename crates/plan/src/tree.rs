@@ -113,15 +113,27 @@ pub(crate) struct Table<'a, 'i> {
     /// The keys [`Table::reject_unknown`] accepted, once it has run: only
     /// then does `require` know that a misspelt key has been reported.
     allowed: RefCell<Option<Vec<String>>>,
+    /// Keys [`Table::get`] and [`Table::has`] act as if absent: a step's
+    /// keys that a step reference or a search sets at run time.
+    hidden: Vec<String>,
 }
 
 impl<'a, 'i> Table<'a, 'i> {
+    /// The same table with `keys` treated as absent by `get` and `has`
+    /// (they stay known to [`Table::reject_unknown`]).
+    pub(crate) fn hiding(&self, keys: &[String]) -> Self {
+        let mut t = self.clone();
+        t.hidden.extend(keys.iter().cloned());
+        t
+    }
+
     pub(crate) fn new(raw: &'a DeTable<'i>, span: Span, what: impl Into<String>) -> Self {
         Table {
             raw,
             span,
             what: what.into(),
             allowed: RefCell::new(None),
+            hidden: Vec::new(),
         }
     }
 
@@ -132,6 +144,7 @@ impl<'a, 'i> Table<'a, 'i> {
             span: other.span,
             what: what.into(),
             allowed: RefCell::new(None),
+            hidden: other.hidden.clone(),
         }
     }
 
@@ -147,13 +160,31 @@ impl<'a, 'i> Table<'a, 'i> {
             .map(|(k, _)| (k.get_ref().as_ref(), span_of(k)))
     }
 
+    /// Whether `key` is hidden by [`Table::hiding`] (set at run time).
+    pub(crate) fn hides(&self, key: &str) -> bool {
+        self.hidden.iter().any(|h| h == key)
+    }
+
     /// Whether `key` is present.
     pub(crate) fn has(&self, key: &str) -> bool {
-        self.raw.contains_key(key)
+        self.raw.contains_key(key) && !self.hidden.iter().any(|h| h == key)
+    }
+
+    /// The value of `key`, if present, even when [`Table::hiding`] hides
+    /// it (for messages about the key itself).
+    pub(crate) fn get_any(&self, key: &str) -> Option<Val<'a, 'i>> {
+        Table {
+            hidden: Vec::new(),
+            ..self.clone()
+        }
+        .get(key)
     }
 
     /// The value of `key`, if present.
     pub(crate) fn get(&self, key: &str) -> Option<Val<'a, 'i>> {
+        if self.hidden.iter().any(|h| h == key) {
+            return None;
+        }
         let (k, v): (&'a Spanned<DeString<'i>>, &'a Spanned<DeValue<'i>>) =
             self.raw.get_key_value(key)?;
         Some(Val {

@@ -14,11 +14,14 @@
 //! Today: [`udp_echo`] (RTT, loss, duplicates, reordering, RFC 3550 jitter)
 //! and [`ping`] (ICMP and ICMPv6 echo: RTT and loss, with the same series
 //! statistics), [`http`], [`throughput`] and [`dns`] (queries with EDNS
-//! Client Subnet over UDP and TCP).
+//! Client Subnet over UDP and TCP), and [`pktgen`] (UDP frames at an exact
+//! packet rate or in a burst, for RFC 2544 and RFC 9004 trials).
 
 pub mod dns;
 pub mod http;
 pub mod ping;
+pub mod pktgen;
+pub mod rfc6349;
 mod rxtime;
 pub mod throughput;
 pub mod udp_echo;

@@ -363,6 +363,7 @@ fn case_section(
 
     steps(out, report, group);
     expectations(out, case);
+    crate::search::html(out, &crate::search::tables(data, index, group));
 
     let problems = problems(case);
     if !problems.is_empty() {

@@ -28,6 +28,7 @@ mod junit;
 mod markdown;
 mod markup;
 mod plot;
+mod search;
 mod selfcheck;
 mod series;
 pub mod summary;

@@ -348,8 +348,17 @@ async fn run_one(
                 seed: netproof_proto::seed::derive_named(shared.seed, &s.name, 0),
                 step_name: s.name.clone(),
                 lab_ca: lab.lab_ca.clone(),
+                lab: lab.clone(),
             };
-            step::run(s, action, ctx).await
+            // Keys an earlier step's result gives, filled in now.
+            let resolved = {
+                let samples = kept.lock().unwrap_or_else(|e| e.into_inner());
+                crate::reference::resolve(s, action, &samples, ctx.sink.as_ref())
+            };
+            match resolved {
+                Ok(action) => step::run(s, &action, ctx).await,
+                Err(e) => Err(e),
+            }
         }
     };
     let (verdict, error) = match &outcome {

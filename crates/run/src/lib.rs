@@ -14,6 +14,7 @@ mod case;
 mod collect;
 pub mod host;
 pub mod judge;
+mod reference;
 mod selfcheck;
 pub mod signals;
 pub mod step;

@@ -8,6 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod procedure;
+pub use procedure::*;
+
 /// The canonical unit of a metric. Numbers in samples are always in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -624,6 +627,36 @@ pub const CATALOG: &[Metric] = &[
     THROUGHPUT_UDP_LOSS,
     THROUGHPUT_UDP_JITTER,
     THROUGHPUT_UDP_OUT_OF_ORDER,
+    // The procedures (metric/procedure.rs).
+    PKTGEN_SENT,
+    PKTGEN_RECEIVED,
+    PKTGEN_LOST,
+    PKTGEN_LOSS,
+    PKTGEN_OFFERED,
+    PKTGEN_RECEIVED_RATE,
+    PKTGEN_DELAY,
+    PKTGEN_LATENESS,
+    PKTGEN_REORDERED,
+    SEARCH_TRIAL_RATE,
+    SEARCH_RATE,
+    SEARCH_TRIAL_SIZE,
+    SEARCH_SIZE,
+    SEARCH_TRIAL_COUNT,
+    SEARCH_COUNT,
+    SEARCH_TRIAL_DURATION,
+    SEARCH_DURATION,
+    SEARCH_BUFFER_TIME,
+    SEARCH_CORRECTED_BUFFER_TIME,
+    RFC6349_MTU,
+    RFC6349_BASELINE_RTT,
+    RFC6349_BOTTLENECK,
+    RFC6349_MAX_THROUGHPUT,
+    RFC6349_TRANSFER_TIME,
+    RFC6349_IDEAL_TIME,
+    RFC6349_TRANSFER_TIME_RATIO,
+    RFC6349_EFFICIENCY,
+    RFC6349_BUFFER_DELAY,
+    RFC6349_TRANSFER_RTT,
     HTTP_DNS,
     HTTP_CONNECT,
     HTTP_TLS,

@@ -18,6 +18,7 @@ mod lab;
 mod netns;
 mod overrides;
 mod probe;
+mod procedures;
 mod reports;
 mod rootless;
 mod routing;

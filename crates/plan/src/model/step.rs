@@ -100,6 +100,8 @@ pub struct Step {
     pub timeout: Duration,
     /// What the step does.
     pub action: Action,
+    /// Keys whose values earlier steps' results give at run time.
+    pub refs: Vec<super::StepRef>,
     /// Where the step is defined.
     pub span: Span,
 }
@@ -134,6 +136,14 @@ pub enum NodeAction {
     Throughput(Throughput),
     /// `kind = "dns"`: DNS queries to a server, with EDNS Client Subnet.
     Dns(Dns),
+    /// `kind = "pktgen"`: UDP frames at an exact rate, or a burst, with
+    /// sequence numbers and send times, to a receiver on another node.
+    Pktgen(super::Pktgen),
+    /// `kind = "search"`: a trial step repeated while a binary search
+    /// moves one of its keys.
+    Search(super::Search),
+    /// `kind = "rfc6349"`: RFC 6349's TCP throughput test.
+    Rfc6349(super::Rfc6349),
 }
 
 /// A series of DNS queries from one node to one server.
@@ -332,6 +342,9 @@ impl NodeAction {
             NodeAction::Throughput(_) => "throughput",
             NodeAction::Http(_) => "http",
             NodeAction::Dns(_) => "dns",
+            NodeAction::Pktgen(_) => "pktgen",
+            NodeAction::Search(_) => "search",
+            NodeAction::Rfc6349(_) => "rfc6349",
         }
     }
 
@@ -345,6 +358,9 @@ impl NodeAction {
             NodeAction::Throughput(t) => &t.from,
             NodeAction::Http(h) => &h.from,
             NodeAction::Dns(d) => &d.from,
+            NodeAction::Pktgen(p) => &p.from,
+            NodeAction::Search(s) => s.trial.node(),
+            NodeAction::Rfc6349(r) => &r.from,
         }
     }
 }

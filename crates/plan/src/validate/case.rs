@@ -135,6 +135,7 @@ fn case(
         }
     }
     check_step_names(ck, &label, &outs);
+    step::reference::check(ck, &label, &outs);
     let monitor_routes = t.get("monitor_routes").map(|v| monitored(ck, &v, names));
     // An unreadable `monitor_routes` is already reported: do not also
     // report the expectations that depend on it.

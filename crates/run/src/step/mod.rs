@@ -11,6 +11,9 @@ mod dns;
 mod exec;
 mod http;
 mod ping;
+mod pktgen;
+mod rfc6349;
+pub(crate) mod search;
 mod tcp_connect;
 mod throughput;
 mod udp_echo;
@@ -46,6 +49,8 @@ pub struct StepContext {
     pub step_name: String,
     /// The lab CA's certificate, when the lab made one (`ca = "{lab_ca}"`).
     pub lab_ca: Option<std::path::PathBuf>,
+    /// The lab's nodes, for steps that act on two (a `pktgen` receiver).
+    pub lab: netproof_lab::LabHandles,
 }
 
 /// How one action went.
@@ -87,6 +92,9 @@ async fn act(action: &NodeAction, ctx: &StepContext) -> Result<ActionOutcome, St
         NodeAction::Throughput(t) => throughput::run(t, ctx).await,
         NodeAction::Http(h) => http::run(h, ctx).await,
         NodeAction::Dns(d) => dns::run(d, ctx).await,
+        NodeAction::Pktgen(p) => pktgen::run(p, ctx).await,
+        NodeAction::Search(s) => search::run(s, ctx).await,
+        NodeAction::Rfc6349(r) => rfc6349::run(r, ctx).await,
     }
 }
 
@@ -204,10 +212,20 @@ pub async fn run(
 
 /// A one-line description of a step, for the procedure in reports.
 pub fn describe(step: &Step) -> String {
-    let what = match &step.action {
+    let mut what = match &step.action {
         Action::Fault(f) => describe_fault(f),
         Action::Node(a) => describe_action(a),
     };
+    // The values references give are known only at run time (each is a
+    // `step.reference` event then); say where they come from.
+    if !step.refs.is_empty() {
+        let refs: Vec<String> = step
+            .refs
+            .iter()
+            .map(|r| format!("`{}` = `{}`", r.key, r.text))
+            .collect();
+        what.push_str(&format!(", with {}", refs.join(", ")));
+    }
     describe_timing(step, what)
 }
 
@@ -307,6 +325,54 @@ fn describe_action(action: &NodeAction) -> String {
             u.from,
             u.to,
             u.port
+        ),
+        NodeAction::Pktgen(p) => describe_pktgen(p),
+        NodeAction::Search(s) => format!(
+            "search `{}` of [{}] between {} and {} (resolution {}, at most {} trials) for the highest value where {}",
+            s.param,
+            describe_action(&s.trial),
+            s.unit.format(s.min),
+            s.unit.format(s.max),
+            s.unit.format(s.resolution),
+            s.max_trials,
+            s.condition
+                .iter()
+                .map(|c| format!("`{}`", c.text))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ),
+        NodeAction::Rfc6349(r) => format!(
+            "RFC 6349 TCP test from `{}` to `{}`: {} against a bottleneck of {}",
+            r.from,
+            r.to,
+            netproof_sample::Unit::Bytes.format(r.bytes as f64),
+            netproof_sample::Unit::BitsPerSecond.format(r.bottleneck as f64)
+        ),
+    }
+}
+
+/// A `pktgen` trial in a phrase.
+fn describe_pktgen(p: &netproof_plan::Pktgen) -> String {
+    let rate = match (p.rate, p.burst) {
+        (Some(r), _) => format!(
+            "at {}",
+            netproof_sample::Unit::BitsPerSecond.format(r as f64)
+        ),
+        (None, Some(_)) => "as fast as possible".to_string(),
+        // A step reference sets it at run time.
+        (None, None) => "at a rate set at run time".to_string(),
+    };
+    match p.burst {
+        Some(n) => format!(
+            "pktgen burst of {n} frames of {} B {rate} from `{}` to `{}`",
+            p.frame, p.from, p.to
+        ),
+        None => format!(
+            "pktgen {} B frames {rate} for {} from `{}` to `{}`",
+            p.frame,
+            fmt_duration(p.duration),
+            p.from,
+            p.to
         ),
     }
 }

@@ -88,6 +88,7 @@ fn exec(name: &str, node: &str, cmd: &[&str]) -> Step {
             command: cmd.iter().map(|s| Arg::literal(*s)).collect(),
             env: vec![],
         })),
+        refs: Vec::new(),
         span: Span::default(),
     }
 }
@@ -365,6 +366,7 @@ fn tcp_ready_check_waits_for_the_port_and_probes_reach_it() {
             to: Target::Node("b".into()),
             port: 7411,
         })),
+        refs: Vec::new(),
         span: Span::default(),
     };
     let mut c = case("P1", vec![], vec![probe], vec![]);

@@ -24,6 +24,10 @@ mod exec;
 mod fault;
 mod http;
 mod ping;
+mod pktgen;
+pub(super) mod reference;
+mod rfc6349;
+mod search;
 mod series;
 mod target;
 mod tcp_connect;
@@ -79,6 +83,9 @@ const KINDS: &[(&str, &[&str])] = &[
     ("http", http::KEYS),
     ("throughput", throughput::KEYS),
     ("dns", dns::KEYS),
+    ("pktgen", pktgen::KEYS),
+    ("search", search::KEYS),
+    ("rfc6349", rfc6349::KEYS),
 ];
 
 const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every", "for", "count", "timeout"];
@@ -91,6 +98,8 @@ pub(super) struct StepOut {
     /// The step's name (written or default), its span, and whether it was
     /// written; `None` when the written name is unreadable.
     pub name: Option<(String, Span, bool)>,
+    /// Whether the step has `at` (runs alongside the timeline).
+    pub timed: bool,
 }
 
 pub(super) fn validate(
@@ -106,6 +115,7 @@ pub(super) fn validate(
         step: None,
         kind: None,
         name: None,
+        timed: t.has("at"),
     };
     let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
     if !t.has("kind") {
@@ -262,10 +272,14 @@ pub(super) fn validate(
             }
         }
     }
+    // Keys a step reference sets are read at run time, not here.
+    let (refs, set_later) = reference::extract(ck, &t, kind);
+    let t = t.hiding(&set_later);
     let action = match kind {
         "fault" => fault::fault(ck, cx, names, &t).map(Action::Fault),
         _ => node_action(ck, cx, names, &t, kind, &label).map(Action::Node),
     };
+    let refs_ok = refs.len() == set_later.len();
     let default_timeout = match &action {
         Some(Action::Node(a)) => default_timeout(a),
         Some(Action::Fault(_)) => Duration::from_secs(30),
@@ -281,6 +295,7 @@ pub(super) fn validate(
             count: optional(count)?,
             timeout: optional(timeout)?.unwrap_or(default_timeout),
             action: action?,
+            refs: refs_ok.then_some(refs)?,
             span: t.span(),
         })
     })();
@@ -303,6 +318,9 @@ fn node_action(
         "http" => http::http(ck, cx, names, t, label),
         "throughput" => throughput::throughput(ck, cx, names, t, label),
         "dns" => dns::dns(ck, cx, names, t, label),
+        "pktgen" => pktgen::pktgen(ck, names, t, label),
+        "search" => search::search(ck, cx, names, t, label),
+        "rfc6349" => rfc6349::rfc6349(ck, names, t, label),
         _ => tcp_connect::tcp_connect(ck, cx, names, t),
     }
 }
@@ -322,6 +340,9 @@ fn default_timeout(action: &NodeAction) -> Duration {
         NodeAction::Throughput(t) => throughput::default_timeout(t),
         NodeAction::Dns(d) => dns::default_timeout(d),
         NodeAction::TcpConnect(_) => Duration::from_secs(3),
+        NodeAction::Pktgen(p) => pktgen::default_timeout(p),
+        NodeAction::Search(s) => search::default_timeout(s),
+        NodeAction::Rfc6349(r) => rfc6349::default_timeout(r),
     }
 }
 
