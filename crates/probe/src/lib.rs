@@ -16,6 +16,7 @@
 //! statistics), [`http`], [`throughput`] and [`dns`] (queries with EDNS
 //! Client Subnet over UDP and TCP).
 
+pub mod abr;
 pub mod dns;
 pub mod http;
 pub mod ping;
