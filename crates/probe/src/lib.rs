@@ -20,6 +20,7 @@ pub mod abr;
 pub mod dns;
 pub mod http;
 pub mod ping;
+pub mod rpm;
 mod rxtime;
 pub mod throughput;
 pub mod udp_echo;

@@ -134,6 +134,13 @@ pub enum NodeAction {
     Throughput(Throughput),
     /// `kind = "dns"`: DNS queries to a server, with EDNS Client Subnet.
     Dns(Dns),
+    /// `kind = "rrul"`: TCP flows each way with latency probes beside
+    /// them (flent's RRUL).
+    Rrul(super::Rrul),
+    /// `kind = "rpm"`: responsiveness under working conditions.
+    Rpm(super::Rpm),
+    /// `kind = "abr"`: a streaming video session.
+    Abr(super::Abr),
 }
 
 /// A series of DNS queries from one node to one server.
@@ -332,6 +339,9 @@ impl NodeAction {
             NodeAction::Throughput(_) => "throughput",
             NodeAction::Http(_) => "http",
             NodeAction::Dns(_) => "dns",
+            NodeAction::Rrul(_) => "rrul",
+            NodeAction::Rpm(_) => "rpm",
+            NodeAction::Abr(_) => "abr",
         }
     }
 
@@ -345,6 +355,9 @@ impl NodeAction {
             NodeAction::Throughput(t) => &t.from,
             NodeAction::Http(h) => &h.from,
             NodeAction::Dns(d) => &d.from,
+            NodeAction::Rrul(r) => &r.from,
+            NodeAction::Rpm(r) => &r.from,
+            NodeAction::Abr(a) => &a.from,
         }
     }
 }

@@ -11,8 +11,9 @@
 //! keeps serving the session; when every server failed for a segment the
 //! session is abandoned, and what it measured so far stays recorded.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use netproof_proto::content::ContentKey;
@@ -40,20 +41,30 @@ pub enum CmcdMode {
     Headers,
 }
 
+/// One server of the ranked list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    /// Scheme, host and port (the Host header and SNI unless the session
+    /// sets them), and a path prefix put before each segment's path (`/`
+    /// for none).
+    pub url: Url,
+    /// Where to connect, when not the URL's host.
+    pub connect: Option<SocketAddr>,
+}
+
 /// One streaming session.
 #[derive(Clone)]
 pub struct SessionConfig {
-    /// The servers, best first: scheme, host and port, and a path prefix
-    /// put before each segment's path (`/` for none).
-    pub urls: Vec<Url>,
+    /// The servers, best first.
+    pub servers: Vec<Server>,
     /// What is played.
     pub presentation: Presentation,
     /// The player's settings (segments, duration and bitrates are taken
     /// from the presentation).
     pub player: PlayerConfig,
     /// The HTTP settings every request shares (trust, SNI, Host, HTTP/2,
-    /// timeout, allowed addresses); its URL, range and headers are set per
-    /// request.
+    /// timeout, allowed addresses); its URL, connect address, range and
+    /// headers are set per request.
     pub http: http::Config,
     /// How to make connections (inside a node's namespace in a lab).
     pub connector: http::Connector,
@@ -147,7 +158,8 @@ pub async fn play(cfg: &SessionConfig, sink: &dyn Sink, labels: &Labels) -> Sess
                 );
                 let mut served = None;
                 let mut reasons = Vec::new();
-                for (i, base) in cfg.urls.iter().enumerate().skip(current) {
+                for (i, server) in cfg.servers.iter().enumerate().skip(current) {
+                    let base = &server.url;
                     let path = join_path(&base.path, &seg.path);
                     let (path, headers) = match cfg.cmcd {
                         CmcdMode::Off => (path, Vec::new()),
@@ -155,7 +167,7 @@ pub async fn play(cfg: &SessionConfig, sink: &dyn Sink, labels: &Labels) -> Sess
                         CmcdMode::Headers => (path, cmcd.headers()),
                     };
                     let content_path = join_path(&base.path, &seg.path);
-                    let report = fetch(cfg, base, path, seg.range, headers, &content_path).await;
+                    let report = fetch(cfg, server, path, seg.range, headers, &content_path).await;
                     let mut l = l.clone();
                     l.insert("url".into(), i.to_string());
                     if let Some(a) = report.addr {
@@ -259,33 +271,94 @@ fn emit(sink: &dyn Sink, m: &Metric, v: f64, labels: &Labels, at: Timestamp) {
     sink.sample(s);
 }
 
-/// One request for one segment from one server.
-async fn fetch(
+/// The largest manifest read.
+const MANIFEST_MAX: usize = 1 << 20;
+
+/// Fetches and parses the manifest at `path` from the first server that
+/// serves it (2xx). The error says what each server answered, or why
+/// the manifest cannot be played.
+pub async fn fetch_manifest(cfg: &SessionConfig, path: &str) -> Result<Presentation, String> {
+    let mut reasons = Vec::new();
+    for server in &cfg.servers {
+        let body = Arc::new(Mutex::new(Vec::new()));
+        let sink = body.clone();
+        let collect = Arc::new(move |_offset: u64, chunk: &[u8]| {
+            let mut b = sink.lock().map_err(|_| "poisoned".to_string())?;
+            if b.len() + chunk.len() > MANIFEST_MAX {
+                return Err(format!("the manifest is larger than {MANIFEST_MAX} bytes"));
+            }
+            b.extend_from_slice(chunk);
+            Ok(())
+        });
+        let client = match client_for(
+            cfg,
+            server,
+            join_path(&server.url.path, path),
+            None,
+            Vec::new(),
+        ) {
+            Ok(c) => c.with_body_check(collect),
+            Err(e) => return Err(e),
+        };
+        let report = client.request().await;
+        if let Err(reason) = judge(&report) {
+            reasons.push(format!("{}: {reason}", base_text(&server.url)));
+            continue;
+        }
+        let text = body.lock().map(|b| b.clone()).unwrap_or_default();
+        let text = String::from_utf8(text).map_err(|_| {
+            format!(
+                "the manifest `{path}` from {} is not UTF-8 text",
+                base_text(&server.url)
+            )
+        })?;
+        return Presentation::parse(&text)
+            .map_err(|e| format!("the manifest `{path}` from {}: {e}", base_text(&server.url)));
+    }
+    Err(format!(
+        "no server served the manifest `{path}` ({})",
+        reasons.join("; ")
+    ))
+}
+
+/// The HTTP probe for one request to `server`.
+fn client_for(
     cfg: &SessionConfig,
-    base: &Url,
+    server: &Server,
     path: String,
     range: Option<netproof_proto::range::ByteRange>,
     headers: Vec<(String, String)>,
-    content_path: &str,
-) -> RequestReport {
-    let url = Url {
-        path,
-        ..base.clone()
-    };
+) -> Result<http::Client, String> {
     let hc = http::Config {
-        url,
+        url: Url {
+            path,
+            ..server.url.clone()
+        },
+        connect: server.connect.map(http::Endpoint::Addr),
         range,
         headers,
         requests: 1,
         ..cfg.http.clone()
     };
-    let client = match http::Client::new(hc, cfg.connector.clone()) {
+    http::Client::new(hc, cfg.connector.clone()).map_err(|e| e.to_string())
+}
+
+/// One request for one segment from one server.
+async fn fetch(
+    cfg: &SessionConfig,
+    server: &Server,
+    path: String,
+    range: Option<netproof_proto::range::ByteRange>,
+    headers: Vec<(String, String)>,
+    content_path: &str,
+) -> RequestReport {
+    let client = match client_for(cfg, server, path, range, headers) {
         Ok(c) => c,
-        Err(e) => {
+        Err(reason) => {
             let mut r = RequestReport::new(Timestamp::now());
             r.failure = Some(http::Failure {
                 phase: http::Phase::Connect,
-                reason: e.to_string(),
+                reason,
             });
             return r;
         }

@@ -20,7 +20,9 @@ pub mod manifest;
 pub mod player;
 
 pub use adapt::Algorithm;
-pub use client::{CmcdMode, SessionConfig, SessionOutcome, cache_result, play};
+pub use client::{
+    CmcdMode, Server, SessionConfig, SessionOutcome, cache_result, fetch_manifest, play,
+};
 pub use cmcd::Cmcd;
 pub use manifest::{ManifestError, Presentation, Rendition, SegmentRef};
 pub use player::{Next, Player, PlayerConfig, SegmentRecord, SessionSummary, Stall};

@@ -237,7 +237,9 @@ pub struct Client {
 /// An open connection, ready for requests.
 pub(crate) struct Conn {
     sender: Sender,
-    task: tokio::task::JoinHandle<()>,
+    /// The connection's driver; `None` on a [`Conn::share`]d handle,
+    /// which does not own it.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Conn {
@@ -250,9 +252,27 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Another handle on an HTTP/2 connection, for a request beside the
+    /// ones in flight (the responsiveness test's probes on its
+    /// load-generating connections); `None` for HTTP/1.1, which cannot
+    /// multiplex. The owner's drop still closes the connection.
+    pub(crate) fn share(&self) -> Option<Conn> {
+        match &self.sender {
+            Sender::H2(s) => Some(Conn {
+                sender: Sender::H2(s.clone()),
+                task: None,
+            }),
+            Sender::H1(_) => None,
+        }
+    }
+}
+
 impl Drop for Conn {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
@@ -609,7 +629,7 @@ where
             });
             Conn {
                 sender: Sender::H1(sender),
-                task,
+                task: Some(task),
             }
         }
         Proto::Http2 => {
@@ -621,7 +641,7 @@ where
             });
             Conn {
                 sender: Sender::H2(sender),
-                task,
+                task: Some(task),
             }
         }
     })

@@ -19,16 +19,20 @@ use crate::units::format_duration;
 
 use super::{Context, Names, check_id, optional, positive_duration};
 
+mod abr;
 mod dns;
 mod exec;
 mod fault;
 mod http;
 mod ping;
+mod rpm;
+mod rrul;
 mod series;
 mod target;
 mod tcp_connect;
 mod throughput;
 mod udp_echo;
+mod web;
 
 /// Where a step is listed in its case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +83,9 @@ const KINDS: &[(&str, &[&str])] = &[
     ("http", http::KEYS),
     ("throughput", throughput::KEYS),
     ("dns", dns::KEYS),
+    ("rrul", rrul::KEYS),
+    ("rpm", rpm::KEYS),
+    ("abr", abr::KEYS),
 ];
 
 const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every", "for", "count", "timeout"];
@@ -303,6 +310,9 @@ fn node_action(
         "http" => http::http(ck, cx, names, t, label),
         "throughput" => throughput::throughput(ck, cx, names, t, label),
         "dns" => dns::dns(ck, cx, names, t, label),
+        "rrul" => rrul::rrul(ck, cx, names, t),
+        "rpm" => rpm::rpm(ck, cx, names, t, label),
+        "abr" => abr::abr(ck, cx, names, t, label),
         _ => tcp_connect::tcp_connect(ck, cx, names, t),
     }
 }
@@ -321,6 +331,9 @@ fn default_timeout(action: &NodeAction) -> Duration {
         NodeAction::Http(h) => http::default_timeout(h),
         NodeAction::Throughput(t) => throughput::default_timeout(t),
         NodeAction::Dns(d) => dns::default_timeout(d),
+        NodeAction::Rrul(r) => rrul::default_timeout(r),
+        NodeAction::Rpm(r) => rpm::default_timeout(r),
+        NodeAction::Abr(a) => abr::default_timeout(a),
         NodeAction::TcpConnect(_) => Duration::from_secs(3),
     }
 }
