@@ -21,6 +21,7 @@ mod rootless;
 mod routing;
 mod run;
 mod services;
+mod stream;
 mod throughput;
 
 use std::path::{Path, PathBuf};
