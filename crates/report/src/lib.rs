@@ -28,6 +28,7 @@ mod junit;
 mod markdown;
 mod markup;
 mod plot;
+mod procedure;
 mod series;
 pub mod summary;
 mod terminal;
