@@ -31,6 +31,9 @@ use crate::plot::{
 use crate::time;
 
 type Points = Vec<(f64, f64)>;
+/// One trial's point: the value tried, the metric, the trial's number,
+/// whether the sample was ok.
+type Trial = (f64, f64, String, bool);
 
 /// The procedure plots of a case, as `<figure>` elements (empty when the
 /// case ran no such procedure).
@@ -127,7 +130,7 @@ pub(crate) fn plots(data: &RunData, index: &Index, group: &CaseGroup) -> String 
     }
 
     // Searches: ratio metrics of samples labelled with a trial and a value.
-    let mut trials: BTreeMap<(String, String), Vec<(f64, f64, String, bool)>> = BTreeMap::new();
+    let mut trials: BTreeMap<(String, String), Vec<Trial>> = BTreeMap::new();
     let mut x_unit: BTreeMap<String, Unit> = BTreeMap::new();
     for r in &rows {
         let (Some(trial), Some(value)) = (label(r, "trial"), label(r, "value")) else {
@@ -335,7 +338,7 @@ fn abr(step: &str, buffer: &Points, bitrate: &Points, stalls: &Points) -> String
     })
 }
 
-fn search(step: &str, metric: &str, x_unit: Unit, points: &[(f64, f64, String, bool)]) -> String {
+fn search(step: &str, metric: &str, x_unit: Unit, points: &[Trial]) -> String {
     let title = format!("search `{step}`: {metric} against the value tried");
     let keys = vec![
         ("trial".to_string(), Key::Line(PALETTE[0])),

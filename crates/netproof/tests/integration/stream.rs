@@ -251,8 +251,8 @@ fn netns_abr_stalls_for_a_link_cut_below_its_lowest_bitrate_and_falls_back_when_
     let buffers = of(&data, stall_case, "abr.buffer");
     let buffer_at_cut = buffers
         .iter()
-        .filter(|r| r.sample.time.as_secs_f64() <= cut)
-        .last()
+        .rev()
+        .find(|r| r.sample.time.as_secs_f64() <= cut)
         .map(|r| {
             let t = r.sample.time.as_secs_f64();
             (r.sample.value.as_f64().unwrap() - (cut - t)).max(0.0)

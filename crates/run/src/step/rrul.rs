@@ -41,10 +41,10 @@ impl Sink for Capture {
         } else {
             None
         };
-        if let (Some(p), Some(v)) = (probe, sample.value.as_f64()) {
-            if let Ok(mut r) = self.rtts.lock() {
-                r.push((p, sample.time, v));
-            }
+        if let (Some(p), Some(v)) = (probe, sample.value.as_f64())
+            && let Ok(mut r) = self.rtts.lock()
+        {
+            r.push((p, sample.time, v));
         }
         self.inner.sample(sample);
     }
