@@ -17,7 +17,7 @@ name = "origin"
 node = "origin"
 cdn = "origin"
 [service.config]
-listen = { http = ["{addr:origin}:8080"] }
+listen = { http = ["{addr:origin}:8080"], https = ["{addr:origin}:8443"] }
 [[service.config.site]]
 name = "video.cdn.test"
 [service.config.catalogue]
@@ -169,13 +169,13 @@ steps = [ {{ kind = "abr", from = "client", urls = ["http://web:8081/"], manifes
 }
 
 #[test]
-fn rpm_against_the_origins_http2_reports_round_trips_per_minute_under_load() {
+fn rpm_against_the_origins_http2_over_tls_reports_round_trips_per_minute_under_load() {
     let s = Scratch::new();
     let plan = s.plan(
         "rpm.toml",
         &local_plan(
             "rpm-loopback",
-            r#"{ kind = "rpm", from = "client", load_url = "http://origin:8080/t/1/400000k/0000.m4s", probe_url = "http://origin:8080/t/1/100k/0000.m4s", host = "video.cdn.test", idle = "1s", duration = "2s", connections = 2 }"#,
+            r#"{ kind = "rpm", from = "client", load_url = "https://origin:8443/t/1/400000k/0000.m4s", probe_url = "https://origin:8443/t/1/100k/0000.m4s", host = "video.cdn.test", ca = "{lab_ca}", idle = "1s", duration = "2s", connections = 2 }"#,
             r#""min(rpm.rpm{phase='load'}) > 0""#,
         ),
     );
@@ -184,7 +184,7 @@ fn rpm_against_the_origins_http2_reports_round_trips_per_minute_under_load() {
     let data = run_data(&s);
     let case = &data.cases[0];
     let probes = of(&data, case, "rpm.probe");
-    for kind in ["tcp_foreign", "http_foreign", "http_self"] {
+    for kind in ["tcp_foreign", "tls_foreign", "http_foreign", "http_self"] {
         for phase in ["idle", "load"] {
             assert!(
                 probes

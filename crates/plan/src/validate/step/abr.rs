@@ -386,3 +386,132 @@ pub(super) fn default_timeout(a: &Abr) -> Duration {
         AbrContent::Manifest { .. } => MANIFEST_TIMEOUT,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::model::{AbrCmcd, AbrContent, Action, NodeAction};
+    use crate::{Options, parse};
+
+    /// The step's action, or the rendered errors.
+    fn step(step: &str) -> Result<NodeAction, String> {
+        let text = format!(
+            "[plan]\nname = \"s\"\nsummary = \"stream steps\"\n\n[[node]]\nname = \"c\"\n[[node]]\nname = \"edge\"\n[[node]]\nname = \"edge2\"\n\n[[link]]\nends = [\"c\", \"edge\"]\n[[link]]\nends = [\"c\", \"edge2\"]\n\n[[case]]\nid = \"S-01\"\ntitle = \"s\"\nsteps = [ {step} ]\n"
+        );
+        let p = parse(Path::new("p.toml"), &text, &Options::default())
+            .map_err(|e| e.render(false, 200))?;
+        match &p.cases[0].steps[0].action {
+            Action::Node(a) => Ok(a.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn abr_reads_its_servers_content_and_settings() {
+        let Ok(NodeAction::Abr(a)) = step(
+            r#"{ kind = "abr", from = "c", urls = ["https://edge:8443/", "https://edge2:8443/cdn"], host = "video.cdn.test", insecure = true, title = 3, bitrates = [1500, 500], segments = 10, cmcd = "headers", verify = { seed = 7 } }"#,
+        ) else {
+            panic!("not an abr step")
+        };
+        assert_eq!(a.servers.len(), 2);
+        assert_eq!(a.servers[1].url.path, "/cdn");
+        assert_eq!(a.cmcd, AbrCmcd::Headers);
+        assert_eq!(a.verify, Some(7));
+        assert_eq!(
+            a.content,
+            AbrContent::Catalogue {
+                title: 3,
+                bitrates: vec![500, 1500],
+                segments: 10,
+                segment: Duration::from_secs(2)
+            }
+        );
+        // Twice 20 s of media plus 30 s.
+        assert_eq!(super::default_timeout(&a), Duration::from_secs(70));
+    }
+
+    #[test]
+    fn abr_refuses_what_it_cannot_play_at_the_key() {
+        let cases = [
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/"] }"#,
+                "says nothing about what to play",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/"], title = 1, bitrates = [5], segments = 2, manifest = "/m.json" }"#,
+                "plays one thing",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/"], manifest = "m.json" }"#,
+                "not a path",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/"], manifest = "/m.json", verify = { seed = 1 } }"#,
+                "only `title` plays",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["https://edge/"], manifest = "/m.json" }"#,
+                "does not say how to judge the certificate",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/", "https://edge2/"], manifest = "/m.json" }"#,
+                "mix http and https",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["https://edge/"], manifest = "/m.json", ca = "{lab_ca}" }"#,
+                "the lab makes no CA",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://nowhere/"], manifest = "/m.json" }"#,
+                "nowhere",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/"], manifest = "/m.json", algorithm = "mpc" }"#,
+                "unknown algorithm `mpc`",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/"], title = 1, bitrates = [5, 5], segments = 2 }"#,
+                "distinct bitrates",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/"], title = 1, bitrates = [5], segments = 2, buffer = "3s" }"#,
+                "cannot hold two segments",
+            ),
+            (
+                r#"{ kind = "abr", from = "c", urls = ["http://edge/"], renditions = [{ kbps = 5, segments = ["/a"] }, { kbps = 9, segments = ["/a", "/b"] }] }"#,
+                "different numbers of segments",
+            ),
+        ];
+        for (s, want) in cases {
+            let e = step(s).expect_err(s);
+            assert!(e.contains(want), "{s}:\n{e}");
+        }
+    }
+
+    #[test]
+    fn rrul_and_rpm_defaults_and_mistakes() {
+        let Ok(NodeAction::Rrul(r)) = step(r#"{ kind = "rrul", from = "c", to = "edge" }"#) else {
+            panic!("not rrul")
+        };
+        assert_eq!(
+            (r.upload_port, r.download_port, r.echo_port, r.flows),
+            (5201, 5202, 7007, 4)
+        );
+        let e = step(r#"{ kind = "rrul", from = "c", to = "edge", download_port = 5201 }"#)
+            .unwrap_err();
+        assert!(e.contains("one test at a time"), "{e}");
+        let Ok(NodeAction::Rpm(r)) = step(
+            r#"{ kind = "rpm", from = "c", load_url = "http://edge:8080/big", probe_url = "http://edge:8080/small" }"#,
+        ) else {
+            panic!("not rpm")
+        };
+        assert_eq!((r.port, r.connections), (8080, 4));
+        let e = step(
+            r#"{ kind = "rpm", from = "c", load_url = "http://edge:8080/big", probe_url = "http://edge2:8080/small" }"#,
+        )
+        .unwrap_err();
+        assert!(e.contains("probes another server than it loads"), "{e}");
+    }
+}
