@@ -210,7 +210,9 @@ pub async fn play(cfg: &SessionConfig, sink: &dyn Sink, labels: &Labels) -> Sess
                 };
                 let download = done.saturating_sub(now);
                 let record = player.downloaded(done, report.bytes, download);
-                measured = Some((record.throughput / 1000.0) as u64);
+                if record.throughput.is_finite() {
+                    measured = Some((record.throughput / 1000.0) as u64);
+                }
                 if let Some(t) = report.ttfb {
                     emit(sink, &ABR_TTFB, t.as_secs_f64(), &l, wall(now));
                 }
