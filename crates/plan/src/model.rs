@@ -24,6 +24,7 @@ mod link;
 mod procedure;
 mod routing;
 mod step;
+mod stream;
 pub use cdn::{CdnListener, CdnRole, CdnService, CdnSite, CdnValue, cert_files};
 pub(crate) use cdn::{PathStep, write_toml};
 pub use link::{Impairment, LinkImpairments, PlanTrace};
@@ -36,6 +37,7 @@ pub use step::{
     Action, CaFile, Dns, Exec, Fault, Http, HttpLoad, LinkId, NodeAction, NodeId, Ping, Step,
     Target, TcpConnect, Throughput, Transport, UdpEcho,
 };
+pub use stream::{Abr, AbrAlgorithm, AbrCmcd, AbrContent, AbrServer, Rpm, Rrul};
 
 /// A byte range in the plan's source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

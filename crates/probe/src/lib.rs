@@ -17,11 +17,13 @@
 //! Client Subnet over UDP and TCP), and [`pktgen`] (UDP frames at an exact
 //! packet rate or in a burst, for RFC 2544 and RFC 9004 trials).
 
+pub mod abr;
 pub mod dns;
 pub mod http;
 pub mod ping;
 pub mod pktgen;
 pub mod rfc6349;
+pub mod rpm;
 mod rxtime;
 pub mod throughput;
 pub mod udp_echo;

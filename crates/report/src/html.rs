@@ -401,6 +401,7 @@ fn case_section(
         Vec::new()
     };
     metrics(out, &all, "seconds since case start", &markers);
+    out.push_str(&crate::procedure::plots(data, index, group));
 
     events(out, report, group);
     artifacts(out, report, group);

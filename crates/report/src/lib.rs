@@ -30,6 +30,7 @@ mod markup;
 mod plot;
 mod search;
 mod selfcheck;
+mod procedure;
 mod series;
 pub mod summary;
 mod terminal;

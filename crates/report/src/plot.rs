@@ -26,13 +26,13 @@ pub(crate) const MAX_POINTS: usize = 1500;
 /// The most steps a CDF draws per repetition.
 pub(crate) const MAX_QUANTILES: usize = 400;
 
-const WIDTH: u32 = 760;
+pub(crate) const WIDTH: u32 = 760;
 /// Room right of the plot for the legend.
-const LEGEND_W: u32 = 180;
+pub(crate) const LEGEND_W: u32 = 180;
 const HEIGHT: u32 = 320;
 
 /// Repetition colours; red is kept for failed attempts.
-const PALETTE: [RGBColor; 7] = [
+pub(crate) const PALETTE: [RGBColor; 7] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -41,7 +41,7 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(227, 119, 194),
     RGBColor(23, 190, 207),
 ];
-const FAILURE: RGBColor = RGBColor(214, 39, 40);
+pub(crate) const FAILURE: RGBColor = RGBColor(214, 39, 40);
 const MARKER: RGBColor = RGBColor(110, 110, 110);
 
 /// An event drawn as a vertical line on a time series.
@@ -53,12 +53,12 @@ pub(crate) struct Marker {
     pub t: f64,
 }
 
-type DrawResult = Result<(), Box<dyn std::error::Error>>;
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(crate) type DrawResult = Result<(), Box<dyn std::error::Error>>;
+pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 /// What a legend entry shows beside its label.
 #[derive(Debug, Clone, Copy)]
-enum Key {
+pub(crate) enum Key {
     Line(RGBColor),
     Cross,
     Marker,
@@ -263,9 +263,19 @@ fn render(
     keys: &[(String, Key)],
     draw: impl FnOnce(Area<'_>) -> DrawResult,
 ) -> String {
+    render_sized(title, keys, HEIGHT, draw)
+}
+
+/// [`render`] at `height` pixels (plots of stacked panels are taller).
+pub(crate) fn render_sized(
+    title: &str,
+    keys: &[(String, Key)],
+    height: u32,
+    draw: impl FnOnce(Area<'_>) -> DrawResult,
+) -> String {
     let mut buf = String::new();
     let outcome = {
-        let area = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
+        let area = SVGBackend::with_string(&mut buf, (WIDTH, height)).into_drawing_area();
         area.fill(&WHITE)
             .map_err(Into::into)
             .and_then(|()| draw(area.clone()))
@@ -343,7 +353,7 @@ pub(crate) fn steps(sorted: &[f64], max: usize) -> Vec<(f64, f64)> {
 
 /// An x range covering every time, starting at 0 unless something came
 /// earlier, never empty.
-fn time_range(times: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn time_range(times: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = times
         .filter(|t| t.is_finite())
         .fold((0.0f64, 0.0f64), |(lo, hi), t| (lo.min(t), hi.max(t)));
@@ -356,7 +366,7 @@ fn time_range(times: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// A value range with a little headroom; from zero when every value is
 /// positive (an honest latency axis), never empty.
-fn value_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(crate) fn value_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for v in values.filter(|v| v.is_finite()) {
@@ -383,7 +393,7 @@ fn value_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// A value tick in the metric's unit; counts (codes, packets) only at
 /// whole numbers.
-fn axis_value(unit: Unit, v: f64) -> String {
+pub(crate) fn axis_value(unit: Unit, v: f64) -> String {
     if unit != Unit::Count {
         unit.format(v)
     } else if (v - v.round()).abs() > 1e-6 * v.abs().max(1.0) {
@@ -395,7 +405,7 @@ fn axis_value(unit: Unit, v: f64) -> String {
 }
 
 /// A time tick: `0`, `2.5`, `10`.
-fn tick(x: f64) -> String {
+pub(crate) fn tick(x: f64) -> String {
     let s = format!("{x:.2}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" {

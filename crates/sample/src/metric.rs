@@ -583,6 +583,161 @@ pub const THROUGHPUT_UDP_OUT_OF_ORDER: Metric = Metric {
     better: Better::Lower,
 };
 
+/// `abr`: `abr.bitrate`.
+pub const ABR_BITRATE: Metric = Metric {
+    name: "abr.bitrate",
+    unit: Unit::BitsPerSecond,
+    description: "`abr`: the bitrate the player chose for a segment, stamped when it asked for it (labels `segment`, `kbps`)",
+    better: Better::Higher,
+};
+/// `abr`: `abr.buffer`.
+pub const ABR_BUFFER: Metric = Metric {
+    name: "abr.buffer",
+    unit: Unit::Seconds,
+    description: "`abr`: media time in the player's buffer, when a segment is asked for (`at=request`) and once it arrived (`at=done`)",
+    better: Better::Higher,
+};
+/// `abr`: `abr.ttfb`.
+pub const ABR_TTFB: Metric = Metric {
+    name: "abr.ttfb",
+    unit: Unit::Seconds,
+    description: "`abr`: from a segment's request to its response head (labels `url`, `node` or `addr`, `cache`, `status`)",
+    better: Better::Lower,
+};
+/// `abr`: `abr.download`.
+pub const ABR_DOWNLOAD: Metric = Metric {
+    name: "abr.download",
+    unit: Unit::Seconds,
+    description: "`abr`: from a segment's request (connection setup included) to its last byte; no value for a failed request (`error`, `reason`)",
+    better: Better::Lower,
+};
+/// `abr`: `abr.bytes`.
+pub const ABR_BYTES: Metric = Metric {
+    name: "abr.bytes",
+    unit: Unit::Bytes,
+    description: "`abr`: body bytes of a segment",
+    better: Better::Neither,
+};
+/// `abr`: `abr.status`.
+pub const ABR_STATUS: Metric = Metric {
+    name: "abr.status",
+    unit: Unit::Count,
+    description: "`abr`: the HTTP status that served a segment",
+    better: Better::Neither,
+};
+/// `abr`: `abr.stall`.
+pub const ABR_STALL: Metric = Metric {
+    name: "abr.stall",
+    unit: Unit::Seconds,
+    description: "`abr`: one stall's length, stamped at its start (the buffer ran dry with media still to come)",
+    better: Better::Lower,
+};
+/// `abr`: `abr.startup`.
+pub const ABR_STARTUP: Metric = Metric {
+    name: "abr.startup",
+    unit: Unit::Seconds,
+    description: "`abr`: from the session's first request to the start of playback",
+    better: Better::Lower,
+};
+/// `abr`: `abr.stalls`.
+pub const ABR_STALLS: Metric = Metric {
+    name: "abr.stalls",
+    unit: Unit::Count,
+    description: "`abr`: stalls in a session (the startup delay is not one)",
+    better: Better::Lower,
+};
+/// `abr`: `abr.stall_time`.
+pub const ABR_STALL_TIME: Metric = Metric {
+    name: "abr.stall_time",
+    unit: Unit::Seconds,
+    description: "`abr`: seconds a session spent stalled",
+    better: Better::Lower,
+};
+/// `abr`: `abr.switches`.
+pub const ABR_SWITCHES: Metric = Metric {
+    name: "abr.switches",
+    unit: Unit::Count,
+    description: "`abr`: bitrate changes between consecutive segments",
+    better: Better::Lower,
+};
+/// `abr`: `abr.avg_bitrate`.
+pub const ABR_AVG_BITRATE: Metric = Metric {
+    name: "abr.avg_bitrate",
+    unit: Unit::BitsPerSecond,
+    description: "`abr`: mean bitrate of a session's segments",
+    better: Better::Higher,
+};
+/// `abr`: `abr.qoe`.
+pub const ABR_QOE: Metric = Metric {
+    name: "abr.qoe",
+    unit: Unit::Count,
+    description: "`abr`: Pensieve's QoE_lin per segment: mean bitrate (Mbit/s) minus 4.3 × stall seconds per segment minus mean switch magnitude (Mbit/s)",
+    better: Better::Higher,
+};
+/// `rrul`: `rrul.idle_latency`.
+pub const RRUL_IDLE_LATENCY: Metric = Metric {
+    name: "rrul.idle_latency",
+    unit: Unit::Seconds,
+    description: "`rrul`: median round trip before the load (label `probe`: `udp` or `icmp`)",
+    better: Better::Lower,
+};
+/// `rrul`: `rrul.loaded_latency`.
+pub const RRUL_LOADED_LATENCY: Metric = Metric {
+    name: "rrul.loaded_latency",
+    unit: Unit::Seconds,
+    description: "`rrul`: median round trip under the load (label `probe`)",
+    better: Better::Lower,
+};
+/// `rrul`: `rrul.latency_increase`.
+pub const RRUL_LATENCY_INCREASE: Metric = Metric {
+    name: "rrul.latency_increase",
+    unit: Unit::Seconds,
+    description: "`rrul`: latency under load minus idle latency (label `probe`)",
+    better: Better::Lower,
+};
+/// `rrul`: `rrul.upload`.
+pub const RRUL_UPLOAD: Metric = Metric {
+    name: "rrul.upload",
+    unit: Unit::BitsPerSecond,
+    description: "`rrul`: goodput of the upload flows together",
+    better: Better::Higher,
+};
+/// `rrul`: `rrul.download`.
+pub const RRUL_DOWNLOAD: Metric = Metric {
+    name: "rrul.download",
+    unit: Unit::BitsPerSecond,
+    description: "`rrul`: goodput of the download flows together",
+    better: Better::Higher,
+};
+/// `rpm`: `rpm.rpm`.
+pub const RPM_RPM: Metric = Metric {
+    name: "rpm.rpm",
+    unit: Unit::Count,
+    description: "`rpm`: responsiveness, round trips per minute (draft-ietf-ippm-responsiveness); label `phase`: `idle` or `load`",
+    better: Better::Higher,
+};
+/// `rpm`: `rpm.probe`.
+pub const RPM_PROBE: Metric = Metric {
+    name: "rpm.probe",
+    unit: Unit::Seconds,
+    description: "`rpm`: one probe's latency (label `probe`: `tcp_foreign`, `tls_foreign`, `http_foreign`, `http_self`; `phase`: `idle` or `load`)",
+    better: Better::Lower,
+};
+/// `rpm`: `rpm.idle_latency`.
+pub const RPM_IDLE_LATENCY: Metric = Metric {
+    name: "rpm.idle_latency",
+    unit: Unit::Seconds,
+    description: "`rpm`: the trimmed mean of the idle HTTP round trips (foreign connections, no load)",
+    better: Better::Lower,
+};
+/// `rpm`: `rpm.goodput`.
+pub const RPM_GOODPUT: Metric = Metric {
+    name: "rpm.goodput",
+    unit: Unit::BitsPerSecond,
+    description: "`rpm`: goodput of the load-generating connections together",
+    better: Better::Higher,
+};
+
 /// Every metric a step can emit today. Later step kinds add theirs here.
 pub const CATALOG: &[Metric] = &[
     EXEC_EXIT_CODE,
@@ -657,6 +812,28 @@ pub const CATALOG: &[Metric] = &[
     RFC6349_EFFICIENCY,
     RFC6349_BUFFER_DELAY,
     RFC6349_TRANSFER_RTT,
+    ABR_BITRATE,
+    ABR_BUFFER,
+    ABR_TTFB,
+    ABR_DOWNLOAD,
+    ABR_BYTES,
+    ABR_STATUS,
+    ABR_STALL,
+    ABR_STARTUP,
+    ABR_STALLS,
+    ABR_STALL_TIME,
+    ABR_SWITCHES,
+    ABR_AVG_BITRATE,
+    ABR_QOE,
+    RRUL_IDLE_LATENCY,
+    RRUL_LOADED_LATENCY,
+    RRUL_LATENCY_INCREASE,
+    RRUL_UPLOAD,
+    RRUL_DOWNLOAD,
+    RPM_RPM,
+    RPM_PROBE,
+    RPM_IDLE_LATENCY,
+    RPM_GOODPUT,
     HTTP_DNS,
     HTTP_CONNECT,
     HTTP_TLS,

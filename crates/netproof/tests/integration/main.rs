@@ -25,6 +25,7 @@ mod routing;
 mod run;
 mod selfcheck;
 mod services;
+mod stream;
 mod throughput;
 
 use std::path::{Path, PathBuf};

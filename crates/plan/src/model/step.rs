@@ -144,6 +144,13 @@ pub enum NodeAction {
     Search(super::Search),
     /// `kind = "rfc6349"`: RFC 6349's TCP throughput test.
     Rfc6349(super::Rfc6349),
+    /// `kind = "rrul"`: TCP flows each way with latency probes beside
+    /// them (flent's RRUL).
+    Rrul(super::Rrul),
+    /// `kind = "rpm"`: responsiveness under working conditions.
+    Rpm(super::Rpm),
+    /// `kind = "abr"`: a streaming video session.
+    Abr(super::Abr),
 }
 
 /// A series of DNS queries from one node to one server.
@@ -345,6 +352,9 @@ impl NodeAction {
             NodeAction::Pktgen(_) => "pktgen",
             NodeAction::Search(_) => "search",
             NodeAction::Rfc6349(_) => "rfc6349",
+            NodeAction::Rrul(_) => "rrul",
+            NodeAction::Rpm(_) => "rpm",
+            NodeAction::Abr(_) => "abr",
         }
     }
 
@@ -361,6 +371,9 @@ impl NodeAction {
             NodeAction::Pktgen(p) => &p.from,
             NodeAction::Search(s) => s.trial.node(),
             NodeAction::Rfc6349(r) => &r.from,
+            NodeAction::Rrul(r) => &r.from,
+            NodeAction::Rpm(r) => &r.from,
+            NodeAction::Abr(a) => &a.from,
         }
     }
 }

@@ -294,9 +294,13 @@ fn lab_ca_users(
     }
     for case in cases.iter().flatten() {
         for step in case.setup.iter().chain(&case.steps).chain(&case.teardown) {
-            if let Action::Node(NodeAction::Http(h)) = &step.action
-                && h.ca == Some(CaFile::Lab)
-            {
+            let ca = match &step.action {
+                Action::Node(NodeAction::Http(h)) => h.ca.as_ref(),
+                Action::Node(NodeAction::Rpm(r)) => r.ca.as_ref(),
+                Action::Node(NodeAction::Abr(a)) => a.ca.as_ref(),
+                _ => None,
+            };
+            if ca == Some(&CaFile::Lab) {
                 ck.report(
                     Finding::new(step.span, format!("step `{}` trusts `{{lab_ca}}`, but the lab makes no CA", step.name), "no lab CA")
                         .hint("the lab makes its CA for `cdn` services with an https site that has no `cert` and `key`; add one, or name a CA file"),

@@ -114,6 +114,9 @@ pub struct Config {
     pub timeout: Duration,
     /// Which resolved or given addresses may be connected to.
     pub address_allowed: fn(IpAddr) -> bool,
+    /// More request headers (the streaming client's CMCD), checked by
+    /// [`Client::new`].
+    pub headers: Vec<(String, String)>,
 }
 
 impl Config {
@@ -131,6 +134,7 @@ impl Config {
             requests: 1,
             timeout: Duration::from_secs(10),
             address_allowed: |_| true,
+            headers: Vec::new(),
         }
     }
 
@@ -199,6 +203,9 @@ pub enum SetupError {
     /// A zero timeout.
     #[error("the request timeout must be greater than zero")]
     ZeroTimeout,
+    /// An extra request header that cannot be sent.
+    #[error("the request header `{0}` is not a valid header name and value")]
+    Header(String),
 }
 
 /// The requests of one [`Client::run`].
@@ -224,12 +231,15 @@ pub struct Client {
     check: Option<Arc<dyn BodyCheck>>,
     host_header: header::HeaderValue,
     uri: hyper::Uri,
+    extra: Vec<(header::HeaderName, header::HeaderValue)>,
 }
 
 /// An open connection, ready for requests.
 pub(crate) struct Conn {
     sender: Sender,
-    task: tokio::task::JoinHandle<()>,
+    /// The connection's driver; `None` on a [`Conn::share`]d handle,
+    /// which does not own it.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Conn {
@@ -242,9 +252,27 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Another handle on an HTTP/2 connection, for a request beside the
+    /// ones in flight (the responsiveness test's probes on its
+    /// load-generating connections); `None` for HTTP/1.1, which cannot
+    /// multiplex. The owner's drop still closes the connection.
+    pub(crate) fn share(&self) -> Option<Conn> {
+        match &self.sender {
+            Sender::H2(s) => Some(Conn {
+                sender: Sender::H2(s.clone()),
+                task: None,
+            }),
+            Sender::H1(_) => None,
+        }
+    }
+}
+
 impl Drop for Conn {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = &self.task {
+            t.abort();
+        }
     }
 }
 
@@ -283,6 +311,17 @@ impl Client {
         let uri = uri
             .parse::<hyper::Uri>()
             .map_err(|_| SetupError::HostHeader(host.clone()))?;
+        let extra = cfg
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let bad = || SetupError::Header(format!("{n}: {v}"));
+                Ok((
+                    header::HeaderName::from_bytes(n.as_bytes()).map_err(|_| bad())?,
+                    header::HeaderValue::from_str(v).map_err(|_| bad())?,
+                ))
+            })
+            .collect::<Result<Vec<_>, SetupError>>()?;
         Ok(Client {
             cfg,
             tls,
@@ -290,6 +329,7 @@ impl Client {
             check: None,
             host_header,
             uri,
+            extra,
         })
     }
 
@@ -468,6 +508,9 @@ impl Client {
         if let Some(range) = &self.cfg.range {
             req = req.header(header::RANGE, range.header());
         }
+        for (name, value) in &self.extra {
+            req = req.header(name, value);
+        }
         let req = req.body(Empty::<Bytes>::new()).map_err(|e| Failure {
             phase: Phase::Response,
             reason: format!("cannot build the request: {e}"),
@@ -492,6 +535,11 @@ impl Client {
         .await??;
         r.ttfb = Some(t.elapsed());
         r.status = Some(resp.status().as_u16());
+        r.headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+            .collect();
         let content_range = resp
             .headers()
             .get(header::CONTENT_RANGE)
@@ -581,7 +629,7 @@ where
             });
             Conn {
                 sender: Sender::H1(sender),
-                task,
+                task: Some(task),
             }
         }
         Proto::Http2 => {
@@ -593,7 +641,7 @@ where
             });
             Conn {
                 sender: Sender::H2(sender),
-                task,
+                task: Some(task),
             }
         }
     })

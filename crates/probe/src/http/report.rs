@@ -117,6 +117,9 @@ pub struct RequestReport {
     pub total: Option<Duration>,
     /// The first failure, if any.
     pub failure: Option<Failure>,
+    /// The response's headers (names in lower case; values that are not
+    /// text left out).
+    pub headers: Vec<(String, String)>,
 }
 
 impl RequestReport {
@@ -136,6 +139,7 @@ impl RequestReport {
             bytes: 0,
             total: None,
             failure: None,
+            headers: Vec::new(),
         }
     }
 

@@ -120,3 +120,106 @@ fn interrupted_run_has_a_banner() {
     assert!(html.contains("<strong>Run interrupted.</strong>"));
     assert!(html.contains("Ctrl-C"));
 }
+
+/// A sample of the first case run, `secs` after T0, labelled.
+fn procedure_sample(
+    data: &netproof_store::RunData,
+    secs: f64,
+    metric: &str,
+    value: f64,
+    unit: netproof_sample::Unit,
+    labels: &[(&str, &str)],
+) -> netproof_store::SampleRow {
+    let mut s = netproof_sample::Sample {
+        time: fixture::at(secs),
+        metric: metric.to_string(),
+        value: netproof_sample::Value::Num(value),
+        unit,
+        ok: true,
+        labels: Default::default(),
+    };
+    for (k, v) in labels {
+        s.labels.insert(k.to_string(), v.to_string());
+    }
+    netproof_store::SampleRow {
+        case_run: Some(data.cases[0].id),
+        step: None,
+        sample: s,
+    }
+}
+
+#[test]
+fn procedures_get_their_own_plots_rrul_a_streaming_session_and_a_search() {
+    use netproof_sample::Unit::{BitsPerSecond, Ratio, Seconds};
+    let mut data = fixture::run();
+    let mut add = |secs: f64, metric: &str, value: f64, unit, labels: &[(&str, &str)]| {
+        let row = procedure_sample(&data, secs, metric, value, unit, labels);
+        data.samples.push(row);
+    };
+    for (i, t) in [1.0, 1.2, 1.4].into_iter().enumerate() {
+        let v = 5e6 + i as f64;
+        add(
+            t,
+            "throughput.goodput",
+            v,
+            BitsPerSecond,
+            &[("step", "load"), ("direction", "upload"), ("stream", "1")],
+        );
+        add(
+            t,
+            "throughput.goodput",
+            v,
+            BitsPerSecond,
+            &[
+                ("step", "load"),
+                ("direction", "download"),
+                ("stream", "all"),
+            ],
+        );
+        add(
+            t,
+            "udp_echo.rtt",
+            0.01 * (i + 1) as f64,
+            Seconds,
+            &[("step", "load"), ("phase", "load")],
+        );
+    }
+    add(
+        2.0,
+        "rrul.latency_increase",
+        0.02,
+        Seconds,
+        &[("step", "load"), ("probe", "udp")],
+    );
+    for (t, b) in [(0.0, 0.0), (0.5, 2.0), (1.0, 1.5), (3.0, 0.0)] {
+        add(
+            t,
+            "abr.buffer",
+            b,
+            Seconds,
+            &[("step", "play"), ("at", "done")],
+        );
+        add(t, "abr.bitrate", 5e5, BitsPerSecond, &[("step", "play")]);
+    }
+    add(2.5, "abr.stall", 0.5, Seconds, &[("step", "play")]);
+    for (trial, value, loss) in [("1", "1000000", 0.0), ("2", "2000000", 0.1)] {
+        let l = [("step", "tput"), ("trial", trial), ("value", value)];
+        add(
+            1.0,
+            "search.trial_rate",
+            value.parse().unwrap(),
+            BitsPerSecond,
+            &l,
+        );
+        add(1.0, "pktgen.loss", loss, Ratio, &l);
+    }
+    let html = Report::from_data(data, Default::default()).html();
+    for label in [
+        "aria-label=\"RRUL `load`: throughput per flow and latency over time\"",
+        "aria-label=\"stream `play`: buffer and bitrate over time\"",
+        "aria-label=\"search `tput`: pktgen.loss against the value tried\"",
+    ] {
+        assert!(html.contains(label), "no {label}");
+    }
+    assert!(html.contains("value tried (bit/s)"));
+}

@@ -7,6 +7,7 @@
 //! the validated [`Action`] enum; a new step kind (a probe, a fault) adds an
 //! arm and a module here, nothing else changes.
 
+mod abr;
 mod dns;
 mod exec;
 mod http;
@@ -14,6 +15,8 @@ mod ping;
 mod pktgen;
 mod rfc6349;
 pub(crate) mod search;
+mod rpm;
+mod rrul;
 mod tcp_connect;
 mod throughput;
 mod udp_echo;
@@ -95,6 +98,9 @@ async fn act(action: &NodeAction, ctx: &StepContext) -> Result<ActionOutcome, St
         NodeAction::Pktgen(p) => pktgen::run(p, ctx).await,
         NodeAction::Search(s) => search::run(s, ctx).await,
         NodeAction::Rfc6349(r) => rfc6349::run(r, ctx).await,
+        NodeAction::Rrul(r) => rrul::run(r, ctx).await,
+        NodeAction::Rpm(r) => rpm::run(r, ctx).await,
+        NodeAction::Abr(a) => abr::run(a, ctx).await,
     }
 }
 
@@ -316,6 +322,61 @@ fn describe_action(action: &NodeAction) -> String {
             } else {
                 String::new()
             }
+        ),
+        NodeAction::Rrul(r) => format!(
+            "RRUL from `{}` to `{}`: {} TCP flows each way (iperf3 ports {} up, {} down) for {} after {} idle, UDP echo (port {}){} latency every {}",
+            r.from,
+            r.to,
+            r.flows,
+            r.upload_port,
+            r.download_port,
+            fmt_duration(r.duration),
+            fmt_duration(r.idle),
+            r.echo_port,
+            if r.ping { " and ICMP" } else { "" },
+            fmt_duration(r.interval)
+        ),
+        NodeAction::Rpm(r) => format!(
+            "responsiveness (RPM) from `{}`: {} HTTP/2 load connections downloading `{}` for {} after {} idle, probing `{}` every {}",
+            r.from,
+            r.connections,
+            r.load_url,
+            fmt_duration(r.duration),
+            fmt_duration(r.idle),
+            r.probe_url.path,
+            fmt_duration(r.interval)
+        ),
+        NodeAction::Abr(a) => format!(
+            "stream from `{}` ({} adaptation, {} buffer): {} from {}",
+            a.from,
+            match a.algorithm {
+                netproof_plan::AbrAlgorithm::Throughput => "throughput",
+                netproof_plan::AbrAlgorithm::Bba => "BBA",
+            },
+            fmt_duration(a.buffer),
+            match &a.content {
+                netproof_plan::AbrContent::Catalogue {
+                    title,
+                    bitrates,
+                    segments,
+                    ..
+                } => format!(
+                    "title {title} ({segments} segments at {} kbit/s)",
+                    bitrates
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                ),
+                netproof_plan::AbrContent::Manifest { path } => format!("the manifest `{path}`"),
+                netproof_plan::AbrContent::List { renditions, .. } =>
+                    format!("{} listed renditions", renditions.len()),
+            },
+            a.servers
+                .iter()
+                .map(|s| format!("`{}`", s.url))
+                .collect::<Vec<_>>()
+                .join(", then ")
         ),
         NodeAction::UdpEcho(u) => format!(
             "send {} UDP echo packets of {} B every {} from `{}` to `{}:{}`",

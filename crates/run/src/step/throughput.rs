@@ -19,7 +19,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use super::{ActionOutcome, StepContext, StepError};
 
 /// Opens a test's sockets on a lab node.
-struct NodeConnector<'a>(&'a NodeHandle);
+pub(super) struct NodeConnector<'a>(pub(super) &'a NodeHandle);
 
 impl Connector for NodeConnector<'_> {
     async fn tcp(&self, target: SocketAddr) -> io::Result<TcpStream> {

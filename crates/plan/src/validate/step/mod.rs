@@ -19,6 +19,7 @@ use crate::units::format_duration;
 
 use super::{Context, Names, check_id, optional, positive_duration};
 
+mod abr;
 mod dns;
 mod exec;
 mod fault;
@@ -28,11 +29,14 @@ mod pktgen;
 pub(super) mod reference;
 mod rfc6349;
 mod search;
+mod rpm;
+mod rrul;
 mod series;
 mod target;
 mod tcp_connect;
 mod throughput;
 mod udp_echo;
+mod web;
 
 /// Where a step is listed in its case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +90,9 @@ const KINDS: &[(&str, &[&str])] = &[
     ("pktgen", pktgen::KEYS),
     ("search", search::KEYS),
     ("rfc6349", rfc6349::KEYS),
+    ("rrul", rrul::KEYS),
+    ("rpm", rpm::KEYS),
+    ("abr", abr::KEYS),
 ];
 
 const COMMON_KEYS: &[&str] = &["kind", "name", "at", "every", "for", "count", "timeout"];
@@ -321,6 +328,9 @@ fn node_action(
         "pktgen" => pktgen::pktgen(ck, names, t, label),
         "search" => search::search(ck, cx, names, t, label),
         "rfc6349" => rfc6349::rfc6349(ck, names, t, label),
+        "rrul" => rrul::rrul(ck, cx, names, t),
+        "rpm" => rpm::rpm(ck, cx, names, t, label),
+        "abr" => abr::abr(ck, cx, names, t, label),
         _ => tcp_connect::tcp_connect(ck, cx, names, t),
     }
 }
@@ -339,6 +349,9 @@ fn default_timeout(action: &NodeAction) -> Duration {
         NodeAction::Http(h) => http::default_timeout(h),
         NodeAction::Throughput(t) => throughput::default_timeout(t),
         NodeAction::Dns(d) => dns::default_timeout(d),
+        NodeAction::Rrul(r) => rrul::default_timeout(r),
+        NodeAction::Rpm(r) => rpm::default_timeout(r),
+        NodeAction::Abr(a) => abr::default_timeout(a),
         NodeAction::TcpConnect(_) => Duration::from_secs(3),
         NodeAction::Pktgen(p) => pktgen::default_timeout(p),
         NodeAction::Search(s) => search::default_timeout(s),
