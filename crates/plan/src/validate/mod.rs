@@ -41,6 +41,7 @@ mod impair;
 mod meta;
 mod routing;
 mod service;
+mod speaker;
 mod step;
 mod topology;
 
@@ -103,7 +104,7 @@ pub(crate) fn plan(
             originates: nodes
                 .iter()
                 .flatten()
-                .filter(|n| n.routing != crate::model::Routing::Static)
+                .filter(|n| n.routing != crate::model::Routing::Static || n.bgp_speaker.is_some())
                 .map(|n| (n.name.clone(), n.originate.clone()))
                 .collect(),
             sessions: bgp.iter().flatten().map(|b| b.ends.clone()).collect(),
