@@ -411,6 +411,9 @@ fn learned(w: &mut Writer, r: &RouterIntent, family: Family, table: u32, span: S
     let d = family.digit();
     w.line(span, format!("protocol kernel learned{d} {{"));
     w.line(span, format!("  kernel table {table};"));
+    // `metric 0` lets each route's `krt_metric` through (any other value
+    // is used for every route, whatever the filter sets).
+    w.line(span, "  metric 0;");
     w.line(span, format!("  ipv{d} {{"));
     w.line(span, "    import none;");
     w.line(span, "    export filter {");
@@ -418,7 +421,10 @@ fn learned(w: &mut Writer, r: &RouterIntent, family: Family, table: u32, span: S
     w.line(span, format!("      krt_metric = {MARK};"));
     w.line(
         span,
-        format!("      if bgp_origin = ORIGIN_EGP then krt_metric = {};", MARK + ORIGIN_EGP),
+        format!(
+            "      if bgp_origin = ORIGIN_EGP then krt_metric = {};",
+            MARK + ORIGIN_EGP
+        ),
     );
     w.line(
         span,
@@ -436,11 +442,17 @@ fn learned(w: &mut Writer, r: &RouterIntent, family: Family, table: u32, span: S
     if !internal.is_empty() {
         w.line(
             span,
-            format!("      if {} then krt_metric = krt_metric + {IBGP};", internal.join(" || ")),
+            format!(
+                "      if {} then krt_metric = krt_metric + {IBGP};",
+                internal.join(" || ")
+            ),
         );
     }
     w.line(span, "      krt_window = bgp_local_pref;");
-    w.line(span, "      if defined(bgp_med) then krt_sstresh = bgp_med;");
+    w.line(
+        span,
+        "      if defined(bgp_med) then krt_sstresh = bgp_med;",
+    );
     w.line(span, "      krt_reordering = bgp_path.len;");
     w.line(span, "      accept;");
     w.line(span, "    };");

@@ -746,9 +746,15 @@ fn speakers_write_no_main_table_and_learn_into_their_own_with_attributes() {
     let oca2 = &configs[2].files[0].text;
     assert!(oca2.contains("kernel table 4000000000;"), "{oca2}");
     // Learned over iBGP: flagged in the priority.
-    assert!(oca2.contains("if proto = \"bgp_isp_4\" then krt_metric = krt_metric + 4;"), "{oca2}");
+    assert!(
+        oca2.contains("if proto = \"bgp_isp_4\" then krt_metric = krt_metric + 4;"),
+        "{oca2}"
+    );
     // Receive-only: both sessions' export filters reject everything.
-    assert!(oca2.contains("filter bgp_isp_4_out {\n  reject;\n}"), "{oca2}");
+    assert!(
+        oca2.contains("filter bgp_isp_4_out {\n  reject;\n}"),
+        "{oca2}"
+    );
     let isp = &configs[0].files[0].text;
     assert!(!isp.contains("kernel table"), "{isp}");
 }
