@@ -329,6 +329,7 @@ mod tests {
             addr6: None,
             env: Default::default(),
             ns: None,
+            resolv_conf: None,
         };
         let nodes: BTreeMap<String, NodeHandle> = [("n".to_string(), node.clone())].into();
         let svc = cdn_service("e", vec![]);

@@ -344,6 +344,7 @@ mod tests {
             addr6: Some(v6.parse().unwrap()),
             env: Default::default(),
             ns: None,
+            resolv_conf: None,
         }
     }
 
