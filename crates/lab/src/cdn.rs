@@ -330,6 +330,7 @@ mod tests {
             env: Default::default(),
             ns: None,
             resolv_conf: None,
+            resolvers: Default::default(),
         };
         let nodes: BTreeMap<String, NodeHandle> = [("n".to_string(), node.clone())].into();
         let svc = cdn_service("e", vec![]);

@@ -221,6 +221,8 @@ pub struct NodeHandle {
     /// The node's own resolv.conf, bound over `/etc/resolv.conf` for its
     /// processes, when the plan names its resolvers.
     resolv_conf: Option<Arc<std::path::PathBuf>>,
+    /// The resolvers themselves, for netproof's own lookups on the node.
+    resolvers: Arc<Vec<IpAddr>>,
 }
 
 impl LabError {
@@ -260,6 +262,12 @@ impl NodeHandle {
         }
         process::supervise(&mut cmd);
         Ok(cmd)
+    }
+
+    /// The DNS resolvers the plan names for this node (`resolver`), in
+    /// order; empty when it names none.
+    pub fn resolvers(&self) -> &[IpAddr] {
+        &self.resolvers
     }
 
     /// Opens a TCP connection from this node to `target`, bound to the
@@ -551,6 +559,7 @@ impl Lab {
                         env: env.clone(),
                         ns: None,
                         resolv_conf: None,
+                        resolvers: Arc::new(Vec::new()),
                     },
                 )
             })
@@ -749,6 +758,7 @@ impl PlannedLab {
                     }
                     if let Some(h) = nodes.get_mut(&n.name) {
                         h.resolv_conf = Some(Arc::new(path.clone()));
+                        h.resolvers = Arc::new(n.resolver.clone());
                     }
                     entry.nodes[i].resolv_conf = Some(path);
                 }

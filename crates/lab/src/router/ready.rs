@@ -345,6 +345,7 @@ mod tests {
             env: Default::default(),
             ns: None,
             resolv_conf: None,
+            resolvers: Default::default(),
         }
     }
 

@@ -248,6 +248,9 @@ fn tables<'a, 'i>(ck: &mut Checker<'_>, val: Option<Val<'a, 'i>>, key: &str) -> 
 /// Every node name written in the plan, for resolving references.
 pub(crate) struct Names {
     names: Vec<String>,
+    /// The nodes that name a `resolver` (read quietly: its own errors are
+    /// the node's).
+    resolving: Vec<String>,
     /// The plan's links (their two ends), once validated.
     links: Vec<[String; 2]>,
     /// The plan's service names, once every `[[service]]` validated
@@ -268,6 +271,11 @@ pub(crate) struct RoutingFacts {
 }
 
 impl Names {
+    /// Whether node `node` names its own resolvers.
+    pub(crate) fn resolves(&self, node: &str) -> bool {
+        self.resolving.iter().any(|n| n == node)
+    }
+
     /// The plan's service names, once every `[[service]]` validated.
     pub(crate) fn services(&self) -> Option<&[String]> {
         self.services.as_deref()
@@ -275,6 +283,7 @@ impl Names {
 
     fn new(ck: &mut Checker<'_>, nodes: &[Table<'_, '_>]) -> Self {
         let mut names = Vec::new();
+        let mut resolving = Vec::new();
         for t in nodes {
             // Type errors in `name` are reported by `topology::nodes`; read
             // it quietly here. A misspelt key (`nmae = "client"`) still
@@ -288,10 +297,14 @@ impl Names {
             };
             if let Some(s) = key.and_then(|k| t.get(k)).and_then(|v| v.str(&mut quiet)) {
                 names.push(s.value.to_string());
+                if t.has("resolver") {
+                    resolving.push(s.value.to_string());
+                }
             }
         }
         Names {
             names,
+            resolving,
             links: Vec::new(),
             services: None,
             routing: None,

@@ -261,4 +261,28 @@ a_to_b = { local_pref = 200, med = 10 }
             "{errors:#?}"
         );
     }
+
+    #[test]
+    fn an_http_step_names_a_host_only_from_a_node_with_a_resolver() {
+        let text = BASE.replace(
+            "name = \"edge\"",
+            "name = \"edge\"\nresolver = [\"198.18.0.9\"]",
+        ) + r#"
+[[case]]
+id = "C"
+title = "by name"
+steps = [{ kind = "http", name = "by-name", from = "edge", url = "http://video.cdn.test/t/1/100k/0000.m4s" }]
+"#;
+        let p = plan(&text).unwrap_or_else(|e| panic!("{e:#?}"));
+        let step = format!("{:?}", p.cases[0].steps[0].action);
+        assert!(step.contains("to: Name(\"video.cdn.test\")"), "{step}");
+        let errors = plan(&text.replace("from = \"edge\"", "from = \"isp\"")).unwrap_err();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("neither a node nor an address")
+                    && e.contains("give the step's node a `resolver`")),
+            "{errors:#?}"
+        );
+    }
 }
