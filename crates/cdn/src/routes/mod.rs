@@ -9,7 +9,14 @@
 //! `RTM_DELROUTE` as it arrives and publishes the routes on a
 //! [`tokio::sync::watch`] channel whenever they change. Every
 //! [`RESYNC`] it dumps again, which heals events the kernel dropped when
-//! the socket's buffer overflowed. What the routes mean is decoded by
+//! the socket's buffer overflowed. It follows link events too and dumps
+//! at once on each: when an interface goes down the kernel removes the
+//! IPv4 routes through it without announcing it (IPv6 deletions are
+//! announced), so without this an edge whose link to its ISP was cut
+//! would report the dead routes until the next resync. A route deletion
+//! schedules the same dump (an interface going down shows there first
+//! when it carried IPv6 routes, and a link event may come first or not
+//! reach a socket that is busy). What the routes mean is decoded by
 //! [`table`] (pure) with `netproof_proto::steering::encoding`; never by
 //! reading a daemon's CLI.
 
@@ -32,6 +39,11 @@ use table::{Applied, LearnedTable};
 
 /// How often the whole table is read again.
 pub const RESYNC: Duration = Duration::from_secs(10);
+
+/// How long after a link event the table is read again: the kernel
+/// flushes the routes through a downed interface after announcing the
+/// link's change.
+const LINK_SETTLE: Duration = Duration::from_millis(50);
 
 /// The longest one dump may take.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,18 +109,36 @@ pub async fn watch(
         let mut resync = tokio::time::interval(RESYNC);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         resync.tick().await;
+        let mut link_resync: Option<tokio::time::Instant> = None;
         loop {
             let changed = tokio::select! {
                 _ = tx.closed() => return,
                 event = events.next() => {
                     let Some((message, _)) = event else { return };
                     let NetlinkPayload::InnerMessage(m) = message.payload else { continue };
-                    let applied = match &m {
-                        RouteNetlinkMessage::NewRoute(r) => learned.add(r),
-                        RouteNetlinkMessage::DelRoute(r) => learned.delete(r),
-                        _ => Applied::Same,
-                    };
-                    applied == Applied::Changed
+                    match &m {
+                        RouteNetlinkMessage::NewRoute(r) => learned.add(r) == Applied::Changed,
+                        RouteNetlinkMessage::DelRoute(r) => {
+                            // A deletion may come of an interface going
+                            // down, whose IPv4 routes go unannounced.
+                            link_resync = Some(tokio::time::Instant::now() + LINK_SETTLE);
+                            learned.delete(r) == Applied::Changed
+                        }
+                        // An interface changed: the kernel may drop routes
+                        // through it silently, just after it says so.
+                        RouteNetlinkMessage::NewLink(_) | RouteNetlinkMessage::DelLink(_) => {
+                            link_resync = Some(tokio::time::Instant::now() + LINK_SETTLE);
+                            false
+                        }
+                        _ => false,
+                    }
+                }
+                _ = async { tokio::time::sleep_until(link_resync.unwrap()).await }, if link_resync.is_some() => {
+                    link_resync = None;
+                    match dump(&handle).await {
+                        Ok(all) => learned.replace(all.iter()),
+                        Err(_) => false,
+                    }
                 }
                 _ = resync.tick() => match dump(&handle).await {
                     Ok(all) => learned.replace(all.iter()),

@@ -7,7 +7,8 @@
 //! inside the edge's namespace, as `netproof cdn edge` runs there) send
 //! the routes to a test receiver on another node. A withdrawal on the ISP
 //! router reaches the receiver as a report without the prefix, far sooner
-//! than the 5 s report interval: the route event drives it.
+//! than the 5 s report interval: the route event drives it; so does a cut
+//! of the edge's link, whose IPv4 routes the kernel drops silently.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -48,6 +49,9 @@ name = "steer"
 ends = ["isp", "oca"]
 [[link]]
 ends = ["isp", "steer"]
+# Reports reach steering without crossing the ISP link the test cuts.
+[[link]]
+ends = ["oca", "steer"]
 
 [[bgp]]
 ends = ["isp", "oca"]
@@ -195,6 +199,32 @@ async fn check(lab: &Lab, reports: &mut Arrivals) -> Result<(), String> {
     assert!(arrived - t1 < Duration::from_secs(2));
     // Sequence numbers only grow.
     assert!(report.seq > first.seq);
+
+    // The edge's link to its ISP cut on the edge's side: the kernel drops
+    // the IPv4 routes through it without a word (only IPv6's deletions
+    // are announced), BIRD's session goes down with the interface; the
+    // edge must still report no routes at once.
+    let oca = lab.node("oca").ok_or("no oca")?;
+    let args: Vec<String> = ["link", "set", "dev", "isp", "down"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let t2 = Instant::now();
+    let out = oca
+        .command("ip", &args)
+        .map_err(|e| e.to_string())?
+        .output()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "ip link set down: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let (arrived, _) = wait_for(reports, |r| r.routes.is_empty()).await?;
+    eprintln!("link cut to a report without routes: {:?}", arrived - t2);
+    assert!(arrived - t2 < Duration::from_secs(2), "{:?}", arrived - t2);
     Ok(())
 }
 
