@@ -24,6 +24,10 @@
 //! - [`date`]: HTTP dates.
 //! - [`config`]: reading and validating origin and edge config files.
 //! - [`admin`]: the admin endpoint: health, metrics, drain, prefill.
+//! - [`routes`]: an edge's routes learned over BGP, read from its node's
+//!   kernel table over netlink.
+//! - [`reporter`]: an edge's reports to steering (routes, health, load,
+//!   contents).
 //! - [`server`]: running an origin or an edge from its config.
 //! - [`certs`]: the lab CA and per-site certificates.
 
@@ -39,6 +43,8 @@ pub mod metrics;
 pub mod object;
 pub mod origin;
 pub mod range;
+pub mod reporter;
+pub mod routes;
 pub mod server;
 pub mod sites;
 pub mod tls;

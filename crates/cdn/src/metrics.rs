@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use serde::Serialize;
 
 use crate::fill::counters::{Counters, Snapshot};
+use crate::reporter::ReportCounters;
+use crate::routes::RouteCounters;
 
 /// One request, as the access log writes it (one JSON object per line).
 #[derive(Debug, Clone, Default, Serialize)]
@@ -79,6 +81,9 @@ pub struct Metrics {
     /// The edge's store's counters, once [`Metrics::attach_fill`] gave
     /// them (an origin, or an edge serving its catalogue, has none).
     fill: OnceLock<Arc<Counters>>,
+    /// The reporter's and the route reader's counters, on an edge that
+    /// reports to steering.
+    reports: OnceLock<(Arc<ReportCounters>, Option<Arc<RouteCounters>>)>,
 }
 
 /// Opens failing upstream in a row that make a front unhealthy: enough
@@ -92,6 +97,27 @@ impl Metrics {
     /// store attached stays (a front serves from one store).
     pub fn attach_fill(&self, counters: Arc<Counters>) {
         let _ = self.fill.set(counters);
+    }
+
+    /// Exports the reporter's counters (and the route reader's, when the
+    /// edge reads a table) with the front's; the first attached stays.
+    pub fn attach_reports(&self, reports: Arc<ReportCounters>, routes: Option<Arc<RouteCounters>>) {
+        let _ = self.reports.set((reports, routes));
+    }
+
+    /// Reports sent and failed, learned routes and refused routes, when
+    /// the edge reports.
+    fn report_counts(&self) -> Option<[(&'static str, u64); 4]> {
+        let (r, routes) = self.reports.get()?;
+        let route = |f: fn(&RouteCounters) -> &AtomicU64| {
+            routes.as_ref().map_or(0, |c| f(c).load(Ordering::Relaxed))
+        };
+        Some([
+            ("sent", r.sent.load(Ordering::Relaxed)),
+            ("failed", r.failed.load(Ordering::Relaxed)),
+            ("routes", route(|c| &c.routes)),
+            ("refused", route(|c| &c.refused)),
+        ])
     }
 
     /// The fill store's counters now, when one is attached.
@@ -231,6 +257,18 @@ impl Metrics {
         if let Some(f) = self.fill() {
             fill_prometheus(&mut out, &f);
         }
+        if let Some([sent, failed, routes, refused]) = self.report_counts() {
+            let _ = writeln!(
+                out,
+                "# HELP cdn_reports_total Reports to steering, by result.\n# TYPE cdn_reports_total counter\ncdn_reports_total{{result=\"sent\"}} {}\ncdn_reports_total{{result=\"failed\"}} {}",
+                sent.1, failed.1
+            );
+            let _ = writeln!(
+                out,
+                "# HELP cdn_learned_routes Routes learned over BGP, in the kernel table read.\n# TYPE cdn_learned_routes gauge\ncdn_learned_routes {}\n# HELP cdn_learned_routes_refused Routes of that table without the BGP encoding.\n# TYPE cdn_learned_routes_refused gauge\ncdn_learned_routes_refused {}",
+                routes.1, refused.1
+            );
+        }
         out
     }
 
@@ -316,6 +354,25 @@ impl Metrics {
                 "svc.cdn.cache.evicted_bytes",
                 f.evicted_bytes as f64,
                 "B",
+                none,
+            ));
+        }
+        if let Some([sent, failed, routes, refused]) = self.report_counts() {
+            for (result, n) in [sent, failed] {
+                let labels = serde_json::json!({ "result": result });
+                out.push(line("svc.cdn.reports", n as f64, "count", labels));
+            }
+            let none = serde_json::json!({});
+            out.push(line(
+                "svc.cdn.learned_routes",
+                routes.1 as f64,
+                "count",
+                none.clone(),
+            ));
+            out.push(line(
+                "svc.cdn.learned_routes_refused",
+                refused.1 as f64,
+                "count",
                 none,
             ));
         }

@@ -55,6 +55,9 @@ pub enum ServeError {
     /// file an https source needs.
     #[error("`[fill]`: {0}")]
     Fill(String),
+    /// `[report]` names a kernel table that cannot be read.
+    #[error("`[report]`: {0}")]
+    Routes(#[from] crate::routes::RoutesError),
 }
 
 fn listen_hint(e: &std::io::Error) -> &'static str {
@@ -94,6 +97,8 @@ pub struct Running {
     admin_task: JoinSet<()>,
     /// What the admin endpoint serves from.
     admin_state: Arc<Admin>,
+    /// The reports to steering, on an edge with `[report]`.
+    reporter: Option<crate::reporter::Reporter>,
 }
 
 impl Running {
@@ -143,6 +148,7 @@ pub async fn start(
         tasks: JoinSet::new(),
         admin_task: JoinSet::new(),
         admin_state: Admin::new(front.clone()),
+        reporter: None,
     };
     for &addr in &listen.https {
         let l = bind("https", addr).await?;
@@ -292,11 +298,12 @@ pub fn fill_store(fill: &netproof_proto::cdn::Fill) -> Result<FillStore, ServeEr
     FillStore::new(&config).map_err(|e| ServeError::Fill(e.to_string()))
 }
 
-/// Starts an edge.
+/// Starts an edge (and its reports to steering, with `[report]`).
 pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
     let (listen, tls, sites) = (&config.listen, &config.tls, &config.sites);
     let (limits, log) = (limits(&config.limits), stdout_log(config.access_log));
-    match (&config.fill, &config.catalogue) {
+    let max_connections = limits.max_connections;
+    let mut running = match (&config.fill, &config.catalogue) {
         (Some(fill), None) => {
             let store = fill_store(fill)?;
             start_fill(listen, config.admin, tls, sites, store, limits, log).await
@@ -305,5 +312,28 @@ pub async fn edge(config: &EdgeConfig) -> Result<Running, ServeError> {
             let objects = edge_objects(config)?;
             start(listen, config.admin, tls, sites, objects, limits, log).await
         }
+    }?;
+    if let Some(report) = &config.report {
+        let route_counters = report
+            .table
+            .map(|_| Arc::new(crate::routes::RouteCounters::default()));
+        let routes = match (report.table, &route_counters) {
+            (Some(table), Some(c)) => Some(crate::routes::watch(table, c.clone()).await?),
+            _ => None,
+        };
+        let counters = Arc::new(crate::reporter::ReportCounters::default());
+        running
+            .front
+            .metrics()
+            .attach_reports(counters.clone(), route_counters);
+        let sources = crate::reporter::Sources {
+            edge: report.edge.clone(),
+            front: running.front.clone(),
+            max_connections,
+            store: running.fill.clone(),
+            routes,
+        };
+        running.reporter = Some(crate::reporter::start(report, sources, counters));
     }
+    Ok(running)
 }

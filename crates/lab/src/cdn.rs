@@ -329,6 +329,8 @@ mod tests {
             addr6: None,
             env: Default::default(),
             ns: None,
+            resolv_conf: None,
+            resolvers: Default::default(),
         };
         let nodes: BTreeMap<String, NodeHandle> = [("n".to_string(), node.clone())].into();
         let svc = cdn_service("e", vec![]);

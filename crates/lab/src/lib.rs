@@ -186,6 +186,17 @@ pub enum LabError {
     /// Routing daemons could not be started, died, or did not converge.
     #[error(transparent)]
     Router(#[from] router::RouterError),
+    /// A node's resolv.conf could not be written.
+    #[error("could not write the resolvers of node `{node}` to {}: {source}\nhint: the lab writes them in its run directory, beside its registry entry", path.display())]
+    Resolver {
+        /// The node.
+        node: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A CDN service's config or the lab's certificates could not be made.
     #[error(transparent)]
     Cdn(#[from] cdn::CdnError),
@@ -207,6 +218,11 @@ pub struct NodeHandle {
     pub addr6: Option<IpAddr>,
     env: Arc<Vec<(String, String)>>,
     ns: Option<Arc<netns::NetNs>>,
+    /// The node's own resolv.conf, bound over `/etc/resolv.conf` for its
+    /// processes, when the plan names its resolvers.
+    resolv_conf: Option<Arc<std::path::PathBuf>>,
+    /// The resolvers themselves, for netproof's own lookups on the node.
+    resolvers: Arc<Vec<IpAddr>>,
 }
 
 impl LabError {
@@ -241,8 +257,17 @@ impl NodeHandle {
         if let Some(ns) = &self.ns {
             netns::prepare_exec(cmd.as_std_mut(), ns).map_err(std::io::Error::other)?;
         }
+        if let Some(file) = &self.resolv_conf {
+            netns::resolv::bind_before_exec(cmd.as_std_mut(), file)?;
+        }
         process::supervise(&mut cmd);
         Ok(cmd)
+    }
+
+    /// The DNS resolvers the plan names for this node (`resolver`), in
+    /// order; empty when it names none.
+    pub fn resolvers(&self) -> &[IpAddr] {
+        &self.resolvers
     }
 
     /// Opens a TCP connection from this node to `target`, bound to the
@@ -533,6 +558,8 @@ impl Lab {
                         addr6: *addr6,
                         env: env.clone(),
                         ns: None,
+                        resolv_conf: None,
+                        resolvers: Arc::new(Vec::new()),
                     },
                 )
             })
@@ -673,6 +700,7 @@ impl PlannedLab {
                         .map(|a| a.to_string())
                         .collect(),
                     namespace: None,
+                    resolv_conf: None,
                 })
                 .collect(),
             namespaces: Vec::new(),
@@ -710,6 +738,36 @@ impl PlannedLab {
                     if let Some(h) = nodes.get_mut(&n.name) {
                         h.ns = Some(built.namespaces[i].clone());
                     }
+                }
+                // Each node's resolvers, in a file its processes see as
+                // /etc/resolv.conf (`netns::resolv`).
+                let run_dir = router::paths::RunDir::of(&registry, &entry.id);
+                for (i, n) in plan.nodes.iter().enumerate() {
+                    if n.resolver.is_empty() {
+                        continue;
+                    }
+                    let path = resolv_path(run_dir.path(), &n.name);
+                    if let Err(e) = netns::resolv::write(&path, &n.name, &n.resolver) {
+                        drop(built.teardown());
+                        let _ = registry.remove(&entry.id);
+                        return Err(LabError::Resolver {
+                            node: n.name.clone(),
+                            path,
+                            source: e,
+                        });
+                    }
+                    if let Some(h) = nodes.get_mut(&n.name) {
+                        h.resolv_conf = Some(Arc::new(path.clone()));
+                        h.resolvers = Arc::new(n.resolver.clone());
+                    }
+                    entry.nodes[i].resolv_conf = Some(path);
+                }
+                if plan.nodes.iter().any(|n| !n.resolver.is_empty())
+                    && let Err(e) = registry.write(&entry)
+                {
+                    drop(built.teardown());
+                    let _ = registry.remove(&entry.id);
+                    return Err(LabError::Registry(registry.dir().display().to_string(), e));
                 }
                 let parts = bp.control_parts(&built, plan);
                 (Running::Netns(built), Some(parts))
@@ -1018,6 +1076,7 @@ impl Lab {
         // reads them (the daemons' files beside them go with the daemons).
         let run_dir = router::paths::RunDir::of(&self.registry, &self.entry.id);
         let _ = router::paths::remove_tree(&run_dir.path().join("cdn"));
+        let _ = router::paths::remove_tree(&run_dir.path().join(RESOLV_DIR));
         let _ = std::fs::remove_dir(run_dir.path());
         // Daemons after services (which may depend on their routes), and
         // before the namespaces they run in.
@@ -1095,6 +1154,14 @@ pub fn enter_before_exec(
             Ok(())
         });
     }
+}
+
+/// The directory of the nodes' resolv.conf files in a lab's run directory.
+const RESOLV_DIR: &str = "resolv";
+
+/// Where node `node`'s resolv.conf is written.
+fn resolv_path(run_dir: &std::path::Path, node: &str) -> std::path::PathBuf {
+    run_dir.join(RESOLV_DIR).join(format!("{node}.conf"))
 }
 
 /// `edge-a` -> `EDGE_A`, for environment variable names.

@@ -83,6 +83,10 @@ pub struct NodeEntry {
     /// for a lab built without root the owner's descriptor of it,
     /// `/proc/<owner pid>/fd/<n>` (valid only while the owner lives).
     pub namespace: Option<PathBuf>,
+    /// The node's own resolv.conf (its plan `resolver`), which `lab exec`
+    /// binds over `/etc/resolv.conf` as the lab does for its processes.
+    #[serde(default)]
+    pub resolv_conf: Option<PathBuf>,
 }
 
 /// A process a lab started.

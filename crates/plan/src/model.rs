@@ -30,8 +30,8 @@ pub(crate) use cdn::{PathStep, write_toml};
 pub use link::{Impairment, LinkImpairments, PlanTrace};
 pub use procedure::{Pktgen, QUANTITY_KEYS, Rfc6349, Search, StepRef, emits, quantity_key};
 pub use routing::{
-    BFD_DEFAULT, BGP_HOLD, BGP_KEEPALIVE, Bfd, BgpPolicy, BgpSession, BgpTransport, Daemon,
-    OSPF_DEAD, OSPF_HELLO, Originate, Ospf, Routing,
+    BFD_DEFAULT, BGP_HOLD, BGP_KEEPALIVE, Bfd, BgpPolicy, BgpSession, BgpSpeaker, BgpTransport,
+    Daemon, OSPF_DEAD, OSPF_HELLO, Originate, Ospf, Routing,
 };
 pub use step::{
     Action, CaFile, Dns, Exec, Fault, Http, HttpLoad, LinkId, NodeAction, NodeId, Ping, Step,
@@ -260,6 +260,13 @@ pub struct Node {
     pub asn: Option<u32>,
     /// What the node originates into its routing protocols.
     pub originate: Vec<Originate>,
+    /// A BGP speaker beside the node's static routes (`bgp_speaker`): BIRD
+    /// runs its sessions, the lab keeps owning its main routing table.
+    pub bgp_speaker: Option<BgpSpeaker>,
+    /// The DNS resolvers a process on the node is told of (its own
+    /// `/etc/resolv.conf` inside the lab), in order; empty: the host's
+    /// file, untouched.
+    pub resolver: Vec<IpAddr>,
     /// Where the node is defined.
     pub span: Span,
 }

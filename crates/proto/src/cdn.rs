@@ -52,6 +52,8 @@ use thiserror::Error;
 
 use crate::url::Url;
 
+pub mod report;
+
 /// `netproof cdn origin`'s configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +110,9 @@ pub struct EdgeConfig {
     /// `fill` section; for trying the front alone).
     #[serde(default)]
     pub catalogue: Option<Catalogue>,
+    /// Reports to steering: learned routes, health, load, contents.
+    #[serde(default)]
+    pub report: Option<report::Reporting>,
 }
 
 /// The addresses a front listens on.
@@ -539,6 +544,9 @@ impl EdgeConfig {
         }
         if let Some(c) = &self.catalogue {
             check_catalogue("catalogue", c, &mut errors);
+        }
+        if let Some(r) = &self.report {
+            r.check(&mut errors);
         }
         if let Some(fill) = &self.fill {
             if fill.sources.is_empty() {
@@ -987,6 +995,7 @@ mod tests {
                 disk,
             }),
             catalogue: None,
+            report: None,
         };
         let keys = |c: EdgeConfig| -> Vec<String> {
             c.validate()
@@ -1085,6 +1094,7 @@ mod tests {
             sites: vec![site("a.test")],
             fill: None,
             catalogue: None,
+            report: None,
         };
         assert_eq!(config.validate().unwrap_err()[0].key, "fill");
         config.catalogue = Some(catalogue());

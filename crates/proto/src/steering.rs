@@ -40,6 +40,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+pub mod encoding;
+
 use serde::{Deserialize, Serialize};
 
 use crate::cdn::{ConfigError, Span, check_name};

@@ -104,6 +104,11 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         self.entries.get(key).map(|(v, _)| v)
     }
 
+    /// Every cached key, in no order, without telling the policy.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.entries.keys()
+    }
+
     /// Whether `key` is cached, without telling the policy.
     pub fn contains(&self, key: &K) -> bool {
         self.entries.contains_key(key)

@@ -161,6 +161,11 @@ impl DiskTier {
         self.index.peek(key).is_some_and(|e| Arc::ptr_eq(e, entry))
     }
 
+    /// Every object's key on the tier.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &ObjectKey> {
+        self.index.keys()
+    }
+
     /// Bytes and objects on the tier.
     pub(crate) fn usage(&self) -> (u64, usize) {
         (self.index.used(), self.index.len())

@@ -250,6 +250,16 @@ impl Shared {
     }
 }
 
+/// The title of a catalogue path, `/t/{title}/...` in its one spelling
+/// (no leading zero), as `ContentKey::for_path` reads it.
+fn title_of(path: &str) -> Option<u32> {
+    let (title, _) = path.strip_prefix("/t/")?.split_once('/')?;
+    let canonical = !title.is_empty()
+        && title.bytes().all(|b| b.is_ascii_digit())
+        && (title == "0" || !title.starts_with('0'));
+    canonical.then(|| title.parse().ok()).flatten()
+}
+
 /// A shared pacing for fills (proactive fill's rate cap).
 pub type Limiter = Arc<Mutex<TokenBucket>>;
 
@@ -329,6 +339,34 @@ impl FillStore {
     pub fn disk_usage(&self) -> (u64, usize) {
         let st = self.shared.lock();
         st.disk.as_ref().map_or((0, 0), DiskTier::usage)
+    }
+
+    /// The titles held whole, in memory or on disk, by site (sites and
+    /// titles ascending): at least one file of each (a path
+    /// `/t/{title}/...` in its one spelling). What an edge reports to
+    /// steering as its contents; counts as no hit.
+    pub fn titles(&self) -> Vec<netproof_proto::steering::SiteTitles> {
+        let st = self.shared.lock();
+        let mut by_site: std::collections::BTreeMap<&str, std::collections::BTreeSet<u32>> =
+            Default::default();
+        let disk = st.disk.as_ref().into_iter().flat_map(|d| d.keys());
+        for key in st.cache.keys().chain(disk) {
+            if let Some(t) = title_of(&key.path) {
+                by_site.entry(&key.site).or_default().insert(t);
+            }
+        }
+        by_site
+            .into_iter()
+            .map(|(site, titles)| netproof_proto::steering::SiteTitles {
+                site: site.to_string(),
+                titles: titles.into_iter().collect(),
+            })
+            .collect()
+    }
+
+    /// Whether the store fills what it lacks (it has a source).
+    pub fn fills(&self) -> bool {
+        !self.shared.sources.is_empty()
     }
 
     /// Whether `key` is cached whole in memory (does not count as a hit).

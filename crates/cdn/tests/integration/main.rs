@@ -13,6 +13,7 @@ mod nginx;
 mod operations;
 mod prefill;
 mod ranges;
+mod report;
 mod sites;
 mod support;
 mod tiers;

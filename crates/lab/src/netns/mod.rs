@@ -49,6 +49,7 @@ mod error;
 mod neighbour;
 mod netlink;
 mod ns;
+pub mod resolv;
 mod sysctl;
 mod tbf;
 

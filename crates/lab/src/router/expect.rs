@@ -44,6 +44,14 @@ pub fn expectations(configs: &[NodeConfig]) -> Expectations {
         }
     }
     for r in intents.values() {
+        // A speaker puts what it learns in its own table, or nowhere.
+        match r.speaker.map(|s| s.table) {
+            Some(None) => continue,
+            Some(Some(table)) => {
+                e.tables.insert(r.node.clone(), table);
+            }
+            None => {}
+        }
         for n in r.bgp.iter().filter(|n| !n.internal()) {
             let Some(peer) = intents.get(n.peer.as_str()) else {
                 continue;

@@ -65,6 +65,9 @@ pub struct Expectations {
     pub sessions: Vec<ExpectedSession>,
     /// Routes that must be installed.
     pub routes: Vec<ExpectedRoute>,
+    /// The kernel table a node's routes are looked for in, when not the
+    /// main one (a BGP speaker's table of learned routes).
+    pub tables: BTreeMap<String, u32>,
 }
 
 impl Expectations {
@@ -121,6 +124,7 @@ async fn look(
     want_bgp: bool,
     want_v4: bool,
     want_v6: bool,
+    table: Option<u32>,
 ) -> Seen {
     let mut seen = Seen::default();
     if let Some(r) = router {
@@ -156,10 +160,13 @@ async fn look(
             if !on {
                 continue;
             }
-            let args: Vec<String> = ["-j", family, "route", "show"]
+            let mut args: Vec<String> = ["-j", family, "route", "show"]
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
+            if let Some(t) = table {
+                args.extend(["table".to_string(), t.to_string()]);
+            }
             if let Ok(mut cmd) = h.command("ip", &args) {
                 cmd.stderr(std::process::Stdio::null());
                 if let Ok(Ok(out)) =
@@ -286,6 +293,7 @@ pub async fn wait_converged(
                         want_bgp,
                         want_v4,
                         want_v6,
+                        expect.tables.get(name).copied(),
                     )
                     .await,
                 )
@@ -336,6 +344,8 @@ mod tests {
             addr6: Some(v6.parse().unwrap()),
             env: Default::default(),
             ns: None,
+            resolv_conf: None,
+            resolvers: Default::default(),
         }
     }
 
@@ -416,6 +426,7 @@ mod tests {
                     prefix: "198.18.0.1/32".parse().unwrap(),
                 },
             ],
+            tables: Default::default(),
         };
         let mut at = BTreeMap::new();
         at.insert(

@@ -96,6 +96,8 @@ fn serve_error(e: ServeError) -> CliError {
             CliError::Infra(e.to_string())
         }
         ServeError::Front(FrontError::Tls(_)) => CliError::Infra(e.to_string()),
+        // The node's routing table could not be read: the machine's.
+        ServeError::Routes(_) => CliError::Infra(e.to_string()),
         _ => CliError::Usage(e.to_string()),
     }
 }

@@ -198,6 +198,12 @@ fn exec(args: LabExecArgs) -> Result<Code, CliError> {
     if entry.backend == "netns" {
         let (user, net) = open_namespaces(&entry, node)?;
         netproof_lab::enter_before_exec(&mut cmd, user, net);
+        // The node's resolvers, as the lab's own processes there see them.
+        if let Some(file) = &node.resolv_conf {
+            netproof_lab::netns::resolv::bind_before_exec(&mut cmd, file).map_err(|e| {
+                CliError::Infra(format!("cannot give `{}` its resolvers: {e}", node.name))
+            })?;
+        }
     }
     let status = cmd.status().map_err(|e| {
         let hint = if entry.user_namespace.is_some() && e.raw_os_error() == Some(libc::EPERM) {

@@ -127,7 +127,8 @@ fn the_bundled_open_connect_lab_checks() {
 /// The bundled Open Connect lab runs and passes: its origin, fill tier and
 /// five edges start as `netproof cdn` processes with lab certificates, and
 /// each case's counters show the fills it promises (one origin fill for
-/// two ISPs, a peer before the tier, ranges from one fill). Nothing is
+/// two ISPs, a peer before the tier, ranges from one fill), and the edges
+/// learn their ISPs' prefixes over BGP and follow a withdrawal. Nothing is
 /// left behind.
 #[test]
 fn netns_the_bundled_open_connect_lab_runs_and_passes() {
@@ -139,7 +140,7 @@ fn netns_the_bundled_open_connect_lab_runs_and_passes() {
     let store = s.store();
     let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
     assert_eq!(data.run.status, RunStatus::Passed);
-    assert_eq!(data.cases.len(), 3);
+    assert_eq!(data.cases.len(), 4);
     assert_back_to(&before);
 }
 

@@ -394,3 +394,93 @@ expect = [
         show(&o)
     );
 }
+
+/// A lab with its own DNS: knotd on `ns` is authoritative for `lab.test`,
+/// `client` names it as its resolver, and an `http` step from `client` to
+/// `http://www.lab.test:8080/...` looks the name up through it and fetches
+/// a verified catalogue file from the origin on `web`; an exec step on
+/// `client` resolves the name with the system's own stub (`getent`), which
+/// reads the node's /etc/resolv.conf.
+const LAB_DNS_PLAN: &str = r#"[plan]
+name = "lab-dns"
+summary = "a client resolves the lab's names through its own resolver"
+backend = "netns"
+
+[[node]]
+name = "client"
+resolver = ["198.18.53.53"]
+[[node]]
+name = "r"
+role = "router"
+[[node]]
+name = "ns"
+address = "198.18.53.53"
+[[node]]
+name = "web"
+address = "198.18.80.80"
+
+[[link]]
+ends = ["client", "r"]
+[[link]]
+ends = ["r", "ns"]
+[[link]]
+ends = ["r", "web"]
+
+[[service]]
+name = "knot"
+node = "ns"
+command = ["KNOTD", "-c", "DIR/knot.conf"]
+ready = { tcp = 53 }
+
+[[service]]
+name = "web"
+node = "web"
+cdn = "origin"
+[service.config]
+listen = { http = ["{addr:web}:8080"] }
+[[service.config.site]]
+name = "www.lab.test"
+[service.config.catalogue]
+seed = 42
+titles = 2
+bitrates_kbps = [500]
+segments = 1
+
+[[case]]
+id = "LD-01"
+title = "The client fetches from the web server by name"
+steps = [
+  { kind = "http", name = "by-name", from = "client", url = "http://www.lab.test:8080/t/1/500k/0000.m4s", verify = { seed = 42 } },
+  { kind = "exec", name = "getent", node = "client", command = ["sh", "-c", "getent ahostsv4 www.lab.test | head -n 1 | cut -d ' ' -f 1"] },
+]
+expect = [
+  "success_ratio(http.status) == 1",
+  "all(exec.stdout{step=\"getent\"}) contains \"198.18.80.80\"",
+]
+"#;
+
+#[test]
+fn netns_an_http_step_and_the_nodes_own_stub_resolve_through_the_nodes_resolver() {
+    let knotd = need("knotd");
+    let s = Scratch::new();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    std::fs::write(
+        dir.path().join("lab.test.zone"),
+        "$ORIGIN lab.test.\n$TTL 300\n@ SOA ns.lab.test. admin.lab.test. 1 3600 600 86400 300\n@ NS ns.lab.test.\nns A 198.18.53.53\nwww A 198.18.80.80\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("knot.conf"),
+        format!(
+            "server:\n    rundir: \"{d}\"\n    pidfile: \"{d}/knot.pid\"\n    listen: [ \"198.18.53.53@53\" ]\ndatabase:\n    storage: \"{d}\"\ntemplate:\n  - id: default\n    storage: \"{d}\"\nzone:\n  - domain: lab.test\n    file: \"{d}/lab.test.zone\"\n"
+        ),
+    )
+    .unwrap();
+    let text = LAB_DNS_PLAN
+        .replace("KNOTD", &knotd)
+        .replace("DIR", &d.to_string());
+    let plan = s.plan("lab-dns.toml", &text);
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+}

@@ -157,3 +157,54 @@ fn a_killed_lab_is_stale_and_gc_removes_it_and_its_processes() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `client` names its resolver; an exec step and `lab exec` on it see it.
+const RESOLVER_PLAN: &str = r#"[plan]
+name = "resolvers"
+summary = "a node's processes see its resolver"
+backend = "netns"
+
+[[node]]
+name = "client"
+resolver = ["198.18.0.53"]
+[[node]]
+name = "server"
+
+[[link]]
+ends = ["client", "server"]
+
+[[case]]
+id = "R-01"
+title = "An exec step on the client reads the lab's resolver"
+steps = [
+  { kind = "exec", name = "resolv", node = "client", command = ["sh", "-c", "grep -c '^nameserver 198.18.0.53$' /etc/resolv.conf"] },
+]
+expect = ["all(exec.stdout{step=\"resolv\"}) contains \"1\""]
+"#;
+
+#[test]
+fn netns_a_nodes_resolver_is_its_processes_resolv_conf_and_never_the_hosts() {
+    let host = std::fs::read("/etc/resolv.conf").unwrap();
+    let s = Scratch::new();
+    let plan = s.plan("resolvers.toml", RESOLVER_PLAN);
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let (mut child, _) = lab_up_plan(&s, RESOLVER_PLAN, &[]);
+    let client = s.netproof(&["lab", "exec", "client", "--", "cat", "/etc/resolv.conf"]);
+    let server = s.netproof(&["lab", "exec", "server", "--", "cat", "/etc/resolv.conf"]);
+    let down = s.netproof(&["lab", "down"]);
+    assert_eq!(down.status.code(), Some(0), "{}", show(&down));
+    assert_eq!(wait_exit(&mut child), Some(0));
+    assert_eq!(client.status.code(), Some(0), "{}", show(&client));
+    let text = String::from_utf8_lossy(&client.stdout);
+    assert!(text.contains("\nnameserver 198.18.0.53\n"), "{text}");
+    assert_eq!(
+        server.stdout, host,
+        "a node without `resolver` sees the host's file"
+    );
+    assert_eq!(
+        std::fs::read("/etc/resolv.conf").unwrap(),
+        host,
+        "the host's file changed"
+    );
+}

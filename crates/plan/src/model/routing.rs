@@ -55,6 +55,24 @@ impl Daemon {
     }
 }
 
+/// A node that speaks BGP beside static routes (`bgp_speaker`): the lab
+/// computes and installs its routes as for any static node, and BIRD on
+/// the node runs its BGP sessions without touching its main table. It
+/// announces what it originates (the ISP router of a CDN lab) and, with a
+/// `table`, writes what it learns into that kernel table with the BGP
+/// attributes encoded in the route (an edge that reports its routes: see
+/// docs/cdn.md, "Routes learned over BGP").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BgpSpeaker {
+    /// The kernel routing table learned routes go to; `None`: nowhere.
+    pub table: Option<u32>,
+    /// Whether the node announces anything (`false`: a receive-only
+    /// session, as an Open Connect appliance holds with its ISP).
+    pub announce: bool,
+    /// Where `bgp_speaker` is written.
+    pub span: Span,
+}
+
 /// What a node originates into its routing protocols.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Originate {

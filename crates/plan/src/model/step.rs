@@ -536,6 +536,9 @@ pub enum Target {
     /// A literal address (checked against the lab ranges and loopback
     /// unless `--allow-external`).
     Addr(IpAddr),
+    /// A DNS name, looked up when the step runs through the step's node's
+    /// own resolvers (its `resolver`); only an `http` step's URL host.
+    Name(String),
 }
 
 impl fmt::Display for Target {
@@ -543,6 +546,7 @@ impl fmt::Display for Target {
         match self {
             Target::Node(n) => f.write_str(n),
             Target::Addr(a) => write!(f, "{a}"),
+            Target::Name(n) => f.write_str(n),
         }
     }
 }

@@ -41,6 +41,7 @@ mod impair;
 mod meta;
 mod routing;
 mod service;
+mod speaker;
 mod step;
 mod topology;
 
@@ -107,7 +108,7 @@ pub(crate) fn plan(
             originates: nodes
                 .iter()
                 .flatten()
-                .filter(|n| n.routing != crate::model::Routing::Static)
+                .filter(|n| n.routing != crate::model::Routing::Static || n.bgp_speaker.is_some())
                 .map(|n| (n.name.clone(), n.originate.clone()))
                 .collect(),
             sessions: bgp.iter().flatten().map(|b| b.ends.clone()).collect(),
@@ -226,6 +227,12 @@ fn with_lab(
     };
     let names = Names {
         names: lab.nodes.iter().map(|n| n.name.clone()).collect(),
+        resolving: lab
+            .nodes
+            .iter()
+            .filter(|n| !n.resolver.is_empty())
+            .map(|n| n.name.clone())
+            .collect(),
         links: lab.links.iter().map(|l| l.ends.clone()).collect(),
         services: Some(lab.services.iter().map(|s| s.name.clone()).collect()),
         routing: Some(RoutingFacts {
@@ -368,6 +375,9 @@ fn tables<'a, 'i>(ck: &mut Checker<'_>, val: Option<Val<'a, 'i>>, key: &str) -> 
 /// Every node name written in the plan, for resolving references.
 pub(crate) struct Names {
     names: Vec<String>,
+    /// The nodes that name a `resolver` (read quietly: its own errors are
+    /// the node's).
+    resolving: Vec<String>,
     /// The plan's links (their two ends), once validated.
     links: Vec<[String; 2]>,
     /// The plan's service names, once every `[[service]]` validated
@@ -388,6 +398,11 @@ pub(crate) struct RoutingFacts {
 }
 
 impl Names {
+    /// Whether node `node` names its own resolvers.
+    pub(crate) fn resolves(&self, node: &str) -> bool {
+        self.resolving.iter().any(|n| n == node)
+    }
+
     /// The plan's service names, once every `[[service]]` validated.
     pub(crate) fn services(&self) -> Option<&[String]> {
         self.services.as_deref()
@@ -395,6 +410,7 @@ impl Names {
 
     fn new(ck: &mut Checker<'_>, nodes: &[Table<'_, '_>]) -> Self {
         let mut names = Vec::new();
+        let mut resolving = Vec::new();
         for t in nodes {
             // Type errors in `name` are reported by `topology::nodes`; read
             // it quietly here. A misspelt key (`nmae = "client"`) still
@@ -408,10 +424,14 @@ impl Names {
             };
             if let Some(s) = key.and_then(|k| t.get(k)).and_then(|v| v.str(&mut quiet)) {
                 names.push(s.value.to_string());
+                if t.has("resolver") {
+                    resolving.push(s.value.to_string());
+                }
             }
         }
         Names {
             names,
+            resolving,
             links: Vec::new(),
             services: None,
             routing: None,

@@ -486,7 +486,12 @@ pub(super) fn network(ck: &mut Checker<'_>, cx: &Context<'_>, s: &Str<'_>) -> Op
 }
 
 /// Routing protocols need nodes of their own: the netns backend.
-fn needs_netns(ck: &mut Checker<'_>, cx: &Context<'_>, span: Span, what: &str) -> Option<()> {
+pub(super) fn needs_netns(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    span: Span,
+    what: &str,
+) -> Option<()> {
     if cx.backend == Backend::Netns {
         return Some(());
     }
@@ -680,6 +685,14 @@ pub(super) fn cross_check(
                 )
                 .hint("run OSPF on one of its links or a BGP session from it"),
             );
+        }
+        if let Some(sp) = &n.bgp_speaker {
+            if let Some(f) = super::speaker::problem(n, sp, runs_ospf, runs_bgp) {
+                reports.push(f);
+            }
+            // The lab keeps the node's routes; BIRD only speaks BGP.
+            resolved.push((i, Routing::Static));
+            continue;
         }
         let protocols = runs_ospf || runs_bgp;
         let routing = match (n.routing_span, n.routing, protocols) {

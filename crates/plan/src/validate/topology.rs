@@ -18,6 +18,8 @@ const NODE_KEYS: &[&str] = &[
     "routing",
     "asn",
     "originate",
+    "bgp_speaker",
+    "resolver",
 ];
 
 /// The per-namespace sysctls a node may set (host tuning: buffers for long
@@ -222,6 +224,8 @@ pub(super) fn nodes(
             };
             let asn = t.get("asn").map(|v| super::routing::asn(ck, cx, &v));
             let originate = t.get("originate").map(|v| super::routing::originate(ck, cx, &v));
+            let bgp_speaker = t.get("bgp_speaker").map(|v| super::speaker::parse(ck, cx, &v));
+            let resolver = t.get("resolver").map(|v| resolvers(ck, cx, &v));
             Some(Node {
                 name: name?,
                 role: role?,
@@ -231,6 +235,8 @@ pub(super) fn nodes(
                 routing_span: t.get("routing").map(|v| v.span()),
                 asn: super::optional(asn)?,
                 originate: super::optional(originate)?.unwrap_or_default(),
+                bgp_speaker: super::optional(bgp_speaker)?,
+                resolver: super::optional(resolver)?.unwrap_or_default(),
                 span: t.span(),
             })
         })
@@ -623,4 +629,49 @@ fn netns_mtu(
         return None;
     }
     Some(m)
+}
+
+/// A node's `resolver`: one to three DNS server addresses (glibc reads
+/// at most three `nameserver` lines), on the netns backend only, inside
+/// the lab ranges or the node's own loopback unless `--allow-external`.
+fn resolvers(
+    ck: &mut Checker<'_>,
+    cx: &Context<'_>,
+    v: &crate::tree::Val<'_, '_>,
+) -> Option<Vec<IpAddr>> {
+    if cx.backend != Backend::Netns {
+        ck.report(
+            Finding::new(v.span(), "`resolver` needs the netns backend", "needs the netns backend")
+                .hint("on the local backend every node is this host and shares its /etc/resolv.conf; run on netns"),
+        );
+        return None;
+    }
+    let items = v.strings(ck)?;
+    if items.is_empty() || items.len() > 3 {
+        v.invalid(
+            ck,
+            format!("`resolver` lists {} addresses", items.len()),
+            "one to three",
+            Some("list one to three DNS server addresses, e.g. `resolver = [\"198.18.0.9\"]` (the C library reads at most three)".to_string()),
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for s in &items {
+        let Some(ip) = parse_ip(ck, s.value, s.span) else {
+            ok = false;
+            continue;
+        };
+        if !(cx.options.allow_external || address::is_lab_or_loopback(ip)) {
+            ck.report(
+                Finding::new(s.span, format!("resolver `{ip}` is outside the lab ranges"), "outside the lab")
+                    .hint("name a resolver inside the lab (198.18.0.0/15, 2001:2::/48, or loopback), or pass `--allow-external`"),
+            );
+            ok = false;
+            continue;
+        }
+        out.push(ip);
+    }
+    ok.then_some(out)
 }

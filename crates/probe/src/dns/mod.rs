@@ -14,6 +14,7 @@
 //! DNSSEC validation, DNS over TLS or HTTPS, following referrals.
 
 pub mod client;
+pub mod lookup;
 pub mod report;
 pub mod wire;
 

@@ -16,8 +16,32 @@ use netproof_proto::content::ContentKey;
 
 use super::{ActionOutcome, StepContext, StepError};
 
+/// How long one resolver has to answer a lookup of the URL's name.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub(super) async fn run(step: &Http, ctx: &StepContext) -> Result<ActionOutcome, StepError> {
-    let ip = super::resolve(&step.to, ctx)?;
+    let ip = match &step.to {
+        // A name: looked up through the node's own resolvers, as a
+        // process on it would (`[[node]] resolver`).
+        netproof_plan::Target::Name(name) => {
+            let node = ctx.node.clone();
+            let lookup = netproof_probe::dns::lookup::lookup(
+                name,
+                ctx.node.resolvers(),
+                move |server| node.udp_socket(server),
+                LOOKUP_TIMEOUT,
+            );
+            tokio::time::timeout_at(ctx.deadline, lookup)
+                .await
+                .map_err(|_| {
+                    StepError(format!(
+                        "looking up `{name}` did not finish within the step's timeout"
+                    ))
+                })?
+                .map_err(|e| StepError(e.to_string()))?
+        }
+        to => super::resolve(to, ctx)?,
+    };
     let target = SocketAddr::new(ip, step.port);
     let cfg = Config {
         connect: Some(Endpoint::Addr(target)),

@@ -108,6 +108,10 @@ async fn act(action: &NodeAction, ctx: &StepContext) -> Result<ActionOutcome, St
 pub(super) fn resolve(to: &netproof_plan::Target, ctx: &StepContext) -> Result<IpAddr, StepError> {
     match to {
         netproof_plan::Target::Addr(a) => Ok(*a),
+        // Only an http step has a name (`http::run` looks it up first).
+        netproof_plan::Target::Name(n) => Err(StepError(format!(
+            "`{n}` is a name; only an http step looks names up"
+        ))),
         netproof_plan::Target::Node(n) => ctx
             .addresses
             .get(n)

@@ -26,6 +26,8 @@ fn node(name: &str) -> Node {
         routing_span: None,
         asn: None,
         originate: Vec::new(),
+        bgp_speaker: None,
+        resolver: Vec::new(),
         span: Span::default(),
     }
 }

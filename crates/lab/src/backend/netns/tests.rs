@@ -287,3 +287,88 @@ async fn netns_restore_after_a_partition_puts_ecmp_routes_back_whole() {
     lab.down().await;
     outcome.unwrap_or_else(|e: String| panic!("{e}"));
 }
+
+/// `client` names two resolvers; `other` names none.
+const RESOLVER_PLAN: &str = r#"
+[plan]
+name = "resolvers"
+summary = "a node's processes see its resolvers"
+backend = "netns"
+
+[[node]]
+name = "client"
+resolver = ["198.18.0.53", "2001:2::53"]
+
+[[node]]
+name = "other"
+
+[[link]]
+ends = ["client", "other"]
+"#;
+
+/// What `program args...` prints on `node`.
+async fn output_on(node: &NodeHandle, program: &str, args: &[&str]) -> Result<String, String> {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = node
+        .command(program, &args)
+        .map_err(|e| e.to_string())?
+        .output()
+        .await
+        .map_err(|e| format!("run `{program}` on `{}`: {e}", node.name))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{program}` on `{}` failed: {}",
+            node.name,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[tokio::test]
+async fn netns_a_nodes_processes_see_its_resolvers_and_the_hosts_file_is_untouched() {
+    let host_before =
+        std::fs::read(crate::netns::resolv::RESOLV_CONF).expect("the host's resolv.conf");
+    let plan = netproof_plan::parse(
+        Path::new("resolvers.toml"),
+        RESOLVER_PLAN,
+        &Options::default(),
+    )
+    .unwrap_or_else(|e| panic!("{}", e.render(false, 100)));
+    let sink = Arc::new(MemorySink::new());
+    let cancel = Cancel::new();
+    let mut lab = Lab::plan(&plan, Backend::Netns)
+        .expect("plan the lab")
+        .up(&plan, sink, &cancel)
+        .await
+        .expect("build the lab");
+    let client = lab.node("client").expect("client").clone();
+    let other = lab.node("other").expect("other").clone();
+    let seen = output_on(&client, "cat", &["/etc/resolv.conf"]).await;
+    let seen_other = output_on(&other, "cat", &["/etc/resolv.conf"]).await;
+    let file = client.resolv_conf.as_deref().cloned();
+    lab.down().await;
+    let seen = seen.expect("cat on client");
+    let nameservers: Vec<&str> = seen
+        .lines()
+        .filter(|l| l.starts_with("nameserver"))
+        .collect();
+    assert_eq!(
+        nameservers,
+        ["nameserver 198.18.0.53", "nameserver 2001:2::53"],
+        "{seen}"
+    );
+    // A node without `resolver` sees the host's file.
+    assert_eq!(
+        seen_other.expect("cat on other").as_bytes(),
+        host_before.as_slice()
+    );
+    assert_eq!(
+        std::fs::read(crate::netns::resolv::RESOLV_CONF).expect("the host's resolv.conf"),
+        host_before,
+        "the host's /etc/resolv.conf changed"
+    );
+    // The lab's file went with it.
+    let file = file.expect("client has a resolv.conf of its own");
+    assert!(!file.exists(), "{} left behind", file.display());
+}

@@ -44,7 +44,16 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
     w.line(node, "protocol device {");
     w.line(node, "}");
     w.line(node, "");
-    for family in Family::BOTH {
+    if let Some(sp) = r.speaker {
+        // Beside static routes: the main table is the lab's; learned
+        // routes go to the speaker's own table, if it has one.
+        if let Some(table) = sp.table {
+            for family in Family::BOTH {
+                learned(&mut w, r, family, table, sp.span);
+            }
+        }
+    }
+    for family in Family::BOTH.into_iter().filter(|_| r.speaker.is_none()) {
         let d = family.digit();
         w.line(node, format!("protocol kernel kernel{d} {{"));
         w.line(node, format!("  ipv{d} {{"));
@@ -317,22 +326,17 @@ fn bgp(w: &mut Writer, r: &RouterIntent, n: &BgpNeighbour) {
         own.push(format!("(source = RTS_OSPF && net ~ {})", set(&internal)));
     }
     w.line(s, format!("filter {name}_out {{"));
-    w.line(s, format!("  if !({}) then reject;", own.join(" || ")));
-    if prefix_filter(w, s, &n.export) {
-        if let Some(med) = n.export.med {
-            w.line(s, format!("  bgp_med = {med};"));
-        }
-        for _ in 0..n.export.prepend {
-            w.line(s, format!("  bgp_path.prepend({});", n.local_as));
-        }
-        for (a, b) in &n.export.communities {
-            w.line(s, format!("  bgp_community.add(({a},{b}));"));
-        }
-        w.line(s, "  accept;");
+    if r.speaker.is_some_and(|sp| !sp.announce) {
+        // Receive-only: the session exports nothing at all.
+        w.line(s, "  reject;");
         w.line(s, "}");
         w.line(s, "");
+    } else {
+        w.line(s, format!("  if !({}) then reject;", own.join(" || ")));
+        export_policy(w, s, n);
     }
     w.line(s, format!("protocol bgp {name} {{"));
+
     w.line(
         s,
         format!(
@@ -375,6 +379,86 @@ fn bgp(w: &mut Writer, r: &RouterIntent, n: &BgpNeighbour) {
     w.line(s, "  };");
     w.line(s, "}");
     w.line(s, "");
+}
+
+/// The rest of an export filter after its source check: the announcing
+/// end's half of the session's policy.
+fn export_policy(w: &mut Writer, s: Span, n: &BgpNeighbour) {
+    if prefix_filter(w, s, &n.export) {
+        if let Some(med) = n.export.med {
+            w.line(s, format!("  bgp_med = {med};"));
+        }
+        for _ in 0..n.export.prepend {
+            w.line(s, format!("  bgp_path.prepend({});", n.local_as));
+        }
+        for (a, b) in &n.export.communities {
+            w.line(s, format!("  bgp_community.add(({a},{b}));"));
+        }
+        w.line(s, "  accept;");
+        w.line(s, "}");
+        w.line(s, "");
+    }
+}
+
+/// `protocol kernel learnedN`: a speaker's BGP routes into kernel table
+/// `table`, with the attributes the kernel has no field for encoded as
+/// `netproof_proto::steering::encoding` defines (docs/cdn.md, "Routes
+/// learned over BGP"): RTA_PRIORITY holds a marker plus ORIGIN and iBGP,
+/// RTAX_WINDOW LOCAL_PREF, RTAX_SSTHRESH MED, RTAX_REORDERING the AS path
+/// length. The table has no `ip rule`, so nothing forwards by it.
+fn learned(w: &mut Writer, r: &RouterIntent, family: Family, table: u32, span: Span) {
+    use netproof_proto::steering::encoding::{IBGP, MARK, ORIGIN_EGP, ORIGIN_INCOMPLETE};
+    let d = family.digit();
+    w.line(span, format!("protocol kernel learned{d} {{"));
+    w.line(span, format!("  kernel table {table};"));
+    // `metric 0` lets each route's `krt_metric` through (any other value
+    // is used for every route, whatever the filter sets).
+    w.line(span, "  metric 0;");
+    w.line(span, format!("  ipv{d} {{"));
+    w.line(span, "    import none;");
+    w.line(span, "    export filter {");
+    w.line(span, "      if source != RTS_BGP then reject;");
+    w.line(span, format!("      krt_metric = {MARK};"));
+    w.line(
+        span,
+        format!(
+            "      if bgp_origin = ORIGIN_EGP then krt_metric = {};",
+            MARK + ORIGIN_EGP
+        ),
+    );
+    w.line(
+        span,
+        format!(
+            "      if bgp_origin = ORIGIN_INCOMPLETE then krt_metric = {};",
+            MARK + ORIGIN_INCOMPLETE
+        ),
+    );
+    let internal: Vec<String> = r
+        .bgp
+        .iter()
+        .filter(|n| n.internal() && n.family == family)
+        .map(|n| format!("proto = \"{}\"", n.protocol()))
+        .collect();
+    if !internal.is_empty() {
+        w.line(
+            span,
+            format!(
+                "      if {} then krt_metric = krt_metric + {IBGP};",
+                internal.join(" || ")
+            ),
+        );
+    }
+    w.line(span, "      krt_window = bgp_local_pref;");
+    w.line(
+        span,
+        "      if defined(bgp_med) then krt_sstresh = bgp_med;",
+    );
+    w.line(span, "      krt_reordering = bgp_path.len;");
+    w.line(span, "      accept;");
+    w.line(span, "    };");
+    w.line(span, "  };");
+    w.line(span, "}");
+    w.line(span, "");
 }
 
 fn timers(w: &mut Writer, s: Span, hold: Duration, keepalive: Duration) {

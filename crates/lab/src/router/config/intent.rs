@@ -108,6 +108,10 @@ pub struct RouterIntent {
     /// them and announces those and the link into OSPF, so the rest of the
     /// OSPF domain reaches them.
     pub attached: Vec<Attached>,
+    /// Set when the node speaks BGP beside static routes (`bgp_speaker`):
+    /// nothing goes into its main table, learned routes go to the
+    /// speaker's table, if any, with their BGP attributes encoded.
+    pub speaker: Option<netproof_plan::BgpSpeaker>,
 }
 
 /// A node with static routes at the far end of one of a daemon-owned
@@ -409,8 +413,12 @@ pub(crate) fn derive(plan: &Plan, bp: &Blueprint) -> Result<Vec<RouterIntent>, C
     let index = |name: &str| plan.nodes.iter().position(|n| n.name == name);
     let mut out = Vec::new();
     for (i, node) in plan.nodes.iter().enumerate() {
-        let Routing::Daemon(daemon) = node.routing else {
-            continue;
+        let daemon = match (node.routing, node.bgp_speaker) {
+            (Routing::Daemon(d), _) => d,
+            // A speaker always runs BIRD: only its kernel protocol writes
+            // another table with attributes a filter sets (docs/cdn.md).
+            (Routing::Static, Some(_)) => Daemon::Bird,
+            (Routing::Static, None) => continue,
         };
         let addrs = &bp.fabric.addressing.nodes[i];
         let mut ospf = Vec::new();
@@ -577,7 +585,12 @@ pub(crate) fn derive(plan: &Plan, bp: &Blueprint) -> Result<Vec<RouterIntent>, C
                 });
             }
         }
+        if node.bgp_speaker.is_some() {
+            // The fabric routes the node: no static routes in the daemon.
+            attached.clear();
+        }
         out.push(RouterIntent {
+            speaker: node.bgp_speaker,
             attached,
             node: node.name.clone(),
             daemon,

@@ -681,3 +681,96 @@ fn frr_delta_withdraws_prefixes_and_replaces_changed_route_maps_only() {
             .all(|c| c.starts_with("clear bgp ") && c.ends_with(" soft in"))
     );
 }
+
+/// An ISP router announcing its client prefixes beside static routes to
+/// two edges that learn them into table 100 (receive-only), one over
+/// iBGP, with a policy each: the CDN lab's shape.
+const SPEAKERS: &str = r#"
+[plan]
+name = "speakers"
+summary = "An ISP announces client prefixes to its edges"
+backend = "netns"
+
+[[node]]
+name = "isp"
+role = "router"
+asn = 65010
+originate = ["198.18.200.0/24", "2001:2:0:200::/56"]
+bgp_speaker = true
+[[node]]
+name = "oca1"
+asn = 65100
+bgp_speaker = { table = 100, announce = false }
+[[node]]
+name = "oca2"
+asn = 65010
+bgp_speaker = { table = 4000000000, announce = false }
+[[node]]
+name = "client"
+
+[[link]]
+ends = ["isp", "oca1"]
+[[link]]
+ends = ["isp", "oca2"]
+[[link]]
+ends = ["isp", "client"]
+
+[[bgp]]
+ends = ["isp", "oca1"]
+a_to_b = { local_pref = 200 }
+[[bgp]]
+ends = ["isp", "oca2"]
+over = "link"
+a_to_b = { med = 50 }
+"#;
+
+#[test]
+fn speakers_write_no_main_table_and_learn_into_their_own_with_attributes() {
+    // `--routing-daemon frr` does not move a speaker off BIRD.
+    let configs = configs(SPEAKERS, Daemon::Frr);
+    let names: Vec<&str> = configs.iter().map(|c| c.node()).collect();
+    assert_eq!(names, ["isp", "oca1", "oca2"]);
+    insta::assert_snapshot!("bird_speakers", joined(&configs));
+    for c in &configs {
+        assert_eq!(c.intent.daemon, Daemon::Bird);
+        let text = &c.files[0].text;
+        assert!(!text.contains("protocol kernel kernel"), "{text}");
+        let out = check_with("bird", &["-p", "-c"], &c.files[0]);
+        assert!(
+            out.status.success(),
+            "{}: bird -p refused its configuration:\n{}\n{text}",
+            c.node(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let oca2 = &configs[2].files[0].text;
+    assert!(oca2.contains("kernel table 4000000000;"), "{oca2}");
+    // Learned over iBGP: flagged in the priority.
+    assert!(
+        oca2.contains("if proto = \"bgp_isp_4\" then krt_metric = krt_metric + 4;"),
+        "{oca2}"
+    );
+    // Receive-only: both sessions' export filters reject everything.
+    assert!(
+        oca2.contains("filter bgp_isp_4_out {\n  reject;\n}"),
+        "{oca2}"
+    );
+    let isp = &configs[0].files[0].text;
+    assert!(!isp.contains("kernel table"), "{isp}");
+}
+
+#[test]
+fn speakers_converge_on_sessions_and_the_routes_in_their_table() {
+    let configs = configs(SPEAKERS, Daemon::Bird);
+    let e = crate::router::expect::expectations(&configs);
+    assert_eq!(e.tables.get("oca1"), Some(&100));
+    assert!(!e.tables.contains_key("isp"));
+    let routes: Vec<String> = e
+        .routes
+        .iter()
+        .map(|r| format!("{} {}", r.node, r.prefix))
+        .collect();
+    // oca2's session is iBGP: only eBGP routes are awaited.
+    assert_eq!(routes, ["oca1 198.18.200.0/24", "oca1 2001:2:0:200::/56"]);
+    assert_eq!(e.sessions.len(), 8, "{:#?}", e.sessions);
+}

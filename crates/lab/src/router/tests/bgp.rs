@@ -147,6 +147,7 @@ async fn exercise(lab: &mut Lab, sink: &Arc<MemorySink>, cancel: &Cancel) -> Res
                 prefix: a.addr.into(),
             },
         ],
+        tables: Default::default(),
     };
     lab.start_routers(&specs, sink.clone(), cancel)
         .await

@@ -8,6 +8,7 @@
 mod bench;
 mod bgp;
 mod crash;
+mod speaker;
 
 use std::collections::BTreeSet;
 use std::path::Path;

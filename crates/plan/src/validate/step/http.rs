@@ -107,10 +107,14 @@ pub(super) fn http(
                 UrlHost::Name(n) if names.names.iter().any(|x| x == n) => {
                     Some((Target::Node(n.clone()), None))
                 }
+                // Looked up through the node's own resolvers when it runs.
+                UrlHost::Name(n) if from.as_deref().is_some_and(|f| names.resolves(f)) => {
+                    Some((Target::Name(n.clone()), None))
+                }
                 UrlHost::Name(n) => {
                     ck.report(
                         Finding::new(span, format!("step `{label}`: `{n}` in the URL is neither a node nor an address"), "unknown host")
-                            .hint(format!("to send the name `{n}` to a node, add `to = \"NODE\"` (the node to connect to); nodes: {}", crate::spelling::one_of(&names.names))),
+                            .hint(format!("to send the name `{n}` to a node, add `to = \"NODE\"` (the node to connect to), or give the step's node a `resolver` to look it up; nodes: {}", crate::spelling::one_of(&names.names))),
                     );
                     None
                 }
