@@ -140,7 +140,7 @@ fn netns_the_bundled_open_connect_lab_runs_and_passes() {
     let store = s.store();
     let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
     assert_eq!(data.run.status, RunStatus::Passed);
-    assert_eq!(data.cases.len(), 5);
+    assert_eq!(data.cases.len(), 7);
     assert_back_to(&before);
 }
 
