@@ -7,7 +7,8 @@
 #
 # Every run is bounded: libFuzzer stops at -max_total_time, an input that
 # takes longer than FUZZ_INPUT_TIMEOUT seconds (default 10) is a finding
-# (a hang), and `timeout` kills a run that overstays its time by a minute.
+# (a hang), and `timeout` kills a run that overstays its time by two
+# minutes.
 # A finding stops its target (the input is in fuzz/artifacts/TARGET/, and
 # the script says how to replay it); the other targets still run, and the
 # script exits 1 at the end. FUZZ_KEEP_GOING=1 keeps a target fuzzing past
@@ -71,8 +72,11 @@ for t in $targets; do
         set -- "$@" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1
     fi
     echo "== $t: ${secs}s"
+    # Built before the clock starts, so a rebuild (a crate changed while a
+    # long series ran) does not eat into the time bound below.
+    $fuzz build -s "$sanitizer" "$t"
     # New inputs go to work/ (the first directory); seeds are only read.
-    if ! timeout $((secs + 60)) $fuzz run -s "$sanitizer" "$t" "work/$t" "corpus/$t" -- "$@"; then
+    if ! timeout $((secs + 120)) $fuzz run -s "$sanitizer" "$t" "work/$t" "corpus/$t" -- "$@"; then
         failed="$failed $t"
     fi
     if ls "artifacts/$t"/* >/dev/null 2>&1; then
