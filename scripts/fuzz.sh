@@ -34,11 +34,18 @@ esac
 [ $# -gt 0 ] && shift
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "fuzz.sh: cargo-fuzz is not installed" >&2
-    echo "hint: cargo install cargo-fuzz" >&2
-    exit 2
+    # A fresh machine (CI) has only the toolchain: get cargo-fuzz from
+    # crates.io, pinned by its lock file.
+    echo "fuzz.sh: installing cargo-fuzz (cargo install cargo-fuzz --locked)"
+    if ! cargo install cargo-fuzz --locked --quiet; then
+        echo "fuzz.sh: cargo-fuzz could not be installed" >&2
+        echo "hint: cargo install cargo-fuzz" >&2
+        exit 2
+    fi
 fi
-if rustup run nightly rustc --version >/dev/null 2>&1; then
+# FUZZ_TOOLCHAIN=stable uses the stable toolchain even where nightly is
+# installed (what a machine with only stable does).
+if [ "${FUZZ_TOOLCHAIN:-}" != stable ] && rustup run nightly rustc --version >/dev/null 2>&1; then
     fuzz="cargo +nightly fuzz"
 else
     export RUSTC_BOOTSTRAP=1

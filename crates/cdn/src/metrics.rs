@@ -48,6 +48,10 @@ pub struct AccessRecord {
     pub complete: bool,
     /// Seconds from the request to the body's end.
     pub duration: f64,
+    /// The client's Common Media Client Data (CTA-5004), as sent: the
+    /// `CMCD` query argument, or the `CMCD-Object`, `CMCD-Request`,
+    /// `CMCD-Session` and `CMCD-Status` headers joined by commas.
+    pub cmcd: Option<String>,
 }
 
 /// A request counter's labels: site, status, cache result.

@@ -253,16 +253,7 @@ pub async fn start(
         tasks.spawn(api::serve(l, service.clone(), api::Role::Api));
     }
     for &addr in &config.listen.dns {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| ServeError::Listen {
-                what: "dns (udp)",
-                addr,
-                source,
-            })?;
-        let bound = udp.local_addr().unwrap_or(addr);
-        // TCP on the port UDP got, so `:0` gives one port for both.
-        let tcp = bind("dns (tcp)", bound).await?;
+        let (udp, tcp, bound) = bind_dns(addr).await?;
         running.dns.push(bound);
         let s = service.clone();
         let answer: dns::server::Answer = Arc::new(move |p, src, t| s.dns(p, src, t));
@@ -289,4 +280,27 @@ pub async fn start(
     }
     running.tasks = tasks;
     Ok(running)
+}
+
+/// UDP and TCP on one address for DNS. With port 0, UDP picks a port and
+/// TCP takes the same one; when that port is taken for TCP (another
+/// socket's ephemeral port), both try again, a bounded number of times.
+async fn bind_dns(addr: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), ServeError> {
+    let attempts = if addr.port() == 0 { 32 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|source| ServeError::Listen {
+                what: "dns (udp)",
+                addr,
+                source,
+            })?;
+        let bound = udp.local_addr().unwrap_or(addr);
+        match bind("dns (tcp)", bound).await {
+            Ok(tcp) => return Ok((udp, tcp, bound)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("at least one attempt"))
 }

@@ -103,6 +103,7 @@ pub async fn respond<B>(inner: Arc<Inner>, conn: Conn, req: Request<B>) -> Respo
         method: req.method().as_str().to_string(),
         path: req.uri().path().to_string(),
         range: header_str(req.headers(), header::RANGE).map(str::to_string),
+        cmcd: cmcd(&req),
         ..AccessRecord::default()
     });
     let mut seen = Seen {
@@ -313,6 +314,45 @@ fn last_modified(t: SystemTime) -> Option<HeaderValue> {
     })
 }
 
+/// A request's CMCD (CTA-5004): the `CMCD` query argument
+/// (percent-decoded), else its `CMCD-*` headers joined by commas.
+fn cmcd<B>(req: &Request<B>) -> Option<String> {
+    if let Some(q) = req.uri().query() {
+        for pair in q.split('&') {
+            if let Some(v) = pair.strip_prefix("CMCD=") {
+                return Some(percent_decode(v));
+            }
+        }
+    }
+    let parts: Vec<&str> = ["cmcd-object", "cmcd-request", "cmcd-session", "cmcd-status"]
+        .iter()
+        .filter_map(|h| req.headers().get(*h)?.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
+/// `%XX` decoded (invalid escapes kept as written).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,5 +372,21 @@ mod tests {
         assert!(!with(&[]));
         assert!(!with(&["no-cache"]));
         assert!(!with(&["only-if-cached-not", "x=only-if-cached"]));
+    }
+
+    #[test]
+    fn cmcd_comes_from_the_query_or_the_headers() {
+        let q = Request::get("/t/1/750k/0000.m4s?x=1&CMCD=br%3D750%2Cbl%3D2100%2Csid%3D%22a%22")
+            .body(())
+            .unwrap();
+        assert_eq!(cmcd(&q).as_deref(), Some("br=750,bl=2100,sid=\"a\""));
+        let h = Request::get("/t/1/750k/0000.m4s")
+            .header("CMCD-Object", "br=750,d=2000")
+            .header("CMCD-Session", "sid=\"a\"")
+            .body(())
+            .unwrap();
+        assert_eq!(cmcd(&h).as_deref(), Some("br=750,d=2000,sid=\"a\""));
+        assert_eq!(cmcd(&Request::get("/x").body(()).unwrap()), None);
+        assert_eq!(percent_decode("a%2"), "a%2");
     }
 }
