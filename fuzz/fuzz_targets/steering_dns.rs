@@ -79,7 +79,8 @@ fn world() -> &'static (Zone, Steering) {
                 routes,
                 contents: Contents::default(),
             };
-            s.report(report, Duration::ZERO).expect("the report is taken");
+            s.report(report, Duration::ZERO)
+                .expect("the report is taken");
         }
         (Zone::new(config.dns.as_ref().unwrap(), &config.edges), s)
     })
@@ -90,7 +91,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let (zone, steering) = world();
-    let transport = if first & 1 == 0 { Transport::Udp } else { Transport::Tcp };
+    let transport = if first & 1 == 0 {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    };
     let source = match first >> 1 {
         0..=42 => "198.18.64.9",
         43..=85 => "198.18.200.1",
@@ -106,6 +111,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(m.metadata.message_type, MessageType::Response);
     assert_eq!(m.metadata.id.to_be_bytes(), [packet[0], packet[1]]);
     if transport == Transport::Udp {
-        assert!(reply.len() <= usize::from(MAX_UDP), "{} bytes over UDP", reply.len());
+        assert!(
+            reply.len() <= usize::from(MAX_UDP),
+            "{} bytes over UDP",
+            reply.len()
+        );
     }
 });
