@@ -235,6 +235,9 @@ pub struct SeededFault {
     pub set: Vec<String>,
     /// The ids of the cases that must fail with it.
     pub fails: Vec<String>,
+    /// Expectations of those cases, as written, that must be among the
+    /// failures: the reason the fault is caught.
+    pub because: Vec<String>,
 }
 
 /// A node: a host or router of the topology.

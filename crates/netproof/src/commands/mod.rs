@@ -11,6 +11,7 @@ mod probe_serve;
 mod report;
 mod run;
 mod runs;
+mod seeded;
 pub(crate) mod store;
 
 use std::io::IsTerminal;

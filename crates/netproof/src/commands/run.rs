@@ -7,7 +7,7 @@ use netproof_report::{Format, Report};
 use netproof_run::{Cancel, Reason, RunError, RunOptions};
 use netproof_store::{ResultStore, RunStatus};
 
-use super::plan_options;
+use super::{plan_options, seeded};
 use crate::cli::RunArgs;
 use crate::error::{CliError, Code};
 use crate::progress::Progress;
@@ -130,12 +130,29 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
                     }
                 }
             }
-            let code = match outcome.status {
+            let mut code = match outcome.status {
                 RunStatus::Passed => Code::Success,
                 RunStatus::Failed => Code::Failed,
                 RunStatus::Interrupted => Code::Interrupted,
                 RunStatus::Error | RunStatus::Aborted | RunStatus::Running => Code::Infra,
             };
+            // With its seeded fault, a plan is judged on catching it: the
+            // cases it names fail, on the expectations it names.
+            if let (true, Some(fault), Code::Success | Code::Failed) =
+                (args.plan.seeded_fault, &plan.meta.seeded_fault, code)
+            {
+                let judged = seeded::judge(fault, &store.load_run(outcome.run)?);
+                if args.json {
+                    outln!("{}", judged.json(fault));
+                } else {
+                    outln!("{}", judged.line(fault));
+                }
+                code = if judged.caught() {
+                    Code::Success
+                } else {
+                    Code::Failed
+                };
+            }
             worst = worst.max(code);
             if cancel.reason() == Some(Reason::Interrupted) {
                 break;

@@ -19,6 +19,7 @@ mod netns;
 mod overrides;
 mod probe;
 mod procedures;
+mod program;
 mod reports;
 mod rootless;
 mod routing;

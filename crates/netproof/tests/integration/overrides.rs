@@ -8,7 +8,7 @@ const PLAN: &str = r#"[plan]
 name = "seeded"
 summary = "a command that must succeed, and the fault that breaks it"
 backend = "local"
-seeded_fault = { summary = "the command exits 3", set = ["case[OK].steps[run].command=[\"sh\", \"-c\", \"exit 3\"]"], fails = ["OK"] }
+seeded_fault = { summary = "the command exits 3", set = ["case[OK].steps[run].command=[\"sh\", \"-c\", \"exit 3\"]"], fails = ["OK"], because = ["max(exec.exit_code) == 0"] }
 
 [[node]]
 name = "a"
@@ -33,8 +33,18 @@ fn a_seeded_fault_fails_the_cases_it_names_and_only_those() {
     let p = p.to_str().unwrap();
     let o = s.netproof(&["run", p]);
     assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    // Caught: the named case failed on the named expectation, so the
+    // seeded run exits 0 and says so.
     let o = s.netproof(&["run", "--seeded-fault", p]);
-    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(
+            "seeded fault caught (the command exits 3): `OK` failed on `max(exec.exit_code) == 0`"
+        ),
+        "{}",
+        show(&o)
+    );
     let store = s.store();
     let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
     let verdicts: Vec<(String, String)> = data
@@ -53,6 +63,24 @@ fn a_seeded_fault_fails_the_cases_it_names_and_only_those() {
     );
     // The run stored the plan as it ran.
     assert!(data.run.info.plan_text.contains("exit 3"));
+
+    // A fault the plan does not catch (here it breaks nothing) exits 1,
+    // and `--json` says which case held.
+    let blind = s.plan(
+        "blind.toml",
+        &PLAN.replace("\\\"exit 3\\\"", "\\\"true\\\""),
+    );
+    let o = s.netproof(&["run", "--json", "--seeded-fault", blind.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let judged: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v.get("seeded_fault").is_some())
+        .unwrap_or_else(|| panic!("no seeded_fault line: {}", show(&o)));
+    assert_eq!(judged["seeded_fault"]["caught"], false);
+    assert_eq!(judged["seeded_fault"]["cases"][0]["name"], "OK");
+    assert_eq!(judged["seeded_fault"]["cases"][0]["failed"], false);
 }
 
 #[test]
@@ -94,6 +122,22 @@ fn set_changes_a_plan_and_a_bad_override_is_a_usage_error() {
         String::from_utf8_lossy(&o.stderr).contains("`OJ`"),
         "{}",
         show(&o)
+    );
+    // Its `because` must be an expectation of a case it fails, as written.
+    let bad = s.plan(
+        "because.toml",
+        &PLAN.replace(
+            "because = [\"max(exec.exit_code) == 0\"]",
+            "because = [\"max(exec.exit_code) == 1\"]",
+        ),
+    );
+    let o = s.netproof(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`seeded_fault.because` names `max(exec.exit_code) == 1`")
+            && err.contains("did you mean `max(exec.exit_code) == 0`"),
+        "{err}"
     );
 }
 

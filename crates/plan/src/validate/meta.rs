@@ -13,8 +13,18 @@ pub(super) struct MetaOut {
     pub backend: Option<Backend>,
     pub seed: Option<u64>,
     pub self_check: SelfCheck,
-    /// Where each of `seeded_fault.fails` is written.
-    pub fault_case_spans: Vec<Span>,
+    /// Where each of `seeded_fault.fails` and `because` is written.
+    pub fault_spans: FaultSpans,
+}
+
+/// Where a seeded fault's case ids and expectations are written, to check
+/// them against the cases once those are read.
+#[derive(Debug, Default)]
+pub struct FaultSpans {
+    /// One per `fails` entry.
+    pub fails: Vec<Span>,
+    /// One per `because` entry.
+    pub because: Vec<Span>,
 }
 
 const KEYS: &[&str] = &[
@@ -159,11 +169,11 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
     if let Some(v) = t.get("lab") {
         let _ = v.str(ck);
     }
-    let (seeded_fault, fault_case_spans) =
-        match t.get("seeded_fault").and_then(|v| seeded_fault(ck, &v)) {
-            Some((f, spans)) => (Some(f), spans),
-            None => (None, Vec::new()),
-        };
+    let (seeded_fault, fault_spans) = match t.get("seeded_fault").and_then(|v| seeded_fault(ck, &v))
+    {
+        Some((f, spans)) => (Some(f), spans),
+        None => (None, FaultSpans::default()),
+    };
 
     let quick = match t.get("quick") {
         None => Some(Vec::new()),
@@ -200,7 +210,7 @@ pub(super) fn validate(ck: &mut Checker<'_>, val: Option<Val<'_, '_>>) -> Option
         backend,
         seed,
         self_check,
-        fault_case_spans,
+        fault_spans,
     })
 }
 
@@ -225,13 +235,13 @@ fn backend(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Backend> {
 
 /// `seeded_fault = { summary = "...", set = ["PATH=VALUE", ...], fails = ["CASE", ...] }`;
 /// that the cases exist is checked once the cases are read.
-fn seeded_fault(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<(SeededFault, Vec<Span>)> {
+fn seeded_fault(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<(SeededFault, FaultSpans)> {
     let t = v.table(
         ck,
         "`seeded_fault`",
         "a table: `{ summary = \"...\", set = [...], fails = [...] }`",
     )?;
-    t.reject_unknown(ck, &["summary", "set", "fails"], &|_| None);
+    t.reject_unknown(ck, &["summary", "set", "fails", "because"], &|_| None);
     let summary = t
         .require(
             ck,
@@ -290,13 +300,27 @@ fn seeded_fault(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<(SeededFault, V
                     .collect::<Vec<_>>(),
             )
         });
+    let because = match t.get("because") {
+        None => Some(Vec::new()),
+        Some(v) => v.strings(ck).map(|items| {
+            items
+                .iter()
+                .map(|s| (s.value.to_string(), s.span))
+                .collect::<Vec<_>>()
+        }),
+    };
     let fails = fails?;
+    let because = because?;
     Some((
         SeededFault {
             summary: summary?.value.to_string(),
             set: set?,
             fails: fails.iter().map(|(s, _)| s.clone()).collect(),
+            because: because.iter().map(|(s, _)| s.clone()).collect(),
         },
-        fails.iter().map(|(_, span)| *span).collect(),
+        FaultSpans {
+            fails: fails.iter().map(|(_, span)| *span).collect(),
+            because: because.iter().map(|(_, span)| *span).collect(),
+        },
     ))
 }

@@ -141,7 +141,7 @@ pub(crate) fn plan(
     if let Some(fault) = &meta.meta.seeded_fault
         && cases.iter().all(Option::is_some)
     {
-        for (id, span) in fault.fails.iter().zip(&meta.fault_case_spans) {
+        for (id, span) in fault.fails.iter().zip(&meta.fault_spans.fails) {
             let known = cases.iter().flatten().any(|c| &c.id == id);
             if !known {
                 let ids: Vec<&str> = cases.iter().flatten().map(|c| c.id.as_str()).collect();
@@ -154,6 +154,32 @@ pub(crate) fn plan(
                             "`seeded_fault.fails` names case `{id}`, which the plan does not have"
                         ),
                         "unknown case",
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+        // Each `because` is an expectation, as written, of a case it fails.
+        let named: Vec<&str> = cases
+            .iter()
+            .flatten()
+            .filter(|c| fault.fails.contains(&c.id))
+            .flat_map(|c| c.expect.iter().map(|e| e.text.trim()))
+            .collect();
+        for (text, span) in fault.because.iter().zip(&meta.fault_spans.because) {
+            if !named.contains(&text.trim()) {
+                let hint = crate::spelling::did_you_mean(text, named.iter().copied())
+                    .unwrap_or_else(|| {
+                        "copy an expectation of a case in `fails`, exactly as its `expect` writes it"
+                            .to_string()
+                    });
+                ck.report(
+                    Finding::new(
+                        *span,
+                        format!(
+                            "`seeded_fault.because` names `{text}`, which no case in `fails` expects"
+                        ),
+                        "not an expectation of those cases",
                     )
                     .hint(hint),
                 );

@@ -1,0 +1,1 @@
+//! The backbone family's plans (plans/backbone/, docs/test-program/backbone.md).

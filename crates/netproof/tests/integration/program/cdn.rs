@@ -1,0 +1,1 @@
+//! The cdn family's plans (plans/cdn/, docs/test-program/cdn.md).

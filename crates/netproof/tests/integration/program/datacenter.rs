@@ -1,0 +1,1 @@
+//! The datacenter family's plans (plans/datacenter/, docs/test-program/datacenter.md).

@@ -1,0 +1,1 @@
+//! The methodology family's plans (plans/methodology/, docs/test-program/methodology.md).

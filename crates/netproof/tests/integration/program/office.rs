@@ -1,0 +1,1 @@
+//! The office family's plans (plans/office/, docs/test-program/office.md).

@@ -1,0 +1,1 @@
+//! The workflows family's plans (plans/workflows/, docs/test-program/workflows.md).
