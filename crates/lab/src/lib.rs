@@ -20,6 +20,7 @@ pub mod collect;
 pub mod control;
 pub mod fabric;
 pub mod netns;
+pub mod preflight;
 pub mod process;
 pub mod registry;
 pub mod rootless;

@@ -64,6 +64,32 @@ pub enum Command {
     /// Work on results databases: copy runs between SQLite and PostgreSQL.
     #[command(subcommand)]
     Store(crate::commands::store::StoreCommand),
+    /// Run the CDN test plans on the reference Open Connect lab: a tour.
+    ///
+    /// Brings up the reference Open Connect CDN lab for each of the CDN
+    /// test plans in turn, runs it with live progress, stores every sample,
+    /// writes one HTML report linking every plan's results, and takes the
+    /// lab down. A few minutes; needs root or user namespaces, and BIRD.
+    Demo(DemoArgs),
+}
+
+/// `netproof demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where to write the plans it runs, each run's report, and `index.html`
+    /// linking them (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "netproof-demo")]
+    pub out: PathBuf,
+    /// Run each plan shortened by its own `quick` overrides (durations and
+    /// counts, never thresholds).
+    #[arg(long)]
+    pub quick: bool,
+    /// Print one JSON object per plan, then one for the demo, instead of
+    /// the summary; no progress display.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `netproof cdn ...`.

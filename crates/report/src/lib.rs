@@ -24,6 +24,7 @@ mod case;
 pub mod compare;
 mod format;
 mod html;
+pub mod index;
 mod junit;
 mod markdown;
 mod markup;

@@ -52,6 +52,7 @@ fn up(args: LabUpArgs) -> Result<Code, CliError> {
             super::lab_error_place(&plan, &e)
         )));
     }
+    super::preflight(&plan, backend)?;
     if backend == netproof_plan::Backend::Netns {
         netproof_lab::rootless::enter_if_unprivileged()
             .map_err(|e| CliError::Infra(e.to_string()))?;

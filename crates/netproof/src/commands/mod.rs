@@ -3,6 +3,7 @@
 mod cdn;
 mod check;
 mod compare;
+mod demo;
 mod lab;
 mod probe;
 mod probe_dns;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<Code, CliError> {
         Command::Probe(c) => probe::run(c),
         Command::Cdn(c) => cdn::run(c),
         Command::Store(c) => store::run(c),
+        Command::Demo(a) => demo::run(a, color),
     }
 }
 
@@ -161,4 +163,21 @@ fn lab_error_place(plan: &netproof_plan::Plan, e: &netproof_lab::LabError) -> St
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     format!("{path}:{line}:{col}")
+}
+
+/// Says, before anything starts, what this machine lacks for `plan`'s lab
+/// (privileges, /dev/net/tun, routing daemons), all at once.
+fn preflight(plan: &netproof_plan::Plan, backend: netproof_plan::Backend) -> Result<(), CliError> {
+    let missing = netproof_lab::preflight::check(plan, backend, &netproof_lab::preflight::Host);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "{}: the lab cannot be built on this machine; nothing was started:",
+        plan.source.path.display()
+    );
+    for m in &missing {
+        msg += &format!("\n  - {}\n    hint: {}", m.what, m.hint);
+    }
+    Err(CliError::Infra(msg))
 }

@@ -50,6 +50,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
                 }
             }
         }
+        super::preflight(plan, backend)?;
     }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {

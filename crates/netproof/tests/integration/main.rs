@@ -8,6 +8,7 @@ mod cdn_lab;
 mod check;
 mod convergence;
 mod crash;
+mod demo;
 mod dns;
 mod emulated;
 mod examples;
