@@ -1,1 +1,3 @@
 //! The methodology family's plans (plans/methodology/, docs/test-program/methodology.md).
+
+prove!(netns_program_methodology_rfc2544_timed, "methodology/rfc2544.toml");
