@@ -1,1 +1,3 @@
 //! The office family's plans (plans/office/, docs/test-program/office.md).
+
+prove!(netns_program_office_dns_failover, "office/dns-failover.toml");
