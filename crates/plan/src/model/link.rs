@@ -39,8 +39,10 @@ pub struct Impairment {
     pub overhead: Option<i32>,
     /// The bottleneck queue's limit.
     pub queue: Option<QueueLimit>,
-    /// CoDel on the bottleneck queue.
-    pub codel: Option<Codel>,
+    /// CoDel on the bottleneck queue: `Some(Some(_))` on, `Some(None)`
+    /// written off (`codel = false`, which a `link_set` uses to turn it
+    /// off), `None` not written.
+    pub codel: Option<Option<Codel>>,
     /// A recorded link to replay.
     pub trace: Option<PlanTrace>,
 }
@@ -106,6 +108,10 @@ impl Impairment {
         for n in self.names() {
             let shown = match n {
                 "delay" | "jitter" | "rate" => true,
+                "codel" if self.codel == Some(None) => {
+                    v.push("codel off".to_string());
+                    true
+                }
                 "loss" => matches!(self.loss, Some(Loss::Random { .. })),
                 _ => false,
             };
@@ -157,7 +163,7 @@ impl Impairment {
             }),
             trace: self.trace.as_ref().map(|t| t.trace.clone()),
             queue: self.queue.unwrap_or_default(),
-            codel: self.codel,
+            codel: self.codel.flatten(),
         }
     }
 }

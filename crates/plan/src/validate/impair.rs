@@ -380,19 +380,14 @@ fn queue(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<QueueLimit> {
     Some(QueueLimit::Bytes(bytes))
 }
 
-/// `codel = true` or `codel = { target = "5ms", interval = "100ms", ecn = true }`.
-fn codel(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Codel> {
+/// `codel = true`, `codel = false` (off: `Some(None)`) or
+/// `codel = { target = "5ms", interval = "100ms", ecn = true }`; `None`
+/// after a problem.
+fn codel(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Option<Codel>> {
     if v.is_bool() {
-        return v.boolean(ck).map(|on| {
-            if on {
-                Codel::default()
-            } else {
-                Codel {
-                    ecn: false,
-                    ..Codel::default()
-                }
-            }
-        });
+        return v
+            .boolean(ck)
+            .map(|on| if on { Some(Codel::default()) } else { None });
     }
     let t = v.table(
         ck,
@@ -423,7 +418,7 @@ fn codel(ck: &mut Checker<'_>, v: &Val<'_, '_>) -> Option<Codel> {
         );
         return None;
     }
-    Some(c)
+    Some(Some(c))
 }
 
 /// A trace file, relative to the plan's directory, read and parsed now so

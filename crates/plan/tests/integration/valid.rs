@@ -190,3 +190,57 @@ fn unreadable_file_is_an_io_error() {
     assert_eq!((problems[0].line, problems[0].column), (0, 0));
     assert!(err.render(false, 100).contains("/nonexistent/plan.toml"));
 }
+
+#[test]
+fn codel_false_is_off_and_a_link_set_turns_codel_off() {
+    let text = r#"
+[plan]
+name = "codel-off"
+summary = "s"
+backend = "netns"
+
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+
+[[link]]
+ends = ["a", "b"]
+rate = "20Mbit"
+codel = { interval = "20ms" }
+
+[[case]]
+id = "C"
+title = "t"
+steps = [ { kind = "fault", fault = "link_set", link = "a--b", rate = "20Mbit", codel = false } ]
+"#;
+    let plan = parse("codel.toml", text).unwrap();
+    let link = &plan.links[0].impairment;
+    let on = link.direction(netproof_plan::Direction::AtoB).params();
+    assert_eq!(on.codel.unwrap().interval, Duration::from_millis(20));
+    let Action::Fault(netproof_plan::Fault::LinkSet { change, .. }) =
+        &plan.cases[0].steps[0].action
+    else {
+        panic!("not a link_set: {:?}", plan.cases[0].steps[0].action)
+    };
+    let set = link.overlay(change);
+    for d in [
+        netproof_plan::Direction::AtoB,
+        netproof_plan::Direction::BtoA,
+    ] {
+        assert_eq!(set.direction(d).params().codel, None, "{d:?}");
+    }
+    assert!(set.describe().contains("codel off"), "{}", set.describe());
+
+    // The same off as a plan's own setting (what `--set link[0].codel=false` writes).
+    let plan = parse(
+        "codel.toml",
+        &text.replace("codel = { interval = \"20ms\" }", "codel = false"),
+    )
+    .unwrap();
+    let off = plan.links[0]
+        .impairment
+        .direction(netproof_plan::Direction::AtoB)
+        .params();
+    assert_eq!(off.codel, None);
+}

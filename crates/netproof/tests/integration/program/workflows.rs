@@ -1,1 +1,3 @@
 //! The workflows family's plans (plans/workflows/, docs/test-program/workflows.md).
+
+prove!(netns_program_workflows_contribution_feed_timed, "workflows/contribution-feed.toml");
