@@ -23,14 +23,26 @@ use crate::error::{CliError, Code};
 use crate::progress::Progress;
 
 /// The files the demo writes, by path under `<out>/plans/`: the lab, then
-/// the plans it runs, in order.
-const FILES: &[(&str, &str)] = &[(
+/// the CDN plans that run against it (every plan in plans/cdn/ whose
+/// `lab` is the Open Connect lab; a test keeps the two lists equal).
+macro_rules! plan_files {
+    ($($rel:literal),* $(,)?) => {
+        &[$(($rel, include_str!(concat!("../../../../plans/", $rel)))),*]
+    };
+}
+const FILES: &[(&str, &str)] = plan_files![
     "labs/open-connect.toml",
-    include_str!("../../../../plans/labs/open-connect.toml"),
-)];
+    "cdn/steering-correctness.toml",
+    "cdn/steering-failover.toml",
+    "cdn/range-integrity.toml",
+    "cdn/fill-hierarchy.toml",
+];
 
-/// The plans the demo runs, in order (paths under `<out>/plans/`).
-const PLANS: &[&str] = &["labs/open-connect.toml"];
+/// The plans the demo runs, in order: the lab's own cases, then every file
+/// after it.
+fn demo_plans() -> impl Iterator<Item = &'static str> {
+    FILES.iter().map(|(rel, _)| *rel)
+}
 
 pub fn run(args: DemoArgs, color: bool) -> Result<Code, CliError> {
     let started = Instant::now();
@@ -60,9 +72,9 @@ pub fn run(args: DemoArgs, color: bool) -> Result<Code, CliError> {
     // Everything is checked, and the machine too, before anything starts.
     let mut plans = Vec::new();
     let mut invalid = Vec::new();
-    for rel in PLANS {
+    for rel in demo_plans() {
         match super::load_plan(&plans_dir.join(rel), &options, &plan_flags)? {
-            Ok(p) => plans.push((*rel, p)),
+            Ok(p) => plans.push((rel, p)),
             Err(e) => invalid.push(e),
         }
     }

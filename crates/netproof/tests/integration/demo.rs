@@ -64,6 +64,19 @@ fn netns_demo_runs_the_cdn_plans_into_one_index_and_leaves_nothing() {
         assert!(page.contains("passed"), "{l}");
     }
     assert!(out.join("plans/labs/open-connect.toml").exists());
+    // Every CDN plan that runs on the Open Connect lab is in the demo.
+    for entry in std::fs::read_dir(crate::repo().join("plans/cdn")).unwrap() {
+        let p = entry.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        if text.contains("lab = \"../labs/open-connect.toml\"") {
+            let name = p.file_name().unwrap();
+            assert!(
+                out.join("plans/cdn").join(name).exists(),
+                "{} is not in the demo (crates/netproof/src/commands/demo.rs)",
+                p.display()
+            );
+        }
+    }
     assert!(index.contains(&format!("{} of {} plans ran", runs.len(), runs.len())));
 
     // The same plans check clean where the demo wrote them.

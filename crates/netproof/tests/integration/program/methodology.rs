@@ -4,4 +4,7 @@ prove!(
     netns_program_methodology_rfc2544_timed,
     "methodology/rfc2544.toml"
 );
-prove!(netns_program_methodology_rfc6349_timed, "methodology/rfc6349.toml");
+prove!(
+    netns_program_methodology_rfc6349_timed,
+    "methodology/rfc6349.toml"
+);

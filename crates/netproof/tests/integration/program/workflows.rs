@@ -1,3 +1,6 @@
 //! The workflows family's plans (plans/workflows/, docs/test-program/workflows.md).
 
-prove!(netns_program_workflows_contribution_feed_timed, "workflows/contribution-feed.toml");
+prove!(
+    netns_program_workflows_contribution_feed_timed,
+    "workflows/contribution-feed.toml"
+);
