@@ -152,6 +152,7 @@ macro_rules! prove {
 // in `_timed` takes every test thread).
 mod backbone;
 mod cdn;
+mod cdn_content;
 mod datacenter;
 mod methodology;
 mod office;
