@@ -23,8 +23,12 @@
 //! 5. the BGP decision order over the edge's best covering route: longest
 //!    match, higher LOCAL_PREF, shorter AS_PATH, lower ORIGIN, lower MED,
 //!    eBGP over iBGP (edges with no covering route after those with one);
-//! 6. among equals, weighted rendezvous hashing of the title (see
-//!    [`hrw`]); then the edge's name, so the order is total.
+//! 6. among equals in one cluster, weighted rendezvous hashing of the
+//!    title (see [`hrw`]), so the cluster's edges share its titles; edges
+//!    of different clusters, and edges in none, are not hashed against
+//!    each other: they keep the order of their cluster's name (an edge
+//!    in none counts as a cluster of its own, named after it); then the
+//!    edge's name, so the order is total.
 //!
 //! The miss class (Netflix's terms) compares the answer with the ideal, a
 //! usable on-net embedded edge holding the title: `route` when no fresh
@@ -114,6 +118,10 @@ pub struct Edge {
     /// Its name's hash, the HRW identity.
     hrw_id: u64,
     weight: f64,
+    /// Its cluster's rank among every cluster's name (an edge in no
+    /// cluster is one of its own): only edges of one group are hashed
+    /// against each other.
+    group: u32,
 }
 
 impl Edge {
@@ -376,6 +384,7 @@ struct Key {
     holds: Holds,
     overloaded: bool,
     route: Option<BgpKey>,
+    group: u32,
     hrw: f64,
 }
 
@@ -415,6 +424,7 @@ fn compare(a: &Key, b: &Key) -> Ordering {
             (None, Some(_)) => Ordering::Greater,
             (None, None) => Ordering::Equal,
         })
+        .then(a.group.cmp(&b.group))
         .then(b.hrw.total_cmp(&a.hrw))
 }
 
@@ -422,12 +432,22 @@ impl Steering {
     /// The state for a validated config, every edge unreported and
     /// unpolled.
     pub fn new(config: &SteeringConfig) -> Steering {
+        // A cluster's group is named after it; an edge in none is a group
+        // of its own, named after the edge (kept apart from clusters).
+        let group_name = |e: &netproof_proto::steering::EdgeEntry| match &e.cluster {
+            Some(c) => (0u8, c.clone()),
+            None => (1u8, e.name.clone()),
+        };
+        let mut groups: Vec<(u8, String)> = config.edges.iter().map(group_name).collect();
+        groups.sort();
+        groups.dedup();
         let edges: Vec<Edge> = config
             .edges
             .iter()
             .map(|e| Edge {
                 hrw_id: hrw::key_hash(e.name.as_bytes()),
                 weight: e.weight.unwrap_or(1.0),
+                group: groups.binary_search(&group_name(e)).unwrap_or(0) as u32,
                 entry: e.clone(),
                 report: None,
                 polled: Polled::Unknown,
@@ -659,6 +679,7 @@ impl Steering {
                 holds,
                 overloaded,
                 route: route.map(|(k, _)| k),
+                group: e.group,
                 hrw,
             };
             let reason = Reason {

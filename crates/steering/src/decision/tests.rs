@@ -301,6 +301,36 @@ fn hrw_spreads_titles_within_a_cluster_by_weight() {
     );
 }
 
+#[test]
+fn only_edges_of_one_cluster_share_titles() {
+    // Three equal on-net edges: a1 and a2 in cluster isp-a, b alone.
+    let world = |clusters: [Option<&str>; 3]| {
+        let mut s = Steering::new(&config(vec![
+            entry("a1", EdgeKind::Embedded, clusters[0]),
+            entry("a2", EdgeKind::Embedded, clusters[1]),
+            entry("b", EdgeKind::Embedded, clusters[2]),
+        ]));
+        for name in ["a1", "a2", "b"] {
+            s.report(report(name, 1, vec![route("198.18.64.0/20")], &[]), T0)
+                .unwrap();
+        }
+        let mut firsts = [0usize; 3];
+        for t in 0..600 {
+            firsts[s.decide(&q("198.18.64.7/32", Some(t)), T0).ranked[0].edge] += 1;
+        }
+        firsts
+    };
+    // The cluster's edges share its titles; the edge in no cluster is a
+    // group of its own, after `isp-a` (clusters first, then lone edges).
+    let shared = world([Some("isp-a"), Some("isp-a"), None]);
+    assert_eq!(shared[2], 0, "{shared:?}");
+    assert!(shared[0] > 200 && shared[1] > 200, "{shared:?}");
+    // Without clusters nothing is hashed: one edge, by name, takes all.
+    assert_eq!(world([None, None, None]), [600, 0, 0]);
+    // Two clusters of one edge each: the same, by the clusters' names.
+    assert_eq!(world([Some("z"), Some("y"), None]), [0, 600, 0]);
+}
+
 // Property tests over random worlds.
 
 #[derive(Debug, Clone)]
