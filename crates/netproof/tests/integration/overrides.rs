@@ -259,3 +259,38 @@ fn a_plan_runs_its_cases_on_its_lab_files_topology_and_services() {
     );
     assert!(err.contains("`q`"), "{err}");
 }
+
+#[test]
+fn exec_env_values_take_address_placeholders_and_unknown_nodes_are_refused() {
+    let s = Scratch::new();
+    let plan = r#"[plan]
+name = "env"
+summary = "an exec step's environment names another node's address"
+backend = "local"
+
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+
+[[case]]
+id = "ENV"
+title = "the address reaches the command"
+steps = [ { kind = "exec", name = "show", node = "a", command = ["sh", "-c", "echo \"peer=$PEER\""], env = { PEER = "{addr:b}:80" } } ]
+expect = [ 'all(exec.stdout) contains "peer={addr:b}:80"', "max(exec.exit_code) == 0" ]
+"#;
+    let p = s.plan("env.toml", plan);
+    let o = s.netproof(&["run", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let bad = s.plan(
+        "bad.toml",
+        &plan.replace("{addr:b}:80\" }", "{addr:c}:80\" }"),
+    );
+    let o = s.netproof(&["check", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", show(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("`c`"),
+        "{}",
+        show(&o)
+    );
+}

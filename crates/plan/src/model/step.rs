@@ -385,8 +385,9 @@ pub struct Exec {
     pub node: String,
     /// The command and its arguments.
     pub command: Vec<Arg>,
-    /// Environment variables to set.
-    pub env: Vec<(String, String)>,
+    /// Environment variables to set; values take the same placeholders as
+    /// arguments (`{addr:NODE}`, `{netproof}`).
+    pub env: Vec<(String, Arg)>,
 }
 
 /// Times TCP handshakes from one node to another node's port.

@@ -43,7 +43,15 @@ pub(super) async fn run(step: &Exec, ctx: &StepContext) -> Result<ActionOutcome,
         }
     };
     for (k, v) in &step.env {
-        cmd.env(k, v);
+        cmd.env(
+            k,
+            v.expand(|n| {
+                ctx.addresses
+                    .get(n)
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            }),
+        );
     }
     let time = Timestamp::now();
     let started = tokio::time::Instant::now();
