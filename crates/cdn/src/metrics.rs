@@ -385,7 +385,7 @@ impl Metrics {
 }
 
 /// Opens by how the store answered them.
-fn opens(f: &Snapshot) -> [(&'static str, u64); 6] {
+fn opens(f: &Snapshot) -> [(&'static str, u64); 7] {
     [
         ("hit", f.hits),
         ("miss", f.misses),
@@ -393,6 +393,7 @@ fn opens(f: &Snapshot) -> [(&'static str, u64); 6] {
         ("not_found", f.not_found),
         ("upstream_error", f.upstream_errors),
         ("not_cached", f.not_cached),
+        ("prefill", f.prefills),
     ]
 }
 

@@ -56,6 +56,10 @@ pub struct Counters {
     pub disk_write_failures: AtomicU64,
     /// `only-if-cached` opens (a peer's) for objects not held.
     pub not_cached: AtomicU64,
+    /// Opens by a proactive fill (`POST /prefill`) that started or joined
+    /// a fill: counted here, not as misses or coalesced, so the hit ratio
+    /// is the clients' own.
+    pub prefills: AtomicU64,
     /// Per source, in configured order.
     pub sources: Vec<SourceCounters>,
     /// Failed attempts, indexed by [`FailKind::index`].
@@ -93,6 +97,8 @@ pub struct Snapshot {
     pub disk_write_failures: u64,
     /// See [`Counters::not_cached`].
     pub not_cached: u64,
+    /// See [`Counters::prefills`].
+    pub prefills: u64,
     /// Per source: name, bytes, fetches, completed.
     pub sources: Vec<(Arc<str>, u64, u64, u64)>,
     /// Failed attempts by kind (every kind, zero included).
@@ -143,6 +149,7 @@ impl Counters {
             disk_evictions: AtomicU64::new(0),
             disk_write_failures: AtomicU64::new(0),
             not_cached: AtomicU64::new(0),
+            prefills: AtomicU64::new(0),
             sources: sources
                 .into_iter()
                 .map(|name| SourceCounters {
@@ -182,6 +189,7 @@ impl Counters {
             disk_evictions: get(&self.disk_evictions),
             disk_write_failures: get(&self.disk_write_failures),
             not_cached: get(&self.not_cached),
+            prefills: get(&self.prefills),
             sources: self
                 .sources
                 .iter()

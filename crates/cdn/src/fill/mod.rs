@@ -413,18 +413,24 @@ impl FillStore {
                 };
                 return Ok((opened, None));
             }
+            // A proactive fill (the one caller with a limiter) is not a
+            // client: its opens are counted apart from the hit ratio's.
+            let client = limiter.is_none();
+            let count = |counter: &std::sync::atomic::AtomicU64| {
+                Counters::add(if client { counter } else { &c.prefills }, 1);
+            };
             match st.flights.join(key.clone(), now(), |_| Live::new()) {
                 Joined::Lead(id, live) => {
-                    Counters::add(&c.misses, 1);
+                    count(&c.misses);
                     self.spawn_fill(key, id, &live, limiter);
                     (CacheStatus::Miss, live)
                 }
                 Joined::Follow(_, live) => {
-                    Counters::add(&c.coalesced, 1);
+                    count(&c.coalesced);
                     (CacheStatus::Filling, live)
                 }
                 Joined::Replace { id, payload, stale } => {
-                    Counters::add(&c.misses, 1);
+                    count(&c.misses);
                     Counters::add(&c.stale_locks, 1);
                     stale.fail(OpenError::Upstream {
                         path: key.path.clone(),

@@ -111,10 +111,17 @@ async fn prefill_respects_its_rate_cap_and_reports_sources_and_rate() {
     assert!(secs >= 0.45, "{secs} s is faster than the cap allows");
     assert!(report.rate > cap as f64 * 0.5, "rate {}", report.rate);
     assert!(report.rate <= cap as f64 * 1.15, "rate {}", report.rate);
+    // The prefill's opens are counted apart: the one client open so far
+    // was a miss, and the hit ratio is the clients' alone.
+    let before = store.counters().snapshot();
+    assert_eq!((before.misses, before.coalesced, before.hits), (1, 0, 0));
+    assert_eq!(before.prefills, 5, "four fills and the one not found");
     // Everything filled is now a hit.
     for k in m.keys().iter().take(5) {
         assert_eq!(store.open(k).await.unwrap().status, CacheStatus::Hit);
     }
+    let after = store.counters().snapshot();
+    assert_eq!(netproof_cdn::metrics::hit_ratio(&after), Some(5.0 / 6.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

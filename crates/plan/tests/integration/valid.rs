@@ -107,7 +107,10 @@ fn cases_steps_and_defaults() {
         panic!("expected exec");
     };
     assert_eq!(exec.command[1], Arg::literal("{literal}"));
-    assert_eq!(exec.env, [("LANG".to_string(), netproof_plan::Arg::literal("C"))]);
+    assert_eq!(
+        exec.env,
+        [("LANG".to_string(), netproof_plan::Arg::literal("C"))]
+    );
 }
 
 #[test]
