@@ -5,3 +5,4 @@ prove!(
     "methodology/rfc2544.toml"
 );
 prove!(netns_program_methodology_rfc6349_timed, "methodology/rfc6349.toml");
+prove!(netns_program_methodology_rpm_codel_timed, "methodology/rpm-codel.toml");
