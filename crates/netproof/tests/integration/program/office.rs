@@ -2,3 +2,4 @@
 
 prove!(netns_program_office_dns_failover, "office/dns-failover.toml");
 prove!(netns_program_office_site_to_site_timed, "office/site-to-site.toml");
+prove!(netns_program_office_wan_bufferbloat_timed, "office/wan-bufferbloat.toml");
