@@ -8,3 +8,7 @@ prove!(
     netns_program_office_site_to_site_timed,
     "office/site-to-site.toml"
 );
+prove!(
+    netns_program_office_wan_bufferbloat_timed,
+    "office/wan-bufferbloat.toml"
+);

@@ -4,3 +4,7 @@ prove!(
     netns_program_workflows_contribution_feed_timed,
     "workflows/contribution-feed.toml"
 );
+prove!(
+    netns_program_workflows_long_fat_pipe_timed,
+    "workflows/long-fat-pipe.toml"
+);
