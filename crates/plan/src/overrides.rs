@@ -151,15 +151,22 @@ impl Override {
     }
 }
 
-/// Splits on dots outside brackets (a selector may hold dots: `node[a.b]`).
+/// Splits on dots outside brackets (a selector may hold dots: `node[a.b]`)
+/// and outside double quotes, which are dropped: a quoted key holds dots,
+/// as TOML writes them (`node[a].sysctl."net.ipv4.tcp_wmem"`).
 fn split_path(path: &str) -> Vec<String> {
     let mut out = vec![String::new()];
     let mut depth = 0usize;
+    let mut quoted = false;
     for c in path.chars() {
         match c {
-            '[' => depth += 1,
-            ']' => depth = depth.saturating_sub(1),
-            '.' if depth == 0 => {
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                continue;
+            }
+            '[' if !quoted => depth += 1,
+            ']' if !quoted => depth = depth.saturating_sub(1),
+            '.' if depth == 0 && !quoted => {
                 out.push(String::new());
                 continue;
             }
@@ -321,6 +328,23 @@ steps = [ { kind = "ping", name = "p1", from = "a", to = "b" } ]
         assert!(t.contains("packets = 3"), "{t}");
         let t = apply_one("plan.self_check=off").unwrap();
         assert!(t.contains("self_check = \"off\""), "{t}");
+        // A quoted key holds dots, as TOML writes it.
+        let t = apply(
+            PLAN,
+            &[
+                Override::parse(
+                    "node[b].sysctl={ \"net.ipv4.tcp_rmem\" = \"4096 131072 1048576\" }",
+                )
+                .unwrap(),
+                Override::parse("node[b].sysctl.\"net.ipv4.tcp_wmem\"=\"4096 16384 1048576\"")
+                    .unwrap(),
+            ],
+        )
+        .unwrap();
+        assert!(
+            t.contains("\"net.ipv4.tcp_wmem\" = \"4096 16384 1048576\""),
+            "{t}"
+        );
     }
 
     #[test]
