@@ -13,7 +13,6 @@ use crate::netns::{assert_back_to, census};
 use crate::{Scratch, repo, show};
 
 /// Proves one plan of the program, by its path under plans/.
-#[allow(dead_code)] // until the families land
 pub fn prove(rel: &str) {
     let path = repo().join("plans").join(rel);
     let plan = netproof_plan::load(&path, &netproof_plan::Options::default())
@@ -113,6 +112,9 @@ fn every_program_plan_has_a_test() {
         src += &std::fs::read_to_string(f.unwrap().path()).unwrap();
     }
     let mut missing = Vec::new();
+    let mut undocumented = Vec::new();
+    let index =
+        std::fs::read_to_string(repo().join("docs/test-program/README.md")).unwrap_or_default();
     let mut count = 0;
     for family in std::fs::read_dir(repo().join("plans")).unwrap() {
         let family = family.unwrap().path();
@@ -126,18 +128,35 @@ fn every_program_plan_has_a_test() {
                 continue;
             }
             count += 1;
-            let rel = format!("\"{name}/{}\"", plan.file_name().unwrap().to_string_lossy());
+            let file = plan.file_name().unwrap().to_string_lossy().into_owned();
+            let rel = format!("\"{name}/{file}\"");
             if !src.contains(&rel) {
                 missing.push(rel);
+            }
+            // Documented: listed in the program's index and on its
+            // family's page.
+            let page = repo().join(format!("docs/test-program/{name}.md"));
+            let page = std::fs::read_to_string(&page).unwrap_or_default();
+            if !page.contains(&format!("plans/{name}/{file}")) {
+                undocumented.push(format!("docs/test-program/{name}.md: plans/{name}/{file}"));
+            }
+            if !index.contains(&format!("plans/{name}/{file}")) {
+                undocumented.push(format!("docs/test-program/README.md: plans/{name}/{file}"));
             }
         }
     }
     assert!(missing.is_empty(), "plans without a test here: {missing:?}");
-    let _ = count;
+    assert!(
+        undocumented.is_empty(),
+        "plans not documented: {undocumented:#?}"
+    );
+    assert!(
+        count >= 25,
+        "the program has {count} plans, wants at least 25"
+    );
 }
 
 /// `prove!(name, "family/plan.toml")` declares the test of one plan.
-#[allow(unused_macros)] // until the families land
 macro_rules! prove {
     ($name:ident, $rel:literal) => {
         #[test]
