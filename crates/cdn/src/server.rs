@@ -75,6 +75,11 @@ fn listen_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// A listener's task ended while the server was not draining.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a listener stopped unexpectedly")]
+pub struct ListenerEnded;
+
 /// A running server: its bound addresses and its tasks (stopped when this
 /// is dropped).
 pub struct Running {
@@ -107,6 +112,36 @@ impl Running {
     /// one panicked.
     pub async fn wait(&mut self) {
         self.tasks.join_next().await;
+    }
+
+    /// Serves until `stop` resolves (a signal, in the binary), then
+    /// drains for at most `bound`: whether everything finished in time.
+    /// A drain started by the admin endpoint (`POST /drain`) does not end
+    /// it: the transfers in flight finish (for at most `bound`) and the
+    /// server stays up, its admin endpoint answering `draining` and its
+    /// reports to steering going on, until `stop`, as a drained Open
+    /// Connect appliance waits for its maintenance (a lab would otherwise
+    /// see its service exit). Err when a listener's task ended without a
+    /// drain (it panicked).
+    pub async fn serve_until(
+        &mut self,
+        stop: impl std::future::Future<Output = ()>,
+        bound: std::time::Duration,
+    ) -> Result<bool, ListenerEnded> {
+        tokio::pin!(stop);
+        tokio::select! {
+            () = &mut stop => return Ok(self.drain(bound).await),
+            () = self.wait() => {}
+        }
+        if !self.front.is_draining() {
+            return Err(ListenerEnded);
+        }
+        let finished = tokio::select! {
+            f = self.drain(bound) => f,
+            () = &mut stop => return Ok(self.drain(bound).await),
+        };
+        stop.await;
+        Ok(finished)
     }
 
     /// Drains: stops accepting, lets in-flight transfers finish, for at

@@ -76,6 +76,41 @@ async fn a_drain_finishes_transfers_in_flight_and_refuses_new_sessions() {
 }
 
 #[tokio::test]
+async fn an_admin_drain_keeps_the_server_up_answering_draining_until_it_is_stopped() {
+    let mut lab = lab(None).await;
+    let (http, admin) = (lab.http(), lab.running.admin.unwrap());
+    let got = fetch_method(admin, Via::Plain, false, "POST", "localhost", "/drain", &[]).await;
+    assert_eq!(got.status, 202);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let serve = lab.running.serve_until(
+        async {
+            let _ = rx.await;
+        },
+        BOUND,
+    );
+    tokio::pin!(serve);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut serve)
+            .await
+            .is_err(),
+        "a drained server stays up until it is stopped"
+    );
+    let health = fetch(admin, Via::Plain, false, "localhost", "/health", &[]).await;
+    assert_eq!(
+        (health.status, health.body.as_slice()),
+        (503, &b"draining\n"[..]),
+        "its admin endpoint still answers, and says draining"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(http).await.is_err(),
+        "new sessions are refused"
+    );
+    tx.send(()).unwrap();
+    let ended = tokio::time::timeout(BOUND, serve).await.expect("stopped");
+    assert_eq!(ended, Ok(true));
+}
+
+#[tokio::test]
 async fn metrics_and_the_access_log_count_what_the_requests_did() {
     let lab = lab(None).await;
     let (_, len) = content(SEED, SMALL);

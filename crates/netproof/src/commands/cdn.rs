@@ -166,26 +166,27 @@ fn serve(args: CdnServeArgs, role: Role) -> Result<Code, CliError> {
         let cancel = netproof_run::Cancel::new();
         netproof_run::signals::install(cancel.clone()).map_err(CliError::Runtime)?;
         let mut running = running;
-        tokio::select! {
-            // Stopping on a signal is how a lab ends a service: drain (in
-            // flight transfers finish, bounded), then success, as `probe
-            // serve` does.
-            _ = cancel.cancelled() => {
-                eprintln!("{name}: draining (at most {}s)", DRAIN_BOUND.as_secs());
-                if !running.drain(DRAIN_BOUND).await {
-                    eprintln!("{name}: transfers still in flight after {}s were cut off", DRAIN_BOUND.as_secs());
+        // Stopping on a signal is how a lab ends a service: drain (in
+        // flight transfers finish, bounded), then success, as `probe
+        // serve` does. A drain by the admin endpoint (`POST /drain`)
+        // keeps the process up, answering `draining`, until then.
+        let stop = async {
+            cancel.cancelled().await;
+            eprintln!("{name}: draining (at most {}s)", DRAIN_BOUND.as_secs());
+        };
+        match running.serve_until(stop, DRAIN_BOUND).await {
+            Ok(finished) => {
+                if !finished {
+                    eprintln!(
+                        "{name}: transfers still in flight after {}s were cut off",
+                        DRAIN_BOUND.as_secs()
+                    );
                 }
                 Ok(Code::Success)
             }
-            _ = running.wait() => {
-                if running.front.is_draining() {
-                    // Drained by the admin endpoint: let the rest finish.
-                    running.drain(DRAIN_BOUND).await;
-                    Ok(Code::Success)
-                } else {
-                    Err(CliError::Infra(format!("the {name}'s server stopped unexpectedly")))
-                }
-            }
+            Err(_) => Err(CliError::Infra(format!(
+                "the {name}'s server stopped unexpectedly"
+            ))),
         }
     })
 }

@@ -265,7 +265,7 @@ fn with_lab(
             originates: lab
                 .nodes
                 .iter()
-                .filter(|n| n.routing != crate::model::Routing::Static)
+                .filter(|n| n.routing != crate::model::Routing::Static || n.bgp_speaker.is_some())
                 .map(|n| (n.name.clone(), n.originate.clone()))
                 .collect(),
             sessions: lab.bgp.iter().map(|b| b.ends.clone()).collect(),

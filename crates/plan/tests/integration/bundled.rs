@@ -31,6 +31,40 @@ fn every_bundled_plan_parses() {
     }
 }
 
+/// A plan on a lab file may withdraw and announce what the lab's BGP
+/// speakers (`bgp_speaker`, beside static routes) originate, as the lab's
+/// own cases do: the lab's routing facts count its speakers too.
+#[test]
+fn a_plan_on_a_lab_withdraws_what_the_labs_bgp_speakers_originate() {
+    // Only the directory matters: the lab is named relative to it.
+    let path = workspace_dir().join("plans/examples/on-the-lab.toml");
+    let text = r#"[plan]
+name = "on-the-lab"
+summary = "ISP A withdraws a prefix and announces it again"
+lab = "../labs/open-connect.toml"
+
+[[case]]
+id = "W-01"
+title = "withdraw, then announce"
+steps = [
+  { kind = "fault", fault = "route_withdraw", node = "isp-a", prefix = "198.18.102.0/24" },
+  { kind = "fault", fault = "route_announce", node = "isp-a", prefix = "198.18.102.0/24" },
+]
+"#;
+    if let Err(e) = netproof_plan::parse(&path, text, &netproof_plan::Options::default()) {
+        panic!("{}", e.render(false, 100));
+    }
+    let text = text.replace("198.18.102.0/24", "198.18.103.0/24");
+    let e = netproof_plan::parse(&path, &text, &netproof_plan::Options::default())
+        .expect_err("a prefix the speaker does not originate");
+    assert!(
+        e.render(false, 200)
+            .contains("does not originate `198.18.103.0/24`"),
+        "{}",
+        e.render(false, 200)
+    );
+}
+
 /// Inserts `bogus_key = 1` as the first key of `[plan]` (or at the top when
 /// the file has no `[plan]` header line).
 fn with_bogus_key(text: &str) -> String {
