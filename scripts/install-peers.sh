@@ -19,6 +19,8 @@ dnsperf dnsperf
 bird bird2
 vtysh frr
 curl curl
+jq jq
+dig bind9-dnsutils
 openssl openssl
 h2load nghttp2-client
 testssl testssl.sh

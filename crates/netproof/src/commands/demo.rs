@@ -34,8 +34,11 @@ const FILES: &[(&str, &str)] = plan_files![
     "labs/open-connect.toml",
     "cdn/steering-correctness.toml",
     "cdn/steering-failover.toml",
+    "cdn/bgp-steering.toml",
+    "cdn/multi-host.toml",
     "cdn/range-integrity.toml",
     "cdn/fill-hierarchy.toml",
+    "cdn/drain.toml",
 ];
 
 /// The plans the demo runs, in order: the lab's own cases, then every file

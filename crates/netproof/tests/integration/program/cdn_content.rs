@@ -1,4 +1,4 @@
-//! The cdn family's content plans: ranges, fill, offload, hashing and streaming (plans/cdn/, docs/test-program/cdn-content.md).
+//! The cdn family's content plans: ranges, fill, offload, hashing and streaming (plans/cdn/, docs/test-program/cdn.md).
 
 prove!(netns_program_range_integrity, "cdn/range-integrity.toml");
 prove!(netns_program_fill_hierarchy, "cdn/fill-hierarchy.toml");
