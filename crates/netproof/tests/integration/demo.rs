@@ -67,6 +67,9 @@ fn netns_demo_runs_the_cdn_plans_into_one_index_and_leaves_nothing() {
     // Every CDN plan that runs on the Open Connect lab is in the demo.
     for entry in std::fs::read_dir(crate::repo().join("plans/cdn")).unwrap() {
         let p = entry.unwrap().path();
+        if p.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
         let text = std::fs::read_to_string(&p).unwrap();
         if text.contains("lab = \"../labs/open-connect.toml\"") {
             let name = p.file_name().unwrap();
