@@ -108,8 +108,8 @@ command = ["python3", "SCRIPT"]
 id = "ST-01"
 title = "The service is stopped mid-case and started again by restore"
 steps = [
-  { kind = "exec", name = "wait", node = "a", command = ["sleep", "0.8"] },
-  { kind = "fault", name = "stop", fault = "node_stop", node = "b", at = "300ms" },
+  { kind = "exec", name = "wait", node = "a", command = ["sleep", "1.2"] },
+  { kind = "fault", name = "stop", fault = "node_stop", node = "b", at = "700ms" },
 ]
 expect = ["count(svc.beat) >= 2"]
 
