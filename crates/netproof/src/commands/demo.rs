@@ -16,7 +16,7 @@ use std::time::Instant;
 use netproof_report::index::IndexEntry;
 use netproof_report::{Format, Report};
 use netproof_run::{Cancel, CaseOutcome, Observer, Reason, RunError, RunOptions};
-use netproof_store::{ResultStore, RunId, RunStatus, Verdict};
+use netproof_store::{ResultStore, RunId, Verdict};
 
 use crate::cli::{DemoArgs, PlanOptions};
 use crate::error::{CliError, Code};
@@ -138,13 +138,7 @@ pub fn run(args: DemoArgs, color: bool) -> Result<Code, CliError> {
             let dir = args.out.join(&plan.meta.name);
             report.write(&dir, &[Format::Html, Format::Markdown, Format::Json])?;
             let href = format!("{}/{}", plan.meta.name, Format::Html.file_name(outcome.run));
-            let code = match outcome.status {
-                RunStatus::Passed => Code::Success,
-                RunStatus::Failed => Code::Failed,
-                RunStatus::Interrupted => Code::Interrupted,
-                RunStatus::Error | RunStatus::Aborted | RunStatus::Running => Code::Infra,
-            };
-            worst = worst.max(code);
+            worst = worst.max(super::run_code(outcome.status));
             if args.json {
                 outln!("{}", report.json());
             } else {

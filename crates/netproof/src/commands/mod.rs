@@ -181,3 +181,14 @@ fn preflight(plan: &netproof_plan::Plan, backend: netproof_plan::Backend) -> Res
     }
     Err(CliError::Infra(msg))
 }
+
+/// The exit code a run's final status gives (`run` and `demo`).
+fn run_code(status: netproof_store::RunStatus) -> Code {
+    use netproof_store::RunStatus;
+    match status {
+        RunStatus::Passed => Code::Success,
+        RunStatus::Failed => Code::Failed,
+        RunStatus::Interrupted => Code::Interrupted,
+        RunStatus::Error | RunStatus::Aborted | RunStatus::Running => Code::Infra,
+    }
+}

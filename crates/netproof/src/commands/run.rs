@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use netproof_report::{Format, Report};
 use netproof_run::{Cancel, Reason, RunError, RunOptions};
-use netproof_store::{ResultStore, RunStatus};
+use netproof_store::ResultStore;
 
 use super::{plan_options, seeded};
 use crate::cli::RunArgs;
@@ -131,12 +131,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
                     }
                 }
             }
-            let mut code = match outcome.status {
-                RunStatus::Passed => Code::Success,
-                RunStatus::Failed => Code::Failed,
-                RunStatus::Interrupted => Code::Interrupted,
-                RunStatus::Error | RunStatus::Aborted | RunStatus::Running => Code::Infra,
-            };
+            let mut code = super::run_code(outcome.status);
             // With its seeded fault, a plan is judged on catching it: the
             // cases it names fail, on the expectations it names.
             if let (true, Some(fault), Code::Success | Code::Failed) =
