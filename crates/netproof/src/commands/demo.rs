@@ -86,13 +86,9 @@ pub fn run(args: DemoArgs, color: bool) -> Result<Code, CliError> {
     }
     for (_, plan) in &plans {
         let backend = netproof_plan::Backend::effective(None, plan.backend);
-        if let Err(e) = netproof_lab::check(plan, backend) {
-            return Err(CliError::Usage(format!(
-                "{}: the lab cannot be built: {e}",
-                super::lab_error_place(plan, &e)
-            )));
+        for w in super::buildable(plan, backend)? {
+            eprintln!("warning: {}: {w}", plan.source.path.display());
         }
-        super::preflight(plan, backend)?;
     }
     netproof_lab::rootless::enter_if_unprivileged().map_err(|e| CliError::Infra(e.to_string()))?;
     let store: Arc<dyn ResultStore> = Arc::from(netproof_store::open(&args.db.db)?);

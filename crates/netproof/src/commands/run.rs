@@ -35,22 +35,11 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
     }
     for plan in &plans {
         let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
-        match netproof_lab::check(plan, backend) {
-            Err(e) => {
-                return Err(CliError::Usage(format!(
-                    "{}: the lab cannot be built: {e}",
-                    super::lab_error_place(plan, &e)
-                )));
-            }
-            // As `check` says them: the run goes on, but a case whose
-            // hosts cannot reach each other is better understood up front.
-            Ok(warnings) => {
-                for w in &warnings {
-                    eprintln!("warning: {}: {w}", plan.source.path.display());
-                }
-            }
+        // As `check` says them: the run goes on, but a case whose hosts
+        // cannot reach each other is better understood up front.
+        for w in super::buildable(plan, backend)? {
+            eprintln!("warning: {}: {w}", plan.source.path.display());
         }
-        super::preflight(plan, backend)?;
     }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
