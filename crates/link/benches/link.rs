@@ -3,7 +3,13 @@
 //! iperf3). Prints a table of goodput, the emulator's CPU per Gbit/s and
 //! its release lateness, and the ratios the issue sets as goals.
 //!
-//! `cargo bench -p netproof-link --bench link -- [--quick] [--only NAME]`
+//! `cargo bench -p netproof-link --bench link -- [--quick] [--only NAME]
+//! [--rounds N]`
+//!
+//! One stream through the unimpaired link, through a bare TAP forwarder
+//! (read a frame, write it: the most any TAP-based emulator can do) and
+//! through veth run first, in N alternating rounds (3 unless told), and
+//! the table gives their medians.
 //!
 //! Each scenario gets two fresh network namespaces, made by threads that
 //! unshare, so nothing is named and nothing outlives the run. Hosts get
@@ -146,6 +152,62 @@ fn emulated_with(params: LinkParams, tuned: bool) -> (Ns, Ns, Emulator) {
     (a, b, emu)
 }
 
+/// The least a userspace link over TAP can do, run beside the emulator as
+/// its ceiling: a thread per direction that reads each frame (virtio-net
+/// header and all) from one TAP and writes it unchanged to the other,
+/// sleeping in `poll` when nothing waits.
+struct Bare {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Bare {
+    fn start() -> (Ns, Ns, Bare) {
+        use std::os::fd::AsRawFd;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (a, b) = (Ns::new(), Ns::new());
+        a.tune();
+        b.tune();
+        let ta = Arc::new(a.run(|| Tap::create("t-a")).unwrap());
+        let tb = Arc::new(b.run(|| Tap::create("t-b")).unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for (from, to) in [(ta.clone(), tb.clone()), (tb, ta)] {
+            let stop = stop.clone();
+            threads.push(std::thread::spawn(move || {
+                let mut buf = vec![0u8; netproof_link::tap::MAX_FRAME];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Some(n) = from.read_frame(&mut buf).unwrap() {
+                        let _ = to.write_frame(&[&buf[..n]]);
+                        continue;
+                    }
+                    let mut fd = libc::pollfd {
+                        fd: from.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: one live pollfd; the 100 ms timeout bounds
+                    // how long a stop waits.
+                    unsafe { libc::poll(&mut fd, 1, 100) };
+                }
+            }));
+        }
+        a.address("t-a", A);
+        b.address("t-b", B);
+        (a, b, Bare { stop, threads })
+    }
+}
+
+impl Drop for Bare {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
 /// iperf3 from b to a's server for `secs` with `streams`; goodput in bit/s
 /// as the receiver counted it.
 fn iperf(a: &Ns, b: &Ns, secs: u64, streams: u32) -> f64 {
@@ -245,6 +307,45 @@ fn lateness_note(s: &Stats) -> String {
     )
 }
 
+/// One iperf3 run through a fresh emulated link: goodput in Gbit/s, the
+/// emulator's CPU seconds per Gbit/s, and its counters.
+fn emulated_once(params: LinkParams, tuned: bool, secs: u64, streams: u32) -> (f64, f64, Stats) {
+    let (a, b, emu) = emulated_with(params, tuned);
+    let cpu0 = emulator_cpu();
+    let t0 = Instant::now();
+    let bps = iperf(&a, &b, secs, streams);
+    let cpu = emulator_cpu() - cpu0;
+    let wall = t0.elapsed().as_secs_f64();
+    let stats = emu.stats().unwrap();
+    drop(emu);
+    let gbps = bps / 1e9;
+    (gbps, cpu / wall / gbps.max(1e-9), stats)
+}
+
+/// One iperf3 run through a fresh bare TAP forwarder, in Gbit/s.
+fn bare_once(secs: u64) -> f64 {
+    let (a, b, bare) = Bare::start();
+    let bps = iperf(&a, &b, secs, 1);
+    drop(bare);
+    bps / 1e9
+}
+
+/// One iperf3 run through a fresh veth pair, in Gbit/s.
+fn veth_once(secs: u64) -> f64 {
+    let (a, b) = veth();
+    iperf(&a, &b, secs, 1) / 1e9
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -252,9 +353,75 @@ fn main() {
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1).cloned());
+    let rounds: usize = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().expect("--rounds takes a count"))
+        .unwrap_or(3)
+        .max(1);
     let secs = if quick { 2 } else { 5 };
     let want = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
     let mut rows: Vec<Row> = Vec::new();
+
+    // The unimpaired link, a bare TAP forwarder and veth, one stream each,
+    // in alternating rounds: the machine's load drifts between runs, so
+    // each round's ratios compare runs seconds apart, and the table shows
+    // medians.
+    let (mut emu_v, mut bare_v, mut veth_v, mut cpu_v) = (vec![], vec![], vec![], vec![]);
+    let mut emu_note = String::new();
+    let mut per_round = Vec::new();
+    for _ in 0..rounds {
+        let (mut e, mut b, mut v) = (None, None, None);
+        if want("emulated, 1 stream") {
+            let (gbps, cpu, stats) = emulated_once(LinkParams::default(), true, secs, 1);
+            emu_note = lateness_note(&stats);
+            emu_v.push(gbps);
+            cpu_v.push(cpu);
+            e = Some(gbps);
+        }
+        if want("bare TAP forwarder, 1 stream") {
+            let g = bare_once(secs);
+            bare_v.push(g);
+            b = Some(g);
+        }
+        if want("veth (kernel), 1 stream") {
+            let g = veth_once(secs);
+            veth_v.push(g);
+            v = Some(g);
+        }
+        per_round.push((e, b, v));
+    }
+    let note = |what: &str| format!("median of {rounds} alternating rounds{what}");
+    let (emu_gbps, bare_gbps, veth_gbps) = (
+        (!emu_v.is_empty()).then(|| median(emu_v)),
+        (!bare_v.is_empty()).then(|| median(bare_v)),
+        (!veth_v.is_empty()).then(|| median(veth_v)),
+    );
+    if let Some(g) = emu_gbps {
+        rows.push(Row {
+            name: "emulated, 1 stream".into(),
+            gbps: g,
+            cpu_per_gbit: Some(median(cpu_v)),
+            note: note(&format!("; last: {emu_note}")),
+        });
+    }
+    if let Some(g) = bare_gbps {
+        rows.push(Row {
+            name: "bare TAP forwarder, 1 stream".into(),
+            gbps: g,
+            cpu_per_gbit: None,
+            note: note("; read and write, no emulation: what TAP allows"),
+        });
+    }
+    if let Some(g) = veth_gbps {
+        rows.push(Row {
+            name: "veth (kernel), 1 stream".into(),
+            gbps: g,
+            cpu_per_gbit: None,
+            note: note(""),
+        });
+    }
 
     let mut emulated_run =
         |name: &str, params: LinkParams, streams: u32, extra: &dyn Fn(&Stats, f64) -> String| {
@@ -262,26 +429,18 @@ fn main() {
                 return;
             }
             // "default buffers" in the name: the kernel's TCP buffers.
-            let (a, b, emu) = emulated_with(params, !name.contains("default buffers"));
-            let cpu0 = emulator_cpu();
-            let t0 = Instant::now();
-            let bps = iperf(&a, &b, secs, streams);
-            let cpu = emulator_cpu() - cpu0;
-            let wall = t0.elapsed().as_secs_f64();
-            let stats = emu.stats().unwrap();
-            drop(emu);
-            let gbps = bps / 1e9;
+            let (gbps, cpu, stats) =
+                emulated_once(params, !name.contains("default buffers"), secs, streams);
             rows.push(Row {
                 name: name.to_string(),
                 gbps,
-                cpu_per_gbit: (gbps > 0.0).then(|| cpu / wall / gbps),
-                note: extra(&stats, bps),
+                cpu_per_gbit: Some(cpu),
+                note: extra(&stats, gbps * 1e9),
             });
         };
 
     let late = |s: &Stats, _: f64| lateness_note(s);
     let base = LinkParams::default();
-    emulated_run("emulated, 1 stream", base.clone(), 1, &late);
     emulated_run("emulated, 4 streams", base.clone(), 4, &late);
     let delay = |ms| LinkParams {
         delay: Duration::from_millis(ms),
@@ -332,19 +491,6 @@ fn main() {
         );
     }
 
-    let mut veth_gbps = None;
-    if want("veth") {
-        let (a, b) = veth();
-        let bps = iperf(&a, &b, secs, 1);
-        veth_gbps = Some(bps / 1e9);
-        rows.push(Row {
-            name: "veth (kernel), 1 stream".into(),
-            gbps: bps / 1e9,
-            cpu_per_gbit: None,
-            note: String::new(),
-        });
-    }
-
     println!(
         "\nlink emulator vs veth, iperf3 {secs} s per scenario, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -363,8 +509,28 @@ fn main() {
         );
     }
     let find = |n: &str| rows.iter().find(|r| r.name == n).map(|r| r.gbps);
-    if let (Some(e), Some(v)) = (find("emulated, 1 stream"), veth_gbps) {
+    if let (Some(e), Some(v)) = (emu_gbps, veth_gbps) {
         println!("\nunimpaired emulated / veth: {:.2} (goal >= 0.8)", e / v);
+        if let Some(b) = bare_gbps {
+            println!(
+                "bare TAP forwarder / veth: {:.2}, unimpaired emulated / bare: {:.2}",
+                b / v,
+                e / b
+            );
+        }
+        if rounds > 1 {
+            for (i, r) in per_round.iter().enumerate() {
+                if let (Some(e), Some(b), Some(v)) = r {
+                    println!(
+                        "  round {}: emulated {e:.2}, bare {b:.2}, veth {v:.2} Gbit/s; \
+                         emulated / veth {:.2}, bare / veth {:.2}",
+                        i + 1,
+                        e / v,
+                        b / v
+                    );
+                }
+            }
+        }
         println!(
             "unimpaired emulated / Mahimahi's 2.97 Gbit/s: {:.1}x (goal >= 10x)",
             e / 2.97
