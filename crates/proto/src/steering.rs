@@ -56,7 +56,9 @@ pub struct EdgeReport {
     /// The edge's name, as steering's config names it.
     pub edge: String,
     /// Increases with every report the edge sends; steering ignores a
-    /// report older than the last one it took.
+    /// report not newer than the last one it took. netproof's edges start
+    /// it at their start time in microseconds since 1970, so an edge that
+    /// restarts is newer at once.
     pub seq: u64,
     /// The edge's own view of its health.
     pub health: Health,

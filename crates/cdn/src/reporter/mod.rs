@@ -1,6 +1,9 @@
 //! An edge's reports to steering: its learned routes, health, load and
 //! contents, as one [`EdgeReport`] (`POST {steering}/report`, JSON, whole
 //! each time, `seq` increasing), on an interval and at once on a change.
+//! `seq` starts at the reporter's start time in microseconds since 1970,
+//! so the first report of an edge that restarted is newer than the last
+//! of the instance before it, and steering takes it at once.
 //!
 //! One task per steering service, each with its own [`Schedule`], so a
 //! service that is down or slow delays only its own reports; each report
@@ -118,7 +121,7 @@ pub fn start(config: &Reporting, sources: Sources, counters: Arc<ReportCounters>
     // The generation of what reports carry: bumped on every change.
     let (changes, _) = watch::channel(0u64);
     let changes = Arc::new(changes);
-    let seq = Arc::new(AtomicU64::new(0));
+    let seq = Arc::new(AtomicU64::new(first_seq(std::time::SystemTime::now())));
     {
         let (changes, sources) = (changes.clone(), sources.clone());
         tasks.spawn(async move { watch_changes(sources, changes).await });
@@ -156,6 +159,15 @@ pub fn start(config: &Reporting, sources: Sources, counters: Arc<ReportCounters>
         });
     }
     Reporter { _tasks: tasks }
+}
+
+/// Where an edge's `seq` starts: its start time in microseconds since 1970
+/// (one a microsecond is more reports than an edge ever sends, so a
+/// restart always starts above where the last instance stopped, unless
+/// the clock went back).
+fn first_seq(now: std::time::SystemTime) -> u64 {
+    now.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// Bumps `changes` when the routes or the health change.

@@ -1,7 +1,8 @@
 //! An edge's reports to steering over loopback: the first at once, one at
 //! once on a drain (long before the interval), a steering service that is
 //! down counted and never in the way of the one that is up; and the
-//! titles an edge's cache holds, by site, as its reports carry them.
+//! titles an edge's cache holds, by site, as its reports carry them; an
+//! edge that restarts reports newer than before it stopped.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -102,6 +103,47 @@ async fn an_edge_reports_at_once_on_a_drain_and_counts_a_steering_that_is_down()
         samples.contains("\"metric\":\"svc.cdn.reports\""),
         "{samples}"
     );
+}
+
+#[tokio::test]
+async fn an_edge_that_restarts_reports_newer_than_before_it_stopped() {
+    let (steering, mut reports) = receiver().await;
+    let text = format!(
+        "admin = \"127.0.0.1:0\"\n[listen]\nhttp = [\"127.0.0.1:0\"]\n[[site]]\nname = \"a.test\"\n\
+         [catalogue]\nseed = {SEED}\ntitles = 2\nbitrates_kbps = [100]\nsegments = 1\n\
+         [report]\nedge = \"oca-1\"\nsteering = [\"http://{steering}\"]\ninterval = \"10s\"\n"
+    );
+    let config = netproof_cdn::config::edge_from(std::path::Path::new("edge.toml"), &text).unwrap();
+    let running = netproof_cdn::server::edge(&config).await.unwrap();
+    let (_, first) = next(&mut reports).await;
+    // A drain is one more report from the first instance.
+    let got = fetch_method(
+        running.admin.unwrap(),
+        Via::Plain,
+        false,
+        "POST",
+        "localhost",
+        "/drain",
+        &[],
+    )
+    .await;
+    assert_eq!(got.status, 202);
+    let (_, last) = next(&mut reports).await;
+    assert!(last.seq > first.seq);
+    drop(running);
+
+    // The same edge again: steering would refuse a report not above
+    // `last` (409) until its report timeout; this one it takes at once.
+    let again = netproof_cdn::server::edge(&config).await.unwrap();
+    let (_, restarted) = next(&mut reports).await;
+    assert_eq!(restarted.health, Health::Ok);
+    assert!(
+        restarted.seq > last.seq,
+        "{} after {}",
+        restarted.seq,
+        last.seq
+    );
+    drop(again);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
