@@ -95,25 +95,41 @@ fn bird_line(line: &str) -> BirdLine<'_> {
 /// Sends `command` to the FRR daemon whose vty socket is `socket` and
 /// returns its output.
 pub async fn frr(socket: &Path, command: &str) -> io::Result<String> {
+    frr_commands(socket, &[command]).await
+}
+
+/// As [`frr`], for a command the daemon takes only in enable mode (bfdd's
+/// `show bfd peers`): `enable` first, on the same connection.
+pub async fn frr_enabled(socket: &Path, command: &str) -> io::Result<String> {
+    frr_commands(socket, &["enable", command]).await
+}
+
+/// Sends `commands` one after the other on one connection; the output of
+/// the last, or the first failure.
+async fn frr_commands(socket: &Path, commands: &[&str]) -> io::Result<String> {
     tokio::time::timeout(EXCHANGE, async {
         let mut stream = UnixStream::connect(socket).await?;
-        stream.write_all(command.as_bytes()).await?;
-        stream.write_all(b"\0").await?;
-        let mut reply = Vec::new();
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-            }
-            reply.extend_from_slice(&buf[..n]);
-            if let Some(result) = frr_reply(&reply) {
-                return result;
-            }
-            if reply.len() > REPLY_LIMIT {
-                return Err(io::Error::other("FRR's reply is too long"));
-            }
+        let mut out = String::new();
+        for command in commands {
+            stream.write_all(command.as_bytes()).await?;
+            stream.write_all(b"\0").await?;
+            let mut reply = Vec::new();
+            let mut buf = [0u8; 16 * 1024];
+            out = loop {
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+                }
+                reply.extend_from_slice(&buf[..n]);
+                if let Some(result) = frr_reply(&reply) {
+                    break result?;
+                }
+                if reply.len() > REPLY_LIMIT {
+                    return Err(io::Error::other("FRR's reply is too long"));
+                }
+            };
         }
+        Ok(out)
     })
     .await
     .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
@@ -193,6 +209,43 @@ mod tests {
         assert_eq!(
             frr(&frr_path, "show ip ospf neighbor json").await.unwrap(),
             "{\"neighbors\":{}}\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_enable_only_command_is_sent_after_enable_on_one_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bfdd.vty");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        // As bfdd does: `show bfd peers` is unknown until `enable`.
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut s = BufReader::new(s);
+                    let mut enabled = false;
+                    loop {
+                        let mut cmd = Vec::new();
+                        if s.read_until(0, &mut cmd).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let reply: &[u8] = match (&cmd[..cmd.len() - 1], enabled) {
+                            (b"enable", _) => {
+                                enabled = true;
+                                b"\0\0\0\0"
+                            }
+                            (b"show bfd peers json", true) => b"[]\n\0\0\0\0",
+                            _ => b"% [BFD] Unknown command: show bfd peers json\n\0\0\0\x02",
+                        };
+                        s.get_mut().write_all(reply).await.unwrap();
+                    }
+                });
+            }
+        });
+        let err = frr(&path, "show bfd peers json").await.unwrap_err();
+        assert!(err.to_string().contains("Unknown command"), "{err}");
+        assert_eq!(
+            frr_enabled(&path, "show bfd peers json").await.unwrap(),
+            "[]\n"
         );
     }
 }

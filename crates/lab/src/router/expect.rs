@@ -2,7 +2,10 @@
 //!
 //! Derived from the nodes' [`RouterIntent`]s alone (pure): every OSPF
 //! adjacency Full with the peer's router id, every BGP session (one per
-//! family) Established, and, inside each OSPF domain (routers joined by
+//! family) Established, on every interface with BFD as many BFD sessions
+//! up as the peers it reaches there (an OSPF adjacency's IPv4 and
+//! link-local IPv6 neighbour, a BGP session's address; OSPFv2 and BGP over
+//! IPv4 to one node share one), and, inside each OSPF domain (routers joined by
 //! OSPF links), every router holding the IPv4 and IPv6 loopbacks of every
 //! other router and of the nodes attached to them; over each eBGP session,
 //! the prefixes the peer originates itself (its loopback and listed
@@ -42,6 +45,7 @@ pub fn expectations(configs: &[NodeConfig]) -> Expectations {
                 session: Session::Bgp { peer: n.address },
             });
         }
+        e.sessions.extend(bfd(r, &intents));
     }
     for r in intents.values() {
         // A speaker puts what it learns in its own table, or nowhere.
@@ -111,6 +115,42 @@ pub fn expectations(configs: &[NodeConfig]) -> Expectations {
 }
 
 /// The routers joined by OSPF links, each group in name order.
+/// The BFD sessions `r` must have up, per interface: one per peer address
+/// its BFD users there reach, when the peer runs a daemon too.
+fn bfd(r: &RouterIntent, intents: &BTreeMap<&str, &RouterIntent>) -> Vec<ExpectedSession> {
+    // The peer addresses, by interface, as (peer node, which address).
+    let mut peers: BTreeMap<&str, std::collections::BTreeSet<(&str, &str)>> = BTreeMap::new();
+    for o in r.ospf.iter().filter(|o| o.bfd.is_some()) {
+        if intents.contains_key(o.peer.as_str()) {
+            let on = peers.entry(o.ifname.as_str()).or_default();
+            on.insert((o.peer.as_str(), "ipv4"));
+            on.insert((o.peer.as_str(), "ipv6 link-local"));
+        }
+    }
+    for n in r.bgp.iter().filter(|n| n.bfd.is_some()) {
+        if let (Some(ifname), true) = (&n.ifname, intents.contains_key(n.peer.as_str())) {
+            let which = match n.family {
+                Family::V4 => "ipv4",
+                Family::V6 => "ipv6",
+            };
+            peers
+                .entry(ifname.as_str())
+                .or_default()
+                .insert((n.peer.as_str(), which));
+        }
+    }
+    peers
+        .into_iter()
+        .map(|(interface, p)| ExpectedSession {
+            node: r.node.clone(),
+            session: Session::Bfd {
+                interface: interface.to_string(),
+                count: p.len(),
+            },
+        })
+        .collect()
+}
+
 fn ospf_domains<'a>(intents: &BTreeMap<&str, &'a RouterIntent>) -> Vec<Vec<&'a RouterIntent>> {
     let names: Vec<&str> = intents
         .iter()
@@ -240,6 +280,91 @@ b_to_a = { prefixes = ["198.18.30.0/24"] }
         assert_eq!(routes_at("r1").len(), 2);
         assert!(!routes_at("r1").contains(&r1.loopback(Family::V4).to_string()));
         assert!(routes_at("r1").contains(&r2.loopback(Family::V6).to_string()));
+    }
+
+    #[test]
+    fn bfd_counts_one_session_per_peer_address_on_each_interface() {
+        // r1--r2 runs OSPF with BFD and an eBGP session with BFD over the
+        // same link; r2--r3 runs OSPF without it; r3--r4 BGP with BFD on
+        // the session only.
+        let text = r#"
+[plan]
+name = "bfd"
+summary = "BFD sessions to wait for"
+backend = "netns"
+
+[[node]]
+name = "r1"
+role = "router"
+asn = 65001
+[[node]]
+name = "r2"
+role = "router"
+asn = 65002
+[[node]]
+name = "r3"
+role = "router"
+asn = 65002
+[[node]]
+name = "r4"
+role = "router"
+asn = 65004
+
+[[link]]
+ends = ["r1", "r2"]
+ospf = true
+bfd = true
+[[link]]
+ends = ["r2", "r3"]
+ospf = true
+[[link]]
+ends = ["r3", "r4"]
+
+[[bgp]]
+ends = ["r1", "r2"]
+[[bgp]]
+ends = ["r3", "r4"]
+bfd = true
+"#;
+        let plan = parse(Path::new("b.toml"), text, &Options::default()).unwrap();
+        let configs = super::super::config::render(&plan).unwrap();
+        let e = expectations(&configs);
+        let mut bfd: Vec<(String, String, usize)> = e
+            .sessions
+            .iter()
+            .filter_map(|s| match &s.session {
+                Session::Bfd { interface, count } => {
+                    Some((s.node.clone(), interface.clone(), *count))
+                }
+                _ => None,
+            })
+            .collect();
+        bfd.sort();
+        let ifname = |node: &str, peer: &str| -> String {
+            let r = intents_of(&configs, node);
+            r.ospf
+                .iter()
+                .find(|o| o.peer == peer)
+                .map(|o| o.ifname.clone())
+                .or_else(|| {
+                    r.bgp
+                        .iter()
+                        .find(|n| n.peer == peer)
+                        .and_then(|n| n.ifname.clone())
+                })
+                .unwrap()
+        };
+        // Over r1--r2: OSPFv2 and BGP over IPv4 share the neighbour's
+        // address, OSPFv3 reaches its link-local one, BGP over IPv6 its
+        // global one: three. Over r3--r4: one per BGP family.
+        let mut want = vec![
+            ("r1".to_string(), ifname("r1", "r2"), 3),
+            ("r2".to_string(), ifname("r2", "r1"), 3),
+            ("r3".to_string(), ifname("r3", "r4"), 2),
+            ("r4".to_string(), ifname("r4", "r3"), 2),
+        ];
+        want.sort();
+        assert_eq!(bfd, want);
     }
 
     fn intents_of<'a>(configs: &'a [NodeConfig], node: &str) -> &'a RouterIntent {

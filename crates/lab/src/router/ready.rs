@@ -3,14 +3,15 @@
 //!
 //! An [`Expectations`] lists the sessions that must be up (an OSPF
 //! adjacency by the neighbour's router id, a BGP session by the peer's
-//! address) and the routes that must be in a node's FIB (by prefix, as
+//! address, the BFD sessions on an interface by their number) and the
+//! routes that must be in a node's FIB (by prefix, as
 //! the kernel holds it: what forwards packets, whoever installed it).
 //! [`wait_converged`] asks every node's daemon and kernel once per round,
 //! all nodes at once, until nothing is missing, and fails at its bound
 //! naming each session or route still missing. Sessions come from the
 //! daemons' control sockets ([`control`]: BIRD's `show ospf neighbors` /
-//! `show protocols all`, FRR's `show ip ospf neighbor json` / `show bgp
-//! summary json`); routes from `ip -j route` inside the node, the same
+//! `show protocols all` / `show bfd sessions`, FRR's `show ip ospf
+//! neighbor json` / `show bgp summary json` / `show bfd peers json`); routes from `ip -j route` inside the node, the same
 //! view a packet gets. A node whose expectations all held is not asked
 //! again until every node's did; then one more full round must confirm
 //! them all at once (a session that dropped meanwhile is caught there).
@@ -37,6 +38,19 @@ pub enum Session {
     Bgp {
         /// The peer's address.
         peer: IpAddr,
+    },
+    /// At least `count` BFD sessions up on `interface`. Counted, not
+    /// named: an OSPFv3 adjacency's session runs to the neighbour's
+    /// link-local address, which the plan does not fix. A fault injected
+    /// before BFD is up would be detected by the protocols' own timers,
+    /// seconds later than the plan means to measure.
+    Bfd {
+        /// The node's interface.
+        interface: String,
+        /// How many sessions: one per peer address the interface's BFD
+        /// users reach (OSPFv2 and BGP over IPv4 share the neighbour's
+        /// address and so one session).
+        count: usize,
     },
 }
 
@@ -104,6 +118,11 @@ impl std::fmt::Display for ExpectedSession {
                 self.node
             ),
             Session::Bgp { peer } => write!(f, "BGP session of `{}` with {peer}", self.node),
+            Session::Bfd { interface, count } => write!(
+                f,
+                "{count} BFD session(s) of `{}` on `{interface}`",
+                self.node
+            ),
         }
     }
 }
@@ -113,19 +132,40 @@ impl std::fmt::Display for ExpectedSession {
 struct Seen {
     neighbours: Vec<query::Neighbour>,
     peers: Vec<query::BgpPeer>,
+    bfd: Vec<query::BfdSession>,
     routes: Vec<IpNet>,
 }
 
-/// The round's answers for one node: only what its expectations ask.
-async fn look(
-    router: Option<&NodeRouter>,
-    handle: Option<&NodeHandle>,
-    want_ospf: bool,
-    want_bgp: bool,
-    want_v4: bool,
-    want_v6: bool,
+/// What one node's expectations ask of it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Want {
+    ospf: bool,
+    bgp: bool,
+    bfd: bool,
+    v4: bool,
+    v6: bool,
+    /// The kernel table its routes are looked for in, when not the main one.
     table: Option<u32>,
-) -> Seen {
+}
+
+impl Want {
+    fn of(expect: &Expectations, name: &str) -> Want {
+        let sessions = expect.sessions.iter().filter(|s| s.node == name);
+        let has = |f: fn(&Session) -> bool| sessions.clone().any(|s| f(&s.session));
+        let routes = expect.routes.iter().filter(|r| r.node == name);
+        Want {
+            ospf: has(|s| matches!(s, Session::Ospf { .. })),
+            bgp: has(|s| matches!(s, Session::Bgp { .. })),
+            bfd: has(|s| matches!(s, Session::Bfd { .. })),
+            v4: routes.clone().any(|r| r.prefix.addr().is_ipv4()),
+            v6: routes.clone().any(|r| r.prefix.addr().is_ipv6()),
+            table: expect.tables.get(name).copied(),
+        }
+    }
+}
+
+/// The round's answers for one node: only what its expectations ask.
+async fn look(router: Option<&NodeRouter>, handle: Option<&NodeHandle>, want: Want) -> Seen {
     let mut seen = Seen::default();
     if let Some(r) = router {
         // A daemon that does not answer yet is not converged, which the
@@ -133,30 +173,40 @@ async fn look(
         match r.daemon {
             Daemon::Bird => {
                 let sock = r.dir.bird_socket();
-                if want_ospf {
+                if want.ospf {
                     let t = control::bird(&sock, "show ospf neighbors").await;
                     seen.neighbours = query::bird_ospf_neighbours(&t.unwrap_or_default());
                 }
-                if want_bgp {
+                if want.bgp {
                     let t = control::bird(&sock, "show protocols all").await;
                     seen.peers = query::bird_bgp_peers(&t.unwrap_or_default());
                 }
+                if want.bfd {
+                    let t = control::bird(&sock, "show bfd sessions").await;
+                    seen.bfd = query::bird_bfd_sessions(&t.unwrap_or_default());
+                }
             }
             Daemon::Frr => {
-                if want_ospf && r.frr_daemons.contains(&"ospfd") {
+                if want.ospf && r.frr_daemons.contains(&"ospfd") {
                     let t = control::frr(&r.dir.vty_socket("ospfd"), "show ip ospf neighbor json")
                         .await;
                     seen.neighbours = query::frr_ospf_neighbours(&t.unwrap_or_default());
                 }
-                if want_bgp && r.frr_daemons.contains(&"bgpd") {
+                if want.bgp && r.frr_daemons.contains(&"bgpd") {
                     let t = control::frr(&r.dir.vty_socket("bgpd"), "show bgp summary json").await;
                     seen.peers = query::frr_bgp_peers(&t.unwrap_or_default());
+                }
+                if want.bfd && r.frr_daemons.contains(&"bfdd") {
+                    // bfdd shows its peers in enable mode only.
+                    let t = control::frr_enabled(&r.dir.vty_socket("bfdd"), "show bfd peers json")
+                        .await;
+                    seen.bfd = query::frr_bfd_peers(&t.unwrap_or_default());
                 }
             }
         }
     }
     if let Some(h) = handle {
-        for (on, family, v6) in [(want_v4, "-4", false), (want_v6, "-6", true)] {
+        for (on, family, v6) in [(want.v4, "-4", false), (want.v6, "-6", true)] {
             if !on {
                 continue;
             }
@@ -164,7 +214,7 @@ async fn look(
                 .iter()
                 .map(|s| s.to_string())
                 .collect();
-            if let Some(t) = table {
+            if let Some(t) = want.table {
                 args.extend(["table".to_string(), t.to_string()]);
             }
             if let Ok(mut cmd) = h.command("ip", &args) {
@@ -212,9 +262,30 @@ fn missing(expect: &Expectations, seen: &BTreeMap<&str, Seen>) -> Vec<(String, S
                     .collect();
                 (!p.iter().any(|p| p.is_established())).then(|| p.first().map(|p| p.state.clone()))
             }
+            Session::Bfd { interface, count } => {
+                let on: Vec<_> = at
+                    .into_iter()
+                    .flat_map(|a| &a.bfd)
+                    .filter(|b| b.interface == *interface)
+                    .collect();
+                let up = on.iter().filter(|b| b.is_up()).count();
+                (up < *count).then(|| {
+                    (!on.is_empty()).then(|| {
+                        let mut states: Vec<String> = on
+                            .iter()
+                            .map(|b| format!("{} {}", b.peer, b.state))
+                            .collect();
+                        states.sort();
+                        format!("{up} of {count} up: {}", states.join(", "))
+                    })
+                })
+            }
         };
         match state {
             None => {}
+            Some(Some(state)) if matches!(s.session, Session::Bfd { .. }) => {
+                out.push((s.node.clone(), format!("{s} ({state})")))
+            }
             Some(Some(state)) => out.push((s.node.clone(), format!("{s} (state {state})"))),
             Some(None) => out.push((s.node.clone(), format!("{s} (no such session)"))),
         }
@@ -272,32 +343,9 @@ pub async fn wait_converged(
             .filter(|n| confirming || !done.contains(n))
             .collect();
         let rounds = ask.iter().map(|&name| {
-            let sessions = expect.sessions.iter().filter(|s| s.node == name);
-            let want_ospf = sessions
-                .clone()
-                .any(|s| matches!(s.session, Session::Ospf { .. }));
-            let want_bgp = sessions
-                .clone()
-                .any(|s| matches!(s.session, Session::Bgp { .. }));
-            let routes = expect.routes.iter().filter(|r| r.node == name);
-            let want_v4 = routes.clone().any(|r| r.prefix.addr().is_ipv4());
-            let want_v6 = routes.clone().any(|r| r.prefix.addr().is_ipv6());
+            let want = Want::of(expect, name);
             let router = routers.nodes().iter().find(|r| r.node == name);
-            async move {
-                (
-                    name,
-                    look(
-                        router,
-                        nodes.get(name),
-                        want_ospf,
-                        want_bgp,
-                        want_v4,
-                        want_v6,
-                        expect.tables.get(name).copied(),
-                    )
-                    .await,
-                )
-            }
+            async move { (name, look(router, nodes.get(name), want).await) }
         });
         let seen: BTreeMap<&str, Seen> = futures::future::join_all(rounds)
             .await
@@ -389,8 +437,62 @@ mod tests {
                     state: st.to_string(),
                 })
                 .collect(),
+            bfd: Vec::new(),
             routes: routes.iter().map(|r| r.parse().unwrap()).collect(),
         }
+    }
+
+    #[test]
+    fn bfd_is_missing_until_enough_sessions_on_the_interface_are_up() {
+        let expect = Expectations {
+            sessions: vec![ExpectedSession {
+                node: "a1".into(),
+                session: Session::Bfd {
+                    interface: "a2".into(),
+                    count: 2,
+                },
+            }],
+            ..Default::default()
+        };
+        let bfd = |list: &[(&str, &str, &str)]| Seen {
+            bfd: list
+                .iter()
+                .map(|(peer, interface, state)| query::BfdSession {
+                    peer: peer.parse().unwrap(),
+                    interface: interface.to_string(),
+                    state: state.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let what = |at: &BTreeMap<&str, Seen>| -> Vec<String> {
+            missing(&expect, at).into_iter().map(|(_, w)| w).collect()
+        };
+        let mut at = BTreeMap::new();
+        at.insert("a1", bfd(&[]));
+        assert_eq!(
+            what(&at),
+            ["2 BFD session(s) of `a1` on `a2` (no such session)"]
+        );
+        // Up on another interface does not count; one of two up is not
+        // enough.
+        at.insert(
+            "a1",
+            bfd(&[
+                ("198.19.0.1", "a2", "Up"),
+                ("fe80::1", "a2", "Init"),
+                ("198.19.0.3", "a3", "Up"),
+            ]),
+        );
+        assert_eq!(
+            what(&at),
+            ["2 BFD session(s) of `a1` on `a2` (1 of 2 up: 198.19.0.1 Up, fe80::1 Init)"]
+        );
+        at.insert(
+            "a1",
+            bfd(&[("198.19.0.1", "a2", "up"), ("fe80::1", "a2", "up")]),
+        );
+        assert!(what(&at).is_empty());
     }
 
     #[test]
