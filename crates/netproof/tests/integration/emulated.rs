@@ -209,6 +209,70 @@ expect = ["max(exec.exit_code) == 0"]
 }
 
 #[test]
+fn netns_udp_over_a_long_lossless_path_loses_nothing_either_way() {
+    // 20 ms each way: when a test ends, a round trip of datagrams is still
+    // on the way (the server sends until TEST_END reaches it). They are
+    // recorded as they land, not counted as lost.
+    let before = census();
+    let s = Scratch::new();
+    let plan = s.plan(
+        "udp-tail.toml",
+        r#"[plan]
+name = "udp-tail"
+summary = "UDP over a lossless 20 ms path loses nothing, forward or reverse"
+backend = "netns"
+
+[[node]]
+name = "a"
+[[node]]
+name = "b"
+
+[[link]]
+ends = ["a", "b"]
+delay = "20ms"
+
+[[service]]
+name = "server"
+node = "b"
+command = ["{netproof}", "probe", "serve", "--iperf", "{addr:b}:5201"]
+ready = { tcp = 5201 }
+
+[[case]]
+id = "UDP"
+title = "no loss either way"
+steps = [
+  { kind = "throughput", name = "forward", from = "a", to = "b:5201", protocol = "udp", rate = "20Mbit", duration = "2s" },
+  { kind = "throughput", name = "reverse", from = "a", to = "b:5201", protocol = "udp", reverse = true, rate = "20Mbit", duration = "2s" },
+]
+expect = ['max(throughput.udp_loss{stream="all"}) == 0']
+"#,
+    );
+    let o = s.netproof(&["run", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", show(&o));
+    let store = s.store();
+    let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+    let loss: Vec<(String, f64)> = data
+        .samples
+        .iter()
+        .filter(|r| {
+            r.sample.metric == "throughput.udp_loss"
+                && r.sample.labels.get("stream").map(String::as_str) == Some("all")
+        })
+        .map(|r| {
+            (
+                r.sample.labels["step"].clone(),
+                r.sample.value.as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        loss,
+        [("forward".to_string(), 0.0), ("reverse".to_string(), 0.0)]
+    );
+    assert_back_to(&before);
+}
+
+#[test]
 fn netns_emulated_link_keys_are_checked_at_file_line_col() {
     let s = Scratch::new();
     let plan = s.plan(

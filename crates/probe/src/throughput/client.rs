@@ -514,7 +514,15 @@ async fn test<C: Connector>(
             break Ok(());
         }
     };
-    run.set_counting(false);
+    // Receiving UDP, the datagrams the server sends until it has our
+    // TEST_END, and those the path still holds, are recorded (not
+    // counted) until the end of the tail below.
+    let udp_receiver = cfg.reverse && cfg.protocol == Protocol::Udp;
+    if udp_receiver {
+        run.set_tail();
+    } else {
+        run.set_counting(false);
+    }
     let elapsed = start.elapsed();
     if let Err(e) = outcome {
         run.stop();
@@ -533,6 +541,13 @@ async fn test<C: Connector>(
     let finish = async {
         control::write_state(&mut ctrl, State::TestEnd).await?;
         control::expect_state(&mut ctrl, State::ExchangeResults, grace).await?;
+        if udp_receiver {
+            // The server stopped sending when it read our TEST_END, before
+            // it answered; what it sent is here, or a reordering path's
+            // margin away.
+            let rtt = tcp_info::read(&ctrl).ok().map(|i| i.rtt);
+            tokio::time::sleep(stream::tail_window(rtt) / 2).await;
+        }
         // Receivers drain until the server has our TEST_END; then they
         // stop, so our receiver figures are final.
         run.stop();

@@ -388,8 +388,16 @@ async fn session(
             },
         }
     };
-    run.set_counting(false);
     let elapsed = start.elapsed();
+    if udp_rx.is_some() && ended.is_ok() {
+        // What the client sent just before TEST_END may still be queued
+        // here, or behind it on a path that reorders: record it, or it
+        // would read as lost.
+        run.set_tail();
+        let rtt = tcp_info::read(&ctrl).ok().map(|i| i.rtt);
+        tokio::time::sleep(stream::tail_window(rtt)).await;
+    }
+    run.set_counting(false);
     outcome.duration = elapsed;
     outcome.bytes = run.total();
     let retransmits: Vec<i64> = data

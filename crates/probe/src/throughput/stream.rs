@@ -6,12 +6,15 @@
 //! stops counting or the byte limit is reached, and receivers keep
 //! draining until told to stop, so a peer that is still writing after
 //! `TEST_END` is never blocked on a full window while the results are
-//! exchanged.
+//! exchanged. Between the two, a UDP receiver may be in its *tail*: the
+//! datagrams the path still held when the test ended are recorded (their
+//! packet numbers, for loss) but their bytes are not counted, so a long
+//! path's last round trip of traffic is neither lost nor goodput.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::{TcpStream, UdpSocket};
@@ -21,9 +24,22 @@ use tokio::time::Instant;
 use super::reception::Reception;
 use super::wire::UdpHeader;
 
+/// A run's phase: not counting, counting, or recording the tail.
+const OFF: u8 = 0;
+const COUNTING: u8 = 1;
+const TAIL: u8 = 2;
+
+/// How long a UDP receiver records its tail after the end: half the
+/// control connection's smoothed round trip (the path the datagrams took,
+/// one way) and 2 ms for a path that reorders, at most 250 ms.
+pub(crate) fn tail_window(control_rtt: Option<Duration>) -> Duration {
+    (control_rtt.unwrap_or(Duration::from_millis(20)) / 2 + Duration::from_millis(2))
+        .min(Duration::from_millis(250))
+}
+
 /// What the movers of one test share.
 pub(crate) struct Run {
-    counting: AtomicBool,
+    phase: AtomicU8,
     limit: Option<u64>,
     total: AtomicU64,
     /// Woken when the byte limit is reached.
@@ -48,7 +64,7 @@ impl Run {
     pub fn new(limit: Option<u64>) -> (Arc<Run>, mpsc::UnboundedReceiver<(usize, io::Error)>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let run = Run {
-            counting: AtomicBool::new(false),
+            phase: AtomicU8::new(OFF),
             limit,
             total: AtomicU64::new(0),
             limit_reached: Notify::new(),
@@ -60,11 +76,22 @@ impl Run {
 
     /// Starts or stops counting (and sending).
     pub fn set_counting(&self, on: bool) {
-        self.counting.store(on, Ordering::SeqCst);
+        self.phase
+            .store(if on { COUNTING } else { OFF }, Ordering::SeqCst);
+    }
+
+    /// Stops counting and sending, while UDP receivers still record which
+    /// datagrams arrive (the tail the path held when the test ended).
+    pub fn set_tail(&self) {
+        self.phase.store(TAIL, Ordering::SeqCst);
     }
 
     fn counting(&self) -> bool {
-        self.counting.load(Ordering::SeqCst)
+        self.phase.load(Ordering::SeqCst) == COUNTING
+    }
+
+    fn recording(&self) -> bool {
+        self.phase.load(Ordering::SeqCst) != OFF
     }
 
     /// Tells every mover to finish.
@@ -309,15 +336,20 @@ pub(crate) async fn udp_receive(
         };
         let d = &buf[..n];
         let Some(i) = demux(from, d) else { continue };
-        if !run.counting() {
+        if !run.recording() {
             continue;
         }
         match UdpHeader::parse(d, wide) {
             Ok(h) => {
                 let (_, _, now) = wall();
                 if let (Some(r), Some(c)) = (receptions.get_mut(i), counters.get(i)) {
-                    r.record(h.count, h.time(), now, n);
-                    run.count(c, n as u64);
+                    // In the tail, the packet number counts; the bytes
+                    // arrived after the end.
+                    let counted = run.counting();
+                    r.record(h.count, h.time(), now, if counted { n } else { 0 });
+                    if counted {
+                        run.count(c, n as u64);
+                    }
                 }
             }
             Err(_) => malformed += 1,
