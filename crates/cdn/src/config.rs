@@ -8,83 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use netproof_proto::cdn::{ConfigError, EdgeConfig, OriginConfig, Site};
-use serde::de::DeserializeOwned;
-use thiserror::Error;
-
-/// Why a config file cannot be used.
-#[derive(Debug, Error)]
-pub enum LoadError {
-    /// The file cannot be read.
-    #[error(
-        "cannot read `{path}`: {source}\nhint: give --config the path of a TOML file (the format is in docs/cdn.md)"
-    )]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The TOML does not parse, or a key or value is wrong.
-    #[error("{path}:{line}:{col}: {message}\nhint: {hint}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        col: usize,
-        /// The parser's message.
-        message: String,
-        /// What to check.
-        hint: &'static str,
-    },
-    /// Keys that are fine alone but wrong together.
-    #[error("{path}: {} problem(s):\n{}", .errors.len(), render(.errors))]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// Every problem.
-        errors: Vec<ConfigError>,
-    },
-}
-
-fn render(errors: &[ConfigError]) -> String {
-    errors
-        .iter()
-        .map(|e| format!("  key `{}`: {}\n    hint: {}", e.key, e.what, e.hint))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-fn parse<T: DeserializeOwned>(path: &Path, text: &str) -> Result<T, LoadError> {
-    toml::from_str(text).map_err(|e| {
-        let (line, col) = line_col(text, e.span().map_or(0, |s| s.start));
-        let message = e.message().trim().to_string();
-        let hint = if message.contains("unknown field") {
-            "remove the key or fix its spelling; the message lists the keys allowed there"
-        } else if message.contains("missing field") {
-            "add the key named above"
-        } else {
-            "check the value's type and format against docs/cdn.md"
-        };
-        LoadError::Parse {
-            path: path.to_path_buf(),
-            line,
-            col,
-            message,
-            hint,
-        }
-    })
-}
+pub use netproof_proto::cdn::load::LoadError;
+use netproof_proto::cdn::load::{self, parse};
+use netproof_proto::cdn::{EdgeConfig, OriginConfig, Site};
 
 /// Makes each site's relative `cert` and `key` relative to `dir`.
 fn anchor(sites: &mut [Site], dir: &Path) {
@@ -100,6 +26,7 @@ fn anchor(sites: &mut [Site], dir: &Path) {
 fn read(path: &Path) -> Result<String, LoadError> {
     std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
+        format: "docs/cdn.md",
         source,
     })
 }
@@ -119,10 +46,7 @@ pub fn origin(path: &Path) -> Result<OriginConfig, LoadError> {
 /// relative paths).
 pub fn origin_from(path: &Path, text: &str) -> Result<OriginConfig, LoadError> {
     let mut c: OriginConfig = parse(path, text)?;
-    c.validate().map_err(|errors| LoadError::Invalid {
-        path: path.to_path_buf(),
-        errors,
-    })?;
+    load::validated(path, c.validate())?;
     anchor(&mut c.sites, &dir_of(path));
     Ok(c)
 }
@@ -135,10 +59,7 @@ pub fn edge(path: &Path) -> Result<EdgeConfig, LoadError> {
 /// Validates an edge config given as text.
 pub fn edge_from(path: &Path, text: &str) -> Result<EdgeConfig, LoadError> {
     let mut c: EdgeConfig = parse(path, text)?;
-    c.validate().map_err(|errors| LoadError::Invalid {
-        path: path.to_path_buf(),
-        errors,
-    })?;
+    load::validated(path, c.validate())?;
     let dir = dir_of(path);
     anchor(&mut c.sites, &dir);
     if let Some(ca) = c.fill.as_mut().and_then(|f| f.ca.as_mut())

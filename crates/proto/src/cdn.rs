@@ -52,6 +52,7 @@ use thiserror::Error;
 
 use crate::url::Url;
 
+pub mod load;
 pub mod report;
 
 /// `netproof cdn origin`'s configuration.

@@ -5,69 +5,17 @@
 //! errors, from the parser) or the key path (errors between keys, from
 //! [`SteeringConfig::validate`]), each with a hint.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use netproof_proto::cdn::ConfigError;
+use netproof_proto::cdn::load;
+pub use netproof_proto::cdn::load::LoadError;
 use netproof_proto::steering::SteeringConfig;
-use thiserror::Error;
-
-/// Why a config file cannot be used.
-#[derive(Debug, Error)]
-pub enum LoadError {
-    /// The file cannot be read.
-    #[error(
-        "cannot read `{path}`: {source}\nhint: give --config the path of a TOML file (the format is in docs/cdn.md, \"Steering\")"
-    )]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The TOML does not parse, or a key or value is wrong.
-    #[error("{path}:{line}:{col}: {message}\nhint: {hint}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        col: usize,
-        /// The parser's message.
-        message: String,
-        /// What to check.
-        hint: &'static str,
-    },
-    /// Keys that are fine alone but wrong together.
-    #[error("{path}: {} problem(s):\n{}", .errors.len(), render(.errors))]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// Every problem.
-        errors: Vec<ConfigError>,
-    },
-}
-
-fn render(errors: &[ConfigError]) -> String {
-    errors
-        .iter()
-        .map(|e| format!("  key `{}`: {}\n    hint: {}", e.key, e.what, e.hint))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = &text[..at.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
 
 /// Reads and validates a steering config.
 pub fn load(path: &Path) -> Result<SteeringConfig, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_path_buf(),
+        format: "docs/cdn.md, \"Steering\"",
         source,
     })?;
     load_from(path, &text)
@@ -75,28 +23,8 @@ pub fn load(path: &Path) -> Result<SteeringConfig, LoadError> {
 
 /// Validates a steering config given as text (`path` for messages).
 pub fn load_from(path: &Path, text: &str) -> Result<SteeringConfig, LoadError> {
-    let c: SteeringConfig = toml::from_str(text).map_err(|e| {
-        let (line, col) = line_col(text, e.span().map_or(0, |s| s.start));
-        let message = e.message().trim().to_string();
-        let hint = if message.contains("unknown field") {
-            "remove the key or fix its spelling; the message lists the keys allowed there"
-        } else if message.contains("missing field") {
-            "add the key named above"
-        } else {
-            "check the value's type and format against docs/cdn.md"
-        };
-        LoadError::Parse {
-            path: path.to_path_buf(),
-            line,
-            col,
-            message,
-            hint,
-        }
-    })?;
-    c.validate().map_err(|errors| LoadError::Invalid {
-        path: path.to_path_buf(),
-        errors,
-    })?;
+    let c: SteeringConfig = load::parse(path, text)?;
+    load::validated(path, c.validate())?;
     Ok(c)
 }
 

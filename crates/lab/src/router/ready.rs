@@ -4,15 +4,15 @@
 //! An [`Expectations`] lists the sessions that must be up (an OSPF
 //! adjacency by the neighbour's router id, a BGP session by the peer's
 //! address, the BFD sessions on an interface by their number) and the
-//! routes that must be in a node's FIB (by prefix, as
-//! the kernel holds it: what forwards packets, whoever installed it).
-//! [`wait_converged`] asks every node's daemon and kernel once per round,
-//! all nodes at once, until nothing is missing, and fails at its bound
-//! naming each session or route still missing. Sessions come from the
-//! daemons' control sockets ([`control`]: BIRD's `show ospf neighbors` /
-//! `show protocols all` / `show bfd sessions`, FRR's `show ip ospf
-//! neighbor json` / `show bgp summary json` / `show bfd peers json`); routes from `ip -j route` inside the node, the same
-//! view a packet gets. A node whose expectations all held is not asked
+//! routes that must be in a node's FIB (by prefix, as the kernel holds it:
+//! what forwards packets, whoever installed it). [`wait_converged`] asks
+//! every node's daemon and kernel once per round, all nodes at once, until
+//! nothing is missing, and fails at its bound naming each session or route
+//! still missing. Sessions come from the daemons' control sockets
+//! ([`control`]: BIRD's `show ospf neighbors` / `show protocols all` /
+//! `show bfd sessions`, FRR's `show ip ospf neighbor json` / `show bgp
+//! summary json` / `show bfd peers json`); routes from `ip -j route` inside
+//! the node, the same view a packet gets. A node whose expectations all held is not asked
 //! again until every node's did; then one more full round must confirm
 //! them all at once (a session that dropped meanwhile is caught there).
 
