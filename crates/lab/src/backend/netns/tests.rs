@@ -347,7 +347,14 @@ async fn netns_a_nodes_processes_see_its_resolvers_and_the_hosts_file_is_untouch
     let seen = output_on(&client, "cat", &["/etc/resolv.conf"]).await;
     let seen_other = output_on(&other, "cat", &["/etc/resolv.conf"]).await;
     let file = client.resolv_conf.as_deref().cloned();
+    // Handles hold their namespaces: a lab whose namespace is still held
+    // at `down` keeps its registry entry for `lab gc`.
+    drop((client, other));
+    let entry = crate::registry::Registry::default_location()
+        .dir()
+        .join(format!("{}.json", lab.id()));
     lab.down().await;
+    assert!(!entry.exists(), "{} left behind", entry.display());
     let seen = seen.expect("cat on client");
     let nameservers: Vec<&str> = seen
         .lines()
