@@ -3,10 +3,10 @@
 //! Derived from the nodes' [`RouterIntent`]s alone (pure): every OSPF
 //! adjacency Full with the peer's router id, every BGP session (one per
 //! family) Established, on every interface with BFD as many BFD sessions
-//! up as the peers it reaches there (an OSPF adjacency's IPv4 and
+//! up as the peer addresses it reaches there (an OSPF adjacency's IPv4 and
 //! link-local IPv6 neighbour, a BGP session's address; OSPFv2 and BGP over
-//! IPv4 to one node share one), and, inside each OSPF domain (routers joined by
-//! OSPF links), every router holding the IPv4 and IPv6 loopbacks of every
+//! IPv4 to one node share one), and, inside each OSPF domain (routers
+//! joined by OSPF links), every router holding the IPv4 and IPv6 loopbacks of every
 //! other router and of the nodes attached to them; over each eBGP session,
 //! the prefixes the peer originates itself (its loopback and listed
 //! prefixes, not generated blocks) that both ends' policies let through.
@@ -114,24 +114,34 @@ pub fn expectations(configs: &[NodeConfig]) -> Expectations {
     e
 }
 
-/// The routers joined by OSPF links, each group in name order.
+/// Which of a peer's addresses on a link a BFD session runs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum PeerAddress {
+    /// Its IPv4 address: OSPFv2's neighbour, and BGP over IPv4.
+    V4,
+    /// Its IPv6 link-local address: OSPFv3's neighbour.
+    V6LinkLocal,
+    /// Its global IPv6 address: BGP over IPv6.
+    V6,
+}
+
 /// The BFD sessions `r` must have up, per interface: one per peer address
 /// its BFD users there reach, when the peer runs a daemon too.
 fn bfd(r: &RouterIntent, intents: &BTreeMap<&str, &RouterIntent>) -> Vec<ExpectedSession> {
-    // The peer addresses, by interface, as (peer node, which address).
-    let mut peers: BTreeMap<&str, std::collections::BTreeSet<(&str, &str)>> = BTreeMap::new();
+    let mut peers: BTreeMap<&str, std::collections::BTreeSet<(&str, PeerAddress)>> =
+        BTreeMap::new();
     for o in r.ospf.iter().filter(|o| o.bfd.is_some()) {
         if intents.contains_key(o.peer.as_str()) {
             let on = peers.entry(o.ifname.as_str()).or_default();
-            on.insert((o.peer.as_str(), "ipv4"));
-            on.insert((o.peer.as_str(), "ipv6 link-local"));
+            on.insert((o.peer.as_str(), PeerAddress::V4));
+            on.insert((o.peer.as_str(), PeerAddress::V6LinkLocal));
         }
     }
     for n in r.bgp.iter().filter(|n| n.bfd.is_some()) {
         if let (Some(ifname), true) = (&n.ifname, intents.contains_key(n.peer.as_str())) {
             let which = match n.family {
-                Family::V4 => "ipv4",
-                Family::V6 => "ipv6",
+                Family::V4 => PeerAddress::V4,
+                Family::V6 => PeerAddress::V6,
             };
             peers
                 .entry(ifname.as_str())
@@ -151,6 +161,7 @@ fn bfd(r: &RouterIntent, intents: &BTreeMap<&str, &RouterIntent>) -> Vec<Expecte
         .collect()
 }
 
+/// The routers joined by OSPF links, each group in name order.
 fn ospf_domains<'a>(intents: &BTreeMap<&str, &'a RouterIntent>) -> Vec<Vec<&'a RouterIntent>> {
     let names: Vec<&str> = intents
         .iter()

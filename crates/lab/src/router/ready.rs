@@ -243,8 +243,8 @@ fn missing(expect: &Expectations, seen: &BTreeMap<&str, Seen>) -> Vec<(String, S
         .filter(|s| seen.contains_key(s.node.as_str()))
     {
         let at = seen.get(s.node.as_str());
-        // `None`: up; `Some(None)`: not listed at all; `Some(Some(state))`:
-        // listed in another state.
+        // `None`: up; `Some(None)`: not listed at all; `Some(Some(how))`:
+        // listed, and how it stands.
         let state: Option<Option<String>> = match &s.session {
             Session::Ospf { neighbour } => {
                 let n: Vec<_> = at
@@ -252,7 +252,8 @@ fn missing(expect: &Expectations, seen: &BTreeMap<&str, Seen>) -> Vec<(String, S
                     .flat_map(|a| &a.neighbours)
                     .filter(|n| n.router_id == *neighbour)
                     .collect();
-                (!n.iter().any(|n| n.is_full())).then(|| n.first().map(|n| n.state.clone()))
+                (!n.iter().any(|n| n.is_full()))
+                    .then(|| n.first().map(|n| format!("state {}", n.state)))
             }
             Session::Bgp { peer } => {
                 let p: Vec<_> = at
@@ -260,7 +261,8 @@ fn missing(expect: &Expectations, seen: &BTreeMap<&str, Seen>) -> Vec<(String, S
                     .flat_map(|a| &a.peers)
                     .filter(|p| p.address == *peer)
                     .collect();
-                (!p.iter().any(|p| p.is_established())).then(|| p.first().map(|p| p.state.clone()))
+                (!p.iter().any(|p| p.is_established()))
+                    .then(|| p.first().map(|p| format!("state {}", p.state)))
             }
             Session::Bfd { interface, count } => {
                 let on: Vec<_> = at
@@ -283,10 +285,7 @@ fn missing(expect: &Expectations, seen: &BTreeMap<&str, Seen>) -> Vec<(String, S
         };
         match state {
             None => {}
-            Some(Some(state)) if matches!(s.session, Session::Bfd { .. }) => {
-                out.push((s.node.clone(), format!("{s} ({state})")))
-            }
-            Some(Some(state)) => out.push((s.node.clone(), format!("{s} (state {state})"))),
+            Some(Some(state)) => out.push((s.node.clone(), format!("{s} ({state})"))),
             Some(None) => out.push((s.node.clone(), format!("{s} (no such session)"))),
         }
     }

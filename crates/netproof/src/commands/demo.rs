@@ -86,9 +86,7 @@ pub fn run(args: DemoArgs, color: bool) -> Result<Code, CliError> {
     }
     for (_, plan) in &plans {
         let backend = netproof_plan::Backend::effective(None, plan.backend);
-        for w in super::buildable(plan, backend)? {
-            eprintln!("warning: {}: {w}", plan.source.path.display());
-        }
+        super::buildable(plan, backend)?;
     }
     netproof_lab::rootless::enter_if_unprivileged().map_err(|e| CliError::Infra(e.to_string()))?;
     let store: Arc<dyn ResultStore> = Arc::from(netproof_store::open(&args.db.db)?);

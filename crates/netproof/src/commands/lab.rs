@@ -46,9 +46,7 @@ fn up(args: LabUpArgs) -> Result<Code, CliError> {
     // As `run` does: a lab the plan describes but that cannot be built is
     // the plan's fault (exit 2), found before anything is created; failures
     // while building are the machine's (exit 3).
-    for w in super::buildable(&plan, backend)? {
-        eprintln!("warning: {}: {w}", plan.source.path.display());
-    }
+    super::buildable(&plan, backend)?;
     if backend == netproof_plan::Backend::Netns {
         netproof_lab::rootless::enter_if_unprivileged()
             .map_err(|e| CliError::Infra(e.to_string()))?;

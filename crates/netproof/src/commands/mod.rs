@@ -168,21 +168,23 @@ fn lab_error_place(plan: &netproof_plan::Plan, e: &netproof_lab::LabError) -> St
 /// Whether `plan`'s lab can be built, before anything starts: a lab the
 /// plan describes but that cannot be built is the plan's fault (exit 2);
 /// then what this machine lacks for it (privileges, /dev/net/tun, routing
-/// daemons), all at once, is the machine's (exit 3). Returns `check`'s
-/// warnings (nodes that cannot reach each other), for the caller to show.
-fn buildable(
-    plan: &netproof_plan::Plan,
-    backend: netproof_plan::Backend,
-) -> Result<Vec<netproof_lab::CheckWarning>, CliError> {
+/// daemons), all at once, is the machine's (exit 3). `check`'s warnings
+/// (nodes that cannot reach each other) are printed, as `check` prints
+/// them: the lab still goes up, but a case whose hosts cannot reach each
+/// other is better understood up front.
+fn buildable(plan: &netproof_plan::Plan, backend: netproof_plan::Backend) -> Result<(), CliError> {
     let warnings = netproof_lab::check(plan, backend).map_err(|e| {
         CliError::Usage(format!(
             "{}: the lab cannot be built: {e}",
             lab_error_place(plan, &e)
         ))
     })?;
+    for w in &warnings {
+        eprintln!("warning: {}: {w}", plan.source.path.display());
+    }
     let missing = netproof_lab::preflight::check(plan, backend, &netproof_lab::preflight::Host);
     if missing.is_empty() {
-        return Ok(warnings);
+        return Ok(());
     }
     let mut msg = format!(
         "{}: the lab cannot be built on this machine; nothing was started:",

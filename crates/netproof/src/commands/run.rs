@@ -35,11 +35,7 @@ pub fn run(args: RunArgs, color: bool) -> Result<Code, CliError> {
     }
     for plan in &plans {
         let backend = netproof_plan::Backend::effective(options.backend, plan.backend);
-        // As `check` says them: the run goes on, but a case whose hosts
-        // cannot reach each other is better understood up front.
-        for w in super::buildable(plan, backend)? {
-            eprintln!("warning: {}: {w}", plan.source.path.display());
-        }
+        super::buildable(plan, backend)?;
     }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
