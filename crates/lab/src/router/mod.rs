@@ -268,6 +268,10 @@ pub struct Routers {
     run: RunDir,
     nodes: Vec<NodeRouter>,
     sink: Arc<dyn Sink>,
+    /// Held while a node's intent changes or its daemons start or stop:
+    /// two faults at the same instant (a withdrawal of each family) must
+    /// not both read the intent, nor write a daemon's files at once.
+    changing: tokio::sync::Mutex<()>,
 }
 
 /// The FRR daemons a configuration needs, in start order (zebra first:
@@ -316,6 +320,7 @@ impl Routers {
             run,
             nodes: Vec::new(),
             sink,
+            changing: tokio::sync::Mutex::new(()),
         };
         let files = |path: &Path| {
             let path = path.to_path_buf();
@@ -481,6 +486,7 @@ impl Routers {
         let Some(r) = self.nodes.iter().find(|n| n.node == node) else {
             return 0;
         };
+        let _changing = self.changing.lock().await;
         let taken = std::mem::take(&mut *r.processes());
         let n = taken.len();
         futures::future::join_all(taken.into_iter().map(|p| p.stop(grace))).await;
@@ -495,6 +501,7 @@ impl Routers {
         let Some(r) = self.nodes.iter().find(|n| n.node == handle.name) else {
             return Ok(0);
         };
+        let _changing = self.changing.lock().await;
         if !r.processes().is_empty() {
             return Ok(0);
         }

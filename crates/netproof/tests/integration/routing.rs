@@ -454,3 +454,134 @@ fn netns_ospf_failover_example_routes_around_a_cut_link_on_frr() {
     // ends it well before the link comes back 7 s later.
     assert!(loss > 0.0 && loss < 6.0, "loss time {loss} s");
 }
+
+/// r1 originates generated blocks (IPv4 and IPv6) and one prefix inside
+/// the IPv4 block of its own, to r2 over eBGP and to r3 over OSPF.
+const BLOCKS: &str = r#"
+[plan]
+name = "withdraw-blocks"
+summary = "A router withdraws generated blocks and announces them again"
+backend = "netns"
+seed = 5
+
+[[node]]
+name = "r1"
+role = "router"
+asn = 65001
+originate = [
+  { generate = 300, within = "198.18.128.0/17", length = 32 },
+  "198.18.128.10/32",
+  { generate = 4, within = "2001:2:0:100::/56", length = 64 },
+]
+[[node]]
+name = "r2"
+role = "router"
+asn = 65002
+[[node]]
+name = "r3"
+role = "router"
+
+[[link]]
+ends = ["r1", "r2"]
+[[link]]
+ends = ["r1", "r3"]
+ospf = { hello = "1s", dead = "4s" }
+
+[[bgp]]
+ends = ["r1", "r2"]
+keepalive = "1s"
+hold = "3s"
+
+[[case]]
+id = "WD-01"
+title = "Withdrawn blocks leave both neighbours but the prefix r1 lists itself, and come back"
+steps = [
+  { kind = "fault", name = "withdraw-4", fault = "route_withdraw", node = "r1", prefix = "198.18.128.0/17", at = "500ms" },
+  { kind = "fault", name = "withdraw-6", fault = "route_withdraw", node = "r1", prefix = "2001:2:0:100::/56", at = "500ms" },
+  { kind = "exec", name = "gone-r2", node = "r2", at = "500ms", timeout = "15s", command = ["sh", "-c", "WAIT"] },
+  { kind = "exec", name = "gone-r3", node = "r3", at = "500ms", timeout = "15s", command = ["sh", "-c", "WAIT"] },
+  { kind = "fault", name = "announce-4", fault = "route_announce", node = "r1", prefix = "198.18.128.0/17", at = "8s" },
+  { kind = "fault", name = "announce-6", fault = "route_announce", node = "r1", prefix = "2001:2:0:100::/56", at = "8s" },
+  { kind = "exec", name = "back-r2", node = "r2", at = "8s", timeout = "15s", command = ["sh", "-c", "WAIT"] },
+  { kind = "exec", name = "back-r3", node = "r3", at = "8s", timeout = "15s", command = ["sh", "-c", "WAIT"] },
+]
+expect = [
+  "max(exec.exit_code) == 0",
+]
+
+[[case]]
+id = "WD-02"
+title = "A router restarted while its block is withdrawn keeps it withdrawn"
+steps = [
+  { kind = "fault", name = "withdraw", fault = "route_withdraw", node = "r1", prefix = "198.18.128.0/17", at = "500ms" },
+  { kind = "fault", name = "kill", fault = "node_kill", node = "r1", at = "2s" },
+  { kind = "fault", name = "start", fault = "node_start", node = "r1", at = "3s" },
+  { kind = "exec", name = "after-restart", node = "r2", at = "3s", timeout = "20s", command = ["sh", "-c", "WAIT"] },
+]
+expect = [
+  "max(exec.exit_code) == 0",
+]
+"#;
+
+/// A shell loop, bounded at 10 s, that waits until `ip -F route show
+/// root BLOCK dev r1` counts `want` routes and says how long it took.
+fn wait_for(family: &str, block: &str, want: usize) -> String {
+    format!(
+        "end=$(($(date +%s%N) + 10000000000)); \
+         while n=$(ip -{family} route show root {block} dev r1 | wc -l); [ $n -ne {want} ]; do \
+         [ $(date +%s%N) -gt $end ] && echo \"$n routes, not {want}\" && exit 1; sleep 0.02; done; \
+         echo \"{want} routes\""
+    )
+}
+
+/// `route_withdraw` of a generated block and `route_announce` of it,
+/// on both daemons: the block's routes leave the BGP peer and the OSPF
+/// neighbour, except the prefix r1 also lists itself, and come back; a
+/// router restarted while the block is withdrawn starts with it
+/// withdrawn. (On FRR, a withdrawn block keeps its static routes and an
+/// export map and OSPF's redistribution deny them, all at once.)
+#[test]
+fn netns_generated_blocks_withdraw_and_come_back_on_bird_and_frr() {
+    let both = |v4: usize, v6: usize| {
+        format!(
+            "{} && {}",
+            wait_for("4", "198.18.128.0/17", v4),
+            wait_for("6", "2001:2:0:100::/56", v6)
+        )
+    };
+    let mut text = BLOCKS.to_string();
+    for (step, script) in [
+        ("gone-r2", both(1, 0)),
+        ("gone-r3", both(1, 0)),
+        ("back-r2", both(300, 4)),
+        ("back-r3", both(300, 4)),
+        // The session is back once .10 (which r1 still lists) is; then
+        // the withdrawn block must not follow it.
+        (
+            "after-restart",
+            format!(
+                "{} && sleep 2 && n=$(ip -4 route show root 198.18.128.0/17 dev r1 | wc -l) && echo \"$n routes 2 s later\" && [ $n -eq 1 ]",
+                wait_for("4", "198.18.128.10/32", 1)
+            ),
+        ),
+    ] {
+        let at = text.find(&format!("name = \"{step}\"")).unwrap();
+        let wait = at + text[at..].find("\"WAIT\"").unwrap();
+        let script = script.replace('"', "\\\"");
+        text.replace_range(wait..wait + 6, &format!("\"{script}\""));
+    }
+    for daemon in ["bird", "frr"] {
+        let s = Scratch::new();
+        let plan = s.plan("blocks.toml", &text);
+        let o = s.netproof(&["run", plan.to_str().unwrap(), "--routing-daemon", daemon]);
+        assert_eq!(o.status.code(), Some(0), "{daemon}: {}", show(&o));
+        let store = s.store();
+        let data = store.load_run(store.resolve("latest").unwrap()).unwrap();
+        let withdrawals = data
+            .events
+            .iter()
+            .filter(|e| e.kind == "fault.route_withdraw")
+            .count();
+        assert_eq!(withdrawals, 3, "{daemon}");
+    }
+}

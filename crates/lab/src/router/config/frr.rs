@@ -3,7 +3,9 @@
 //!
 //! One file per node: `frr defaults traditional`, the hostname, BFD
 //! profiles (one per distinct interval and multiplier), blackhole static
-//! routes for what the node originates, interface blocks that put OSPFv2
+//! routes for what the node originates (generated blocks it withdrew
+//! included, held back by a prefix list: see [`withdrawn_list`]),
+//! interface blocks that put OSPFv2
 //! and OSPFv3 on the node's OSPF links (point-to-point, cost, timers,
 //! BFD) and on `lo` (the loopbacks, as stub networks), `router ospf` and
 //! `router ospf6` with the router id, `router bgp` with one neighbour per
@@ -24,7 +26,9 @@
 
 use netproof_plan::{Bfd, BgpTransport, Span};
 
-use super::intent::{BgpNeighbour, Family, Policy, RouterIntent};
+use netproof_plan::Originate;
+
+use super::intent::{BgpNeighbour, Family, Origination, Policy, RouterIntent};
 use super::{ConfigFile, Writer};
 
 /// The file name.
@@ -68,21 +72,31 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
         w.line(node, "!");
     }
     // Originated prefixes: blackhole routes for staticd, which BGP and
-    // OSPF then redistribute (the node's only static routes).
+    // OSPF then redistribute (the node's only static routes), withdrawn
+    // generated blocks included: the gate keeps those out.
     let mut any_static = false;
     for family in Family::BOTH {
-        for o in &r.originate {
-            if o.what == netproof_plan::Originate::Loopback {
-                continue;
-            }
+        for o in originations(r) {
             for p in o.prefixes(r, family) {
-                let ip = match family {
-                    Family::V4 => "ip",
-                    Family::V6 => "ipv6",
-                };
-                w.line(o.span, format!("{ip} route {p} blackhole"));
+                w.line(o.span, format!("{} route {p} blackhole", family.ip()));
                 any_static = true;
             }
+        }
+    }
+    for family in Family::BOTH {
+        if let Some((_, entries)) = withdrawn_list(r, family) {
+            w.line(node, "!");
+            for line in entries.lines() {
+                w.line(node, line);
+            }
+            any_static = true;
+        }
+        if ospf_gated(r, family) {
+            w.line(node, "!");
+            for line in ospf_gate(r, family).lines() {
+                w.line(node, line);
+            }
+            any_static = true;
         }
     }
     // Attached nodes' loopbacks, via their address on the link.
@@ -168,9 +182,15 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
                 // such knob in 8.4).
                 w.line(node, " timers throttle lsa all 0");
             }
-            if r.originates_static(family) || !r.attached.is_empty() {
+            if has_statics(r, family) || !r.attached.is_empty() {
                 // Type-2 externals of metric 20, as BIRD is told.
-                w.line(node, " redistribute static metric 20 metric-type 2");
+                w.line(
+                    node,
+                    format!(
+                        " redistribute static metric 20 metric-type 2{}",
+                        ospf_gate_clause(r, family)
+                    ),
+                );
             }
             w.line(node, "!");
         }
@@ -248,7 +268,7 @@ fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
             let lo = r.loopback(family);
             w.line(node, format!("  network {lo}"));
         }
-        if r.originates_static(family) {
+        if has_statics(r, family) {
             w.line(node, "  redistribute static");
         }
         if r.bgp.iter().any(|n| n.family == family && !n.internal()) {
@@ -280,8 +300,16 @@ fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
     }
     w.line(node, "!");
     for n in &r.bgp {
-        route_map(w, n, "in", &n.import, None);
-        route_map(w, n, "out", &n.export, Some(n.local_as));
+        route_map(w, n, "in", &n.import, None, None);
+        let withdrawn = withdrawn_list(r, n.family).map(|(list, _)| list);
+        route_map(
+            w,
+            n,
+            "out",
+            &n.export,
+            Some(n.local_as),
+            withdrawn.as_deref(),
+        );
     }
 }
 
@@ -292,22 +320,34 @@ pub(crate) fn route_map_text(
     dir: &str,
     p: &Policy,
     local_as: Option<u32>,
+    withdrawn: Option<&str>,
 ) -> String {
     let mut w = Writer::default();
-    route_map(&mut w, n, dir, p, local_as);
+    route_map(&mut w, n, dir, p, local_as, withdrawn);
     w.finish("change.conf").text
 }
 
 /// A route map with its prefix list: `deny` for a policy that passes
 /// nothing of this family, else one `permit` entry that matches the
-/// prefixes (when listed) and sets what the policy sets.
-fn route_map(w: &mut Writer, n: &BgpNeighbour, dir: &str, p: &Policy, local_as: Option<u32>) {
+/// prefixes (when listed) and sets what the policy sets. An export map
+/// of a node with withdrawn blocks first denies their static routes
+/// (`withdrawn`, the list that names them; see [`withdrawn_entry`]).
+fn route_map(
+    w: &mut Writer,
+    n: &BgpNeighbour,
+    dir: &str,
+    p: &Policy,
+    local_as: Option<u32>,
+    withdrawn: Option<&str>,
+) {
     let s: Span = n.span;
     let name = map_name(n, dir);
-    let ip = match n.family {
-        Family::V4 => "ip",
-        Family::V6 => "ipv6",
-    };
+    let ip = n.family.ip();
+    if let Some(list) = withdrawn {
+        for line in withdrawn_entry(&name, n.family, list).lines() {
+            w.line(s, line);
+        }
+    }
     match &p.prefixes {
         Some(ps) if ps.is_empty() => {
             w.line(s, format!("route-map {name} deny 10"));
@@ -351,4 +391,247 @@ fn route_map(w: &mut Writer, n: &BgpNeighbour, dir: &str, p: &Policy, local_as: 
         w.line(s, format!(" set community {} additive", cs.join(" ")));
     }
     w.line(s, "!");
+}
+
+/// The node's originations that are static routes in FRR: the plan's
+/// prefixes and generated blocks it originates now, and the generated
+/// blocks it withdrew (whose routes the gate holds back).
+pub(crate) fn originations(r: &RouterIntent) -> impl Iterator<Item = &Origination> {
+    r.originate
+        .iter()
+        .filter(|o| o.what != Originate::Loopback)
+        .chain(&r.withdrawn)
+}
+
+/// Whether the node has static routes of `family` to originate (now or
+/// once a withdrawn block is announced again).
+fn has_statics(r: &RouterIntent, family: Family) -> bool {
+    originations(r).any(|o| o.prefixes(r, family).next().is_some())
+}
+
+/// Whether the node has generated blocks of `family`, which
+/// `route_withdraw` takes back by naming them in a prefix list rather
+/// than by removing their routes: BGP export maps deny what it names
+/// (then `clear ... soft out` sends the withdrawals), and OSPF's
+/// redistribution passes the gate route map `originate-4`.
+fn gated(r: &RouterIntent, family: Family) -> bool {
+    originations(r).any(|o| match &o.what {
+        Originate::Generated { within, .. } => family.holds(within),
+        _ => false,
+    })
+}
+
+/// Whether OSPF redistributes the node's static routes of `family`
+/// through the gate. (ospfd re-runs a redistribution whose route map
+/// changed by itself; bgpd, with `bgp route-map delay-timer 0`, does
+/// not, hence the export maps.)
+fn ospf_gated(r: &RouterIntent, family: Family) -> bool {
+    !r.ospf.is_empty() && gated(r, family)
+}
+
+/// OSPF's gate route map: `originate-4`.
+fn gate_name(family: Family) -> String {
+    format!("originate-{}", family.digit())
+}
+
+/// ` route-map originate-4` on OSPF's `redistribute static`, when gated.
+fn ospf_gate_clause(r: &RouterIntent, family: Family) -> String {
+    if ospf_gated(r, family) {
+        format!(" route-map {}", gate_name(family))
+    } else {
+        String::new()
+    }
+}
+
+/// OSPF's gate of `family`: denies what the withdrawn list names (when
+/// anything is withdrawn) and permits the rest.
+pub(crate) fn ospf_gate(r: &RouterIntent, family: Family) -> String {
+    let name = gate_name(family);
+    let mut out = String::new();
+    if let Some((list, _)) = withdrawn_list(r, family) {
+        out.push_str(&format!("route-map {name} deny 10\n"));
+        out.push_str(&format!(
+            " match {} address prefix-list {list}\n",
+            family.ip()
+        ));
+    }
+    out.push_str(&format!("route-map {name} permit 20\n"));
+    out
+}
+
+/// The entry an export map `map` starts with while blocks are withdrawn:
+/// it denies the node's own static routes that `list` names, and only
+/// those (the same prefixes learned from a peer still pass).
+fn withdrawn_entry(map: &str, family: Family, list: &str) -> String {
+    format!(
+        "route-map {map} deny 5\n match {} address prefix-list {list}\n match source-protocol static\n",
+        family.ip()
+    )
+}
+
+/// The FRR commands that move what `family`'s withdrawn blocks hold back
+/// from `old` to `new`, and the `clear` commands that send the change to
+/// BGP peers. The new prefix list is written whole under a new name
+/// before the route maps match it, and the old one removed after, so
+/// each daemon goes once, straight to the new state.
+pub(crate) fn gate_delta(
+    old: &RouterIntent,
+    new: &RouterIntent,
+    family: Family,
+) -> (String, Vec<String>) {
+    let (was, will) = (withdrawn_list(old, family), withdrawn_list(new, family));
+    let mut clears = Vec::new();
+    if was == will {
+        return (String::new(), clears);
+    }
+    let mut out = String::new();
+    if let Some((_, entries)) = &will {
+        out.push_str(entries);
+    }
+    for n in new.bgp.iter().filter(|n| n.family == family) {
+        let map = map_name(n, "out");
+        match &will {
+            Some((list, _)) => out.push_str(&withdrawn_entry(&map, family, list)),
+            None => out.push_str(&format!("no route-map {map} deny 5\n")),
+        }
+        clears.push(format!(
+            "clear bgp {} unicast {} soft out",
+            family.afi(),
+            n.address
+        ));
+    }
+    if ospf_gated(new, family) {
+        let name = gate_name(family);
+        match &will {
+            Some((list, _)) => {
+                out.push_str(&format!("route-map {name} deny 10\n"));
+                out.push_str(&format!(
+                    " match {} address prefix-list {list}\n",
+                    family.ip()
+                ));
+            }
+            None => out.push_str(&format!("no route-map {name} deny 10\n")),
+        }
+    }
+    if let Some((list, _)) = was {
+        out.push_str(&format!("no {} prefix-list {list}\n", family.ip()));
+    }
+    (out, clears)
+}
+
+/// The prefix list that matches exactly the prefixes of `family` the
+/// node's withdrawn blocks generated and nothing it still originates
+/// (a prefix it lists itself, another block's), with its name, which
+/// its content fixes (`withdrawn-4-` and a hash); `None` when nothing is
+/// withdrawn. Each run of consecutive prefixes of a block's length is
+/// covered by the fewest entries (`198.18.128.0/18 ge 32 le 32`).
+pub(crate) fn withdrawn_list(r: &RouterIntent, family: Family) -> Option<(String, String)> {
+    let max = family.max_len();
+    // Runs of prefixes of one length, as [first, end) in units of that
+    // length.
+    let run = |o: &Origination| -> Option<(u8, u128, u128)> {
+        let Originate::Generated {
+            count,
+            within,
+            length,
+        } = &o.what
+        else {
+            return None;
+        };
+        if !family.holds(within) {
+            return None;
+        }
+        let first = bits(within.network()) >> (max - length);
+        Some((*length, first, first + u128::from(*count)))
+    };
+    let mut withdrawn: Vec<(u8, u128, u128)> = r.withdrawn.iter().filter_map(run).collect();
+    if withdrawn.is_empty() {
+        return None;
+    }
+    // What the node still originates cuts holes in those runs.
+    let kept: Vec<(u8, u128, u128)> = r
+        .originate
+        .iter()
+        .filter_map(|o| match &o.what {
+            Originate::Prefix(p) if family.holds(p) => {
+                let u = bits(p.network()) >> (max - p.prefix_len());
+                Some((p.prefix_len(), u, u + 1))
+            }
+            _ => run(o),
+        })
+        .chain(r.attached.iter().map(|a| {
+            let p = a.loopback(family);
+            let u = bits(p.network()) >> (max - p.prefix_len());
+            (p.prefix_len(), u, u + 1)
+        }))
+        .collect();
+    for &(len, lo, hi) in &kept {
+        withdrawn = withdrawn
+            .into_iter()
+            .flat_map(|(l, a, b)| {
+                if l != len || hi <= a || b <= lo {
+                    return vec![(l, a, b)];
+                }
+                [(l, a, lo.max(a)), (l, hi.min(b), b)]
+                    .into_iter()
+                    .filter(|(_, x, y)| x < y)
+                    .collect()
+            })
+            .collect();
+    }
+    let mut entries = Vec::new();
+    for (len, mut lo, hi) in withdrawn {
+        // Largest aligned power-of-two blocks, left to right.
+        while lo < hi {
+            let mut k = 0u32;
+            while k < u32::from(len) && lo.trailing_zeros() > k && lo + (1u128 << (k + 1)) <= hi {
+                k += 1;
+            }
+            let addr = address(family, lo << (max - len));
+            let k8 = k as u8;
+            entries.push(if k == 0 {
+                format!("{addr}/{len}")
+            } else {
+                format!("{addr}/{} ge {len} le {len}", len - k8)
+            });
+            lo += 1u128 << k;
+        }
+    }
+    if entries.is_empty() {
+        return None;
+    }
+    let hash = entries.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, e| {
+        e.bytes()
+            .chain(Some(b'\n'))
+            .fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    });
+    let list = format!("withdrawn-{}-{:08x}", family.digit(), hash as u32);
+    let text = entries
+        .iter()
+        .enumerate()
+        .map(|(k, e)| {
+            format!(
+                "{} prefix-list {list} seq {} permit {e}\n",
+                family.ip(),
+                (k + 1) * 5
+            )
+        })
+        .collect();
+    Some((list, text))
+}
+
+/// An address as a number (an IPv4 address in the low 32 bits).
+fn bits(a: std::net::IpAddr) -> u128 {
+    match a {
+        std::net::IpAddr::V4(a) => u128::from(u32::from(a)),
+        std::net::IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// The address of `family` that `n` numbers.
+fn address(family: Family, n: u128) -> std::net::IpAddr {
+    match family {
+        Family::V4 => std::net::IpAddr::V4(std::net::Ipv4Addr::from(n as u32)),
+        Family::V6 => std::net::IpAddr::V6(std::net::Ipv6Addr::from(n)),
+    }
 }

@@ -61,6 +61,30 @@ impl Family {
         }
     }
 
+    /// `ip` or `ipv6`, as FRR's commands name the family.
+    pub fn ip(self) -> &'static str {
+        match self {
+            Family::V4 => "ip",
+            Family::V6 => "ipv6",
+        }
+    }
+
+    /// `ipv4` or `ipv6`, as FRR names the address family.
+    pub fn afi(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
+
+    /// The longest prefix: 32 or 128.
+    pub fn max_len(self) -> u8 {
+        match self {
+            Family::V4 => 32,
+            Family::V6 => 128,
+        }
+    }
+
     /// Whether `net` is of this family.
     pub fn holds(self, net: &IpNet) -> bool {
         matches!(
@@ -97,6 +121,14 @@ pub struct RouterIntent {
     pub bgp: Vec<BgpNeighbour>,
     /// What it originates, as the plan lists it.
     pub originate: Vec<Origination>,
+    /// Generated blocks of the plan's `originate` that a `route_withdraw`
+    /// took back, in the order they were withdrawn. BIRD forgets them.
+    /// FRR keeps their static routes and stops redistributing them, all
+    /// at once, through one prefix list (see `frr`): removing ten
+    /// thousand static routes one `no ip route` at a time took FRR
+    /// seconds, which a lab measuring convergence would have charged to
+    /// the daemons.
+    pub withdrawn: Vec<Origination>,
     /// The loopbacks its iBGP peers originate into BGP. OSPF carries them
     /// too, and must win (an iBGP route to a loopback cannot resolve via
     /// itself: BIRD announces only a prefix's best route, and FRR's bgpd
@@ -601,6 +633,7 @@ pub(crate) fn derive(plan: &Plan, bp: &Blueprint) -> Result<Vec<RouterIntent>, C
             asn: node.asn,
             ospf,
             bgp,
+            withdrawn: Vec::new(),
             internal_loopbacks: plan
                 .bgp
                 .iter()

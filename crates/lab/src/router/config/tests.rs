@@ -262,6 +262,159 @@ fn frr_vtysh_accepts_every_rendered_config() {
 }
 
 #[test]
+fn frr_vtysh_accepts_a_config_rendered_with_blocks_withdrawn() {
+    let cs = configs(GATED, Daemon::Frr);
+    let mut r = intent_of(&cs, "r1").clone();
+    let all = std::mem::take(&mut r.originate);
+    (r.originate, r.withdrawn) = all
+        .into_iter()
+        .partition(|o| !matches!(o.what, netproof_plan::Originate::Generated { .. }));
+    let file = frr::render(&r);
+    for line in [
+        "ip route 198.18.128.0/32 blackhole",
+        "route-map originate-4 deny 10",
+        "route-map originate-6 deny 10",
+        "route-map r2-4-out deny 5",
+        " match source-protocol static",
+        "  redistribute static",
+        " redistribute static metric 20 metric-type 2 route-map originate-4",
+        " redistribute static metric 20 metric-type 2 route-map originate-6",
+    ] {
+        assert!(
+            file.text.lines().any(|l| l == line),
+            "{line}:\n{}",
+            file.text
+        );
+    }
+    let out = check_with("vtysh", &["-C", "-f"], &file);
+    assert!(
+        out.status.success(),
+        "vtysh -C refused it:\n{}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        file.text
+    );
+}
+
+/// A router originating generated blocks of both families beside an
+/// explicit prefix inside one of them, with an OSPF neighbour and an
+/// eBGP peer.
+const GATED: &str = r#"
+[plan]
+name = "gated"
+summary = "Generated blocks behind FRR's gate"
+backend = "netns"
+[[node]]
+name = "r1"
+role = "router"
+asn = 65001
+originate = [
+  { generate = 1000, within = "198.18.128.0/17", length = 32 },
+  "198.18.128.10/32",
+  { generate = 5, within = "2001:2:0:100::/56", length = 64 },
+]
+[[node]]
+name = "r2"
+role = "router"
+asn = 65002
+[[node]]
+name = "r3"
+role = "router"
+[[link]]
+ends = ["r1", "r2"]
+[[link]]
+ends = ["r1", "r3"]
+ospf = true
+[[bgp]]
+ends = ["r1", "r2"]
+"#;
+
+#[test]
+fn the_withdrawn_list_covers_a_blocks_prefixes_exactly_around_what_stays() {
+    let cs = configs(GATED, Daemon::Frr);
+    let mut r = intent_of(&cs, "r1").clone();
+    let entries = |r: &RouterIntent, family| -> Vec<String> {
+        frr::withdrawn_list(r, family)
+            .map(|(_, text)| {
+                text.lines()
+                    .filter_map(|l| l.split_once(" permit ").map(|(_, e)| e.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Nothing withdrawn: no list, and OSPF's gate passes everything.
+    assert_eq!(frr::withdrawn_list(&r, Family::V4), None);
+    assert_eq!(
+        frr::ospf_gate(&r, Family::V4),
+        "route-map originate-4 permit 20\n"
+    );
+    // Withdraw both blocks: 198.18.128.0 to 198.18.131.231 (1000 /32s)
+    // less .128.10, which the node still lists itself.
+    let all = std::mem::take(&mut r.originate);
+    (r.originate, r.withdrawn) = all
+        .into_iter()
+        .partition(|o| !matches!(o.what, netproof_plan::Originate::Generated { .. }));
+    assert_eq!(
+        entries(&r, Family::V4),
+        [
+            "198.18.128.0/29 ge 32 le 32",
+            "198.18.128.8/31 ge 32 le 32",
+            "198.18.128.11/32",
+            "198.18.128.12/30 ge 32 le 32",
+            "198.18.128.16/28 ge 32 le 32",
+            "198.18.128.32/27 ge 32 le 32",
+            "198.18.128.64/26 ge 32 le 32",
+            "198.18.128.128/25 ge 32 le 32",
+            "198.18.129.0/24 ge 32 le 32",
+            "198.18.130.0/24 ge 32 le 32",
+            "198.18.131.0/25 ge 32 le 32",
+            "198.18.131.128/26 ge 32 le 32",
+            "198.18.131.192/27 ge 32 le 32",
+            "198.18.131.224/29 ge 32 le 32",
+        ]
+    );
+    // 1000 - 1 prefixes, each matched once.
+    let covered: u32 = entries(&r, Family::V4)
+        .iter()
+        .map(|e| {
+            let len: u32 = e.split(['/', ' ']).nth(1).unwrap().parse().unwrap();
+            1 << (32 - len)
+        })
+        .sum();
+    assert_eq!(covered, 999);
+    assert_eq!(
+        entries(&r, Family::V6),
+        ["2001:2:0:100::/62 ge 64 le 64", "2001:2:0:104::/64"]
+    );
+    // The list's name follows its content: the IPv4 list is the same
+    // whether or not the IPv6 block is withdrawn too, and another once
+    // the explicit prefix is withdrawn as well.
+    let name = |r: &RouterIntent| -> String {
+        let (list, _) = frr::withdrawn_list(r, Family::V4).unwrap();
+        assert!(list.starts_with("withdrawn-4-"), "{list}");
+        list
+    };
+    let mut v4_only = r.clone();
+    v4_only.withdrawn.truncate(1);
+    assert_eq!(name(&v4_only), name(&r));
+    assert_eq!(entries(&v4_only, Family::V6), Vec::<String>::new());
+    let mut all_of_it = r.clone();
+    all_of_it.originate.clear();
+    assert_ne!(name(&all_of_it), name(&r));
+    assert_eq!(
+        entries(&all_of_it, Family::V4),
+        [
+            "198.18.128.0/23 ge 32 le 32",
+            "198.18.130.0/24 ge 32 le 32",
+            "198.18.131.0/25 ge 32 le 32",
+            "198.18.131.128/26 ge 32 le 32",
+            "198.18.131.192/27 ge 32 le 32",
+            "198.18.131.224/29 ge 32 le 32",
+        ]
+    );
+}
+
+#[test]
 fn only_daemon_owned_nodes_get_a_config() {
     let p = plan(
         r#"
@@ -636,23 +789,73 @@ fn frr_delta_withdraws_prefixes_and_replaces_changed_route_maps_only() {
     // Nothing changed: nothing to say.
     assert_eq!(frr_delta(&a, &a), (String::new(), Vec::new()));
 
-    // The generated block withdrawn: its three prefixes, nothing else.
+    // The generated block withdrawn (as `Routers::withdraw` does it): its
+    // three prefixes named in a new prefix list, which isp-a's export
+    // maps then deny (its own static routes only), and a soft clear out
+    // of each IPv4 neighbour sends the withdrawals; the routes stay.
     let mut fewer = a.clone();
-    fewer
+    let (gone, kept) = fewer
         .originate
-        .retain(|o| !matches!(o.what, netproof_plan::Originate::Generated { .. }));
+        .into_iter()
+        .partition(|o| matches!(o.what, netproof_plan::Originate::Generated { .. }));
+    (fewer.originate, fewer.withdrawn) = (kept, gone);
     let (cmds, clears) = frr_delta(&a, &fewer);
+    let list = cmds
+        .split_whitespace()
+        .nth(2)
+        .filter(|l| l.starts_with("withdrawn-4-"))
+        .unwrap_or_else(|| panic!("no list first: {cmds}"));
+    let mut v4 = a.bgp.iter().filter(|n| n.family == Family::V4);
+    let n = v4.next().unwrap();
+    assert!(v4.next().is_none(), "isp-a has one IPv4 neighbour");
+    let map = frr::map_name(n, "out");
     assert_eq!(
         cmds,
-        "no ip route 198.18.64.0/24 blackhole\nno ip route 198.18.65.0/24 blackhole\nno ip route 198.18.66.0/24 blackhole\n"
+        format!(
+            "ip prefix-list {list} seq 5 permit 198.18.64.0/23 ge 24 le 24\n\
+             ip prefix-list {list} seq 10 permit 198.18.66.0/24\n\
+             route-map {map} deny 5\n match ip address prefix-list {list}\n match source-protocol static\n"
+        )
     );
-    assert!(clears.is_empty());
-    // And announced again: the same three, added.
-    let (cmds, _) = frr_delta(&fewer, &a);
     assert_eq!(
-        cmds.lines().filter(|l| l.starts_with("ip route ")).count(),
-        3
+        clears,
+        [format!("clear bgp ipv4 unicast {} soft out", n.address)]
     );
+    // And announced again: the deny entry and the list go.
+    let (cmds, clears_again) = frr_delta(&fewer, &a);
+    assert_eq!(
+        cmds,
+        format!("no route-map {map} deny 5\nno ip prefix-list {list}\n")
+    );
+    assert_eq!(clears_again, clears);
+    // A policy change while the block is withdrawn keeps the deny entry
+    // at the head of the export map it replaces.
+    let mut prepended = fewer.clone();
+    for n in &mut prepended.bgp {
+        n.export = super::Policy::export(
+            &netproof_plan::BgpPolicy {
+                prepend: 2,
+                ..Default::default()
+            },
+            n.family,
+        );
+    }
+    let (cmds, _) = frr_delta(&fewer, &prepended);
+    let removed = cmds.find(&format!("no route-map {map}\n"));
+    let denied = cmds.find(&format!(
+        "route-map {map} deny 5\n match ip address prefix-list {list}\n match source-protocol static\n"
+    ));
+    assert!(
+        removed.is_some() && denied > removed,
+        "the deny entry must follow the map's removal: {cmds}"
+    );
+    // The explicit prefix withdrawn: its static route goes, one command.
+    let mut explicit = a.clone();
+    explicit
+        .originate
+        .retain(|o| !matches!(o.what, netproof_plan::Originate::Prefix(_)));
+    let (cmds, _) = frr_delta(&a, &explicit);
+    assert_eq!(cmds, "no ip route 198.18.20.0/24 blackhole\n");
 
     // isp-b's import of what isp-a announces gets local preference 50:
     // its IPv4 and IPv6 `in` maps are replaced, prefix lists included,
