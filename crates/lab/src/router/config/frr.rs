@@ -24,9 +24,7 @@
 //! daemon does not know (bgpd reading `bfd`) would leave configuration
 //! mode and make it ignore the rest of the file.
 
-use netproof_plan::{Bfd, BgpTransport, Span};
-
-use netproof_plan::Originate;
+use netproof_plan::{Bfd, BgpTransport, IpNet, Originate, Span};
 
 use super::intent::{BgpNeighbour, Family, Origination, Policy, RouterIntent};
 use super::{ConfigFile, Writer};
@@ -527,8 +525,10 @@ pub(crate) fn gate_delta(
 /// covered by the fewest entries (`198.18.128.0/18 ge 32 le 32`).
 pub(crate) fn withdrawn_list(r: &RouterIntent, family: Family) -> Option<(String, String)> {
     let max = family.max_len();
-    // Runs of prefixes of one length, as [first, end) in units of that
-    // length.
+    // Prefix `p`'s number among the prefixes of its length.
+    let unit = |p: &IpNet| bits(p.network()).checked_shr(u32::from(max - p.prefix_len()));
+    // Runs of prefixes of one length, as [first, last] in units of that
+    // length (inclusive: a block may end at the family's last address).
     let run = |o: &Origination| -> Option<(u8, u128, u128)> {
         let Originate::Generated {
             count,
@@ -538,11 +538,13 @@ pub(crate) fn withdrawn_list(r: &RouterIntent, family: Family) -> Option<(String
         else {
             return None;
         };
-        if !family.holds(within) {
+        if !family.holds(within) || *count == 0 {
             return None;
         }
-        let first = bits(within.network()) >> (max - length);
-        Some((*length, first, first + u128::from(*count)))
+        let first = bits(within.network())
+            .checked_shr(u32::from(max - length))
+            .unwrap_or(0);
+        Some((*length, first, first.saturating_add(u128::from(*count) - 1)))
     };
     let mut withdrawn: Vec<(u8, u128, u128)> = r.withdrawn.iter().filter_map(run).collect();
     if withdrawn.is_empty() {
@@ -554,47 +556,58 @@ pub(crate) fn withdrawn_list(r: &RouterIntent, family: Family) -> Option<(String
         .iter()
         .filter_map(|o| match &o.what {
             Originate::Prefix(p) if family.holds(p) => {
-                let u = bits(p.network()) >> (max - p.prefix_len());
-                Some((p.prefix_len(), u, u + 1))
+                let u = unit(p).unwrap_or(0);
+                Some((p.prefix_len(), u, u))
             }
             _ => run(o),
         })
         .chain(r.attached.iter().map(|a| {
             let p = a.loopback(family);
-            let u = bits(p.network()) >> (max - p.prefix_len());
-            (p.prefix_len(), u, u + 1)
+            let u = unit(&p).unwrap_or(0);
+            (p.prefix_len(), u, u)
         }))
         .collect();
     for &(len, lo, hi) in &kept {
         withdrawn = withdrawn
             .into_iter()
             .flat_map(|(l, a, b)| {
-                if l != len || hi <= a || b <= lo {
+                if l != len || hi < a || b < lo {
                     return vec![(l, a, b)];
                 }
-                [(l, a, lo.max(a)), (l, hi.min(b), b)]
-                    .into_iter()
-                    .filter(|(_, x, y)| x < y)
-                    .collect()
+                let mut left = Vec::new();
+                if a < lo {
+                    left.push((l, a, lo - 1));
+                }
+                if hi < b {
+                    left.push((l, hi + 1, b));
+                }
+                left
             })
             .collect();
     }
     let mut entries = Vec::new();
     for (len, mut lo, hi) in withdrawn {
         // Largest aligned power-of-two blocks, left to right.
-        while lo < hi {
+        loop {
             let mut k = 0u32;
-            while k < u32::from(len) && lo.trailing_zeros() > k && lo + (1u128 << (k + 1)) <= hi {
+            while k < u32::from(len)
+                && lo.trailing_zeros() > k
+                && lo
+                    .checked_add((1u128 << (k + 1)) - 1)
+                    .is_some_and(|end| end <= hi)
+            {
                 k += 1;
             }
-            let addr = address(family, lo << (max - len));
-            let k8 = k as u8;
+            let addr = address(family, lo.checked_shl(u32::from(max - len)).unwrap_or(0));
             entries.push(if k == 0 {
                 format!("{addr}/{len}")
             } else {
-                format!("{addr}/{} ge {len} le {len}", len - k8)
+                format!("{addr}/{} ge {len} le {len}", u32::from(len) - k)
             });
-            lo += 1u128 << k;
+            match lo.checked_add(1u128 << k) {
+                Some(next) if next <= hi => lo = next,
+                _ => break,
+            }
         }
     }
     if entries.is_empty() {

@@ -415,6 +415,40 @@ fn the_withdrawn_list_covers_a_blocks_prefixes_exactly_around_what_stays() {
 }
 
 #[test]
+fn the_withdrawn_list_covers_blocks_at_the_ends_of_the_address_space() {
+    let cs = configs(GATED, Daemon::Frr);
+    let mut r = intent_of(&cs, "r1").clone();
+    let span = r.originate[0].span;
+    let block = |within: &str, count, length| super::intent::Origination {
+        what: netproof_plan::Originate::Generated {
+            count,
+            within: within.parse().unwrap(),
+            length,
+        },
+        span,
+    };
+    r.originate.clear();
+    // The last 256 addresses, and every /1 of the IPv4 space.
+    r.withdrawn = vec![
+        block("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120", 256, 128),
+        block("0.0.0.0/0", 2, 1),
+    ];
+    let entries = |family| frr::withdrawn_list(&r, family).unwrap().1;
+    assert!(
+        entries(Family::V6)
+            .ends_with(" permit ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120 ge 128 le 128\n"),
+        "{}",
+        entries(Family::V6)
+    );
+    assert_eq!(entries(Family::V6).lines().count(), 1);
+    assert!(
+        entries(Family::V4).ends_with(" permit 0.0.0.0/0 ge 1 le 1\n"),
+        "{}",
+        entries(Family::V4)
+    );
+}
+
+#[test]
 fn only_daemon_owned_nodes_get_a_config() {
     let p = plan(
         r#"
