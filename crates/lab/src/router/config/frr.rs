@@ -71,7 +71,8 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
     }
     // Originated prefixes: blackhole routes for staticd, which BGP and
     // OSPF then redistribute (the node's only static routes), withdrawn
-    // generated blocks included: the gate keeps those out.
+    // generated blocks included: the export maps and OSPF's gate hold
+    // those back.
     let mut any_static = false;
     for family in Family::BOTH {
         for o in originations(r) {
