@@ -210,6 +210,15 @@ fn set(root: &mut dyn TableLike, o: &Override) -> Result<(), OverrideError> {
         }
         walked.push_str(&seg.key);
         let Some(item) = table.get_mut(&seg.key) else {
+            if seg.select.is_some() {
+                // An element of an array the plan does not have: the
+                // array can only be added whole.
+                return Err(OverrideError {
+                    text: o.text.clone(),
+                    what: format!("the plan has no `{walked}` array to select from"),
+                    hint: format!("add the array whole, e.g. `--set '{walked}=[{{ ... }}]'`"),
+                });
+            }
             return Err(err(
                 format!("the plan has no `{walked}`"),
                 "the path starts at the top of the file, e.g. `plan.seed`, `link[0].delay`, `service[edge].config.admin`",
@@ -352,7 +361,16 @@ steps = [ { kind = "ping", name = "p1", from = "a", to = "b" } ]
         let e = apply_one("link[7].codel=false").unwrap_err();
         assert!(e.what.contains("`link[7]`"), "{e}");
         let e = apply_one("links[0].codel=false").unwrap_err();
-        assert!(e.what.contains("no `links`"), "{e}");
+        assert!(e.what.contains("no `links` array"), "{e}");
+        // An array the plan lacks is added whole; the hint says how.
+        let e = apply_one("service[0].name=\"web\"").unwrap_err();
+        assert!(e.what.contains("no `service` array"), "{e}");
+        assert!(e.hint.contains("--set 'service=[{ ... }]'"), "{e}");
+        let t =
+            apply_one("service=[{ name = \"web\", node = \"a\", command = [\"true\"] }]").unwrap();
+        assert!(t.contains("service = [{ name = \"web\""), "{t}");
+        let e = apply_one("plan.nothing.seed=1").unwrap_err();
+        assert!(e.what.contains("no `plan.nothing`"), "{e}");
         let e = Override::parse("codel").unwrap_err();
         assert!(e.what.contains("`=`"), "{e}");
         let e = Override::parse("link[0]=1").unwrap_err();
