@@ -260,10 +260,7 @@ pub fn frr_delta(old: &RouterIntent, new: &RouterIntent) -> (String, Vec<String>
     let mut out = String::new();
     let mut clears = Vec::new();
     for family in Family::BOTH {
-        let ip = match family {
-            Family::V4 => "ip",
-            Family::V6 => "ipv6",
-        };
+        let ip = family.ip();
         // Static routes: a withdrawn generated block keeps its own (the
         // gate below holds them back).
         let set = |i: &RouterIntent| -> Vec<IpNet> {
@@ -289,10 +286,7 @@ pub fn frr_delta(old: &RouterIntent, new: &RouterIntent) -> (String, Vec<String>
             if was == will {
                 continue;
             }
-            let ip = match n.family {
-                Family::V4 => "ip",
-                Family::V6 => "ipv6",
-            };
+            let ip = n.family.ip();
             let name = config::frr::map_name(n, dir);
             out.push_str(&format!("no route-map {name}\n"));
             if was.prefixes.as_ref().is_some_and(|p| !p.is_empty()) {

@@ -101,10 +101,7 @@ pub fn render(r: &RouterIntent) -> ConfigFile {
     // Attached nodes' loopbacks, via their address on the link.
     for a in &r.attached {
         for family in Family::BOTH {
-            let ip = match family {
-                Family::V4 => "ip",
-                Family::V6 => "ipv6",
-            };
+            let ip = family.ip();
             w.line(
                 a.span,
                 format!("{ip} route {} {}", a.loopback(family), a.gateway(family)),
@@ -257,10 +254,7 @@ fn bgp(w: &mut Writer, r: &RouterIntent, asn: u32) {
         }
     }
     for family in Family::BOTH {
-        let af = match family {
-            Family::V4 => "ipv4",
-            Family::V6 => "ipv6",
-        };
+        let af = family.afi();
         w.line(node, " !");
         w.line(node, format!(" address-family {af} unicast"));
         if r.originates_loopback() {
