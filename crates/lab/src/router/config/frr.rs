@@ -439,17 +439,20 @@ fn ospf_gate_clause(r: &RouterIntent, family: Family) -> String {
 /// OSPF's gate of `family`: denies what the withdrawn list names (when
 /// anything is withdrawn) and permits the rest.
 pub(crate) fn ospf_gate(r: &RouterIntent, family: Family) -> String {
-    let name = gate_name(family);
-    let mut out = String::new();
-    if let Some((list, _)) = withdrawn_list(r, family) {
-        out.push_str(&format!("route-map {name} deny 10\n"));
-        out.push_str(&format!(
-            " match {} address prefix-list {list}\n",
-            family.ip()
-        ));
-    }
-    out.push_str(&format!("route-map {name} permit 20\n"));
+    let mut out = withdrawn_list(r, family)
+        .map(|(list, _)| ospf_gate_deny(family, &list))
+        .unwrap_or_default();
+    out.push_str(&format!("route-map {} permit 20\n", gate_name(family)));
     out
+}
+
+/// OSPF's gate entry that denies what `list` names.
+fn ospf_gate_deny(family: Family, list: &str) -> String {
+    format!(
+        "route-map {} deny 10\n match {} address prefix-list {list}\n",
+        gate_name(family),
+        family.ip()
+    )
 }
 
 /// The entry an export map `map` starts with while blocks are withdrawn:
@@ -494,16 +497,9 @@ pub(crate) fn gate_delta(
         ));
     }
     if ospf_gated(new, family) {
-        let name = gate_name(family);
         match &will {
-            Some((list, _)) => {
-                out.push_str(&format!("route-map {name} deny 10\n"));
-                out.push_str(&format!(
-                    " match {} address prefix-list {list}\n",
-                    family.ip()
-                ));
-            }
-            None => out.push_str(&format!("no route-map {name} deny 10\n")),
+            Some((list, _)) => out.push_str(&ospf_gate_deny(family, list)),
+            None => out.push_str(&format!("no route-map {} deny 10\n", gate_name(family))),
         }
     }
     if let Some((list, _)) = was {
